@@ -1,0 +1,38 @@
+# `make demo` and `make test` work on a fresh machine with only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/coffeechat demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+# The whole suite runs in an unusual local zone (UTC+13/+12, with DST) so that any use of
+# the machine's zone shows up; the time-arithmetic tests run once more under UTC.
+pytest: $(VENV)/.installed-test
+	TZ=Pacific/Auckland $(BIN)/pytest -q
+	TZ=UTC $(BIN)/pytest -q -p no:cacheprovider tests/test_planner.py tests/test_tagging.py tests/test_local_calendar.py
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) coffeechat-demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

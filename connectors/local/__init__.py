@@ -1,0 +1,63 @@
+"""The local connector: a vdir (folder of .ics files) or one .ics file as the calendar, and a
+Maildir folder as Drafts. It needs no account, no network and no credentials, which makes it
+the embedded default and the reference the other connectors are tested against."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Account, ConnectorEnv
+from connectors.local.calendar import DEFAULT_HISTORY_DAYS, DEFAULT_HORIZON_DAYS, VdirCalendar
+from connectors.local.maildir import MaildirDrafts
+from daemon.errors import ConnectorError
+
+__all__ = ["MaildirDrafts", "VdirCalendar", "open_account"]
+
+
+def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Account:
+    """Open the local account ``name``.
+
+    ``options``: ``calendar`` (a vdir folder or one .ics file), ``drafts`` (a Maildir folder,
+    created on first use), ``history_days`` (default 400) and ``horizon_days`` (default 365).
+    Nothing is read or created here; a missing calendar is reported by the first sync.
+
+    Returns the account. Raises ``ConnectorError`` when an option is missing or of the wrong
+    type.
+    """
+    calendar = _path_option(name, options, "calendar")
+    drafts = _path_option(name, options, "drafts")
+    history_days = _days_option(name, options, "history_days", DEFAULT_HISTORY_DAYS)
+    horizon_days = _days_option(name, options, "horizon_days", DEFAULT_HORIZON_DAYS)
+    return Account(
+        name=name,
+        calendar=VdirCalendar(calendar, env, account=name, history_days=history_days,
+                              horizon_days=horizon_days),
+        drafts=MaildirDrafts(drafts, account=name),
+    )
+
+
+def _path_option(account: str, options: Mapping[str, Any], key: str) -> Path:
+    value = options.get(key)
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise ConnectorError(
+            f"account {account!r}: `{key}` is missing; set it in the config to an absolute path"
+        )
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise ConnectorError(
+            f"account {account!r}: `{key}` is {str(value)!r}, a relative path; set it in the "
+            "config to an absolute path"
+        )
+    return path
+
+
+def _days_option(account: str, options: Mapping[str, Any], key: str, default: int) -> int:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConnectorError(
+            f"account {account!r}: `{key}` is {value!r}; set it in the config to a whole "
+            "number of days, 0 or more"
+        )
+    return value

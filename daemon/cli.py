@@ -1,0 +1,246 @@
+"""The ``coffeechat`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import get_args
+
+import click
+
+from daemon.config import Settings, default_config_path, load, system_timezone_name
+from daemon.errors import CoffeechatError, ConfigError
+from daemon.model import DRAFT_KINDS, ContactPrefs, DraftKind
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+@dataclass
+class Context:
+    """What every command gets: where the config is."""
+
+    config_path: Path
+
+    def settings(self) -> Settings:
+        """The validated config; raises ``ConfigError``."""
+        return load(self.config_path)
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.INFO + 10 * (quiet - verbose)
+    if "JOURNAL_STREAM" in os.environ:
+        fmt = "%(levelname)s %(name)s: %(message)s"
+    else:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=max(logging.DEBUG, level), format=fmt, stream=sys.stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Config file (default: $COFFEECHAT_CONFIG, else config.toml in the XDG "
+                   "config folder).")
+@click.option("-v", "--verbose", count=True, help="More log detail (repeat for debug).")
+@click.option("-q", "--quiet", count=True, help="Less log detail (warnings and errors only).")
+@click.version_option(package_name="coffeechat")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: int) -> None:
+    """coffeechat: well-timed informational-interview emails, waiting in your Drafts folder.
+
+    It reads your calendars, finds meetings you tagged (e.g. "#infointerview"), and writes a
+    confirmation, a thank-you, a one-month follow-up and regular catch-ups as drafts for you to
+    review and send. It never sends anything.
+    """
+    _setup_logging(verbose, quiet)
+    ctx.obj = Context(config_path=(config_path or default_config_path()).expanduser())
+
+
+@cli.command()
+@click.option("--workspace", type=click.Path(path_type=Path), default=Path("coffeechat-demo"),
+              show_default=True, help="Folder for the demo's calendar, Maildir and config.")
+def demo(workspace: Path) -> None:
+    """Show the main job on a made-up calendar, with no account needed."""
+    from daemon.demo import run_demo
+
+    root = logging.getLogger()
+    root.setLevel(max(root.level, logging.WARNING))  # the demo tells its own story
+    run_demo(workspace.resolve(), system_timezone_name())
+
+
+@cli.command()
+@click.option("--name", default="Your Name", show_default=True, help="Your name, as drafts sign.")
+@click.option("--email", default="you@example.com", show_default=True, help="Your address.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+@click.pass_obj
+def init(obj: Context, name: str, email: str, force: bool) -> None:
+    """Write a commented starter config."""
+    from daemon.starter import starter_config
+
+    path = obj.config_path
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter_config(name=name, email=email, timezone=system_timezone_name(),
+                                   calendar="calendar/", drafts="Maildir/Drafts"), "utf-8")
+    click.echo(f"Wrote {path}.\nEdit [me] and [[accounts]], then check it with "
+               "`coffeechat plan`.")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run one cycle and exit: 0 all accounts synced, "
+              "1 an account or draft failed, 2 config error.")
+@click.pass_obj
+def run(obj: Context, once: bool) -> None:
+    """Watch the calendars and write drafts as they fall due."""
+    from daemon import service
+
+    settings = obj.settings()
+    if not once:
+        sys.exit(service.serve(settings))
+    report = service.run_once(settings)
+    for outcome in report.accounts:
+        if outcome.ok:
+            click.echo(f"{outcome.name}: {outcome.changes} change(s), "
+                       f"{len(outcome.drafted)} draft(s) made")
+        else:
+            click.echo(f"{outcome.name}: FAILED: {outcome.message}", err=True)
+        for problem in outcome.problems:
+            click.echo(f"{outcome.name}: no draft for {problem}", err=True)
+    sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(obj: Context, as_json: bool) -> None:
+    """Accounts, contacts, drafts made, and what needs your attention."""
+    from daemon import health, views
+    from daemon.queries import snapshot
+
+    settings = obj.settings()
+    snap = snapshot(settings)
+    rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
+    found = health.load(settings.state_path)
+    if as_json:
+        click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan), indent=2))
+    else:
+        click.echo(views.status_text(found, rows, snap.drafts, snap.plan, settings.timezone))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def plan(obj: Context, as_json: bool) -> None:
+    """What will be drafted when, and what was skipped and why (from the last sync)."""
+    from daemon import views
+    from daemon.queries import snapshot
+
+    settings = obj.settings()
+    snap = snapshot(settings)
+    if as_json:
+        click.echo(json.dumps({
+            "due": [views.spec_json(s) for s in snap.plan.due],
+            "upcoming": [views.spec_json(s) for s in snap.plan.upcoming],
+            "skipped": [views.skip_json(s) for s in snap.plan.skipped]}, indent=2))
+    else:
+        click.echo(views.plan_text(snap.plan, settings.timezone))
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(DRAFT_KINDS))
+@click.argument("meeting", required=False)
+@click.pass_obj
+def preview(obj: Context, kind: str, meeting: str | None) -> None:
+    """Render a template for a stored MEETING (uid or part of its title), or a sample one.
+
+    Nothing is written anywhere.
+    """
+    from daemon.queries import preview_message
+
+    assert kind in get_args(DraftKind)
+    settings = obj.settings()
+    click.echo(preview_message(settings, kind, meeting))  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.pass_obj
+def contacts(obj: Context) -> None:
+    """Everyone met in a tagged meeting, with their status and next draft."""
+    from daemon import views
+    from daemon.queries import snapshot
+
+    settings = obj.settings()
+    snap = snapshot(settings)
+    rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
+    click.echo(views.contacts_text(rows, settings.timezone))
+
+
+@cli.group()
+def contact() -> None:
+    """Stop, pause or resume the drafts for one contact."""
+
+
+def _save_prefs(obj: Context, prefs: ContactPrefs) -> None:
+    from daemon.queries import change_prefs
+
+    click.echo(change_prefs(obj.settings(), prefs))
+
+
+def _address(email: str) -> str:
+    return email.strip().lower()
+
+
+@contact.command()
+@click.argument("email")
+@click.pass_obj
+def stop(obj: Context, email: str) -> None:
+    """No more drafts of any kind to EMAIL (until `resume`)."""
+    _save_prefs(obj, ContactPrefs(email=_address(email), status="stopped"))
+
+
+@contact.command()
+@click.argument("email")
+@click.option("--until", "until", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Resume by itself on this date (YYYY-MM-DD, your time zone).")
+@click.pass_obj
+def pause(obj: Context, email: str, until: datetime | None) -> None:
+    """Hold drafts to EMAIL until `resume` (or --until a date)."""
+    settings = obj.settings()
+    when = None if until is None else until.replace(tzinfo=settings.timezone)
+    if when is not None and when - datetime.now(settings.timezone) > timedelta(days=3650):
+        raise click.BadParameter("pick a date within ten years", param_hint="--until")
+    _save_prefs(obj, ContactPrefs(email=_address(email), status="paused", paused_until=when))
+
+
+@contact.command()
+@click.argument("email")
+@click.pass_obj
+def resume(obj: Context, email: str) -> None:
+    """Draft to EMAIL again."""
+    _save_prefs(obj, ContactPrefs(email=_address(email), status="active"))
+
+
+def main() -> None:
+    """Entry point: run the CLI and turn coffeechat's errors into messages and exit codes."""
+    try:
+        cli.main(prog_name="coffeechat", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"coffeechat: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except CoffeechatError as exc:
+        click.echo(f"coffeechat: {exc}", err=True)
+        sys.exit(EXIT_FAILED)

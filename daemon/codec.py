@@ -1,0 +1,126 @@
+"""Model objects to and from the JSON documents kept in the state file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from daemon.model import (
+    JSON,
+    Attendee,
+    ContactPrefs,
+    DraftRecord,
+    DraftRef,
+    Interview,
+    Meeting,
+    Person,
+)
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"naive time {value!r} in the state file")
+    return parsed
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return None if value is None else _parse_time(value)
+
+
+def _attendee(a: Attendee) -> JSON:
+    return {"email": a.email, "name": a.name, "response": a.response,
+            "is_self": a.is_self, "is_resource": a.is_resource}
+
+
+def _attendee_from(d: JSON) -> Attendee:
+    return Attendee(email=d["email"], name=d["name"], response=d["response"],
+                    is_self=d["is_self"], is_resource=d["is_resource"])
+
+
+def _person(p: Person) -> JSON:
+    return {"email": p.email, "name": p.name}
+
+
+def _person_from(d: JSON) -> Person:
+    return Person(email=d["email"], name=d["name"])
+
+
+def interview_to_json(iv: Interview) -> JSON:
+    """The document stored for one tagged meeting."""
+    m = iv.meeting
+    return {
+        "account": iv.account,
+        "uid": m.uid,
+        "title": m.title,
+        "start": _time(m.start),
+        "end": _time(m.end),
+        "source": m.source,
+        "description": m.description,
+        "location": m.location,
+        "link": m.link,
+        "organizer": None if m.organizer is None else _attendee(m.organizer),
+        "attendees": [_attendee(a) for a in m.attendees],
+        "categories": list(m.categories),
+        "cancelled": m.cancelled,
+        "all_day": m.all_day,
+        "provider_tagged": m.provider_tagged,
+        "contacts": [_person(p) for p in iv.contacts],
+        "declined": [_person(p) for p in iv.declined],
+        "notes": iv.notes,
+        "user_declined": iv.user_declined,
+    }
+
+
+def interview_from_json(d: JSON) -> Interview:
+    """Inverse of :func:`interview_to_json`; raises ``KeyError``/``ValueError`` on bad data."""
+    meeting = Meeting(
+        uid=d["uid"], title=d["title"], start=_parse_time(d["start"]),
+        end=_parse_time(d["end"]), source=d["source"], description=d["description"],
+        location=d["location"], link=d["link"],
+        organizer=None if d["organizer"] is None else _attendee_from(d["organizer"]),
+        attendees=tuple(_attendee_from(a) for a in d["attendees"]),
+        categories=tuple(d["categories"]), cancelled=d["cancelled"], all_day=d["all_day"],
+        provider_tagged=d["provider_tagged"])
+    return Interview(
+        meeting=meeting, account=d["account"],
+        contacts=tuple(_person_from(p) for p in d["contacts"]),
+        declined=tuple(_person_from(p) for p in d["declined"]),
+        notes=d["notes"], user_declined=d["user_declined"])
+
+
+def record_to_json(r: DraftRecord) -> JSON:
+    """The document stored for one draft."""
+    return {
+        "key": r.key, "kind": r.kind, "contact": r.contact, "account": r.account,
+        "meeting_uid": r.meeting_uid, "state": r.state, "due": _time(r.due),
+        "reason": r.reason,
+        "created_at": None if r.created_at is None else _time(r.created_at),
+        "ref": None if r.ref is None else {"id": r.ref.id, "fingerprint": r.ref.fingerprint},
+    }
+
+
+def record_from_json(d: JSON) -> DraftRecord:
+    """Inverse of :func:`record_to_json`."""
+    ref = d["ref"]
+    return DraftRecord(
+        key=d["key"], kind=d["kind"], contact=d["contact"], account=d["account"],
+        meeting_uid=d["meeting_uid"], state=d["state"], due=_parse_time(d["due"]),
+        reason=d["reason"], created_at=_opt_time(d["created_at"]),
+        ref=None if ref is None else DraftRef(id=ref["id"], fingerprint=ref["fingerprint"]))
+
+
+def prefs_to_json(p: ContactPrefs) -> JSON:
+    """The document stored for the user's choice about one contact."""
+    return {"email": p.email, "status": p.status,
+            "paused_until": None if p.paused_until is None else _time(p.paused_until)}
+
+
+def prefs_from_json(d: JSON) -> ContactPrefs:
+    """Inverse of :func:`prefs_to_json`."""
+    return ContactPrefs(email=d["email"], status=cast(Any, d["status"]),
+                        paused_until=_opt_time(d["paused_until"]))

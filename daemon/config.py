@@ -1,0 +1,258 @@
+"""The configuration file: TOML in, validated frozen settings out.
+
+Every problem is reported at once, each with its key (``accounts[0].calendar: ...``), as a
+:class:`~daemon.errors.ConfigError`. Relative paths are relative to the config file's folder.
+The keys documented in the README under "Configuration" are a contract: add, never rename.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from daemon.errors import ConfigError
+from daemon.model import DEFAULT_KEYWORDS, Cadence, Me, TaggingRules
+from daemon.text import clean_address, clean_line
+
+APP = "coffeechat"
+ENV_VAR = "COFFEECHAT_CONFIG"
+
+
+def default_config_path() -> Path:
+    """``$COFFEECHAT_CONFIG`` if set, else ``config.toml`` in the XDG config folder."""
+    from_env = os.environ.get(ENV_VAR)
+    if from_env:
+        return Path(from_env).expanduser()
+    return platformdirs.user_config_path(APP) / "config.toml"
+
+
+def data_dir() -> Path:
+    """The XDG data folder where state and tokens live by default."""
+    return platformdirs.user_data_path(APP)
+
+
+def system_timezone_name() -> str:
+    """The system's IANA zone name, or ``UTC`` when it cannot be told."""
+    import tzlocal
+
+    try:
+        return tzlocal.get_localzone_name() or "UTC"
+    except (ZoneInfoNotFoundError, LookupError, ValueError):
+        return "UTC"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _MeModel(_Section):
+    name: str = Field(min_length=1)
+    emails: list[str] = Field(min_length=1)
+    timezone: str | None = None
+    signature: str = ""
+
+    @field_validator("emails")
+    @classmethod
+    def _valid_emails(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for address in value:
+            good = clean_address(address)
+            if good is None:
+                raise ValueError(f"{address!r} is not an email address like name@example.com")
+            cleaned.append(good)
+        return cleaned
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            _zone(value)
+        return value
+
+
+class _TaggingModel(_Section):
+    keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYWORDS))
+    categories: list[str] = Field(default_factory=lambda: ["Informational Interview"])
+
+    @field_validator("keywords")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if any(not k.strip() for k in value):
+            raise ValueError("an empty keyword would tag every meeting; remove it")
+        return value
+
+
+class _CadenceModel(_Section):
+    # A confirmation is never made within 12 hours of the start, and a thank-you never more
+    # than 7 days after the end: values outside these bounds would make them impossible.
+    confirmation_days_before: int = Field(default=2, ge=1, le=60)
+    thank_you_hours_after: int = Field(default=1, ge=0, le=96)
+    follow_up_days_after: int = Field(default=30, ge=1, le=365)
+    catch_up_every_days: int = Field(default=90, ge=7, le=3650)
+    max_new_catch_ups_per_day: int = Field(default=5, ge=1, le=1000)
+
+
+class _StateModel(_Section):
+    path: str | None = None
+
+
+class _TemplatesModel(_Section):
+    path: str | None = None
+
+
+class _ServiceModel(_Section):
+    poll_minutes: float = Field(default=5, gt=0, le=1440)
+
+
+class _LocalAccountModel(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["local"]
+    calendar: str
+    drafts: str
+    history_days: int = Field(default=400, ge=1, le=3650)
+    horizon_days: int = Field(default=365, ge=1, le=3650)
+
+
+class _ConfigModel(_Section):
+    me: _MeModel
+    tagging: _TaggingModel = Field(default_factory=_TaggingModel)
+    cadence: _CadenceModel = Field(default_factory=_CadenceModel)
+    state: _StateModel = Field(default_factory=_StateModel)
+    templates: _TemplatesModel = Field(default_factory=_TemplatesModel)
+    service: _ServiceModel = Field(default_factory=_ServiceModel)
+    accounts: list[_LocalAccountModel] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """One ``[[accounts]]`` entry: its name, kind, and the options its connector reads
+    (paths already absolute)."""
+
+    name: str
+    kind: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration."""
+
+    path: Path
+    me: Me
+    timezone: ZoneInfo
+    tagging: TaggingRules
+    cadence: Cadence
+    state_path: Path
+    templates_dir: Path | None
+    poll_minutes: float
+    accounts: tuple[AccountSettings, ...]
+
+
+def load(path: Path) -> Settings:
+    """Read and validate the config at ``path``.
+
+    Raises ``ConfigError`` listing every problem (missing file, bad TOML, each invalid key).
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), [
+            "no configuration file here: run `coffeechat init` to write a starter, "
+            "or pass --config PATH"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse(data, path)
+
+
+def parse(data: Mapping[str, Any], path: Path) -> Settings:
+    """Validate already-parsed TOML ``data`` read from ``path``; raises ``ConfigError``."""
+    problems = _duplicate_names(data)
+    try:
+        model = _ConfigModel.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(err) for err in exc.errors()] + problems
+    if problems:
+        raise ConfigError(str(path), problems)
+    return _settings(model, path)
+
+
+def _duplicate_names(data: Mapping[str, Any]) -> list[str]:
+    accounts = data.get("accounts")
+    if not isinstance(accounts, list):
+        return []
+    names = [a.get("name") if isinstance(a, dict) else None for a in accounts]
+    return [f"accounts[{i}].name: {name!r} is used twice; names must differ"
+            for i, name in enumerate(names) if name is not None and name in names[:i]]
+
+
+def _settings(model: _ConfigModel, path: Path) -> Settings:
+    base = path.parent
+    zone = _zone(model.me.timezone or system_timezone_name())
+    state = model.state.path
+    templates = model.templates.path
+    return Settings(
+        path=path,
+        me=Me(name=clean_line(model.me.name), emails=tuple(model.me.emails),
+              signature=model.me.signature.strip()),
+        timezone=zone,
+        tagging=TaggingRules(keywords=tuple(model.tagging.keywords),
+                             categories=tuple(model.tagging.categories)),
+        cadence=Cadence(**model.cadence.model_dump()),
+        state_path=_resolve(base, state) if state else data_dir() / "state.json",
+        templates_dir=(_resolve(base, templates) if templates
+                       else platformdirs.user_config_path(APP) / "templates"),
+        poll_minutes=model.service.poll_minutes,
+        accounts=tuple(
+            AccountSettings(
+                name=a.name, kind=a.kind,
+                options={"calendar": str(_resolve(base, a.calendar)),
+                         "drafts": str(_resolve(base, a.drafts)),
+                         "history_days": a.history_days,
+                         "horizon_days": a.horizon_days})
+            for a in model.accounts),
+    )
+
+
+def _resolve(base: Path, value: str) -> Path:
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else (base / candidate).resolve()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'America/Chicago'") from None
+
+
+def _describe(err: Any) -> str:
+    key = _key(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key (check its spelling; `coffeechat init` shows every key)"
+    if kind == "missing":
+        return f"{key}: missing; this key is required"
+    if kind == "literal_error" and key.endswith(".kind"):
+        return f"{key}: unknown account kind {err['input']!r}; this version knows: 'local'"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{key}: {message}"
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"

@@ -1,0 +1,145 @@
+"""One cycle: sync each account, tag, store, plan, write drafts.
+
+One failing account never stops the others: its error is recorded in the cycle's report and
+the rest go on. The order inside an account keeps drafts exactly-once: leftovers of an
+interrupted cycle are resolved first; a new sync cursor is saved only together with the
+meetings it delivered; the planner reads meetings from the store, never from the last batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.base import Account, ConnectorEnv
+from connectors.base import open_account as default_opener
+from daemon.config import Settings
+from daemon.errors import ConnectorError, CursorExpired
+from daemon.executor import Executor
+from daemon.model import DraftRecord, Meeting, Plan
+from daemon.planner import plan
+from daemon.render import Renderer
+from daemon.store import Store
+from daemon.tagging import interview_from
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[[str, str, Mapping[str, Any], ConnectorEnv], Account]
+
+
+@dataclass
+class AccountOutcome:
+    """What one account did in a cycle."""
+
+    name: str
+    ok: bool = True
+    message: str = ""
+    changes: int = 0
+    drafted: list[DraftRecord] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CycleReport:
+    """What a cycle did, account by account, and the plan it acted on."""
+
+    started: datetime
+    accounts: list[AccountOutcome]
+    plan: Plan
+
+    @property
+    def ok(self) -> bool:
+        """True when every account synced and every due draft was written."""
+        return all(a.ok and not a.problems for a in self.accounts)
+
+    @property
+    def drafted(self) -> list[DraftRecord]:
+        """Every draft made in this cycle."""
+        return [record for a in self.accounts for record in a.drafted]
+
+
+def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Renderer,
+              opener: Opener = default_opener) -> CycleReport:
+    """Run one cycle over every configured account against ``store``.
+
+    Returns the report; raises only ``StateError`` (the state cannot be written), which stops
+    the cycle because nothing could be recorded safely.
+    """
+    started = env.clock()
+    executor = Executor(store, renderer, settings.me, settings.timezone, env.clock)
+    outcomes: dict[str, AccountOutcome] = {}
+    opened: dict[str, Account] = {}
+    for account in settings.accounts:
+        outcome = outcomes.setdefault(account.name, AccountOutcome(account.name))
+        try:
+            handle = opener(account.name, account.kind, account.options, env)
+            adopted = executor.resolve_leftovers(account.name, handle.drafts)
+            outcome.drafted.extend(adopted)
+            outcome.changes = _sync(settings, store, handle)
+            opened[account.name] = handle
+        except ConnectorError as exc:
+            _fail(outcome, exc)
+
+    now = env.clock()
+    current = plan(store.interviews(), store.prefs(), store.drafts(), now, settings.cadence,
+                   settings.timezone)
+    for name, handle in opened.items():
+        outcome = outcomes[name]
+        specs = [spec for spec in current.due if spec.account == name]
+        if not specs:
+            continue
+        try:
+            written = executor.write(specs, handle.drafts)
+        except ConnectorError as exc:
+            _fail(outcome, exc)
+            continue
+        outcome.drafted.extend(written.made)
+        outcome.problems.extend(written.problems)
+    _report_orphans(current, outcomes)
+    store.flush()
+    return CycleReport(started=started, accounts=list(outcomes.values()), plan=current)
+
+
+def _sync(settings: Settings, store: Store, account: Account) -> int:
+    """Pull the account's calendar changes into the store; returns how many arrived."""
+    cursor = store.cursor(account.name)
+    try:
+        changes, new_cursor = account.calendar.changes(cursor)
+    except CursorExpired:
+        log.info("%s: the sync position expired; reading the calendar again in full",
+                 account.name)
+        changes, new_cursor = account.calendar.changes(None)
+    my_emails = frozenset(settings.me.emails)
+    for change in changes:
+        if not isinstance(change, Meeting):
+            store.remove_meeting(account.name, change.uid)
+            continue
+        try:
+            interview = interview_from(change, account.name, settings.tagging, my_emails)
+        except Exception as exc:  # one odd event must never stop a cycle
+            log.warning("%s: skipped event %r from %s: %s", account.name, change.uid,
+                        change.source or "the calendar", exc)
+            continue
+        if interview is None:
+            store.remove_meeting(account.name, change.uid)
+        else:
+            store.put_interview(interview)
+    store.set_cursor(account.name, new_cursor)
+    store.flush()
+    return len(changes)
+
+
+def _fail(outcome: AccountOutcome, exc: ConnectorError) -> None:
+    outcome.ok = False
+    outcome.message = str(exc)
+    log.error("account %s: %s", outcome.name, exc)
+
+
+def _report_orphans(current: Plan, outcomes: Mapping[str, AccountOutcome]) -> None:
+    for spec in current.due:
+        if spec.account not in outcomes:
+            log.warning("draft %s belongs to account %r, which is no longer configured; add "
+                        "the account back to have it written", spec.key, spec.account)

@@ -1,0 +1,67 @@
+"""File locks: one ``run`` per state file, and one writer at a time.
+
+Two locks with different lifetimes. The *run* lock is held by ``coffeechat run`` for as long as
+it runs, so a second ``run`` on the same state exits with a clear message. The *write* lock is
+held only while state is being changed (a cycle, ``contact stop``), so commands that change state
+can still do so while the service is running, between its cycles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from daemon.errors import StateError
+
+
+@contextlib.contextmanager
+def run_lock(state_path: Path) -> Iterator[None]:
+    """Hold the run lock of ``state_path``; raises ``StateError`` at once if another process
+    holds it, naming that process."""
+    path = state_path.with_name(state_path.name + ".run.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise StateError(
+                f"another coffeechat run (pid {holder}) is already using {state_path}. Stop it "
+                "first (for the service: systemctl --user stop coffeechat), or point this one "
+                "at another state file.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def write_lock(state_path: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold the write lock of ``state_path``, waiting up to ``timeout`` seconds for it.
+
+    Raises ``StateError`` when it cannot be had in time.
+    """
+    path = state_path.with_name(state_path.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StateError(
+                        f"{state_path} stayed busy for {timeout:.0f} s (a cycle is running); "
+                        "try again in a moment") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,581 @@
+"""What is due, what is coming, and what will not be written, with the reason for each.
+
+Pure: :func:`plan` is a function of its arguments only. It does no I/O and reads no clock;
+``now`` is given. The output is sorted, so the same input always gives the same plan.
+
+Time arithmetic (see also :func:`add_days`):
+
+- "N days before/after" keeps the local wall-clock time in the user's zone: a 10:00 meeting
+  confirmed 2 days before is confirmed at 10:00 local time, even when a DST change lies between
+  (that may be 47, 48 or 49 real hours, or 47.5 at Lord Howe).
+- When the wall-clock result does not exist (the hour skipped in spring), it moves forward by the
+  size of the gap (02:30 on a day the clocks jump from 02:00 to 03:00 becomes 03:30). When it
+  exists twice (the hour repeated in autumn), the first of the two is used.
+- "N hours after" is absolute: computed in UTC.
+- Internally every instant is UTC, so comparisons never depend on ``fold`` or on the machine's
+  time zone. The ``due`` times returned are UTC.
+
+The windows: a confirmation is made only while the meeting is more than 12 hours away; a
+thank-you only within 7 days of the meeting's end; a follow-up only within 21 days of its time.
+
+Other choices:
+
+- A timed pause moves every draft that would fall due before its end (due now or later) to the
+  pause's end; the plan made then applies the usual windows again. A pause whose end has passed
+  counts as active. A pause without an end, and a stop, turn every draft into a skip.
+- A catch-up record still being made (no ``created_at`` yet) counts as made at ``now``: it uses
+  a slot of the daily limit and anchors the next catch-up, so two are never in flight at once.
+- A catch-up waiting for the daily limit is given the estimated time of its turn: ``now`` plus
+  one day per full batch ahead of it. ``max_new_catch_ups_per_day`` of 0 turns catch-ups off.
+- A catch-up's number is the contact's count of catch-up records plus one, moved further up if
+  that key is somehow taken already.
+- A meeting whose end is before its start is treated as ending when it starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from daemon.model import (
+    Cadence,
+    ContactPrefs,
+    DraftKind,
+    DraftRecord,
+    DraftSpec,
+    Interview,
+    Person,
+    Plan,
+    Skip,
+)
+from daemon.text import clean_line
+
+CONFIRMATION_CUTOFF = timedelta(hours=12)
+"""No confirmation once the meeting is this close (or has started)."""
+THANK_YOU_WINDOW = timedelta(days=7)
+"""No thank-you once the meeting ended longer ago than this."""
+FOLLOW_UP_WINDOW = timedelta(days=21)
+"""No follow-up once its time is further in the past than this."""
+LATE_GRACE = timedelta(hours=1)
+"""A confirmation planned later than this after its time is reported as "tagged late"."""
+
+_LABELS: dict[DraftKind, str] = {
+    "confirmation": "confirmation",
+    "thank_you": "thank-you",
+    "follow_up": "follow-up",
+    "catch_up": "catch-up",
+}
+_MEETING_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+_PLAIN_UID = re.compile(r"[\x21-\x7e]{1,400}")
+
+
+def draft_key(kind: DraftKind, meeting_uid: str, contact_email: str) -> str:
+    """Return the idempotency key of a meeting's draft: ``meeting-uid/kind/contact``.
+
+    A uid that could not travel in a mail header as it is (not printable ASCII, too long, or
+    holding an encoded-word marker) is replaced by ``h-`` and a hash of it.
+    """
+    return f"{_key_safe(meeting_uid)}/{kind}/{contact_email}"
+
+
+def _key_safe(uid: str) -> str:
+    if _PLAIN_UID.fullmatch(uid) and "=?" not in uid and "?=" not in uid:
+        return uid
+    return "h-" + hashlib.sha256(uid.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def catch_up_key(contact_email: str, n: int) -> str:
+    """Return the idempotency key of the ``n``-th catch-up with a contact (``n`` from 1)."""
+    return f"{contact_email}/catch_up/{n}"
+
+
+def add_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """Return ``moment`` moved by ``days`` days of wall-clock time in ``tz``, as a UTC instant.
+
+    The local time of day is kept. A local time that does not exist (spring gap) moves forward
+    by the gap; one that exists twice (autumn) resolves to the first. Raises ``ValueError`` if
+    ``moment`` is naive.
+    """
+    _require_aware(moment, "moment")
+    wall = moment.astimezone(tz).replace(tzinfo=None) + timedelta(days=days)
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def plan(
+    interviews: Iterable[Interview],
+    prefs: Mapping[str, ContactPrefs],
+    drafts: Mapping[str, DraftRecord],
+    now: datetime,
+    cadence: Cadence,
+    tz: ZoneInfo,
+) -> Plan:
+    """Return the :class:`Plan` at ``now``: drafts due (sorted by due time, then key), drafts
+    coming later (same order) and drafts that will not be written (sorted by key), each with a
+    reason a user can read.
+
+    ``prefs`` maps a contact's address to what the user decided about them; ``drafts`` maps a
+    key to the draft already made or being made under it: such a key appears nowhere in the
+    plan. ``tz`` is the user's zone, for "N days" arithmetic and the dates in reasons. A
+    meeting uid seen twice (one event in two accounts) counts once, from the first interview.
+    Raises ``ValueError`` if ``now``, a meeting's time, a pause's end or a record's
+    ``created_at`` is a naive datetime.
+    """
+    _require_aware(now, "now")
+    ctx = _Context(
+        now=now.astimezone(UTC),
+        cadence=cadence,
+        tz=tz,
+        prefs={k.strip().lower(): v for k, v in prefs.items()},
+        drafts=drafts,
+    )
+    meetings = _normalise(interviews)
+    by_contact = _valid_meetings_by_contact(meetings)
+    out = _Collector(drafts)
+    for meeting in meetings:
+        for outcome in _meeting_outcomes(meeting, by_contact, ctx):
+            out.add(outcome)
+    for outcome in _catch_up_outcomes(by_contact, ctx):
+        out.add(outcome)
+    return out.result()
+
+
+# --- internal data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    now: datetime
+    cadence: Cadence
+    tz: ZoneInfo
+    prefs: Mapping[str, ContactPrefs]
+    drafts: Mapping[str, DraftRecord]
+
+
+@dataclass(frozen=True)
+class _Meeting:
+    """One interview, normalised: UTC times, lower-cased de-duplicated contacts."""
+
+    uid: str
+    account: str
+    title: str
+    start: datetime
+    end: datetime
+    contacts: tuple[Person, ...]
+    declined: tuple[Person, ...]
+    invalid_reason: str | None
+    """Why no draft is made for anyone (cancelled, or the user declined); None if valid."""
+
+
+@dataclass(frozen=True)
+class _Due:
+    spec: DraftSpec
+
+
+@dataclass(frozen=True)
+class _Upcoming:
+    spec: DraftSpec
+
+
+_Outcome = _Due | _Upcoming | Skip
+
+
+class _Collector:
+    """Gathers outcomes, dropping keys already in ``drafts`` and any repeated key."""
+
+    def __init__(self, drafts: Mapping[str, DraftRecord]) -> None:
+        self._drafts = drafts
+        self._seen: set[str] = set()
+        self._due: list[DraftSpec] = []
+        self._upcoming: list[DraftSpec] = []
+        self._skipped: list[Skip] = []
+
+    def add(self, outcome: _Outcome) -> None:
+        key = outcome.key if isinstance(outcome, Skip) else outcome.spec.key
+        if key in self._drafts or key in self._seen:
+            return
+        self._seen.add(key)
+        if isinstance(outcome, _Due):
+            self._due.append(outcome.spec)
+        elif isinstance(outcome, _Upcoming):
+            self._upcoming.append(outcome.spec)
+        else:
+            self._skipped.append(outcome)
+
+    def result(self) -> Plan:
+        return Plan(
+            due=tuple(sorted(self._due, key=lambda s: (s.due, s.key))),
+            upcoming=tuple(sorted(self._upcoming, key=lambda s: (s.due, s.key))),
+            skipped=tuple(sorted(self._skipped, key=lambda s: s.key)),
+        )
+
+
+def _require_aware(value: datetime, what: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
+
+
+def _person(p: Person) -> Person:
+    return Person(p.email.strip().lower(), p.name)
+
+
+def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
+    """One :class:`_Meeting` per uid (first interview wins), in input order."""
+    seen: set[str] = set()
+    out: list[_Meeting] = []
+    for iv in interviews:
+        m = iv.meeting
+        if m.uid in seen:
+            continue
+        seen.add(m.uid)
+        _require_aware(m.start, f"start of meeting {m.uid}")
+        _require_aware(m.end, f"end of meeting {m.uid}")
+        start = m.start.astimezone(UTC)
+        contacts = _unique_people(iv.contacts, ())
+        declined = _unique_people(iv.declined, contacts)
+        reason = None
+        if m.cancelled:
+            reason = "the meeting was cancelled"
+        elif iv.user_declined:
+            reason = "you declined the meeting"
+        out.append(_Meeting(
+            uid=m.uid,
+            account=iv.account,
+            title=clean_line(m.title, limit=80),
+            start=start,
+            end=max(start, m.end.astimezone(UTC)),
+            contacts=contacts,
+            declined=declined,
+            invalid_reason=reason,
+        ))
+    return out
+
+
+def _unique_people(people: Iterable[Person], exclude: Sequence[Person]) -> tuple[Person, ...]:
+    taken = {p.email for p in exclude}
+    out: list[Person] = []
+    for p in map(_person, people):
+        if p.email and p.email not in taken:
+            taken.add(p.email)
+            out.append(p)
+    return tuple(out)
+
+
+def _valid_meetings_by_contact(meetings: Iterable[_Meeting]) -> dict[str, list[_Meeting]]:
+    """Each contact's valid meetings, sorted by start (then uid)."""
+    by_contact: dict[str, list[_Meeting]] = {}
+    for m in meetings:
+        if m.invalid_reason is None:
+            for p in m.contacts:
+                by_contact.setdefault(p.email, []).append(m)
+    for ms in by_contact.values():
+        ms.sort(key=lambda m: (m.start, m.uid))
+    return by_contact
+
+
+# --- drafts tied to one meeting --------------------------------------------------------------
+
+
+def _meeting_outcomes(
+    m: _Meeting, by_contact: Mapping[str, list[_Meeting]], ctx: _Context
+) -> list[_Outcome]:
+    if not m.contacts and not m.declined:
+        return [Skip(f"{m.uid}/no-contact", None, None, m.uid, _no_contact_reason(m, ctx))]
+    out: list[_Outcome] = []
+    for p in m.declined:
+        for kind in _MEETING_KINDS:
+            reason = f"no {_LABELS[kind]}: {_name(p)} declined the meeting"
+            if m.invalid_reason is not None:
+                reason = f"no {_LABELS[kind]} to {_name(p)}: {m.invalid_reason}"
+            out.append(_skip(kind, m, p, reason))
+    for p in m.contacts:
+        others = by_contact.get(p.email, [])
+        out.extend(_one_meeting_draft(kind, m, p, others, ctx) for kind in _MEETING_KINDS)
+    return out
+
+
+def _one_meeting_draft(
+    kind: DraftKind, m: _Meeting, p: Person, others: Sequence[_Meeting], ctx: _Context
+) -> _Outcome:
+    label = f"no {_LABELS[kind]} to {_name(p)}"
+    if m.invalid_reason is not None:
+        return _skip(kind, m, p, f"{label}: {m.invalid_reason}")
+    held = _held_by_prefs(p, ctx)
+    if held is not None:
+        return _skip(kind, m, p, f"{label}: {held}")
+    if kind == "confirmation":
+        outcome = _confirmation(m, p, ctx)
+    else:
+        due = _meeting_due(kind, m, ctx)
+        later = _superseding(m, others, due)
+        if later is not None:
+            return _skip(kind, m, p, f"{label} for the meeting on {_day(m.start, ctx.tz)}: "
+                                     f"superseded by the meeting on {_day(later.start, ctx.tz)}")
+        outcome = _thank_you(m, p, due, ctx) if kind == "thank_you" else _follow_up(m, p, due, ctx)
+    return _apply_pause(outcome, p, ctx)
+
+
+def _meeting_due(kind: DraftKind, m: _Meeting, ctx: _Context) -> datetime:
+    c = ctx.cadence
+    if kind == "confirmation":
+        return add_days(m.start, -c.confirmation_days_before, ctx.tz)
+    if kind == "thank_you":
+        return m.end + timedelta(hours=c.thank_you_hours_after)
+    return add_days(m.end, c.follow_up_days_after, ctx.tz)
+
+
+def _superseding(m: _Meeting, others: Sequence[_Meeting], due: datetime) -> _Meeting | None:
+    """The first other valid meeting with the contact that starts after ``m`` and by ``due``."""
+    for other in others:
+        if other.uid != m.uid and m.start < other.start <= due:
+            return other
+    return None
+
+
+def _confirmation(m: _Meeting, p: Person, ctx: _Context) -> _Outcome:
+    due = _meeting_due("confirmation", m, ctx)
+    left = m.start - ctx.now
+    when = _when(m.start, ctx.tz)
+    if left <= CONFIRMATION_CUTOFF:
+        if ctx.now >= m.end:
+            why = "the meeting has already taken place"
+        elif ctx.now >= m.start:
+            why = "the meeting has already started"
+        else:
+            why = "the meeting is less than 12 hours away"
+        return _skip("confirmation", m, p, f"no confirmation to {_name(p)}: {why} ({when})")
+    if ctx.now < due:
+        days = _plural(ctx.cadence.confirmation_days_before, "day")
+        return _Upcoming(_spec("confirmation", m, p, due,
+                               f"confirmation: {days} before your meeting with {_name(p)} "
+                               f"on {when}"))
+    reason = f"confirmation: your meeting with {_name(p)} is on {when}, in {_span(left)}"
+    if ctx.now - due > LATE_GRACE:
+        days = _plural(ctx.cadence.confirmation_days_before, "day")
+        reason = (f"confirmation (tagged late): your meeting with {_name(p)} is on {when}, "
+                  f"in {_span(left)}; it would normally be confirmed {days} before")
+    return _Due(_spec("confirmation", m, p, due, reason))
+
+
+def _thank_you(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome:
+    if ctx.now < due:
+        hours = _plural(ctx.cadence.thank_you_hours_after, "hour")
+        return _Upcoming(_spec("thank_you", m, p, due,
+                               f"thank-you: {hours} after your meeting with {_name(p)} "
+                               f"ends ({_when(m.end, ctx.tz)})"))
+    if ctx.now > m.end + THANK_YOU_WINDOW:
+        return _skip("thank_you", m, p, f"no thank-you to {_name(p)}: more than 7 days since "
+                                        f"the meeting on {_day(m.start, ctx.tz)}")
+    return _Due(_spec("thank_you", m, p, due,
+                      f"thank-you: the meeting with {_name(p)} ended "
+                      f"{_ago(ctx.now - m.end)}"))
+
+
+def _follow_up(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome:
+    day = _day(m.start, ctx.tz)
+    if ctx.now < due:
+        days = _plural(ctx.cadence.follow_up_days_after, "day")
+        return _Upcoming(_spec("follow_up", m, p, due,
+                               f"follow-up: {days} after your meeting with {_name(p)} on {day}"))
+    if ctx.now > due + FOLLOW_UP_WINDOW:
+        return _skip("follow_up", m, p, f"no follow-up to {_name(p)}: missed: more than 21 days "
+                                        f"past its time ({_day(due, ctx.tz)})")
+    return _Due(_spec("follow_up", m, p, due,
+                      f"follow-up: {_span(ctx.now - m.end)} since your meeting with "
+                      f"{_name(p)} on {day}"))
+
+
+def _no_contact_reason(m: _Meeting, ctx: _Context) -> str:
+    head = f'no drafts for "{m.title}" on {_day(m.start, ctx.tz)}'
+    if m.invalid_reason is not None:
+        return f"{head}: {m.invalid_reason}"
+    return (f"{head}: it names no contact. Add the person as an attendee, or add a line "
+            f'"Contact: Name <email>" to the event description')
+
+
+# --- contact preferences ---------------------------------------------------------------------
+
+
+def _held_by_prefs(p: Person, ctx: _Context) -> str | None:
+    """Why the user's choice rules out every draft for ``p`` (stopped, paused with no end)."""
+    pref = ctx.prefs.get(p.email)
+    if pref is None:
+        return None
+    if pref.status == "stopped":
+        return f"you stopped this contact (to start again: coffeechat contact resume {p.email})"
+    if pref.status == "paused" and pref.paused_until is None:
+        return f"paused until you resume (coffeechat contact resume {p.email})"
+    return None
+
+
+def _paused_until(p: Person, ctx: _Context) -> datetime | None:
+    """When a timed pause of ``p`` ends, if it is still running."""
+    pref = ctx.prefs.get(p.email)
+    if pref is None or pref.status != "paused" or pref.paused_until is None:
+        return None
+    _require_aware(pref.paused_until, f"paused_until of {p.email}")
+    until = pref.paused_until.astimezone(UTC)
+    return until if until > ctx.now else None
+
+
+def _apply_pause(outcome: _Outcome, p: Person, ctx: _Context) -> _Outcome:
+    until = _paused_until(p, ctx)
+    if until is None or isinstance(outcome, Skip) or outcome.spec.due >= until:
+        return outcome
+    spec = outcome.spec
+    reason = (f"{_LABELS[spec.kind]} for {_name(p)}: paused until {_when(until, ctx.tz)}, "
+              f"then planned again")
+    return _Upcoming(replace(spec, due=until, reason=reason))
+
+
+# --- catch-ups ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CatchUp:
+    spec: DraftSpec
+
+
+def _catch_up_outcomes(
+    by_contact: Mapping[str, list[_Meeting]], ctx: _Context
+) -> list[_Outcome]:
+    records = _catch_up_records(ctx.drafts)
+    out: list[_Outcome] = []
+    ready: list[DraftSpec] = []
+    for email in sorted(by_contact):
+        outcome = _catch_up(email, by_contact[email], records.get(email, []), ctx)
+        if isinstance(outcome, _CatchUp):
+            ready.append(outcome.spec)
+        elif outcome is not None:
+            out.append(outcome)
+    out.extend(_spread(ready, records, ctx))
+    return out
+
+
+def _catch_up_records(drafts: Mapping[str, DraftRecord]) -> dict[str, list[DraftRecord]]:
+    by_contact: dict[str, list[DraftRecord]] = {}
+    for record in drafts.values():
+        if record.kind == "catch_up":
+            by_contact.setdefault(record.contact.strip().lower(), []).append(record)
+    return by_contact
+
+
+def _created(record: DraftRecord, ctx: _Context) -> datetime:
+    """When a record's draft was made; a record still being made (no time yet) counts as now."""
+    if record.created_at is None:
+        return ctx.now
+    _require_aware(record.created_at, f"created_at of draft {record.key}")
+    return record.created_at.astimezone(UTC)
+
+
+def _catch_up(
+    email: str, meetings: Sequence[_Meeting], records: Sequence[DraftRecord], ctx: _Context
+) -> _CatchUp | _Outcome | None:
+    held = [m for m in meetings if m.end <= ctx.now]
+    if not held:
+        return None
+    last = max(held, key=lambda m: (m.end, m.start, m.uid))
+    p = next(c for c in last.contacts if c.email == email)
+    n = len(records) + 1
+    while catch_up_key(email, n) in ctx.drafts:
+        n += 1
+    key = catch_up_key(email, n)
+    label = f"no catch-up with {_name(p)}"
+    stop = _held_by_prefs(p, ctx)
+    if stop is not None:
+        return Skip(key, "catch_up", email, last.uid, f"{label}: {stop}")
+    coming = [m for m in meetings if m.end > ctx.now]
+    if coming:
+        return Skip(key, "catch_up", email, last.uid,
+                    f"{label} for now: a meeting is coming up ({_when(coming[0].start, ctx.tz)})")
+    cadence = ctx.cadence
+    anchor = add_days(last.end, cadence.follow_up_days_after, ctx.tz)
+    basis = f"the follow-up to your meeting on {_day(last.start, ctx.tz)}"
+    if records:
+        latest = max(_created(r, ctx) for r in records)
+        if latest >= anchor:
+            anchor = latest
+            basis = f"your last catch-up note ({_day(latest, ctx.tz)})"
+    due = add_days(anchor, cadence.catch_up_every_days, ctx.tz)
+    every = _plural(cadence.catch_up_every_days, "day")
+    if ctx.now < due:
+        spec = DraftSpec(key, "catch_up", p, last.account, last.uid, due,
+                         f"catch-up with {_name(p)}: {every} after {basis}")
+        return _apply_pause(_Upcoming(spec), p, ctx)
+    spec = DraftSpec(key, "catch_up", p, last.account, last.uid, due,
+                     f"catch-up: time to check in with {_name(p)}, {every} after {basis}")
+    paused = _apply_pause(_Due(spec), p, ctx)
+    return paused if isinstance(paused, _Upcoming) else _CatchUp(spec)
+
+
+def _spread(
+    ready: list[DraftSpec], records: Mapping[str, list[DraftRecord]], ctx: _Context
+) -> list[_Outcome]:
+    """Let at most ``max_new_catch_ups_per_day`` catch-ups be due per rolling 24 hours, oldest
+    first; the others wait, each with the day its turn is expected."""
+    limit = ctx.cadence.max_new_catch_ups_per_day
+    ready = sorted(ready, key=lambda s: (s.due, s.key))
+    if limit <= 0:
+        return [Skip(s.key, "catch_up", s.contact.email, s.meeting_uid,
+                     f"no catch-up with {_name(s.contact)}: catch-ups are turned off "
+                     f"(max_new_catch_ups_per_day is {limit})") for s in ready]
+    since = ctx.now - timedelta(hours=24)
+    recent = sum(1 for rs in records.values() for r in rs if since < _created(r, ctx) <= ctx.now)
+    budget = max(0, limit - recent)
+    out: list[_Outcome] = [_Due(s) for s in ready[:budget]]
+    for i, spec in enumerate(ready[budget:]):
+        turn = ctx.now + timedelta(days=i // limit + 1)
+        reason = (f"catch-up with {_name(spec.contact)}, waiting: at most {limit} new "
+                  f"catch-ups a day (its turn comes about {_day(turn, ctx.tz)})")
+        out.append(_Upcoming(replace(spec, due=turn, reason=reason)))
+    return out
+
+
+# --- building blocks -------------------------------------------------------------------------
+
+
+def _spec(kind: DraftKind, m: _Meeting, p: Person, due: datetime, reason: str) -> DraftSpec:
+    return DraftSpec(draft_key(kind, m.uid, p.email), kind, p, m.account, m.uid, due, reason)
+
+
+def _skip(kind: DraftKind, m: _Meeting, p: Person, reason: str) -> Skip:
+    return Skip(draft_key(kind, m.uid, p.email), kind, p.email, m.uid, reason)
+
+
+def _name(p: Person) -> str:
+    return p.name or p.email
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def _span(delta: timedelta) -> str:
+    """A rough human length: "45 minutes", "3 hours", "2 days" (days rounded)."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    if minutes < 36 * 60:
+        return _plural(minutes // 60, "hour")
+    return _plural((minutes + 12 * 60) // (24 * 60), "day")
+
+
+def _ago(delta: timedelta) -> str:
+    return "just now" if delta < timedelta(minutes=1) else f"{_span(delta)} ago"
+
+
+def _day(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+def _when(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{_day(moment, tz)} at {local:%H:%M}"

@@ -1,0 +1,123 @@
+"""A TinyDB storage that keeps the database in memory and writes it atomically on ``flush``.
+
+TinyDB's own ``JSONStorage`` rewrites the file in place, so a kill mid-write leaves a file that
+does not parse, and it writes on every change. This one writes a temporary file in the same
+folder, fsyncs it, ``os.replace``s it over the state file and fsyncs the folder: after a kill at
+any instant the file holds either the old or the new state, whole. It writes only on ``flush``
+and only when the content changed, so an idle cycle writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tinydb.storages import Storage
+
+from daemon.errors import StateError
+
+TEMP_PREFIX = ".coffeechat-tmp-"
+
+
+class AtomicJSONStorage(Storage):
+    """In-memory TinyDB storage backed by a JSON file replaced atomically on :meth:`flush`."""
+
+    def __init__(self, path: Path) -> None:
+        """Load ``path`` if it exists. Raises ``StateError`` if it exists but is empty or does
+        not parse: such a file is never taken for a fresh start."""
+        self.path = path
+        self._data: dict[str, dict[str, Any]] | None = None
+        self._written: bytes | None = None
+        if path.exists():
+            raw = _read(path)
+            if not raw.strip():
+                raise StateError(
+                    f"the state file {path} is empty. coffeechat will not start from scratch, "
+                    "because that would draft every email again. Restore the file from a "
+                    "backup, or move it away if you really want to start over.")
+            try:
+                loaded = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise StateError(
+                    f"the state file {path} is damaged ({exc}); it was left untouched. Restore it "
+                    "from a backup, or move it away if you really want to start over.") from None
+            if not isinstance(loaded, dict):
+                raise StateError(f"the state file {path} does not hold coffeechat state; "
+                                 "check [state] path in the config")
+            self._data = loaded
+            self._written = raw
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        """Return the in-memory database (``None`` when the file did not exist)."""
+        return self._data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        """Replace the in-memory database; nothing reaches the disk before :meth:`flush`."""
+        self._data = data
+
+    def flush(self) -> bool:
+        """Write the database to disk if it changed since the last write; returns whether it
+        wrote. Raises ``StateError`` if the write failed (the previous file is then intact)."""
+        if self._data is None:
+            return False
+        payload = json.dumps(self._data, ensure_ascii=False, sort_keys=True,
+                             separators=(",", ":")).encode("utf-8")
+        if payload == self._written:
+            return False
+        try:
+            write_atomically(self.path, payload)
+        except OSError as exc:
+            raise StateError(
+                f"could not save the state file {self.path}: {exc.strerror or exc}. The previous "
+                "state is intact; free some space or fix the folder's permissions.") from None
+        self._written = payload
+        return True
+
+    def close(self) -> None:
+        """Nothing to release: flushing is explicit."""
+
+
+def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``payload`` so that a crash leaves the old or the new content whole.
+
+    Raises ``OSError``; on failure the temporary file is removed and ``path`` is untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def sweep_temporaries(folder: Path) -> int:
+    """Remove temporary files a killed writer left in ``folder``; returns how many."""
+    removed = 0
+    for leftover in folder.glob(TEMP_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StateError(f"cannot read the state file {path}: {exc.strerror}") from None

@@ -1,0 +1,170 @@
+"""coffeechat's state: tagged meetings, drafts, the user's contact choices and sync cursors.
+
+Kept in TinyDB over :class:`~daemon.storage.AtomicJSONStorage`: changes stay in memory until
+:meth:`Store.flush`, which writes the whole state atomically. Each document's ``doc_id`` is a
+stable hash of its natural key (account and uid, draft key, address), so look-ups and updates
+never scan a table. The file carries a schema version; a file from a newer coffeechat, or one
+that is empty or damaged, is refused rather than overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.table import Document, Table
+
+from daemon import codec
+from daemon.errors import StateError
+from daemon.model import JSON, ContactPrefs, DraftRecord, Interview
+from daemon.storage import AtomicJSONStorage, sweep_temporaries
+
+SCHEMA_VERSION = 1
+_META_ID = 1
+
+
+def doc_id(*parts: str) -> int:
+    """A stable positive 63-bit document id for a natural key."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1 or 1
+
+
+class Store:
+    """The state file, opened. Not thread-safe; one writer at a time (see :mod:`daemon.locks`)."""
+
+    def __init__(self, path: Path, writable: bool = False) -> None:
+        """Open ``path`` (created on the first flush if missing). Only a ``writable`` store,
+        opened under the write lock, may flush; it first removes temporary files that a killed
+        writer left behind.
+
+        Raises ``StateError`` if the file is empty, damaged, or from a newer schema.
+        """
+        self.path = path
+        self.writable = writable
+        if writable and path.parent.exists():
+            sweep_temporaries(path.parent)
+        self._storage: AtomicJSONStorage | None = None
+
+        def storage_factory() -> AtomicJSONStorage:
+            self._storage = AtomicJSONStorage(path)
+            return self._storage
+
+        self._db = TinyDB(storage=storage_factory)
+        self.meetings: Table = self._db.table("meetings", cache_size=0)
+        self.drafts_table: Table = self._db.table("drafts", cache_size=0)
+        self.contacts_table: Table = self._db.table("contacts", cache_size=0)
+        self.cursors_table: Table = self._db.table("cursors", cache_size=0)
+        self.meta: Table = self._db.table("meta", cache_size=0)
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        assert self._storage is not None
+        existing = self._storage.read()
+        meta = self.meta.get(doc_id=_META_ID)
+        if existing is None:
+            self.meta.insert(Document({"schema": SCHEMA_VERSION}, doc_id=_META_ID))
+            return
+        if not isinstance(meta, dict) or not isinstance(meta.get("schema"), int):
+            raise StateError(f"{self.path} has no coffeechat schema version: it is not a "
+                             "coffeechat state file; check [state] path in the config")
+        if meta["schema"] > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path} was written by a newer coffeechat (schema {meta['schema']}, this "
+                f"one knows {SCHEMA_VERSION}); upgrade coffeechat")
+
+    # -- meetings ---------------------------------------------------------------------------
+
+    def interviews(self) -> list[Interview]:
+        """Every stored tagged meeting, in a stable order (account, then uid)."""
+        docs = sorted(self.meetings.all(), key=lambda d: (d["account"], d["uid"]))
+        return [self._decode(codec.interview_from_json, d) for d in docs]
+
+    def interview(self, account: str, uid: str) -> Interview | None:
+        """The stored meeting ``uid`` of ``account``, or ``None``."""
+        doc = self.meetings.get(doc_id=doc_id(account, uid))
+        return None if doc is None else self._decode(codec.interview_from_json, doc)
+
+    def put_interview(self, interview: Interview) -> None:
+        """Insert or replace a tagged meeting."""
+        key = doc_id(interview.account, interview.meeting.uid)
+        self._upsert(self.meetings, key, codec.interview_to_json(interview))
+
+    def remove_meeting(self, account: str, uid: str) -> bool:
+        """Forget a meeting (deleted, or no longer tagged); returns whether it was stored."""
+        key = doc_id(account, uid)
+        if self.meetings.contains(doc_id=key):
+            self.meetings.remove(doc_ids=[key])
+            return True
+        return False
+
+    # -- drafts -----------------------------------------------------------------------------
+
+    def drafts(self) -> dict[str, DraftRecord]:
+        """Every draft record, by key."""
+        records = (self._decode(codec.record_from_json, d) for d in self.drafts_table.all())
+        return {r.key: r for r in records}
+
+    def put_draft(self, record: DraftRecord) -> None:
+        """Insert or replace the record of one draft."""
+        self._upsert(self.drafts_table, doc_id(record.key), codec.record_to_json(record))
+
+    def delete_draft(self, key: str) -> None:
+        """Forget the record of one draft (missing is fine)."""
+        ident = doc_id(key)
+        if self.drafts_table.contains(doc_id=ident):
+            self.drafts_table.remove(doc_ids=[ident])
+
+    # -- contacts ---------------------------------------------------------------------------
+
+    def prefs(self) -> dict[str, ContactPrefs]:
+        """The user's choices about contacts, by address."""
+        items = (self._decode(codec.prefs_from_json, d) for d in self.contacts_table.all())
+        return {p.email: p for p in items}
+
+    def put_prefs(self, prefs: ContactPrefs) -> None:
+        """Record the user's choice about one contact."""
+        self._upsert(self.contacts_table, doc_id(prefs.email), codec.prefs_to_json(prefs))
+
+    # -- cursors ----------------------------------------------------------------------------
+
+    def cursor(self, account: str) -> JSON | None:
+        """The stored sync cursor of ``account``, or ``None`` for a full sync."""
+        doc = self.cursors_table.get(doc_id=doc_id(account))
+        return None if doc is None else dict(doc["cursor"])
+
+    def set_cursor(self, account: str, cursor: JSON | None) -> None:
+        """Store (or, with ``None``, drop) the sync cursor of ``account``."""
+        ident = doc_id(account)
+        if cursor is None:
+            if self.cursors_table.contains(doc_id=ident):
+                self.cursors_table.remove(doc_ids=[ident])
+            return
+        self._upsert(self.cursors_table, ident, {"account": account, "cursor": cursor})
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def flush(self) -> bool:
+        """Write every change to disk atomically; returns whether anything was written.
+
+        Raises ``StateError`` if the write failed; the file on disk is then the previous state.
+        """
+        assert self._storage is not None
+        if not self.writable:
+            raise StateError(f"{self.path} was opened read-only; nothing was written")
+        return self._storage.flush()
+
+    @staticmethod
+    def _upsert(table: Table, ident: int, document: JSON) -> None:
+        if table.get(doc_id=ident) == document:
+            return
+        table.upsert(Document(document, doc_id=ident))
+
+    def _decode(self, decoder: Any, document: Any) -> Any:
+        try:
+            return decoder(dict(document))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(
+                f"{self.path}: a record does not read back ({exc!r}); the file was changed by "
+                "hand or is damaged. Restore it from a backup.") from None

@@ -1,0 +1,166 @@
+"""What ``status``, ``plan`` and ``contacts`` show: plain data (for ``--json``) and text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from daemon.health import AccountHealth
+from daemon.model import ContactPrefs, DraftRecord, DraftSpec, Interview, Plan, Skip
+
+
+def when(value: datetime | None, tz: ZoneInfo) -> str:
+    """A short local time for tables, e.g. ``Tue 24 Nov 2026 09:30``."""
+    return "-" if value is None else value.astimezone(tz).strftime("%a %d %b %Y %H:%M")
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with offset, or ``None``."""
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """One contact as ``contacts`` and ``status`` show it."""
+
+    email: str
+    name: str
+    status: str
+    meetings: int
+    last_met: datetime | None
+    next_draft: DraftSpec | None
+
+
+def contact_rows(interviews: Iterable[Interview], prefs: dict[str, ContactPrefs],
+                 current: Plan, now: datetime) -> list[ContactRow]:
+    """Every contact seen in a tagged meeting, with the user's choice and the next draft."""
+    names: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    last: dict[str, datetime] = {}
+    for iv in interviews:
+        for person in (*iv.contacts, *iv.declined):
+            names.setdefault(person.email, person.name)
+            counts[person.email] = counts.get(person.email, 0) + 1
+            held = iv.meeting.end <= now and not iv.meeting.cancelled
+            if held and person in iv.contacts and (
+                    person.email not in last or iv.meeting.end > last[person.email]):
+                last[person.email] = iv.meeting.end
+    upcoming: dict[str, DraftSpec] = {}
+    for spec in sorted((*current.due, *current.upcoming), key=lambda s: s.due):
+        upcoming.setdefault(spec.contact.email, spec)
+    rows = []
+    for email in sorted(names):
+        pref = prefs.get(email)
+        status = pref.status if pref else "active"
+        if pref and pref.status == "paused" and pref.paused_until is not None:
+            status = "active" if pref.paused_until <= now else "paused"
+        rows.append(ContactRow(email=email, name=names[email], status=status,
+                               meetings=counts[email], last_met=last.get(email),
+                               next_draft=upcoming.get(email)))
+    return rows
+
+
+def spec_json(spec: DraftSpec) -> dict[str, Any]:
+    """A planned draft as JSON."""
+    return {"key": spec.key, "kind": spec.kind, "recipient": spec.contact.email,
+            "name": spec.contact.name, "account": spec.account, "due": iso(spec.due),
+            "reason": spec.reason}
+
+
+def skip_json(skip: Skip) -> dict[str, Any]:
+    """A skipped draft as JSON."""
+    return {"key": skip.key, "kind": skip.kind, "recipient": skip.contact,
+            "meeting": skip.meeting_uid, "reason": skip.reason}
+
+
+def record_json(record: DraftRecord) -> dict[str, Any]:
+    """A draft record as JSON."""
+    return {"key": record.key, "kind": record.kind, "recipient": record.contact,
+            "account": record.account, "state": record.state, "due": iso(record.due),
+            "created": iso(record.created_at), "reason": record.reason}
+
+
+def no_contact(current: Plan) -> list[Skip]:
+    """Tagged meetings the planner could not find a contact for."""
+    return [s for s in current.skipped if s.kind is None]
+
+
+def status_json(health: list[AccountHealth], rows: list[ContactRow],
+                records: dict[str, DraftRecord], current: Plan) -> dict[str, Any]:
+    """Everything ``status --json`` prints."""
+    return {
+        "accounts": [{"name": h.name, "last_cycle": iso(h.at), "ok": h.ok,
+                      "message": h.message, "drafted": h.drafted} for h in health],
+        "contacts": [{"email": r.email, "name": r.name, "status": r.status,
+                      "meetings": r.meetings, "last_met": iso(r.last_met),
+                      "next_draft": None if r.next_draft is None else spec_json(r.next_draft)}
+                     for r in rows],
+        "drafts": [record_json(r) for r in sorted(records.values(), key=lambda r: r.due)],
+        "due_now": [spec_json(s) for s in current.due],
+        "needs_attention": [skip_json(s) for s in no_contact(current)],
+    }
+
+
+def status_text(health: list[AccountHealth], rows: list[ContactRow],
+                records: dict[str, DraftRecord], current: Plan, tz: ZoneInfo) -> str:
+    """Everything ``status`` prints, for people."""
+    out = ["Accounts:"]
+    if not health:
+        out.append("  no cycle has run yet (coffeechat run --once)")
+    for h in health:
+        result = "ok" if h.ok else f"FAILED: {h.message}"
+        out.append(f"  {h.name:<12} last cycle {when(h.at, tz)}  {result}  "
+                   f"({h.drafted} drafted)")
+    out.append(f"\nContacts: {len(rows)}")
+    for r in rows:
+        nxt = ("nothing planned" if r.next_draft is None else
+               f"next: {r.next_draft.kind} {when(r.next_draft.due, tz)}")
+        out.append(f"  {r.name or r.email:<24} {r.status:<8} {nxt}")
+    out.append(f"\nDrafts made: {len(records)}")
+    for rec in sorted(records.values(), key=lambda r: r.created_at or r.due):
+        state = "" if rec.state == "created" else f" [{rec.state}]"
+        out.append(f"  {when(rec.created_at, tz)}  {rec.kind:<12} {rec.contact}{state}")
+    attention = no_contact(current)
+    if attention:
+        out.append("\nNeeds your attention:")
+        out.extend(f"  {s.meeting_uid}: {s.reason}" for s in attention)
+    return "\n".join(out)
+
+
+def plan_text(current: Plan, tz: ZoneInfo) -> str:
+    """What ``plan`` prints: due now, upcoming, and skipped with reasons."""
+    out = []
+    sections: list[tuple[str, tuple[DraftSpec, ...]]] = [
+        ("Due now (written at the next cycle)", current.due),
+        ("Upcoming", current.upcoming)]
+    for title, specs in sections:
+        out.append(f"{title}: {len(specs)}")
+        for s in specs:
+            out.append(f"  {when(s.due, tz)}  {s.kind:<12} {_who(s)}")
+            out.append(f"      {s.reason}")
+    out.append(f"Skipped: {len(current.skipped)}")
+    for skip in current.skipped:
+        label = skip.kind or "meeting"
+        out.append(f"  {label:<12} {skip.contact or skip.meeting_uid}: {skip.reason}")
+    return "\n".join(out)
+
+
+def contacts_text(rows: list[ContactRow], tz: ZoneInfo) -> str:
+    """What ``contacts`` prints."""
+    if not rows:
+        return "No contacts yet: tag a meeting (see the README) and run a cycle."
+    out = [f"{'contact':<40} {'status':<8} {'met':>3}  {'last met':<21} next draft"]
+    for r in rows:
+        who = f"{r.name} <{r.email}>" if r.name else r.email
+        nxt = "-" if r.next_draft is None else (
+            f"{r.next_draft.kind} {when(r.next_draft.due, tz)}")
+        out.append(f"{who:<40} {r.status:<8} {r.meetings:>3}  {when(r.last_met, tz):<21} {nxt}")
+    return "\n".join(out)
+
+
+def _who(spec: DraftSpec) -> str:
+    c = spec.contact
+    return f"{c.name} <{c.email}>" if c.name else c.email

@@ -1,0 +1,1 @@
+"""The default email templates, shipped with coffeechat as the package ``daemon.templates``."""

@@ -1,0 +1,136 @@
+"""The contract suite run against the local connector: a vdir in tmp_path and a Maildir."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+
+from connectors.base import CalendarSource, ConnectorEnv, DraftBox
+from connectors.local.calendar import VdirCalendar
+from connectors.local.maildir import MaildirDrafts
+from daemon.model import DraftRef, Response
+
+from .calendar_contract import CalendarContract
+from .drafts_contract import DraftBoxContract
+from .events import CalendarWorld, EventSpec, safe_name
+
+ZONE = ZoneInfo("America/New_York")
+NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
+_PARTSTAT: dict[Response, str] = {
+    "accepted": "ACCEPTED",
+    "declined": "DECLINED",
+    "tentative": "TENTATIVE",
+    "needs_action": "NEEDS-ACTION",
+}
+
+
+def ics_for(event: EventSpec) -> bytes:
+    """Serialise an EventSpec the way a calendar app would write one event per vdir file."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//coffeechat//contract tests//EN")
+    calendar.add("version", "2.0")
+    vevent = icalendar.Event()
+    vevent.add("uid", event.uid)
+    vevent.add("dtstamp", datetime(2026, 3, 1, tzinfo=UTC))
+    vevent.add("summary", event.title)
+    vevent.add("dtstart", event.start)
+    vevent.add("dtend", event.end)
+    if event.description:
+        vevent.add("description", event.description)
+    if event.location:
+        vevent.add("location", event.location)
+    if event.organizer is not None:
+        organizer = icalendar.vCalAddress(f"mailto:{event.organizer[0]}")
+        organizer.params["CN"] = event.organizer[1]
+        vevent.add("organizer", organizer)
+    for address, name, response in event.attendees:
+        attendee = icalendar.vCalAddress(f"mailto:{address}")
+        attendee.params["CN"] = name
+        attendee.params["PARTSTAT"] = _PARTSTAT[response]
+        vevent.add("attendee", attendee)
+    if event.categories:
+        vevent.add("categories", list(event.categories))
+    if event.cancelled:
+        vevent.add("status", "CANCELLED")
+    if event.rrule is not None:
+        vevent.add("rrule", icalendar.vRecur.from_ical(event.rrule))
+    calendar.add_component(vevent)
+    calendar.add_missing_timezones()
+    data: bytes = calendar.to_ical()
+    return data
+
+
+class LocalWorld(CalendarWorld):
+    """A vdir: one .ics file per event. Every write gets a later mtime, set explicitly, so a
+    change is visible even within one second and even when the size stays the same."""
+
+    def __init__(self, folder: Path, now: datetime) -> None:
+        super().__init__(now)
+        self.folder = folder
+        self._tick = 1_770_000_000 * 10**9
+        self._source = VdirCalendar(
+            folder, ConnectorEnv(timezone=ZONE, clock=lambda: now, data_dir=folder.parent))
+
+    @property
+    def source(self) -> CalendarSource:
+        return self._source
+
+    def path(self, uid: str) -> Path:
+        return self.folder / f"{safe_name(uid)}.ics"
+
+    def put(self, event: EventSpec) -> None:
+        path = self.path(event.uid)
+        path.write_bytes(ics_for(event))
+        self._tick += 10**9
+        os.utime(path, ns=(self._tick, self._tick))
+
+    def remove(self, uid: str) -> None:
+        self.path(uid).unlink()
+
+
+class TestLocalCalendar(CalendarContract):
+    @pytest.fixture
+    def world(self, tmp_path: Path) -> CalendarWorld:
+        folder = tmp_path / "calendar"
+        folder.mkdir()
+        return LocalWorld(folder, NOW)
+
+
+class TestLocalDrafts(DraftBoxContract):
+    folder: Path
+
+    @pytest.fixture
+    def box(self, tmp_path: Path) -> DraftBox:
+        self.folder = tmp_path / "Drafts"
+        return MaildirDrafts(self.folder)
+
+    def _path(self, ref: DraftRef) -> Path:
+        matches = [p for p in (self.folder / "cur").iterdir() if p.name.startswith(ref.id + ":")]
+        assert len(matches) == 1
+        return matches[0]
+
+    def user_edits(self, ref: DraftRef) -> None:
+        path = self._path(ref)
+        path.write_bytes(path.read_bytes() + b"\nP.S. I loved the archive tour.\n")
+
+    def user_deletes(self, ref: DraftRef) -> None:
+        # mutt marks a deleted message T (trashed) and removes it later, on expunge.
+        path = self._path(ref)
+        path.rename(path.with_name(path.name + "T"))
+
+    def stored_message(self, ref: DraftRef) -> EmailMessage:
+        parsed = email.message_from_bytes(self._path(ref).read_bytes(),
+                                          policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    def reopen(self, box: DraftBox) -> DraftBox:
+        return MaildirDrafts(self.folder)

@@ -1,0 +1,182 @@
+"""The coffeechat command end to end, as a subprocess on temporary folders."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.base import KEY_HEADER
+from tests.e2e.workspace import Workspace, coffeechat
+
+pytestmark = pytest.mark.slow
+NOW = datetime.now(UTC)
+
+
+def test_demo_drafts_each_kind_once_and_then_nothing(tmp_path: Path) -> None:
+    first = coffeechat("demo", "--workspace", "ws", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Drafted 4 email(s)" in first.stdout
+    assert "The thank-you in full" in first.stdout
+    drafts_dir = tmp_path / "ws" / "Maildir" / "Drafts"
+    ws = Workspace(tmp_path / "ws")
+    files = sorted((drafts_dir / "cur").iterdir())
+    assert len(files) == 4 and all(f.name.endswith(":2,D") for f in files)
+    by_kind = {str(m[KEY_HEADER]).split("/")[-2]: m for m in ws.drafts_in(drafts_dir)}
+    assert set(by_kind) == {"confirmation", "thank_you", "follow_up", "catch_up"}
+    expected_to = {"confirmation": "priya.natarajan@example.org",
+                   "thank_you": "marcus.lee@example.net",
+                   "follow_up": "dana.okafor@example.com", "catch_up": "elena@example.io"}
+    for kind, message in by_kind.items():
+        assert [a.addr_spec for a in message["To"].addresses] == [expected_to[kind]]
+        assert message["From"].addresses[0].addr_spec == "sam@example.com"
+        assert str(message["Subject"]).strip()
+        assert message.get_content_type() == "text/plain"
+    assert "portfolio" in by_kind["thank_you"].get_content()  # the user's "Promised:" note
+    assert "the meeting was cancelled" in first.stdout.lower()
+    second = coffeechat("demo", "--workspace", "ws", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "Nothing new to draft" in second.stdout
+    assert len(list((drafts_dir / "cur").iterdir())) == 4
+    assert ws.run("plan").returncode == 0
+
+
+def test_two_runs_make_no_duplicates_and_exit_0(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana Li", "ana@x.org"))
+    ws.add_event("b1", "#infointerview Bo", NOW + timedelta(days=1, hours=1),
+                 ("Bo Chen", "bo@x.org"))
+    ws.add_event("c1", "Team lunch", NOW - timedelta(hours=2), ("Cy", "cy@x.org"))
+    first = ws.run("run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert ws.draft_keys() == ["a1/thank_you/ana@x.org", "b1/confirmation/bo@x.org"]
+    second = ws.run("run", "--once")
+    assert second.returncode == 0, second.stderr
+    assert ws.draft_keys() == ["a1/thank_you/ana@x.org", "b1/confirmation/bo@x.org"]
+
+
+def test_config_with_three_mistakes_exits_2_listing_all(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    text = ws.config.read_text().replace("America/Chicago", "Chicago")
+    text = text.replace("poll_minutes = 5", "poll_minutes = 0")
+    text = text.replace('kind = "local"', 'kind = "local"\ncalendr = "oops"')
+    ws.config.write_text(text)
+    result = ws.run("run", "--once")
+    assert result.returncode == 2
+    assert "3 problems" in result.stderr
+    for key in ("me.timezone", "service.poll_minutes", "accounts[0].calendr"):
+        assert key in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broken_ics_is_named_and_skipped(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.add_event("good", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana", "ana@x.org"))
+    (ws.root / "personal-calendar" / "broken.ics").write_bytes(
+        b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:notadate\r\n\xff\xfe garbage")
+    result = ws.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "broken.ics" in result.stderr
+    assert ws.draft_keys() == ["good/thank_you/ana@x.org"]
+
+
+def test_a_failing_account_exits_1_and_the_others_still_draft(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w", accounts=("personal", "work"))
+    ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana", "ana@x.org"))
+    (ws.root / "work-calendar").rmdir()
+    result = ws.run("run", "--once")
+    assert result.returncode == 1
+    assert "work" in result.stderr and "work-calendar" in result.stderr
+    assert ws.draft_keys() == ["a1/thank_you/ana@x.org"]
+
+
+def test_status_plan_contacts_and_contact_stop(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana Li", "ana@x.org"))
+    ws.add_event("n1", "Coffee chat (no one yet)", NOW + timedelta(days=3), None)
+    ws.add_event("z1", "Info interview with Zed", NOW + timedelta(days=10), ("Zed", "zed@x.org"))
+    assert ws.run("run", "--once").returncode == 0
+    status = json.loads(ws.run("status", "--json", check=True).stdout)
+    assert [d["key"] for d in status["drafts"]] == ["a1/thank_you/ana@x.org"]
+    assert status["drafts"][0]["state"] == "created" and status["drafts"][0]["created"]
+    assert status["accounts"][0]["name"] == "personal" and status["accounts"][0]["ok"]
+    assert [a["meeting"] for a in status["needs_attention"]] == ["n1"]
+    contacts = {c["email"]: c for c in status["contacts"]}
+    assert contacts["zed@x.org"]["next_draft"]["kind"] == "confirmation"
+    assert "Needs your attention" in ws.run("status", check=True).stdout
+    plan = json.loads(ws.run("plan", "--json", check=True).stdout)
+    assert "zed@x.org" in {u["recipient"] for u in plan["upcoming"]}
+    stopped = ws.run("contact", "stop", "ZED@x.org")
+    assert stopped.returncode == 0, stopped.stderr
+    plan = json.loads(ws.run("plan", "--json", check=True).stdout)
+    assert "zed@x.org" not in {u["recipient"] for u in plan["upcoming"]}
+    assert any(s["recipient"] == "zed@x.org" and "stopped" in s["reason"]
+               for s in plan["skipped"])
+    assert "stopped" in ws.run("contacts", check=True).stdout
+    assert ws.run("contact", "resume", "zed@x.org").returncode == 0
+    plan = json.loads(ws.run("plan", "--json", check=True).stdout)
+    assert "zed@x.org" in {u["recipient"] for u in plan["upcoming"]}
+    unknown = ws.run("contact", "pause", "nobody@x.org")
+    assert unknown.returncode == 1 and "coffeechat contacts" in unknown.stderr
+
+
+def test_preview_renders_without_writing(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    sample = ws.run("preview", "thank_you")
+    assert sample.returncode == 0, sample.stderr
+    assert "To: Alex Morgan <alex.morgan@example.com>" in sample.stdout
+    assert not (ws.root / "state.json").exists()
+    ws.add_event("a1", "Coffee chat with Ana", NOW + timedelta(days=4), ("Ana Li", "ana@x.org"))
+    assert ws.run("run", "--once").returncode == 0
+    found = ws.run("preview", "confirmation", "ana")
+    assert found.returncode == 0 and "ana@x.org" in found.stdout
+    missing = ws.run("preview", "confirmation", "nobody")
+    assert missing.returncode == 1 and "coffeechat plan" in missing.stderr
+
+
+def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
+    config = tmp_path / "c" / "config.toml"
+    made = coffeechat("--config", str(config), "init", "--email", "me@x.org", cwd=tmp_path)
+    assert made.returncode == 0 and config.exists()
+    assert coffeechat("--config", str(config), "plan", cwd=tmp_path).returncode == 0
+    again = coffeechat("--config", str(config), "init", cwd=tmp_path)
+    assert again.returncode == 1 and "--force" in again.stderr
+
+
+def test_the_service_refuses_a_second_run_and_stops_on_sigterm(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana", "ana@x.org"))
+    service = ws.popen("run")
+    try:
+        deadline = time.monotonic() + 60
+        while not ws.draft_keys() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ws.draft_keys() == ["a1/thank_you/ana@x.org"]
+        second = ws.run("run", "--once")
+        assert second.returncode == 1 and "already using" in second.stderr
+        assert ws.run("status").returncode == 0
+        service.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert service.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+
+
+def test_python_m_daemon_and_help(tmp_path: Path) -> None:
+    result = coffeechat("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("demo", "init", "run", "status", "plan", "preview", "contacts", "contact"):
+        assert command in result.stdout
+    script = Path(sys.executable).parent / "coffeechat"
+    assert script.exists()
+    assert subprocess.run([str(script), "--help"], capture_output=True,
+                          check=False).returncode == 0

@@ -1,0 +1,199 @@
+"""Property tests for daemon.planner: invariants that must hold for any calendar history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from random import Random
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.model import (
+    Cadence,
+    ContactPrefs,
+    ContactStatus,
+    DraftRecord,
+    DraftSpec,
+    Interview,
+    Meeting,
+    Person,
+    Plan,
+    Skip,
+)
+from daemon.planner import plan
+
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+ZONES = [ZoneInfo(z) for z in ("UTC", "America/New_York", "Europe/Berlin",
+                               "Australia/Lord_Howe", "Pacific/Auckland")]
+POOL = tuple(Person(f"p{i}@x.example", f"Person {i}") for i in range(4))
+LIMITED = settings(max_examples=120, deadline=None)
+
+minutes = st.integers(min_value=-400 * 24 * 60, max_value=400 * 24 * 60)
+people = st.lists(st.sampled_from(POOL), max_size=3, unique=True)
+
+
+@st.composite
+def interviews(draw: st.DrawFn) -> Interview:
+    start = BASE + timedelta(minutes=draw(minutes))
+    meeting = Meeting(
+        uid=draw(st.sampled_from([f"m{i}" for i in range(6)])),
+        title="Coffee chat",
+        start=start,
+        end=start + timedelta(minutes=draw(st.integers(0, 180))),
+        cancelled=draw(st.booleans()),
+    )
+    contacts = draw(people)
+    declined = [p for p in draw(people) if p not in contacts]
+    return Interview(meeting, draw(st.sampled_from(["work", "home"])), tuple(contacts),
+                     tuple(declined), "", draw(st.booleans()))
+
+
+cadences = st.builds(
+    Cadence,
+    confirmation_days_before=st.integers(0, 7),
+    thank_you_hours_after=st.integers(0, 72),
+    follow_up_days_after=st.integers(1, 60),
+    catch_up_every_days=st.integers(1, 120),
+    max_new_catch_ups_per_day=st.integers(1, 6),
+)
+
+
+@st.composite
+def prefs(draw: st.DrawFn) -> dict[str, ContactPrefs]:
+    out: dict[str, ContactPrefs] = {}
+    for person in draw(st.lists(st.sampled_from(POOL), max_size=2, unique=True)):
+        status: ContactStatus = draw(st.sampled_from(["active", "paused", "stopped"]))
+        until = draw(st.none() | minutes.map(lambda m: BASE + timedelta(minutes=m)))
+        out[person.email] = ContactPrefs(person.email, status, until)
+    return out
+
+
+@dataclass(frozen=True)
+class World:
+    interviews: list[Interview]
+    prefs: dict[str, ContactPrefs]
+    now: datetime
+    cadence: Cadence
+    tz: ZoneInfo
+
+    def plan(self, drafts: dict[str, DraftRecord] | None = None,
+             order: Sequence[Interview] | None = None) -> Plan:
+        return plan(order if order is not None else self.interviews, self.prefs,
+                    drafts or {}, self.now, self.cadence, self.tz)
+
+
+worlds = st.builds(
+    World,
+    interviews=st.lists(interviews(), max_size=7),
+    prefs=prefs(),
+    now=minutes.map(lambda m: BASE + timedelta(minutes=m)),
+    cadence=cadences,
+    tz=st.sampled_from(ZONES),
+)
+
+
+def items(p: Plan) -> list[DraftSpec | Skip]:
+    return [*p.due, *p.upcoming, *p.skipped]
+
+
+def record_for(item: DraftSpec | Skip, at: datetime) -> DraftRecord:
+    """A record of a draft made at ``at`` under the key of ``item`` (a spec, or a skip)."""
+    assert item.kind is not None
+    contact = item.contact.email if isinstance(item, DraftSpec) else item.contact or ""
+    return DraftRecord(key=item.key, kind=item.kind, contact=contact, account="work",
+                       meeting_uid=item.meeting_uid, state="created", due=at,
+                       reason=item.reason, created_at=at)
+
+
+def made(specs: Sequence[DraftSpec], at: datetime) -> dict[str, DraftRecord]:
+    return {s.key: record_for(s, at) for s in specs}
+
+
+def first_by_uid(world: World) -> dict[str, Interview]:
+    first: dict[str, Interview] = {}
+    for iv in world.interviews:
+        first.setdefault(iv.meeting.uid, iv)
+    return first
+
+
+def check_keys_unique(p: Plan) -> None:
+    keys = [i.key for i in items(p)]
+    assert len(keys) == len(set(keys)), "a key is planned twice"
+
+
+def check_times(p: Plan, now: datetime) -> None:
+    assert all(s.due <= now for s in p.due), "a due draft is due in the future"
+    assert all(s.due > now for s in p.upcoming), "an upcoming draft is already due"
+    assert all(s.due.utcoffset() == timedelta(0) for s in (*p.due, *p.upcoming))
+
+
+def check_reasons(p: Plan) -> None:
+    for item in items(p):
+        assert item.reason.strip(), f"{item.key} has no reason"
+        assert "\n" not in item.reason and "\r" not in item.reason
+
+
+def check_only_skips_for_invalid_meetings(p: Plan, world: World) -> None:
+    first = first_by_uid(world)
+    invalid = {uid for uid, iv in first.items() if iv.meeting.cancelled or iv.user_declined}
+    assert not [s for s in (*p.due, *p.upcoming) if s.meeting_uid in invalid]
+    for spec in (*p.due, *p.upcoming):
+        assert spec.meeting_uid is not None
+        assert spec.contact in first[spec.meeting_uid].contacts, "draft for a non-contact"
+        assert spec.account == first[spec.meeting_uid].account
+
+
+def check_catch_ups(p: Plan, cadence: Cadence) -> None:
+    due = [s for s in p.due if s.kind == "catch_up"]
+    assert len(due) <= cadence.max_new_catch_ups_per_day
+    contacts = [i.contact.email if isinstance(i, DraftSpec) else i.contact
+                for i in items(p) if i.kind == "catch_up"]
+    assert len(contacts) == len(set(contacts)), "two catch-ups pending for one contact"
+
+
+@LIMITED
+@given(worlds, st.randoms(use_true_random=False))
+def test_invariants_of_any_plan(world: World, rnd: Random) -> None:
+    """Unique keys; due <= now < upcoming; readable reasons; only skips for cancelled or
+    declined meetings; catch-ups within the daily limit (nothing was made in the last 24 h)
+    and one per contact; the same input gives the same plan, whatever the meetings' order."""
+    p = world.plan()
+    check_keys_unique(p)
+    check_times(p, world.now)
+    check_reasons(p)
+    check_only_skips_for_invalid_meetings(p, world)
+    check_catch_ups(p, world.cadence)
+    assert world.plan() == p
+    unique = list(first_by_uid(world).values())
+    shuffled = list(unique)
+    rnd.shuffle(shuffled)
+    assert world.plan(order=shuffled) == world.plan(order=unique) == p
+
+
+@LIMITED
+@given(worlds, st.data())
+def test_keys_in_drafts_never_planned(world: World, data: st.DataObject) -> None:
+    first = world.plan()
+    candidates = [i for i in items(first) if i.kind is not None]
+    chosen = data.draw(st.lists(st.sampled_from(candidates), unique_by=lambda i: i.key)
+                       if candidates else st.just([]))
+    at = world.now - timedelta(minutes=data.draw(st.integers(0, 3 * 24 * 60)))
+    drafts = {i.key: record_for(i, at) for i in chosen}
+    again = world.plan(drafts)
+    assert not {i.key for i in items(again)} & drafts.keys()
+
+
+@LIMITED
+@given(worlds)
+def test_made_drafts_are_not_due_again(world: World) -> None:
+    first = world.plan()
+    drafts = made(first.due, world.now)
+    again = world.plan(drafts)
+    assert not {s.key for s in again.due} & drafts.keys()
+    assert not {i.key for i in items(again)} & drafts.keys()
+    catch_ups_made = sum(1 for s in first.due if s.kind == "catch_up")
+    catch_ups_now = sum(1 for s in again.due if s.kind == "catch_up")
+    assert catch_ups_made + catch_ups_now <= world.cadence.max_new_catch_ups_per_day

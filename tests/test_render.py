@@ -1,0 +1,434 @@
+"""Tests for daemon.render: the default templates, the sandbox, template errors, and the
+header check of build_message (including CVE-2024-6923 payloads)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import daemon.render as render
+from daemon.errors import TemplateError, UnsafeMessageError
+from daemon.model import DRAFT_KINDS, KEY_HEADER, DraftKind, Interview, Me, Meeting, Person
+from daemon.render import (
+    VARIABLES,
+    Rendered,
+    Renderer,
+    build_message,
+    draft_variables,
+)
+
+NEW_YORK = ZoneInfo("America/New_York")
+BERLIN = ZoneInfo("Europe/Berlin")
+ME = Me(name="Ana Pérez", emails=("ana@example.org",), signature="Ana Pérez\nData analyst")
+JANE = Person(email="jane.doe@example.com", name="Jane Doe")
+KEY = "uid-123@example.com/thank_you/jane.doe@example.com"
+WHEN = datetime(2026, 11, 25, 9, 0, tzinfo=NEW_YORK)
+CVE_PAYLOAD = "=?utf-8?q?=0ABcc:_evil@x.com?="
+INTENDED_HEADERS = sorted([
+    "from", "to", "subject", "date", "message-id", "x-coffeechat-key",
+    "mime-version", "content-type", "content-transfer-encoding",
+])
+NOTES = "Suggested I talk to Maria Lopez.\nBook: The Effective Engineer\nPromised: my portfolio"
+
+
+def make_interview(title: str = "Coffee chat #infointerview", notes: str = NOTES,
+                   contact: Person = JANE, start: datetime | None = None,
+                   minutes: int = 30, location: str = "Blue Bottle, 5th Ave",
+                   link: str = "https://zoom.us/j/123", all_day: bool = False) -> Interview:
+    begin = start or datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    meeting = Meeting(uid="uid-123@example.com", title=title, start=begin,
+                      end=begin + timedelta(minutes=minutes), description=notes,
+                      location=location, link=link, all_day=all_day)
+    return Interview(meeting=meeting, account="work", contacts=(contact,), notes=notes)
+
+
+def variables(kind: DraftKind = "thank_you", contact: Person = JANE,
+              **kwargs: Any) -> dict[str, object]:
+    interview = make_interview(contact=contact, **kwargs)
+    return draft_variables(kind, contact, interview, ME, NEW_YORK)
+
+
+def parse(message: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def assert_intended(message: EmailMessage, recipient: str = JANE.email) -> EmailMessage:
+    """The serialised message, parsed back, has exactly the intended headers and recipient."""
+    parsed = parse(message)
+    assert sorted(name.lower() for name in parsed) == INTENDED_HEADERS
+    to = parsed["To"].addresses
+    assert [a.addr_spec for a in to] == [recipient]
+    assert [a.addr_spec for a in parsed["From"].addresses] == [ME.emails[0]]
+    assert str(parsed[KEY_HEADER]) == KEY
+    return parsed
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- default templates
+
+
+@pytest.mark.parametrize("kind", DRAFT_KINDS)
+def test_each_default_template_renders_a_subject_and_a_personal_body(kind: DraftKind) -> None:
+    rendered = Renderer().render(kind, variables(kind))
+    assert rendered.subject and "\n" not in rendered.subject
+    assert rendered.body.startswith("Hi Jane,\n\n")
+    assert rendered.body.endswith("Ana Pérez\nData analyst\n")
+    assert "{{" not in rendered.body and "{%" not in rendered.body
+    assert "\n\n\n" not in rendered.body
+    message = build_message(rendered, ME, JANE, KEY, WHEN)
+    assert parse(message).get_content() == rendered.body
+
+
+def test_confirmation_states_date_local_time_place_and_length() -> None:
+    rendered = Renderer().render("confirmation", variables("confirmation"))
+    assert rendered.subject == "Confirming our chat on Tuesday 24 November"
+    assert "Tuesday 24 November at 10:00 AM EST" in rendered.body
+    assert "Blue Bottle, 5th Ave (https://zoom.us/j/123)" in rendered.body
+    assert "30 minutes" in rendered.body
+
+
+def test_confirmation_without_place_or_length_leaves_those_lines_out() -> None:
+    rendered = Renderer().render(
+        "confirmation", variables("confirmation", location="", link="", all_day=True))
+    assert "Where:" not in rendered.body and "Length:" not in rendered.body
+    assert "When: Tuesday 24 November\n" in rendered.body
+
+
+def test_thank_you_uses_the_notes_when_there_are_some() -> None:
+    body = Renderer().render("thank_you", variables()).body
+    assert "Suggested I talk to Maria Lopez.\nBook: The Effective Engineer" in body
+    assert "LinkedIn" in body and "in return" in body
+    assert "[one thing you learned]" not in body
+
+
+def test_thank_you_leaves_a_placeholder_when_there_are_no_notes() -> None:
+    body = Renderer().render("thank_you", variables(notes="")).body
+    assert "[one thing you learned]" in body
+    assert "notes" not in body
+
+
+def test_signature_falls_back_to_the_name() -> None:
+    me = Me(name="Ana Pérez", emails=("ana@example.org",))
+    values = draft_variables("catch_up", JANE, make_interview(), me, NEW_YORK)
+    body = Renderer().render("catch_up", values).body
+    assert body.endswith("Warm regards,\nAna Pérez\n")
+
+
+def test_variables_table_documents_exactly_the_variables_provided() -> None:
+    provided = set(variables())
+    assert provided == set(VARIABLES)
+    required = {"contact_name", "contact_first_name", "contact_email", "meeting_title",
+                "meeting_start", "meeting_date", "meeting_time", "meeting_duration_minutes",
+                "meeting_location", "meeting_link", "meeting_place", "notes", "my_name",
+                "my_first_name", "signature", "kind"}
+    assert required <= provided
+
+
+def test_variables_fall_back_to_the_address_when_there_is_no_name() -> None:
+    nameless = Person(email="jdoe@example.com")
+    values = variables(contact=nameless)
+    assert values["contact_name"] == "jdoe@example.com"
+    assert values["contact_first_name"] == "jdoe"
+
+
+@pytest.mark.parametrize(("link", "location", "place"), [
+    ("http://zoom.us/j/1", "Room 4", "Room 4"),
+    ("javascript:alert(1)", "", ""),
+    ("https://meet.example.com/abc", "", "https://meet.example.com/abc"),
+    ("https://meet.example.com/abc", "https://meet.example.com/abc", "https://meet.example.com/abc"),
+    ("https://x.example/ has space", "Cafe", "Cafe"),
+])
+def test_only_https_links_are_used(link: str, location: str, place: str) -> None:
+    values = variables(link=link, location=location)
+    assert values["meeting_place"] == place
+    assert values["meeting_link"] in ("", link)
+    assert not str(values["meeting_link"]) or str(values["meeting_link"]).startswith("https://")
+
+
+# --------------------------------------------------------------------------- time zones
+
+
+@pytest.mark.parametrize(("utc", "tz", "expected"), [
+    # New York: DST ends 1 November 2026 and starts 8 March 2026.
+    (datetime(2026, 10, 31, 14, 0, tzinfo=UTC), NEW_YORK, "Saturday 31 October at 10:00 AM EDT"),
+    (datetime(2026, 11, 2, 15, 0, tzinfo=UTC), NEW_YORK, "Monday 2 November at 10:00 AM EST"),
+    (datetime(2026, 3, 7, 15, 0, tzinfo=UTC), NEW_YORK, "Saturday 7 March at 10:00 AM EST"),
+    (datetime(2026, 3, 9, 14, 0, tzinfo=UTC), NEW_YORK, "Monday 9 March at 10:00 AM EDT"),
+    # Berlin: DST starts 29 March 2026 and ends 25 October 2026.
+    (datetime(2026, 3, 28, 13, 30, tzinfo=UTC), BERLIN, "Saturday 28 March at 2:30 PM CET"),
+    (datetime(2026, 3, 30, 12, 30, tzinfo=UTC), BERLIN, "Monday 30 March at 2:30 PM CEST"),
+    (datetime(2026, 10, 26, 13, 30, tzinfo=UTC), BERLIN, "Monday 26 October at 2:30 PM CET"),
+])
+def test_meeting_start_is_local_and_dst_correct(utc: datetime, tz: ZoneInfo,
+                                                expected: str) -> None:
+    values = draft_variables("confirmation", JANE, make_interview(start=utc), ME, tz)
+    assert values["meeting_start"] == expected
+
+
+def test_duration_is_real_elapsed_time_across_a_dst_change() -> None:
+    # 01:30 to 03:30 Berlin wall-clock time on the spring-forward night is one real hour.
+    start = datetime(2026, 3, 29, 1, 30, tzinfo=BERLIN)
+    meeting = Meeting(uid="u", title="t", start=start,
+                      end=datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN))
+    interview = Interview(meeting=meeting, account="a", contacts=(JANE,))
+    values = draft_variables("confirmation", JANE, interview, ME, BERLIN)
+    assert values["meeting_duration_minutes"] == 60
+    assert values["meeting_length"] == "1 hour"
+    assert values["meeting_start"] == "Sunday 29 March at 1:30 AM CET"
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+@pytest.mark.parametrize("text", [
+    "{{ 7*7 }}",
+    "{% raw %}x{% endraw %}",
+    "{% for x in range(3) %}loop{% endfor %}",
+    "{{ ''.__class__.__mro__ }}",
+])
+def test_event_text_is_data_never_template_source(text: str, tmp_path: Path) -> None:
+    body = Renderer().render("thank_you", variables(notes=f"before {text} after")).body
+    assert f"before {text} after" in body
+    write(tmp_path, "confirmation.txt", "Subject: {{ meeting_title }}\n\n{{ meeting_title }}\n")
+    rendered = Renderer(tmp_path).render("confirmation", variables(title=text))
+    assert rendered.subject == text.replace("=?", "= ?").replace("?=", "? =")
+    assert rendered.body == text + "\n"
+    assert "49" not in rendered.body
+
+
+def test_sandbox_violation_in_a_template_is_a_template_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "catch_up.txt",
+                 "Subject: hi\n\n{{ contact_name.__class__.__mro__[1].__subclasses__() }}\n")
+    with pytest.raises(TemplateError) as caught:
+        Renderer(tmp_path).render("catch_up", variables("catch_up"))
+    assert f"template {path}, line 3:" in str(caught.value)
+    assert "unsafe" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- overrides and errors
+
+
+def test_an_override_wins_over_the_default_for_its_kind_only(tmp_path: Path) -> None:
+    path = write(tmp_path, "thank_you.txt",
+                 "Subject: Cheers {{ contact_first_name }}\n\nThanks, {{ contact_name }}!\n")
+    renderer = Renderer(tmp_path)
+    rendered = renderer.render("thank_you", variables())
+    assert rendered == Rendered(subject="Cheers Jane", body="Thanks, Jane Doe!\n")
+    assert renderer.template_path("thank_you") == str(path)
+    assert renderer.render("confirmation", variables("confirmation")).subject.startswith(
+        "Confirming our chat")
+
+
+def test_a_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "follow_up.txt",
+                 "Subject: hi\n\nHi {{ contact_first_name }},\n\n{% if notes %}\nno end\n")
+    with pytest.raises(TemplateError) as caught:
+        Renderer(tmp_path).render("follow_up", variables("follow_up"))
+    message = str(caught.value)
+    assert message.startswith(f"template {path}, line ")
+    assert str(path).startswith("/")
+    assert "endif" in message
+
+
+def test_a_syntax_error_on_a_later_line_reports_that_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "follow_up.txt", "Subject: hi\n\nline 3\nline 4\n{{ oops( }}\n")
+    with pytest.raises(TemplateError, match=rf"^template {path}, line 5: "):
+        Renderer(tmp_path).render("follow_up", variables("follow_up"))
+
+
+def test_an_undefined_variable_names_the_file_and_the_real_line(tmp_path: Path) -> None:
+    lines = ["Subject: Thanks {{ contact_first_name }}", "", "Hi {{ contact_first_name }},",
+             "", "{% if notes %}", "Notes:", "{{ foo }}", "{% endif %}", "{{ signature }}"]
+    path = write(tmp_path, "thank_you.txt", "\n".join(lines) + "\n")
+    with pytest.raises(TemplateError) as caught:
+        Renderer(tmp_path).render("thank_you", variables())
+    assert str(caught.value).startswith(f"template {path}, line 7: 'foo' is undefined")
+
+
+def test_an_undefined_variable_in_the_subject_is_line_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "thank_you.txt", "Subject: {{ nope }}\n\nbody\n")
+    with pytest.raises(TemplateError, match=rf"^template {path}, line 1: 'nope' is undefined"):
+        Renderer(tmp_path).render("thank_you", variables())
+
+
+def test_a_missing_subject_line_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "confirmation.txt", "Hi {{ contact_first_name }},\n\nSee you.\n")
+    with pytest.raises(TemplateError, match=rf"^template {path}, line 1: .*Subject"):
+        Renderer(tmp_path).render("confirmation", variables("confirmation"))
+
+
+def test_a_missing_blank_line_after_the_subject_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "confirmation.txt", "Subject: hi\nHi there\n")
+    with pytest.raises(TemplateError, match=rf"^template {path}, line 2: .*blank line"):
+        Renderer(tmp_path).render("confirmation", variables("confirmation"))
+
+
+def test_a_missing_variable_fails_the_default_template_too() -> None:
+    values = variables()
+    del values["signature"]
+    with pytest.raises(TemplateError, match=r"thank_you\.txt, line \d+: 'signature' is undefined"):
+        Renderer().render("thank_you", values)
+
+
+def test_check_all_reports_each_broken_template(tmp_path: Path) -> None:
+    assert Renderer().check_all(variables) == []
+    write(tmp_path, "catch_up.txt", "Subject: hi\n\n{{ missing }}\n")
+    problems = Renderer(tmp_path).check_all(variables)
+    assert len(problems) == 1
+    assert "catch_up.txt, line 3: 'missing' is undefined" in problems[0]
+
+
+# --------------------------------------------------------------------------- build_message
+
+
+def test_build_message_has_exactly_the_intended_headers() -> None:
+    rendered = Rendered(subject="Thank you, Jane", body="Hi Jane,\n\nThanks!\n")
+    parsed = assert_intended(build_message(rendered, ME, JANE, KEY, WHEN))
+    assert str(parsed["Subject"]) == "Thank you, Jane"
+    assert parsed["Date"].datetime == WHEN
+    assert str(parsed["Message-ID"]).endswith("@example.org>")
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content_charset() == "utf-8"
+    assert parsed.get_content() == "Hi Jane,\n\nThanks!\n"
+
+
+def test_message_id_domain_can_be_chosen() -> None:
+    message = build_message(Rendered("s", "b\n"), ME, JANE, KEY, WHEN, "mail.example.net")
+    assert str(message["Message-ID"]).endswith("@mail.example.net>")
+
+
+def test_a_long_key_stays_on_one_unencoded_line() -> None:
+    key = "x" * 200 + "@google.com/thank_you/jane.doe@example.com"
+    message = build_message(Rendered("s", "b\n"), ME, JANE, key, WHEN)
+    assert f"\n{KEY_HEADER}: {key}\n".encode() in message.as_bytes()
+
+
+@pytest.mark.parametrize("key", ["a\nBcc: evil@x.com", "a" * 901, "", f"k/{CVE_PAYLOAD}",
+                                 "naïve/key"])
+def test_a_key_that_cannot_travel_intact_is_refused(key: str) -> None:
+    with pytest.raises(UnsafeMessageError):
+        build_message(Rendered("s", "b\n"), ME, JANE, key, WHEN)
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "a@b.com, evil@x.com", "a@b.com\nBcc: c@d"])
+def test_an_unusable_contact_address_is_refused(address: str) -> None:
+    with pytest.raises(UnsafeMessageError):
+        build_message(Rendered("s", "b\n"), ME, Person(email=address, name="X"), KEY, WHEN)
+
+
+def test_a_naive_date_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        build_message(Rendered("s", "b\n"), ME, JANE, KEY, datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("payload", [
+    "\r\nBcc: evil@x.com", "\nBcc: evil@x.com", "\rBcc: evil@x.com", "\u2028Bcc: evil@x.com",
+    "\u2029Bcc: evil@x.com", "\x85Bcc: evil@x.com", "\x0bBcc: evil@x.com", CVE_PAYLOAD,
+    f"x {CVE_PAYLOAD} y", "=?utf-8?b?CkJjYzogZXZpbEB4LmNvbQ==?=",
+])
+def test_line_breaks_and_encoded_words_in_title_and_name_add_no_header(
+        payload: str, tmp_path: Path) -> None:
+    write(tmp_path, "thank_you.txt",
+          "Subject: {{ meeting_title }} / {{ contact_name }}\n\nHi {{ contact_first_name }}\n")
+    contact = Person(email=JANE.email, name=f"Jane {payload} Doe")
+    values = draft_variables("thank_you", contact, make_interview(title=f"Chat {payload}",
+                                                                  contact=contact), ME, NEW_YORK)
+    rendered = Renderer(tmp_path).render("thank_you", values)
+    parsed = assert_intended(build_message(rendered, ME, contact, KEY, WHEN))
+    assert "Bcc" not in parsed
+    assert "evil" not in str(parsed["To"].addresses[0].addr_spec)
+    assert "\n" not in str(parsed["Subject"]) and "\n" not in parsed["To"].addresses[0].display_name
+
+
+def test_cve_2024_6923_payload_in_the_subject_is_neutralised() -> None:
+    rendered = Rendered(subject=f"Thanks {CVE_PAYLOAD}", body="b\n")
+    contact = Person(email=JANE.email, name=CVE_PAYLOAD)
+    message = build_message(rendered, ME, contact, KEY, WHEN)
+    raw = message.as_bytes()
+    assert b"\nBcc:" not in raw
+    assert_intended(message)
+
+
+def test_the_readback_check_refuses_what_cleaning_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Second line of defence: with cleaning switched off, the header check alone must stop a
+    # message with an added header (this Python has CVE-2024-6923; a fixed one encodes it).
+    monkeypatch.setattr(render, "clean_line", lambda value, limit=300: value)
+    rendered = Rendered(subject=f"Thanks {CVE_PAYLOAD}", body="b\n")
+    try:
+        message = build_message(rendered, ME, JANE, KEY, WHEN)
+    except UnsafeMessageError as exc:
+        assert "header check" in str(exc) or "could not be built" in str(exc)
+    else:
+        assert_intended(message)
+    with pytest.raises(UnsafeMessageError):
+        build_message(Rendered(subject="a\r\nBcc: evil@x.com", body="b\n"), ME, JANE, KEY, WHEN)
+
+
+def test_non_ascii_names_are_encoded_and_read_back_intact() -> None:
+    contact = Person(email="jose@example.com", name="José Müller-Ōtsuka 王")
+    rendered = Rendered(subject="Merci, José — à bientôt", body="Grüße aus Köln\n")
+    message = build_message(rendered, ME, contact, KEY, WHEN)
+    raw = message.as_bytes()
+    header_block = raw.split(b"\n\n", 1)[0]
+    assert header_block.isascii()
+    parsed = assert_intended(message, recipient="jose@example.com")
+    assert parsed["To"].addresses[0].display_name == "José Müller-Ōtsuka 王"
+    assert parsed["From"].addresses[0].display_name == "Ana Pérez"
+    assert str(parsed["Subject"]) == "Merci, José — à bientôt"
+    assert parsed.get_content() == "Grüße aus Köln\n"
+
+
+def test_display_names_with_address_syntax_stay_one_recipient() -> None:
+    contact = Person(email=JANE.email, name='Doe, Jane <evil@x.com>; "bob" <b@y.com>')
+    parsed = assert_intended(build_message(Rendered("s", "b\n"), ME, contact, KEY, WHEN))
+    assert parsed["To"].addresses[0] == Address(
+        display_name='Doe, Jane <evil@x.com>; "bob" <b@y.com>', addr_spec=JANE.email)
+
+
+@pytest.fixture(scope="module")
+def property_renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
+    folder = tmp_path_factory.mktemp("templates")
+    write(folder, "thank_you.txt",
+          "Subject: {{ meeting_title }} | {{ contact_name }}\n\n"
+          "Hi {{ contact_first_name }},\n{{ notes }}\n{{ meeting_title }}\n")
+    return Renderer(folder)
+
+
+HEADERISH = st.text(alphabet="=?qQbB_:-\r\n\u2028\u2029\x85\x0b\t <>@.,;\"\\()éü王\x00\x1b",
+                    max_size=200)
+CALENDAR_TEXT = st.one_of(st.text(), HEADERISH)
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=CALENDAR_TEXT, name=CALENDAR_TEXT, notes=CALENDAR_TEXT)
+def test_arbitrary_calendar_text_never_adds_a_header(property_renderer: Renderer, title: str,
+                                                     name: str, notes: str) -> None:
+    contact = Person(email=JANE.email, name=name)
+    values = draft_variables("thank_you", contact,
+                             make_interview(title=title, notes=notes, contact=contact),
+                             ME, NEW_YORK)
+    for rendered in (property_renderer.render("thank_you", values),
+                     Rendered(subject=title, body=notes)):
+        try:
+            message = build_message(rendered, ME, contact, KEY, WHEN)
+        except UnsafeMessageError:
+            continue
+        parsed = assert_intended(message)
+        assert len(parsed["To"].addresses) == 1

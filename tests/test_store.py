@@ -1,0 +1,206 @@
+"""The state store: atomic writes, refusing damaged files, schema, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from daemon import storage
+from daemon.errors import StateError
+from daemon.locks import run_lock, write_lock
+from daemon.model import ContactPrefs, DraftRecord, DraftRef, Interview, Meeting, Person
+from daemon.store import SCHEMA_VERSION, Store
+
+T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+
+
+def interview(uid: str, account: str = "personal") -> Interview:
+    meeting = Meeting(uid=uid, title=f"Coffee {uid}", start=T0, end=T0 + timedelta(minutes=30),
+                      description="Notes: ünïcode ✓")
+    return Interview(meeting=meeting, account=account,
+                     contacts=(Person(f"{uid}@example.com", "Ana Li"),), notes="ünïcode ✓")
+
+
+def record(key: str) -> DraftRecord:
+    return DraftRecord(key=key, kind="thank_you", contact="a@example.com", account="personal",
+                       meeting_uid="m1", state="created", due=T0, reason="r",
+                       created_at=T0, ref=DraftRef("id-1", "abc"))
+
+
+def test_round_trip_of_every_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.put_draft(record("m1/thank_you/a@example.com"))
+    store.put_prefs(ContactPrefs("a@example.com", "paused", T0))
+    store.set_cursor("personal", {"files": {"a.ics": [1, 2]}})
+    assert store.flush() is True
+    again = Store(path)
+    assert again.interviews() == [interview("m1")]
+    assert again.drafts() == {"m1/thank_you/a@example.com": record("m1/thank_you/a@example.com")}
+    assert again.prefs()["a@example.com"].paused_until == T0
+    assert again.cursor("personal") == {"files": {"a.ics": [1, 2]}}
+    assert again.cursor("other") is None
+    assert again.interview("personal", "m1") == interview("m1")
+    assert again.interview("other", "m1") is None
+
+
+def test_same_uid_in_two_accounts_are_two_documents(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.json", writable=True)
+    store.put_interview(interview("m1", "a"))
+    store.put_interview(interview("m1", "b"))
+    assert [iv.account for iv in store.interviews()] == ["a", "b"]
+    assert store.remove_meeting("a", "m1") is True
+    assert store.remove_meeting("a", "m1") is False
+    assert [iv.account for iv in store.interviews()] == ["b"]
+
+
+def test_a_flush_without_changes_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.flush()
+    before = path.stat().st_mtime_ns
+    again = Store(path, writable=True)
+    again.put_interview(interview("m1"))  # the same content again
+    assert again.flush() is False
+    assert path.stat().st_mtime_ns == before
+
+
+def test_state_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.flush()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n", b'{"meetings": {"1": ', b"\xff\xfe",
+                                     b"[1, 2]"])
+def test_empty_or_damaged_files_are_refused_and_left_alone(tmp_path: Path,
+                                                           content: bytes) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with pytest.raises(StateError) as caught:
+        Store(path, writable=True)
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == content
+
+
+def test_a_file_without_schema_or_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"_default": {}}')
+    with pytest.raises(StateError, match="not a coffeechat state file"):
+        Store(path)
+    path.write_text(json.dumps({"meta": {"1": {"schema": SCHEMA_VERSION + 1}}}))
+    with pytest.raises(StateError, match="newer coffeechat"):
+        Store(path)
+
+
+def test_a_read_only_store_never_writes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.json")
+    store.put_interview(interview("m1"))
+    with pytest.raises(StateError, match="read-only"):
+        store.flush()
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_a_failed_write_keeps_the_previous_state(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.flush()
+    before = path.read_bytes()
+
+    def disk_full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("daemon.storage.os.replace", disk_full)
+    store.put_interview(interview("m2"))
+    with pytest.raises(StateError, match=r"No space left on device.*previous state is intact"):
+        store.flush()
+    assert path.read_bytes() == before
+    assert not list(tmp_path.glob(storage.TEMP_PREFIX + "*"))
+
+
+def test_leftover_temporary_files_are_swept_by_a_writer(tmp_path: Path) -> None:
+    leftover = tmp_path / (storage.TEMP_PREFIX + "abc")
+    leftover.write_text("half")
+    Store(tmp_path / "state.json")
+    assert leftover.exists()  # readers never touch them: a writer may be mid-flush
+    Store(tmp_path / "state.json", writable=True)
+    assert not leftover.exists()
+
+
+WRITER = """
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from daemon.model import Interview, Meeting, Person
+from daemon.store import Store
+store = Store(Path(sys.argv[1]), writable=True)
+t = datetime(2026, 1, 1, tzinfo=UTC)
+i = 0
+while True:
+    i += 1
+    m = Meeting(uid=f"m{i}", title="x" * 2000, start=t, end=t + timedelta(hours=1))
+    store.put_interview(Interview(meeting=m, account="a", contacts=(Person("a@b.co"),)))
+    store.flush()
+"""
+
+
+def test_kill_at_random_instants_mid_write_leaves_a_loadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    rng = random.Random(20261122)
+    kills = 0
+    sizes = []
+    for _ in range(25):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
+        time.sleep(0.35 + rng.random() * 0.25)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        loaded = Store(path, writable=True)  # must not raise
+        sizes.append(len(loaded.interviews()))
+    assert kills == 25
+    assert sizes[-1] > 0 and sizes == sorted(sizes)
+
+
+def test_a_second_run_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    with run_lock(path):
+        holder = subprocess.run(
+            [sys.executable, "-c",
+             "import sys; from pathlib import Path; from daemon.locks import run_lock\n"
+             "with run_lock(Path(sys.argv[1])): pass", str(path)],
+            capture_output=True, text=True, check=False)
+    assert holder.returncode != 0
+    assert f"pid {os.getpid()}" in holder.stderr
+    with run_lock(path):  # released, so it can be taken again
+        pass
+
+
+def test_the_write_lock_waits_then_gives_up_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    script = ("import sys, time; from pathlib import Path; from daemon.locks import write_lock\n"
+              "with write_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(5)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(StateError, match="busy"), write_lock(path, timeout=0.3):
+            pass
+        assert 0.25 < time.monotonic() - started < 3
+    finally:
+        proc.kill()
+        proc.wait()
