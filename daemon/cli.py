@@ -143,10 +143,7 @@ def plan(obj: Context, as_json: bool) -> None:
     settings = obj.settings()
     snap = snapshot(settings)
     if as_json:
-        click.echo(json.dumps({
-            "due": [views.spec_json(s) for s in snap.plan.due],
-            "upcoming": [views.spec_json(s) for s in snap.plan.upcoming],
-            "skipped": [views.skip_json(s) for s in snap.plan.skipped]}, indent=2))
+        click.echo(json.dumps(views.plan_json(snap.plan), indent=2))
     else:
         click.echo(views.plan_text(snap.plan, settings.timezone))
 

@@ -12,6 +12,10 @@ from daemon.health import AccountHealth
 from daemon.model import ContactPrefs, DraftRecord, DraftSpec, Interview, Plan, Skip
 
 
+SHOWN_SKIPS = 15
+"""How many skipped drafts ``status`` lists before pointing to ``plan``."""
+
+
 def when(value: datetime | None, tz: ZoneInfo) -> str:
     """A short local time for tables, e.g. ``Tue 24 Nov 2026 09:30``."""
     return "-" if value is None else value.astimezone(tz).strftime("%a %d %b %Y %H:%M")
@@ -83,6 +87,13 @@ def record_json(record: DraftRecord) -> dict[str, Any]:
             "created": iso(record.created_at), "reason": record.reason}
 
 
+def plan_json(current: Plan) -> dict[str, Any]:
+    """Everything ``plan --json`` prints."""
+    return {"due": [spec_json(s) for s in current.due],
+            "upcoming": [spec_json(s) for s in current.upcoming],
+            "skipped": [skip_json(s) for s in current.skipped]}
+
+
 def no_contact(current: Plan) -> list[Skip]:
     """Tagged meetings the planner could not find a contact for."""
     return [s for s in current.skipped if s.kind is None]
@@ -100,6 +111,7 @@ def status_json(health: list[AccountHealth], rows: list[ContactRow],
                      for r in rows],
         "drafts": [record_json(r) for r in sorted(records.values(), key=lambda r: r.due)],
         "due_now": [spec_json(s) for s in current.due],
+        "skipped": [skip_json(s) for s in current.skipped if s.kind is not None],
         "needs_attention": [skip_json(s) for s in no_contact(current)],
     }
 
@@ -123,6 +135,13 @@ def status_text(health: list[AccountHealth], rows: list[ContactRow],
     for rec in sorted(records.values(), key=lambda r: r.created_at or r.due):
         state = "" if rec.state == "created" else f" [{rec.state}]"
         out.append(f"  {when(rec.created_at, tz)}  {rec.kind:<12} {rec.contact}{state}")
+    skipped = [s for s in current.skipped if s.kind is not None]
+    if skipped:
+        out.append(f"\nNot drafted: {len(skipped)}")
+        out.extend(f"  {s.kind:<12} {s.contact}: {s.reason}" for s in skipped[:SHOWN_SKIPS])
+        if len(skipped) > SHOWN_SKIPS:
+            out.append(f"  ... and {len(skipped) - SHOWN_SKIPS} more: `coffeechat plan` lists "
+                       "them all")
     attention = no_contact(current)
     if attention:
         out.append("\nNeeds your attention:")

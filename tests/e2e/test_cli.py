@@ -109,7 +109,10 @@ def test_status_plan_contacts_and_contact_stop(tmp_path: Path) -> None:
     assert [a["meeting"] for a in status["needs_attention"]] == ["n1"]
     contacts = {c["email"]: c for c in status["contacts"]}
     assert contacts["zed@x.org"]["next_draft"]["kind"] == "confirmation"
-    assert "Needs your attention" in ws.run("status", check=True).stdout
+    assert any(s["recipient"] == "ana@x.org" and s["kind"] == "confirmation"
+               and "already" in s["reason"] for s in status["skipped"])
+    text = ws.run("status", check=True).stdout
+    assert "Needs your attention" in text and "Not drafted: 1" in text
     plan = json.loads(ws.run("plan", "--json", check=True).stdout)
     assert "zed@x.org" in {u["recipient"] for u in plan["upcoming"]}
     stopped = ws.run("contact", "stop", "ZED@x.org")
