@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,11 +56,16 @@ class DraftBox(Protocol):
         ...
 
     def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
-        """Replace an untouched draft's content; returns the new reference."""
+        """Replace an untouched draft's content; returns the new reference.
+
+        Checks again that the draft is untouched first: if the user edited or removed it in
+        the meantime, raises ``ConnectorError`` and changes nothing.
+        """
         ...
 
     def delete(self, ref: DraftRef) -> None:
-        """Remove an untouched draft. Deleting a draft that is already gone is not an error."""
+        """Remove an untouched draft. A draft that is already gone is not an error; one the
+        user edited in the meantime is left in place (and a warning logged)."""
         ...
 
 
@@ -85,12 +90,55 @@ class ConnectorEnv:
     """A private folder where the connector may keep tokens and caches."""
 
 
+def occurrence_uid(uid: str, original: date | datetime) -> str:
+    """The identity of one occurrence of the series ``uid``, the same for every provider:
+    ``uid/2026-03-02T15:00:00Z`` (original start, an aware datetime, in UTC), or
+    ``uid/2026-03-02`` for an all-day occurrence. Raises ``ValueError`` on a naive datetime."""
+    if isinstance(original, datetime):
+        if original.tzinfo is None:
+            raise ValueError(f"naive original start for {uid!r}")
+        return f"{uid}/{original.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return f"{uid}/{original.isoformat()}"
+
+
 Opener = Callable[[str, Mapping[str, Any], ConnectorEnv], Account]
+
+@dataclass(frozen=True)
+class AuthPrompt:
+    """How an interactive sign-in talks to the user (only ``coffeechat auth`` has one)."""
+
+    echo: Callable[[str], None]
+    """Shows a line to the user (a URL to open, a device code, progress)."""
+    open_browser: bool = True
+    """False on a machine without a browser: print the URL instead of opening it."""
+
+
+Authorizer = Callable[[str, Mapping[str, Any], ConnectorEnv, AuthPrompt], str]
+"""Signs the account in interactively, stores its credentials privately under
+``ConnectorEnv.data_dir``, and returns a sentence saying what was stored."""
 
 REGISTRY: dict[str, str] = {
     "local": "connectors.local:open_account",
+    "google": "connectors.google:open_account",
+    "outlook": "connectors.outlook:open_account",
 }
-"""Account kind -> ``module:function`` that opens an account of that kind (imported lazily)."""
+"""Account kind -> ``module:function`` that opens an account of that kind (imported lazily, so
+that no provider SDK is imported unless an account of its kind is used)."""
+
+AUTHORIZERS: dict[str, str] = {
+    "google": "connectors.google.auth:authorize",
+    "outlook": "connectors.outlook.auth:authorize",
+}
+"""Account kind -> ``module:function`` of its :data:`Authorizer` (kinds that need sign-in)."""
+
+
+def _load(table: dict[str, str], kind: str, name: str) -> Any:
+    target = table.get(kind)
+    if target is None:
+        known = ", ".join(sorted(table))
+        raise ConnectorError(f"account {name!r}: kind {kind!r} is not one of {known}")
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def open_account(name: str, kind: str, options: Mapping[str, Any], env: ConnectorEnv) -> Account:
@@ -98,10 +146,21 @@ def open_account(name: str, kind: str, options: Mapping[str, Any], env: Connecto
 
     Raises ``ConnectorError`` for an unknown kind; the opener's own errors pass through.
     """
-    target = REGISTRY.get(kind)
-    if target is None:
-        known = ", ".join(sorted(REGISTRY))
-        raise ConnectorError(f"account {name!r}: unknown kind {kind!r} (known: {known})")
-    module_name, _, attr = target.partition(":")
-    opener: Opener = getattr(importlib.import_module(module_name), attr)
+    opener: Opener = _load(REGISTRY, kind, name)
     return opener(name, options, env)
+
+
+def authorize(name: str, kind: str, options: Mapping[str, Any], env: ConnectorEnv,
+              prompt: AuthPrompt) -> str:
+    """Run the interactive sign-in of account ``name``; returns what was stored.
+
+    Raises ``ConnectorError`` for a kind without sign-in, ``AuthError`` when sign-in fails.
+    """
+    authorizer: Authorizer = _load(AUTHORIZERS, kind, name)
+    return authorizer(name, options, env, prompt)
+
+
+def token_file(env: ConnectorEnv, account: str, suffix: str = ".json") -> Path:
+    """Where account ``account`` keeps its credentials: ``tokens/<account><suffix>`` in the
+    private data folder (the folder is created with mode 0700 by the writer)."""
+    return env.data_dir / "tokens" / f"{account}{suffix}"

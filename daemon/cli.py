@@ -115,6 +115,32 @@ def run(obj: Context, once: bool) -> None:
 
 
 @cli.command()
+@click.argument("kind", type=click.Choice(["google", "outlook"]))
+@click.option("--account", "account_name", help="The [[accounts]] name (needed when several "
+              "accounts are of this kind).")
+@click.option("--no-browser", is_flag=True, help="Print the sign-in address instead of "
+              "opening a browser (for a machine you reach over SSH).")
+@click.pass_obj
+def auth(obj: Context, kind: str, account_name: str | None, no_browser: bool) -> None:
+    """Sign an account in, once; the service then refreshes the credentials by itself."""
+    from connectors.base import AuthPrompt, ConnectorEnv, authorize
+    from daemon.config import data_dir
+
+    settings = obj.settings()
+    candidates = [a for a in settings.accounts if a.kind == kind
+                  and (account_name is None or a.name == account_name)]
+    if len(candidates) != 1:
+        names = ", ".join(a.name for a in settings.accounts if a.kind == kind) or "none"
+        raise click.ClickException(
+            f"name one {kind} account with --account (the config's {kind} accounts: {names})")
+    account = candidates[0]
+    env = ConnectorEnv(timezone=settings.timezone, clock=lambda: datetime.now(settings.timezone),
+                       data_dir=data_dir())
+    prompt = AuthPrompt(echo=click.echo, open_browser=not no_browser)
+    click.echo(authorize(account.name, kind, account.options, env, prompt))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:

@@ -69,6 +69,7 @@ def interview_to_json(iv: Interview) -> JSON:
         "cancelled": m.cancelled,
         "all_day": m.all_day,
         "provider_tagged": m.provider_tagged,
+        "provider_id": m.provider_id,
         "contacts": [_person(p) for p in iv.contacts],
         "declined": [_person(p) for p in iv.declined],
         "notes": iv.notes,
@@ -85,7 +86,7 @@ def interview_from_json(d: JSON) -> Interview:
         organizer=None if d["organizer"] is None else _attendee_from(d["organizer"]),
         attendees=tuple(_attendee_from(a) for a in d["attendees"]),
         categories=tuple(d["categories"]), cancelled=d["cancelled"], all_day=d["all_day"],
-        provider_tagged=d["provider_tagged"])
+        provider_tagged=d["provider_tagged"], provider_id=d.get("provider_id", ""))
     return Interview(
         meeting=meeting, account=d["account"],
         contacts=tuple(_person_from(p) for p in d["contacts"]),

@@ -12,11 +12,18 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from daemon.errors import ConfigError
 from daemon.model import DEFAULT_KEYWORDS, Cadence, Me, TaggingRules
@@ -112,13 +119,84 @@ class _ServiceModel(_Section):
     poll_minutes: float = Field(default=5, gt=0, le=1440)
 
 
-class _LocalAccountModel(_Section):
+class _AccountModel(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    history_days: int = Field(default=400, ge=1, le=3650)
+
+    def options(self, base: Path) -> dict[str, Any]:
+        """What the connector reads: every key but name and kind, paths made absolute."""
+        return self.model_dump(exclude={"name", "kind"})
+
+
+class _LocalAccountModel(_AccountModel):
     kind: Literal["local"]
     calendar: str
     drafts: str
-    history_days: int = Field(default=400, ge=1, le=3650)
     horizon_days: int = Field(default=365, ge=1, le=3650)
+
+    def options(self, base: Path) -> dict[str, Any]:
+        return {**super().options(base), "calendar": str(_resolve(base, self.calendar)),
+                "drafts": str(_resolve(base, self.drafts))}
+
+
+class _RemoteAccountModel(_AccountModel):
+    token_command: str | None = None
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+
+    @staticmethod
+    def _http_root(value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s):// address")
+        return value
+
+
+class _GoogleAccountModel(_RemoteAccountModel):
+    kind: Literal["google"]
+    calendar_id: str = "primary"
+    client_secrets: str | None = None
+    api_root: str = "https://www.googleapis.com/"
+    color_id: str | None = None
+
+    @field_validator("api_root")
+    @classmethod
+    def _valid_root(cls, value: str) -> str:
+        return cls._http_root(value if value.endswith("/") else value + "/")
+
+    @model_validator(mode="after")
+    def _needs_credentials(self) -> _GoogleAccountModel:
+        if self.client_secrets is None and self.token_command is None:
+            raise ValueError("set client_secrets (the OAuth client JSON from Google Cloud) "
+                             "or token_command")
+        return self
+
+    def options(self, base: Path) -> dict[str, Any]:
+        secrets = self.client_secrets
+        return {**super().options(base),
+                "client_secrets": None if secrets is None else str(_resolve(base, secrets))}
+
+
+class _OutlookAccountModel(_RemoteAccountModel):
+    kind: Literal["outlook"]
+    client_id: str | None = None
+    authority: str = "https://login.microsoftonline.com/common"
+    graph_root: str = "https://graph.microsoft.com/v1.0"
+    horizon_days: int = Field(default=365, ge=1, le=3650)
+
+    @field_validator("authority", "graph_root")
+    @classmethod
+    def _valid_root(cls, value: str) -> str:
+        return cls._http_root(value.rstrip("/"))
+
+    @model_validator(mode="after")
+    def _needs_credentials(self) -> _OutlookAccountModel:
+        if self.client_id is None and self.token_command is None:
+            raise ValueError("set client_id (the app registration's id) or token_command")
+        return self
+
+
+_AnyAccount = Annotated[_LocalAccountModel | _GoogleAccountModel | _OutlookAccountModel,
+                        Field(discriminator="kind")]
+KINDS = ("local", "google", "outlook")
 
 
 class _ConfigModel(_Section):
@@ -128,7 +206,7 @@ class _ConfigModel(_Section):
     state: _StateModel = Field(default_factory=_StateModel)
     templates: _TemplatesModel = Field(default_factory=_TemplatesModel)
     service: _ServiceModel = Field(default_factory=_ServiceModel)
-    accounts: list[_LocalAccountModel] = Field(min_length=1)
+    accounts: list[_AnyAccount] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -214,14 +292,8 @@ def _settings(model: _ConfigModel, path: Path) -> Settings:
         templates_dir=(_resolve(base, templates) if templates
                        else platformdirs.user_config_path(APP) / "templates"),
         poll_minutes=model.service.poll_minutes,
-        accounts=tuple(
-            AccountSettings(
-                name=a.name, kind=a.kind,
-                options={"calendar": str(_resolve(base, a.calendar)),
-                         "drafts": str(_resolve(base, a.drafts)),
-                         "history_days": a.history_days,
-                         "horizon_days": a.horizon_days})
-            for a in model.accounts),
+        accounts=tuple(AccountSettings(name=a.name, kind=a.kind, options=a.options(base))
+                       for a in model.accounts),
     )
 
 
@@ -245,14 +317,19 @@ def _describe(err: Any) -> str:
         return f"{key}: unknown key (check its spelling; `coffeechat init` shows every key)"
     if kind == "missing":
         return f"{key}: missing; this key is required"
-    if kind == "literal_error" and key.endswith(".kind"):
-        return f"{key}: unknown account kind {err['input']!r}; this version knows: 'local'"
+    if kind == "union_tag_invalid":
+        known = ", ".join(repr(k) for k in KINDS)
+        return f"{key}.kind: unknown account kind {err['input'].get('kind')!r}; use {known}"
+    if kind == "union_tag_not_found":
+        return f"{key}.kind: missing; say which kind of account this is ({', '.join(KINDS)})"
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{key}: {message}"
 
 
 def _key(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if part in KINDS and index > 0 and isinstance(loc[index - 1], int):
+            continue  # the union's tag, not a key the user wrote
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -113,9 +113,17 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
                  account.name)
         changes, new_cursor = account.calendar.changes(None)
     my_emails = frozenset(settings.me.emails)
+    by_provider_id: dict[str, str] | None = None
     for change in changes:
         if not isinstance(change, Meeting):
-            store.remove_meeting(account.name, change.uid)
+            uid = change.uid
+            if not uid:
+                if by_provider_id is None:
+                    by_provider_id = {iv.meeting.provider_id: iv.meeting.uid
+                                      for iv in store.interviews()
+                                      if iv.account == account.name and iv.meeting.provider_id}
+                uid = by_provider_id.get(change.provider_id, "")
+            _cancel(store, account.name, uid)
             continue
         try:
             interview = interview_from(change, account.name, settings.tagging, my_emails)
@@ -130,6 +138,13 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
     store.set_cursor(account.name, new_cursor)
     store.flush()
     return len(changes)
+
+
+def _cancel(store: Store, account: str, uid: str) -> None:
+    """Keep a removed meeting as cancelled (untagged or unknown ones are not stored)."""
+    stored = store.interview(account, uid) if uid else None
+    if stored is not None and not stored.meeting.cancelled:
+        store.put_interview(replace(stored, meeting=replace(stored.meeting, cancelled=True)))
 
 
 def _fail(outcome: AccountOutcome, exc: ConnectorError) -> None:

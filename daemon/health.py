@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.cycle import CycleReport
-from daemon.storage import write_atomically
+from daemon.fileio import write_atomically
 
 
 @dataclass(frozen=True)

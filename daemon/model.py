@@ -59,13 +59,19 @@ class Meeting:
     provider_tagged: bool = False
     """The provider itself marks the event as an informational interview (e.g. a private
     extended property); tagging treats it as tagged whatever its text says."""
+    provider_id: str = ""
+    """The provider's own id of the event (Google event id, Graph event id), when it has one:
+    deletions may name only this."""
 
 
 @dataclass(frozen=True)
 class Removed:
-    """A meeting that no longer exists in the calendar (deleted, or moved out of reach)."""
+    """A meeting that was deleted or cancelled, named by ``uid`` or, when the provider says
+    no more than its own id, by ``provider_id`` (the ``uid`` is then empty). The core keeps
+    the meeting as cancelled: no more drafts for it, and planning resumes if it comes back."""
 
-    uid: str
+    uid: str = ""
+    provider_id: str = ""
 
 
 Change = Meeting | Removed

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from tinydb.storages import Storage
 
 from daemon.errors import StateError
-
-TEMP_PREFIX = ".coffeechat-tmp-"
+from daemon.fileio import TEMP_PREFIX, write_atomically
 
 
 class AtomicJSONStorage(Storage):
@@ -79,31 +76,6 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         """Nothing to release: flushing is explicit."""
-
-
-def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``payload`` so that a crash leaves the old or the new content whole.
-
-    Raises ``OSError``; on failure the temporary file is removed and ``path`` is untouched.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def sweep_temporaries(folder: Path) -> int:

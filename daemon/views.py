@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from daemon.health import AccountHealth
 from daemon.model import ContactPrefs, DraftRecord, DraftSpec, Interview, Plan, Skip
 
-
 SHOWN_SKIPS = 15
 """How many skipped drafts ``status`` lists before pointing to ``plan``."""
 
@@ -84,6 +83,7 @@ def record_json(record: DraftRecord) -> dict[str, Any]:
     """A draft record as JSON."""
     return {"key": record.key, "kind": record.kind, "recipient": record.contact,
             "account": record.account, "state": record.state, "due": iso(record.due),
+            "draft_id": None if record.ref is None else record.ref.id,
             "created": iso(record.created_at), "reason": record.reason}
 
 

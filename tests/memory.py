@@ -31,6 +31,8 @@ class MemoryCalendar:
     fail_with: ConnectorError | None = None
     expire_cursor: bool = False
     full_syncs: int = 0
+    removed_ids: dict[str, int] = field(default_factory=dict)
+    """Provider ids removed, with the version: reported as ``Removed(provider_id=...)``."""
 
     def put(self, meeting: Meeting) -> None:
         self.version += 1
@@ -55,6 +57,8 @@ class MemoryCalendar:
         for uid, version in sorted(self.changed.items()):
             if version > since:
                 out.append(self.events[uid] if uid in self.events else Removed(uid))
+        out.extend(Removed(provider_id=ident) for ident, version in self.removed_ids.items()
+                   if version > since)
         return out, {"version": self.version}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -71,7 +72,8 @@ def test_a_thank_you_is_drafted_once_with_the_right_headers(tmp_path: Path) -> N
     assert second.drafted == [] and len(drafts.messages) == 1
 
 
-def test_untagged_and_removed_meetings_leave_the_store(tmp_path: Path) -> None:
+def test_untagged_meetings_leave_the_store_and_removed_ones_are_cancelled(
+        tmp_path: Path) -> None:
     h = Harness(tmp_path)
     calendar, _ = h.world.account("personal")
     calendar.put(meeting("m1", NOW + timedelta(days=5)))
@@ -84,8 +86,28 @@ def test_untagged_and_removed_meetings_leave_the_store(tmp_path: Path) -> None:
     calendar.put(meeting("m3", NOW + timedelta(days=5)))
     h.cycle()
     calendar.delete("m3")
+    report = h.cycle()
+    [kept] = Store(h.settings.state_path).interviews()
+    assert kept.meeting.uid == "m3" and kept.meeting.cancelled
+    assert any(s.meeting_uid == "m3" and "cancelled" in s.reason for s in report.plan.skipped)
+    calendar.put(meeting("m3", NOW + timedelta(days=5)))  # it comes back
     h.cycle()
-    assert Store(h.settings.state_path).interviews() == []
+    assert not Store(h.settings.state_path).interviews()[0].meeting.cancelled
+
+
+def test_a_removal_named_only_by_the_provider_id_cancels_the_meeting(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    calendar, _ = h.world.account("personal")
+    calendar.put(replace(meeting("ical-1", NOW + timedelta(days=1, hours=6)),
+                         provider_id="evt-42"))
+    assert [r.kind for r in h.cycle().drafted] == ["confirmation"]
+    calendar.events.pop("ical-1")
+    calendar.version += 1
+    calendar.removed_ids["evt-42"] = calendar.version
+    h.now = NOW + timedelta(days=1, hours=8)  # after the meeting: no thank-you may follow
+    report = h.cycle()
+    assert report.drafted == []
+    assert Store(h.settings.state_path).interviews()[0].meeting.cancelled
 
 
 def test_one_failing_account_does_not_stop_the_others(tmp_path: Path) -> None:

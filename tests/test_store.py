@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon import storage
 from daemon.errors import StateError
+from daemon.fileio import TEMP_PREFIX
 from daemon.locks import run_lock, write_lock
 from daemon.model import ContactPrefs, DraftRecord, DraftRef, Interview, Meeting, Person
 from daemon.store import SCHEMA_VERSION, Store
@@ -124,16 +124,16 @@ def test_a_failed_write_keeps_the_previous_state(tmp_path: Path,
     def disk_full(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("daemon.storage.os.replace", disk_full)
+    monkeypatch.setattr("daemon.fileio.os.replace", disk_full)
     store.put_interview(interview("m2"))
     with pytest.raises(StateError, match=r"No space left on device.*previous state is intact"):
         store.flush()
     assert path.read_bytes() == before
-    assert not list(tmp_path.glob(storage.TEMP_PREFIX + "*"))
+    assert not list(tmp_path.glob(TEMP_PREFIX + "*"))
 
 
 def test_leftover_temporary_files_are_swept_by_a_writer(tmp_path: Path) -> None:
-    leftover = tmp_path / (storage.TEMP_PREFIX + "abc")
+    leftover = tmp_path / (TEMP_PREFIX + "abc")
     leftover.write_text("half")
     Store(tmp_path / "state.json")
     assert leftover.exists()  # readers never touch them: a writer may be mid-flush

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Component
 from icalendar.error import InvalidCalendar
 
+from connectors.base import occurrence_uid as base_occurrence_uid
 from daemon.model import Attendee, Meeting, Response
 from daemon.text import clean_address, clean_block, clean_line
 
@@ -95,9 +96,8 @@ def occurrence_uid(uid: str, original: date | datetime, tz: ZoneInfo) -> str:
     date stands alone: ``abc@google.com/2026-03-02``.
     """
     if isinstance(original, datetime):
-        instant = _aware(original, tz).astimezone(UTC)
-        return f"{uid}/{instant.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-    return f"{uid}/{original.isoformat()}"
+        return base_occurrence_uid(uid, _aware(original, tz))
+    return base_occurrence_uid(uid, original)
 
 
 def occurrence_start(uid: str) -> date | datetime | None:

@@ -1,0 +1,41 @@
+"""Writing private files so that a crash leaves the old or the new content, whole.
+
+Part of the core's ground floor (with ``model``, ``errors`` and ``text``): connectors may use it
+for their token files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+TEMP_PREFIX = ".coffeechat-tmp-"
+"""Temporary files start with this; a writer killed mid-write may leave one behind."""
+
+
+def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``payload`` so that a crash leaves the old or the new content whole.
+
+    Raises ``OSError``; on failure the temporary file is removed and ``path`` is untouched.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
