@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import get_args
+from typing import ClassVar, get_args
 
 import click
 
@@ -32,13 +32,26 @@ class Context:
         return load(self.config_path)
 
 
+class _JournalFormatter(logging.Formatter):
+    """Plain lines with sd-daemon(3) ``<N>`` priority prefixes: journald adds the time."""
+
+    PRIORITIES: ClassVar[dict[int, int]] = {
+        logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
+        logging.DEBUG: 7}
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = self.PRIORITIES.get(record.levelno, 6)
+        return f"<{priority}>{super().format(record)}"
+
+
 def _setup_logging(verbose: int, quiet: int) -> None:
-    level = logging.INFO + 10 * (quiet - verbose)
+    level = max(logging.DEBUG, logging.INFO + 10 * (quiet - verbose))
+    handler = logging.StreamHandler(sys.stderr)
     if "JOURNAL_STREAM" in os.environ:
-        fmt = "%(levelname)s %(name)s: %(message)s"
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
     else:
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=max(logging.DEBUG, level), format=fmt, stream=sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,7 +114,7 @@ def run(obj: Context, once: bool) -> None:
 
     settings = obj.settings()
     if not once:
-        sys.exit(service.serve(settings))
+        sys.exit(service.Service(settings, obj.settings).run())
     report = service.run_once(settings)
     for outcome in report.accounts:
         if outcome.ok:
@@ -138,6 +151,31 @@ def auth(obj: Context, kind: str, account_name: str | None, no_browser: bool) ->
                        data_dir=data_dir())
     prompt = AuthPrompt(echo=click.echo, open_browser=not no_browser)
     click.echo(authorize(account.name, kind, account.options, env, prompt))
+
+
+@cli.group()
+def service() -> None:
+    """Run coffeechat as a systemd user service."""
+
+
+@service.command("install")
+@click.option("--force", is_flag=True, help="Overwrite an existing unit file.")
+@click.pass_obj
+def service_install(obj: Context, force: bool) -> None:
+    """Write the user unit that runs this coffeechat with this config."""
+    from daemon.unit import this_command, unit_path, unit_text
+
+    obj.settings()  # a service with a broken config would only restart in a loop
+    path = unit_path()
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(unit_text(this_command(obj.config_path)), "utf-8")
+    click.echo(f"Wrote {path}. Now:\n"
+               "  systemctl --user daemon-reload\n"
+               "  systemctl --user enable --now coffeechat\n"
+               "  loginctl enable-linger   # keep it running when you are logged out\n"
+               "  journalctl --user -u coffeechat   # its log")
 
 
 @cli.command()

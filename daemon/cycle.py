@@ -9,7 +9,7 @@ meetings it delivered; the planner reads meetings from the store, never from the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from connectors.base import Account, ConnectorEnv
 from connectors.base import open_account as default_opener
 from daemon.config import Settings
-from daemon.errors import ConnectorError, CursorExpired
+from daemon.errors import AuthError, ConnectorError, CursorExpired
 from daemon.executor import Executor
 from daemon.model import DraftRecord, Meeting, Plan
 from daemon.planner import plan
@@ -37,6 +37,8 @@ class AccountOutcome:
     name: str
     ok: bool = True
     message: str = ""
+    needs_auth: bool = False
+    """The account failed because the user must sign in again."""
     changes: int = 0
     drafted: list[DraftRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -62,8 +64,10 @@ class CycleReport:
 
 
 def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Renderer,
-              opener: Opener = default_opener) -> CycleReport:
-    """Run one cycle over every configured account against ``store``.
+              opener: Opener = default_opener,
+              only: Collection[str] | None = None) -> CycleReport:
+    """Run one cycle over every configured account (or those named in ``only``; the others'
+    drafts wait for their turn) against ``store``.
 
     Returns the report; raises only ``StateError`` (the state cannot be written), which stops
     the cycle because nothing could be recorded safely.
@@ -73,6 +77,8 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
     outcomes: dict[str, AccountOutcome] = {}
     opened: dict[str, Account] = {}
     for account in settings.accounts:
+        if only is not None and account.name not in only:
+            continue
         outcome = outcomes.setdefault(account.name, AccountOutcome(account.name))
         try:
             handle = opener(account.name, account.kind, account.options, env)
@@ -98,7 +104,7 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
             continue
         outcome.drafted.extend(written.made)
         outcome.problems.extend(written.problems)
-    _report_orphans(current, outcomes)
+    _report_orphans(current, {a.name for a in settings.accounts})
     store.flush()
     return CycleReport(started=started, accounts=list(outcomes.values()), plan=current)
 
@@ -150,11 +156,12 @@ def _cancel(store: Store, account: str, uid: str) -> None:
 def _fail(outcome: AccountOutcome, exc: ConnectorError) -> None:
     outcome.ok = False
     outcome.message = str(exc)
+    outcome.needs_auth = isinstance(exc, AuthError)
     log.error("account %s: %s", outcome.name, exc)
 
 
-def _report_orphans(current: Plan, outcomes: Mapping[str, AccountOutcome]) -> None:
+def _report_orphans(current: Plan, configured: set[str]) -> None:
     for spec in current.due:
-        if spec.account not in outcomes:
+        if spec.account not in configured:
             log.warning("draft %s belongs to account %r, which is no longer configured; add "
                         "the account back to have it written", spec.key, spec.account)

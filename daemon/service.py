@@ -1,16 +1,26 @@
-"""Running cycles: once (``run --once``, the demo) or in a loop (``run``).
+"""Running cycles: once (``run --once``, the demo) or as a long-running service (``run``).
 
 Every cycle takes the state's write lock and reads the state file afresh, so changes made by
 ``coffeechat contact ...`` between cycles are seen. ``run`` also holds the run lock for its
 whole life, so two services never share one state file.
+
+The service loop (:class:`Service`) runs a cycle at start, then every ``poll_minutes`` with a
+little jitter, on a private ``schedule.Scheduler``. A cycle that raises is logged and the loop
+goes on; an account that keeps failing is paced down (:mod:`daemon.pacing`) while the others
+keep their pace. After a suspend, ``schedule`` collapses the missed runs into one catch-up
+cycle. SIGTERM/SIGINT stop it within a few seconds (an in-flight cycle is given a short grace,
+then abandoned exactly as a crash would be, which the executor is built to survive); SIGHUP
+reloads the config, keeping the old one if the new one is broken.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -23,6 +33,8 @@ from daemon.config import Settings, data_dir
 from daemon.cycle import CycleReport, Opener, run_cycle
 from daemon.errors import CoffeechatError
 from daemon.locks import run_lock, write_lock
+from daemon.notify import Notifier, watchdog_interval
+from daemon.pacing import Pacer
 from daemon.render import Renderer
 from daemon.store import Store
 
@@ -30,24 +42,33 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+STOP_GRACE_SECONDS = 3.0
+"""How long an in-flight cycle may go on after SIGTERM before it is abandoned."""
+JITTER = 0.1
+"""Each wait between cycles is ``poll_minutes`` plus or minus this fraction."""
+BACKOFF_CAP_SECONDS = 3600.0
+"""The longest a failing account waits between tries."""
+STALL_SECONDS = 1800.0
+"""No watchdog ping once the main loop has made no progress for this long."""
+
 
 def utc_now() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
 
 
-def cycle_once(settings: Settings, clock: Clock = utc_now,
-               opener: Opener = _default_opener) -> CycleReport:
+def cycle_once(settings: Settings, clock: Clock = utc_now, opener: Opener = _default_opener,
+               only: Collection[str] | None = None) -> CycleReport:
     """Run one cycle under the write lock and record its health.
 
-    Raises ``StateError`` if the state cannot be read or written, ``TemplateError`` never
-    (template problems are per draft, in the report).
+    Raises ``StateError`` if the state cannot be read or written; template and account
+    problems are in the report.
     """
     env = ConnectorEnv(timezone=settings.timezone, clock=clock, data_dir=data_dir())
     renderer = Renderer(settings.templates_dir)
     with write_lock(settings.state_path):
         store = Store(settings.state_path, writable=True)
-        report = run_cycle(settings, store, env, renderer, opener)
+        report = run_cycle(settings, store, env, renderer, opener, only)
     try:
         health.save(settings.state_path, report)
     except OSError as exc:
@@ -63,37 +84,156 @@ def run_once(settings: Settings, clock: Clock = utc_now,
         return cycle_once(settings, clock, opener)
 
 
-def serve(settings: Settings, clock: Clock = utc_now) -> int:
-    """``coffeechat run``: a cycle now, then every ``poll_minutes``, until SIGTERM or SIGINT.
+class _Abandon(BaseException):
+    """Raised into an in-flight cycle when the stop grace has run out."""
 
-    A cycle that fails is logged and the loop goes on. Returns the exit status (0).
-    """
-    stopping = False
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        log.info("received %s; stopping", signal.Signals(signum).name)
+class Service:
+    """``coffeechat run``: cycles until SIGTERM or SIGINT."""
 
-    def job() -> None:
+    def __init__(self, settings: Settings, reload: Callable[[], Settings],
+                 clock: Clock = utc_now, opener: Opener = _default_opener,
+                 notifier: Notifier | None = None) -> None:
+        """``reload`` reads the config again (for SIGHUP); it raises ``ConfigError``."""
+        self.settings = settings
+        self.reload = reload
+        self.clock = clock
+        self.opener = opener
+        self.notifier = notifier or Notifier()
+        self.pacer = Pacer(base=settings.poll_minutes * 60, cap=BACKOFF_CAP_SECONDS)
+        self.scheduler = schedule.Scheduler()
+        self.stopping = threading.Event()
+        self.reload_wanted = False
+        self.in_cycle = False
+        self.progress = time.monotonic()
+        self.drafts_made = 0
+
+    def run(self) -> int:
+        """Serve until stopped; returns the exit status (0)."""
+        with run_lock(self.settings.state_path), self._signals(), self._watchdog():
+            self._schedule()
+            self.notifier.ready(f"started; {len(self.settings.accounts)} account(s)")
+            self._cycle()
+            while not self.stopping.is_set():
+                self.progress = time.monotonic()
+                if self.reload_wanted:
+                    self._reload()
+                self.scheduler.run_pending()
+                self.stopping.wait(min(1.0, max(0.05, self.scheduler.idle_seconds or 1.0)))
+            self.notifier.stopping()
+        log.info("stopped")
+        return 0
+
+    def _schedule(self) -> None:
+        self.scheduler.clear()
+        seconds = self.settings.poll_minutes * 60
+        low, high = max(1, round(seconds * (1 - JITTER))), max(1, round(seconds * (1 + JITTER)))
+        self.scheduler.every(low).to(max(low, high)).seconds.do(self._cycle)
+
+    def _cycle(self) -> None:
+        """One paced cycle; never raises, so the scheduler keeps its rhythm."""
+        names = [a.name for a in self.settings.accounts]
+        due = self.pacer.due(names, time.monotonic())
+        if not due:
+            return
+        self.in_cycle = True
         try:
-            report = cycle_once(settings, clock)
+            report = cycle_once(self.settings, self.clock, self.opener, only=due)
+        except _Abandon:
+            log.warning("stopping: the cycle in progress was abandoned; it resumes at the "
+                        "next start without duplicates")
+            return
         except CoffeechatError as exc:
             log.error("cycle failed: %s", exc)
+            self.notifier.status(f"last cycle failed: {exc}")
             return
-        except Exception:  # the loop must outlive any bug in one cycle
+        except Exception:  # the service must outlive any bug in one cycle
             log.exception("cycle failed unexpectedly; the next one will try again")
             return
-        log.info("cycle done: %d draft(s) made; accounts: %s", len(report.drafted),
-                 ", ".join(f"{a.name} {'ok' if a.ok else 'FAILED'}" for a in report.accounts))
+        finally:
+            self.in_cycle = False
+            self.progress = time.monotonic()
+        self._account_pacing(report)
+        self.drafts_made += len(report.drafted)
+        failing = self.pacer.failing()
+        self.notifier.status(
+            f"last cycle {report.started.astimezone(self.settings.timezone):%H:%M}: "
+            f"{len(report.drafted)} drafted ({self.drafts_made} since start); "
+            + (f"failing: {', '.join(failing)}" if failing else "all accounts ok"))
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    with run_lock(settings.state_path):
-        scheduler = schedule.Scheduler()
-        scheduler.every(int(settings.poll_minutes * 60)).seconds.do(job)
-        job()
-        while not stopping:
-            scheduler.run_pending()
-            time.sleep(0.5)
-    return 0
+    def _account_pacing(self, report: CycleReport) -> None:
+        now = time.monotonic()
+        for outcome in report.accounts:
+            if outcome.ok:
+                self.pacer.succeeded(outcome.name)
+                continue
+            wait = self.pacer.failed(outcome.name, outcome.message, outcome.needs_auth, now)
+            if outcome.needs_auth:
+                log.error("account %s needs you to sign in again (%s); trying again in %d "
+                          "minutes", outcome.name, outcome.message, wait // 60)
+            else:
+                log.warning("account %s failed; next try in %d s", outcome.name, wait)
+
+    def _reload(self) -> None:
+        self.reload_wanted = False
+        try:
+            fresh = self.reload()
+        except CoffeechatError as exc:
+            log.error("SIGHUP: the new config is not usable, keeping the old one: %s", exc)
+            return
+        if fresh.state_path != self.settings.state_path:
+            log.error("SIGHUP: [state] path changed; restart the service to use the new "
+                      "state file (keeping the old config)")
+            return
+        self.settings = fresh
+        self.pacer = Pacer(base=fresh.poll_minutes * 60, cap=BACKOFF_CAP_SECONDS)
+        self._schedule()
+        log.info("SIGHUP: config reloaded from %s", fresh.path)
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            self.stopping.set()
+            if self.in_cycle:
+                signal.setitimer(signal.ITIMER_REAL, STOP_GRACE_SECONDS)
+
+        def abandon(_signum: int, _frame: FrameType | None) -> None:
+            if self.in_cycle:
+                raise _Abandon
+
+        def hang_up(_signum: int, _frame: FrameType | None) -> None:
+            self.reload_wanted = True
+
+        handlers = {signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGALRM: abandon,
+                    signal.SIGHUP: hang_up}
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    @contextlib.contextmanager
+    def _watchdog(self) -> Iterator[None]:
+        """Ping systemd's watchdog from a thread, but only while the main loop makes progress
+        (a cycle may block on the network for a while; a stuck loop must not be hidden)."""
+        interval = watchdog_interval()
+        if interval is None:
+            yield
+            return
+        done = threading.Event()
+
+        def ping() -> None:
+            while not done.wait(interval):
+                if time.monotonic() - self.progress < STALL_SECONDS:
+                    self.notifier.watchdog()
+
+        thread = threading.Thread(target=ping, name="watchdog", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=interval + 1)

@@ -16,6 +16,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
+from daemon.backups import how_to_restore
 from daemon.errors import StateError
 from daemon.fileio import TEMP_PREFIX, write_atomically
 
@@ -33,20 +34,24 @@ class AtomicJSONStorage(Storage):
             raw = _read(path)
             if not raw.strip():
                 raise StateError(
-                    f"the state file {path} is empty. coffeechat will not start from scratch, "
-                    "because that would draft every email again. Restore the file from a "
-                    "backup, or move it away if you really want to start over.")
+                    f"the state file {path} is empty and was left as it is: coffeechat will not "
+                    "start from scratch, because that would draft every email again. "
+                    + how_to_restore(path))
             try:
                 loaded = json.loads(raw)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise StateError(
-                    f"the state file {path} is damaged ({exc}); it was left untouched. Restore it "
-                    "from a backup, or move it away if you really want to start over.") from None
+                    f"the state file {path} is damaged ({exc}) and was left as it is. "
+                    + how_to_restore(path)) from None
             if not isinstance(loaded, dict):
                 raise StateError(f"the state file {path} does not hold coffeechat state; "
                                  "check [state] path in the config")
             self._data = loaded
             self._written = raw
+
+    def good_bytes(self) -> bytes | None:
+        """The file's content as loaded (it parsed), or ``None`` for a new file."""
+        return self._written
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         """Return the in-memory database (``None`` when the file did not exist)."""

@@ -10,16 +10,19 @@ that is empty or damaged, is refused rather than overwritten.
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 from tinydb.table import Document, Table
 
-from daemon import codec
+from daemon import backups, codec
 from daemon.errors import StateError
 from daemon.model import JSON, ContactPrefs, DraftRecord, Interview
 from daemon.storage import AtomicJSONStorage, sweep_temporaries
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _META_ID = 1
@@ -58,6 +61,18 @@ class Store:
         self.cursors_table: Table = self._db.table("cursors", cache_size=0)
         self.meta: Table = self._db.table("meta", cache_size=0)
         self._check_schema()
+        if writable:
+            self._keep_backup()
+
+    def _keep_backup(self) -> None:
+        assert self._storage is not None
+        good = self._storage.good_bytes()
+        if good is None:
+            return
+        try:
+            backups.rotate(self.path, good)
+        except OSError as exc:
+            log.warning("could not keep a backup of %s: %s", self.path, exc)
 
     def _check_schema(self) -> None:
         assert self._storage is not None

@@ -204,3 +204,41 @@ def test_the_write_lock_waits_then_gives_up_with_a_message(tmp_path: Path) -> No
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_writer_keeps_a_daily_rotated_backup_of_the_last_good_state(tmp_path: Path) -> None:
+    from daemon import backups
+
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.flush()
+    first = path.read_bytes()
+    Store(path, writable=True)
+    assert backups.backup_path(path, 1).read_bytes() == first
+    assert backups.backup_path(path, 1).stat().st_mode & 0o777 == 0o600
+    store = Store(path, writable=True)  # same day: no new backup
+    store.put_interview(interview("m2"))
+    store.flush()
+    assert backups.backup_path(path, 1).read_bytes() == first
+    for day in range(1, 5):  # a day later each time: rotated, three kept
+        assert backups.rotate(path, f"day {day}".encode(), now=time.time() + day * 86_400)
+    assert [backups.backup_path(path, n).read_bytes() for n in (1, 2, 3)] == [
+        b"day 4", b"day 3", b"day 2"]
+    assert not backups.backup_path(path, 4).exists()
+
+
+def test_a_damaged_state_names_the_backup_and_how_to_restore_it(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.flush()
+    Store(path, writable=True)  # keeps the backup
+    path.write_bytes(path.read_bytes()[:40])  # truncated
+    with pytest.raises(StateError) as caught:
+        Store(path, writable=True)
+    message = str(caught.value)
+    assert f"cp {path}.bak.1 {path}" in message
+    assert path.read_bytes() != b"" and len(path.read_bytes()) == 40  # left as it was
+    path.write_bytes((tmp_path / "state.json.bak.1").read_bytes())  # the advice works
+    assert [iv.meeting.uid for iv in Store(path).interviews()] == ["m1"]

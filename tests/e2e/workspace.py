@@ -109,9 +109,10 @@ class Workspace:
         return coffeechat("--config", str(self.config), *args, cwd=self.root, check=check,
                           timeout=timeout)
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "daemon", "--config", str(self.config),
-                                 *args], cwd=self.root, env=environment(self.root),
+                                 *args], cwd=self.root, env={**environment(self.root),
+                                                             **(env or {})},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,0 +1,1 @@
+"""Google Calendar and Gmail drafts (the connector lands with issue 3)."""

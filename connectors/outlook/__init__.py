@@ -1,0 +1,1 @@
+"""Microsoft Graph calendar and Outlook drafts (the connector lands with issue 4)."""
