@@ -138,7 +138,11 @@ def _load(table: dict[str, str], kind: str, name: str) -> Any:
         known = ", ".join(sorted(table))
         raise ConnectorError(f"account {name!r}: kind {kind!r} is not one of {known}")
     module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConnectorError(f"account {name!r}: the {kind} connector cannot be loaded ({exc}); "
+                             "reinstall coffeechat") from exc
 
 
 def open_account(name: str, kind: str, options: Mapping[str, Any], env: ConnectorEnv) -> Account:
