@@ -153,6 +153,20 @@ def auth(obj: Context, kind: str, account_name: str | None, no_browser: bool) ->
     click.echo(authorize(account.name, kind, account.options, env, prompt))
 
 
+@cli.command()
+@click.pass_obj
+def doctor(obj: Context) -> None:
+    """Check config, accounts, templates, state and time zone; each problem with its fix."""
+    from daemon.doctor import Check, report_text, run_checks
+
+    try:
+        checks = run_checks(obj.settings())
+    except ConfigError as exc:
+        checks = [Check("config", False, str(exc), f"edit {exc.path}")]
+    click.echo(report_text(checks))
+    sys.exit(0 if all(c.ok for c in checks) else EXIT_FAILED)
+
+
 @cli.group()
 def service() -> None:
     """Run coffeechat as a systemd user service."""

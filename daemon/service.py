@@ -21,7 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import schedule
@@ -58,8 +58,10 @@ def utc_now() -> datetime:
 
 
 def cycle_once(settings: Settings, clock: Clock = utc_now, opener: Opener = _default_opener,
-               only: Collection[str] | None = None) -> CycleReport:
-    """Run one cycle under the write lock and record its health.
+               only: Collection[str] | None = None,
+               next_cycle: datetime | None = None) -> CycleReport:
+    """Run one cycle under the write lock and record its health (with ``next_cycle``, when
+    the service plans the next one).
 
     Raises ``StateError`` if the state cannot be read or written; template and account
     problems are in the report.
@@ -70,7 +72,7 @@ def cycle_once(settings: Settings, clock: Clock = utc_now, opener: Opener = _def
         store = Store(settings.state_path, writable=True)
         report = run_cycle(settings, store, env, renderer, opener, only)
     try:
-        health.save(settings.state_path, report)
+        health.save(settings.state_path, report, next_cycle)
     except OSError as exc:
         log.warning("could not record the cycle's health next to %s: %s",
                     settings.state_path, exc)
@@ -138,7 +140,8 @@ class Service:
             return
         self.in_cycle = True
         try:
-            report = cycle_once(self.settings, self.clock, self.opener, only=due)
+            upcoming = self.clock() + timedelta(minutes=self.settings.poll_minutes)
+            report = cycle_once(self.settings, self.clock, self.opener, due, upcoming)
         except _Abandon:
             log.warning("stopping: the cycle in progress was abandoned; it resumes at the "
                         "next start without duplicates")

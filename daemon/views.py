@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon.health import AccountHealth
+from daemon.health import Health
 from daemon.model import ContactPrefs, DraftRecord, DraftSpec, Interview, Plan, Skip
 
 SHOWN_SKIPS = 15
@@ -99,12 +99,14 @@ def no_contact(current: Plan) -> list[Skip]:
     return [s for s in current.skipped if s.kind is None]
 
 
-def status_json(health: list[AccountHealth], rows: list[ContactRow],
+def status_json(health: Health, rows: list[ContactRow],
                 records: dict[str, DraftRecord], current: Plan) -> dict[str, Any]:
     """Everything ``status --json`` prints."""
     return {
+        "next_cycle": iso(health.next_cycle),
         "accounts": [{"name": h.name, "last_cycle": iso(h.at), "ok": h.ok,
-                      "message": h.message, "drafted": h.drafted} for h in health],
+                      "needs_auth": h.needs_auth, "message": h.message,
+                      "drafted": h.drafted} for h in health.accounts],
         "contacts": [{"email": r.email, "name": r.name, "status": r.status,
                       "meetings": r.meetings, "last_met": iso(r.last_met),
                       "next_draft": None if r.next_draft is None else spec_json(r.next_draft)}
@@ -116,16 +118,22 @@ def status_json(health: list[AccountHealth], rows: list[ContactRow],
     }
 
 
-def status_text(health: list[AccountHealth], rows: list[ContactRow],
+def status_text(health: Health, rows: list[ContactRow],
                 records: dict[str, DraftRecord], current: Plan, tz: ZoneInfo) -> str:
     """Everything ``status`` prints, for people."""
     out = ["Accounts:"]
-    if not health:
+    if not health.accounts:
         out.append("  no cycle has run yet (coffeechat run --once)")
-    for h in health:
+    for h in health.accounts:
         result = "ok" if h.ok else f"FAILED: {h.message}"
         out.append(f"  {h.name:<12} last cycle {when(h.at, tz)}  {result}  "
                    f"({h.drafted} drafted)")
+    if health.next_cycle is not None:
+        out.append(f"  next cycle around {when(health.next_cycle, tz)} (coffeechat run)")
+    needing = [h.name for h in health.accounts if h.needs_auth]
+    if needing:
+        out.append(f"  needs you to sign in again: {', '.join(needing)} "
+                   "(coffeechat auth KIND --account NAME)")
     out.append(f"\nContacts: {len(rows)}")
     for r in rows:
         nxt = ("nothing planned" if r.next_draft is None else

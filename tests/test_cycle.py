@@ -123,6 +123,7 @@ def test_one_failing_account_does_not_stop_the_others(tmp_path: Path) -> None:
     assert outcomes["personal"].ok and len(outcomes["personal"].drafted) == 1
     assert not outcomes["work"].ok and "coffeechat auth google" in outcomes["work"].message
     assert not outcomes["school"].ok and "unreachable" in outcomes["school"].message
+    assert outcomes["work"].needs_auth and not outcomes["school"].needs_auth
     h.world.calendars["work"].fail_with = None
     del h.world.refuse_open["school"]
     later = h.cycle()

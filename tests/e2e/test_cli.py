@@ -163,7 +163,9 @@ def test_the_service_refuses_a_second_run_and_stops_on_sigterm(tmp_path: Path) -
         assert ws.draft_keys() == ["a1/thank_you/ana@x.org"]
         second = ws.run("run", "--once")
         assert second.returncode == 1 and "already using" in second.stderr
-        assert ws.run("status").returncode == 0
+        status = json.loads(ws.run("status", "--json", check=True).stdout)
+        assert status["next_cycle"] is not None  # the service says when it comes back
+        assert [(a["name"], a["ok"]) for a in status["accounts"]] == [("personal", True)]
         service.send_signal(signal.SIGTERM)
         started = time.monotonic()
         assert service.wait(timeout=10) == 0

@@ -1,0 +1,138 @@
+"""``coffeechat doctor``: checks that everything coffeechat needs is in order, each with a fix.
+
+Read-only: it never writes the state, never takes a lock, and never creates a draft (account
+checks read the calendar and look a key up in Drafts).
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connectors.base import ConnectorEnv, open_account
+from daemon.config import Settings, data_dir
+from daemon.errors import AuthError, CoffeechatError
+from daemon.model import DRAFT_KINDS
+from daemon.render import Renderer, build_message, draft_variables
+from daemon.store import Store
+
+PROBE_KEY = "coffeechat-doctor/probe"
+"""Looked up in each Drafts folder to prove it can be read; no draft carries it."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's result: what was checked, whether it passed, what was found, the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(settings: Settings, now: datetime | None = None) -> list[Check]:
+    """Every check, in order. The config itself was checked by loading ``settings``."""
+    moment = now or datetime.now(UTC)
+    checks = [Check("config", True, f"{settings.path}: {len(settings.accounts)} account(s)")]
+    checks.append(_timezone(settings, moment))
+    checks.extend(_state(settings.state_path))
+    checks.extend(_private_files(data_dir() / "tokens", "token file"))
+    checks.extend(_templates(settings, moment))
+    checks.extend(_accounts(settings))
+    return checks
+
+
+def _timezone(settings: Settings, now: datetime) -> Check:
+    local = now.astimezone(settings.timezone)
+    offset = local.strftime("%z")
+    return Check("time zone", True,
+                 f"{settings.timezone.key}: now {local:%a %H:%M} {local.tzname()} "
+                 f"(UTC{offset[:3]}:{offset[3:]}); drafts are timed in this zone")
+
+
+def _state(path: Path) -> Iterator[Check]:
+    if not path.exists():
+        yield Check("state file", True, f"{path} does not exist yet; the first cycle makes it")
+        return
+    try:
+        store = Store(path)
+        count = len(store.drafts())
+    except CoffeechatError as exc:
+        yield Check("state file", False, str(exc), "follow the advice above before any run")
+        return
+    yield Check("state file", True, f"{path}: readable, {count} draft record(s)")
+    yield from _private_files(path.parent, "state file", pattern=path.name + "*")
+
+
+def _private_files(folder: Path, what: str, pattern: str = "*") -> Iterator[Check]:
+    if not folder.exists():
+        return
+    for path in sorted(folder.glob(pattern)):
+        if not path.is_file():
+            continue
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            yield Check(f"{what} permissions", False,
+                        f"{path} can be read by other users (mode {mode:04o})",
+                        f"chmod 600 {path}")
+
+
+def _templates(settings: Settings, now: datetime) -> Iterator[Check]:
+    from daemon.queries import sample_interview
+
+    renderer = Renderer(settings.templates_dir)
+    interview = sample_interview(settings, now)
+    contact = interview.contacts[0]
+    for kind in DRAFT_KINDS:
+        try:
+            variables = draft_variables(kind, contact, interview, settings.me,
+                                        settings.timezone)
+            build_message(renderer.render(kind, variables), settings.me, contact,
+                          f"doctor/{kind}", now)
+        except CoffeechatError as exc:
+            yield Check(f"template {kind}", False, str(exc),
+                        "fix the template named above, or delete it to use the default")
+        else:
+            yield Check(f"template {kind}", True, "renders a sample meeting")
+
+
+def _accounts(settings: Settings) -> Iterator[Check]:
+    env = ConnectorEnv(timezone=settings.timezone, clock=lambda: datetime.now(UTC),
+                       data_dir=data_dir())
+    store: Store | None
+    try:
+        store = Store(settings.state_path)
+    except CoffeechatError:
+        store = None
+    for account in settings.accounts:
+        cursor = None if store is None else store.cursor(account.name)
+        try:
+            handle = open_account(account.name, account.kind, account.options, env)
+            handle.calendar.changes(cursor)  # read-only: the new cursor is not kept
+            handle.drafts.find(PROBE_KEY)
+        except AuthError as exc:
+            yield Check(f"account {account.name}", False, str(exc),
+                        f"coffeechat auth {account.kind} --account {account.name}")
+        except CoffeechatError as exc:
+            yield Check(f"account {account.name}", False, str(exc),
+                        "check the account's keys in the config and the network")
+        else:
+            yield Check(f"account {account.name}", True,
+                        f"{account.kind}: calendar and Drafts folder reachable")
+
+
+def report_text(checks: list[Check]) -> str:
+    """One line per check (``ok``/``FAIL``), with the fix under each failure."""
+    lines = []
+    for check in checks:
+        lines.append(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<22} {check.detail}")
+        if not check.ok and check.fix:
+            lines.append(f"      {'':<22} fix: {check.fix}")
+    failed = sum(not c.ok for c in checks)
+    lines.append(f"\n{len(checks) - failed} passed, {failed} failed" if failed else
+                 f"\nall {len(checks)} checks passed")
+    return "\n".join(lines)
+

@@ -1,0 +1,51 @@
+"""``coffeechat doctor``: each check, with a fix for what fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_healthy_setup_passes_every_check(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.add_event("a1", "Coffee chat with Ana", datetime.now(UTC) - timedelta(hours=2),
+                 ("Ana", "ana@x.org"))
+    assert ws.run("run", "--once").returncode == 0
+    result = ws.run("doctor")
+    assert result.returncode == 0, result.stdout
+    for name in ("config", "time zone", "state file", "template thank_you",
+                 "account personal"):
+        assert f"ok    {name}" in result.stdout
+    assert "America/Chicago" in result.stdout
+    assert "checks passed" in result.stdout
+
+
+def test_each_problem_is_reported_with_its_fix(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w", accounts=("personal", "work"))
+    assert ws.run("run", "--once").returncode == 0
+    (ws.root / "state.json").chmod(0o644)
+    (ws.root / "templates").mkdir()
+    (ws.root / "templates" / "follow_up.txt").write_text("Subject: Hi\n\n{% if %}\n")
+    (ws.root / "work-calendar").rmdir()
+    result = ws.run("doctor")
+    assert result.returncode == 1
+    out = result.stdout
+    assert f"fix: chmod 600 {ws.root / 'state.json'}" in out
+    assert "FAIL  template follow_up" in out and "follow_up.txt, line 3" in out
+    assert "FAIL  account work" in out and "work-calendar" in out
+    assert "ok    account personal" in out
+    assert "3 failed" in out
+
+
+def test_a_broken_config_is_a_failed_check(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.config.write_text(ws.config.read_text().replace("America/Chicago", "Nowhere/Zone"))
+    result = ws.run("doctor")
+    assert result.returncode == 1
+    assert "FAIL  config" in result.stdout and "me.timezone" in result.stdout
