@@ -13,6 +13,7 @@ import pytest
 
 from daemon.store import Store
 from tests.e2e.workspace import Workspace
+from tests.reliability.conftest import Record
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +21,8 @@ KILLS = 40
 SEED = 20261122
 
 
-def test_random_kills_during_cycles_leave_no_duplicate_and_no_loss(tmp_path: Path) -> None:
+def test_random_kills_during_cycles_leave_no_duplicate_and_no_loss(tmp_path: Path,
+                                                                  figures: Record) -> None:
     rng = random.Random(SEED)
     now = datetime.now(UTC)
     ws = Workspace.create(tmp_path / "w")
@@ -76,10 +78,10 @@ def test_random_kills_during_cycles_leave_no_duplicate_and_no_loss(tmp_path: Pat
     lost = expected - set(keys)
     unexpected = set(keys) - expected
     records = Store(ws.root / "state.json").drafts()
-    print(f"\nkill test: busy cycle {busy:.2f} s, idle {idle:.2f} s; {killed} kills "
-          f"({mid_write} in the middle of writing drafts), {finished} cycles finished first; "
-          f"{len(expected)} drafts expected, {len(keys)} made, {duplicates} duplicates, "
-          f"{len(lost)} lost")
+    figures("crash (local, 40 kills)", {
+        "kills": killed, "mid-write": mid_write, "finished first": finished,
+        "expected": len(expected), "made": len(keys), "duplicates": duplicates,
+        "lost": len(lost)})
     assert killed >= KILLS // 2, "too few kills landed inside a cycle to mean anything"
     assert mid_write >= 5, "too few kills landed while drafts were being written"
     assert duplicates == 0
