@@ -102,6 +102,8 @@ def record_to_json(r: DraftRecord) -> JSON:
         "reason": r.reason,
         "created_at": None if r.created_at is None else _time(r.created_at),
         "ref": None if r.ref is None else {"id": r.ref.id, "fingerprint": r.ref.fingerprint},
+        "observed": r.observed,
+        "observed_at": None if r.observed_at is None else _time(r.observed_at),
     }
 
 
@@ -112,7 +114,8 @@ def record_from_json(d: JSON) -> DraftRecord:
         key=d["key"], kind=d["kind"], contact=d["contact"], account=d["account"],
         meeting_uid=d["meeting_uid"], state=d["state"], due=_parse_time(d["due"]),
         reason=d["reason"], created_at=_opt_time(d["created_at"]),
-        ref=None if ref is None else DraftRef(id=ref["id"], fingerprint=ref["fingerprint"]))
+        ref=None if ref is None else DraftRef(id=ref["id"], fingerprint=ref["fingerprint"]),
+        observed=d.get("observed", "untouched"), observed_at=_opt_time(d.get("observed_at")))
 
 
 def prefs_to_json(p: ContactPrefs) -> JSON:

@@ -20,6 +20,7 @@ from daemon.config import Settings
 from daemon.errors import AuthError, ConnectorError, CursorExpired
 from daemon.executor import Executor
 from daemon.model import DraftRecord, Meeting, Plan
+from daemon.observe import observe
 from daemon.planner import plan
 from daemon.render import Renderer
 from daemon.store import Store
@@ -104,6 +105,9 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
             continue
         outcome.drafted.extend(written.made)
         outcome.problems.extend(written.problems)
+    for name, handle in opened.items():
+        if outcomes[name].ok:
+            observe(store, name, handle.drafts, env.clock())
     _report_orphans(current, {a.name for a in settings.accounts})
     store.flush()
     return CycleReport(started=started, accounts=list(outcomes.values()), plan=current)

@@ -90,7 +90,9 @@ class Executor:
             self.store.put_draft(intent)
             self.store.flush()
             ref = box.create(message, spec.key)
-            done = replace(intent, state="created", ref=ref, created_at=self.clock())
+            made_at = self.clock()
+            done = replace(intent, state="created", ref=ref, created_at=made_at,
+                           observed_at=made_at)
             self.store.put_draft(done)
             result.made.append(done)
             log.info("drafted %s to %s (%s)", spec.kind, spec.contact.email, spec.reason)

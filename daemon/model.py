@@ -117,8 +117,6 @@ class DraftRef:
     fingerprint: str = ""
 
 
-DraftState = Literal["untouched", "edited", "gone"]
-"""What became of a draft: as written, changed by the user, or no longer in Drafts."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +144,10 @@ class ContactPrefs:
     """For ``paused``: drafts resume at this time; ``None`` means until ``resume``."""
 
 
+DraftState = Literal["untouched", "edited", "gone"]
+"""What became of a draft: as written, changed by the user, or no longer in Drafts (sent or
+deleted)."""
+
 DraftRecordState = Literal["creating", "created"]
 
 
@@ -164,6 +166,10 @@ class DraftRecord:
     reason: str
     created_at: datetime | None = None
     ref: DraftRef | None = None
+    observed: DraftState = "untouched"
+    """What the user did with the draft, as last seen in the Drafts folder."""
+    observed_at: datetime | None = None
+    """When the Drafts folder was last looked at for this draft."""
 
 
 @dataclass(frozen=True)

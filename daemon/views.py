@@ -84,6 +84,7 @@ def record_json(record: DraftRecord) -> dict[str, Any]:
     return {"key": record.key, "kind": record.kind, "recipient": record.contact,
             "account": record.account, "state": record.state, "due": iso(record.due),
             "draft_id": None if record.ref is None else record.ref.id,
+            "observed": record.observed, "observed_at": iso(record.observed_at),
             "created": iso(record.created_at), "reason": record.reason}
 
 
@@ -143,6 +144,13 @@ def status_text(health: Health, rows: list[ContactRow],
     for rec in sorted(records.values(), key=lambda r: r.created_at or r.due):
         state = "" if rec.state == "created" else f" [{rec.state}]"
         out.append(f"  {when(rec.created_at, tz)}  {rec.kind:<12} {rec.contact}{state}")
+    touched = [r for r in records.values() if r.observed != "untouched"]
+    if touched:
+        out.append(f"\nDrafts you took over: {len(touched)}")
+        for rec in sorted(touched, key=lambda r: r.created_at or r.due):
+            what = ("you edited it; coffeechat leaves it alone" if rec.observed == "edited"
+                    else "sent or deleted")
+            out.append(f"  {rec.kind:<12} {rec.contact}: {what}")
     skipped = [s for s in current.skipped if s.kind is not None]
     if skipped:
         out.append(f"\nNot drafted: {len(skipped)}")

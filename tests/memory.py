@@ -71,6 +71,8 @@ class MemoryDrafts:
     crash_before_create: bool = False
     crash_after_create: bool = False
     fail_create: ConnectorError | None = None
+    gets: int = 0
+    """How many times ``get`` was called."""
 
     def create(self, message: EmailMessage, key: str) -> DraftRef:
         if self.crash_before_create:
@@ -92,6 +94,7 @@ class MemoryDrafts:
         return None
 
     def get(self, ref: DraftRef) -> DraftState:
+        self.gets += 1
         data = self.messages.get(ref.id)
         if data is None:
             return "gone"
