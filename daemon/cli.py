@@ -9,11 +9,14 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, get_args
+from typing import TYPE_CHECKING, ClassVar, get_args
 
 import click
 
-from daemon.config import Settings, default_config_path, load, system_timezone_name
+from daemon.paths import default_config_path, system_timezone_name
+
+if TYPE_CHECKING:
+    from daemon.config import Settings
 from daemon.errors import CoffeechatError, ConfigError
 from daemon.model import DRAFT_KINDS, ContactPrefs, DraftKind
 
@@ -29,6 +32,8 @@ class Context:
 
     def settings(self) -> Settings:
         """The validated config; raises ``ConfigError``."""
+        from daemon.config import load
+
         return load(self.config_path)
 
 
@@ -137,7 +142,7 @@ def run(obj: Context, once: bool) -> None:
 def auth(obj: Context, kind: str, account_name: str | None, no_browser: bool) -> None:
     """Sign an account in, once; the service then refreshes the credentials by itself."""
     from connectors.base import AuthPrompt, ConnectorEnv, authorize
-    from daemon.config import data_dir
+    from daemon.paths import data_dir
 
     settings = obj.settings()
     candidates = [a for a in settings.accounts if a.kind == kind

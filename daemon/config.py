@@ -7,7 +7,6 @@ The keys documented in the README under "Configuration" are a contract: add, nev
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,33 +26,8 @@ from pydantic import (
 
 from daemon.errors import ConfigError
 from daemon.model import DEFAULT_KEYWORDS, Cadence, Me, TaggingRules
+from daemon.paths import APP, data_dir, system_timezone_name
 from daemon.text import clean_address, clean_line
-
-APP = "coffeechat"
-ENV_VAR = "COFFEECHAT_CONFIG"
-
-
-def default_config_path() -> Path:
-    """``$COFFEECHAT_CONFIG`` if set, else ``config.toml`` in the XDG config folder."""
-    from_env = os.environ.get(ENV_VAR)
-    if from_env:
-        return Path(from_env).expanduser()
-    return platformdirs.user_config_path(APP) / "config.toml"
-
-
-def data_dir() -> Path:
-    """The XDG data folder where state and tokens live by default."""
-    return platformdirs.user_data_path(APP)
-
-
-def system_timezone_name() -> str:
-    """The system's IANA zone name, or ``UTC`` when it cannot be told."""
-    import tzlocal
-
-    try:
-        return tzlocal.get_localzone_name() or "UTC"
-    except (ZoneInfoNotFoundError, LookupError, ValueError):
-        return "UTC"
 
 
 class _Section(BaseModel):

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.base import ConnectorEnv, open_account
-from daemon.config import Settings, data_dir
+from daemon.config import Settings
 from daemon.errors import AuthError, CoffeechatError
 from daemon.model import DRAFT_KINDS
+from daemon.paths import data_dir
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.store import Store
 

@@ -29,12 +29,13 @@ import schedule
 from connectors.base import ConnectorEnv
 from connectors.base import open_account as _default_opener
 from daemon import health
-from daemon.config import Settings, data_dir
+from daemon.config import Settings
 from daemon.cycle import CycleReport, Opener, run_cycle
 from daemon.errors import CoffeechatError
 from daemon.locks import run_lock, write_lock
 from daemon.notify import Notifier, watchdog_interval
 from daemon.pacing import Pacer
+from daemon.paths import data_dir
 from daemon.render import Renderer
 from daemon.store import Store
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import default_config_path, load
+from daemon.config import load
 from daemon.errors import ConfigError
+from daemon.paths import default_config_path
 from daemon.starter import starter_config
 
 GOOD = """

@@ -185,3 +185,15 @@ def test_python_m_daemon_and_help(tmp_path: Path) -> None:
     assert script.exists()
     assert subprocess.run([str(script), "--help"], capture_output=True,
                           check=False).returncode == 0
+
+
+def test_help_imports_no_provider_sdk_or_heavy_library(tmp_path: Path) -> None:
+    script = ("import sys\nfrom daemon.cli import main\nsys.argv = ['coffeechat', '--help']\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n"
+              "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)
+    loaded = set(result.stdout.split())
+    heavy = {"googleapiclient", "google", "msal", "requests", "pydantic", "jinja2",
+             "icalendar", "recurring_ical_events", "tinydb", "schedule"}
+    assert loaded & heavy == set()
