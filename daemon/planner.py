@@ -60,6 +60,9 @@ THANK_YOU_WINDOW = timedelta(days=7)
 """No thank-you once the meeting ended longer ago than this."""
 FOLLOW_UP_WINDOW = timedelta(days=21)
 """No follow-up once its time is further in the past than this."""
+SETTLED_MARGIN_DAYS = 21 + 2
+"""A meeting is settled once ``follow_up_days_after`` plus the follow-up window (21 days) plus
+two days of slack (for wall-clock days across DST changes) have passed since it ended."""
 LATE_GRACE = timedelta(hours=1)
 """A confirmation planned later than this after its time is reported as "tagged late"."""
 
@@ -119,7 +122,10 @@ def plan(
 ) -> Plan:
     """Return the :class:`Plan` at ``now``: drafts due (sorted by due time, then key), drafts
     coming later (same order) and drafts that will not be written (sorted by key), each with a
-    reason a user can read.
+    reason a user can read. Meetings that ended so long ago that no draft of their own could
+    ever be due again (follow-up window closed) are *settled*: they count for catch-ups but
+    add nothing else to the plan, which keeps the plan and its cost proportional to what is
+    live rather than to years of history.
 
     ``prefs`` maps a contact's address to what the user decided about them; ``drafts`` maps a
     key to the draft already made or being made under it: such a key appears nowhere in the
@@ -139,7 +145,10 @@ def plan(
     meetings = _normalise(interviews)
     by_contact = _valid_meetings_by_contact(meetings)
     out = _Collector(drafts)
+    settled_before = ctx.now - timedelta(days=cadence.follow_up_days_after + SETTLED_MARGIN_DAYS)
     for meeting in meetings:
+        if meeting.end < settled_before:
+            continue  # settled: it still anchors catch-ups, but nothing of its own can be due
         for outcome in _meeting_outcomes(meeting, by_contact, ctx):
             out.add(outcome)
     for outcome in _catch_up_outcomes(by_contact, ctx):
@@ -248,7 +257,7 @@ def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
         out.append(_Meeting(
             uid=m.uid,
             account=iv.account,
-            title=clean_line(m.title, limit=80),
+            title=m.title,
             start=start,
             end=max(start, m.end.astimezone(UTC)),
             contacts=contacts,
@@ -258,7 +267,9 @@ def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
     return out
 
 
-def _unique_people(people: Iterable[Person], exclude: Sequence[Person]) -> tuple[Person, ...]:
+def _unique_people(people: Sequence[Person], exclude: Sequence[Person]) -> tuple[Person, ...]:
+    if not people:
+        return ()
     taken = {p.email for p in exclude}
     out: list[Person] = []
     for p in map(_person, people):
@@ -393,7 +404,7 @@ def _follow_up(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome
 
 
 def _no_contact_reason(m: _Meeting, ctx: _Context) -> str:
-    head = f'no drafts for "{m.title}" on {_day(m.start, ctx.tz)}'
+    head = f'no drafts for "{clean_line(m.title, limit=80)}" on {_day(m.start, ctx.tz)}'
     if m.invalid_reason is not None:
         return f"{head}: {m.invalid_reason}"
     return (f"{head}: it names no contact. Add the person as an attendee, or add a line "

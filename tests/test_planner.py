@@ -622,3 +622,17 @@ def test_uids_that_cannot_travel_in_a_header_are_hashed_in_keys(uid: str) -> Non
 def test_plain_uids_are_kept_in_keys() -> None:
     uid = "040000008200E00074C5B7101A82E008@outlook.com/2026-03-02T15:00:00Z"
     assert draft_key("follow_up", uid, "a@b.org") == f"{uid}/follow_up/a@b.org"
+
+
+def test_settled_meetings_anchor_catch_ups_but_add_nothing_else() -> None:
+    contact = Person("old@example.org", "Old Friend")
+    start = NOW_SETTLED - timedelta(days=400)
+    meeting = Meeting(uid="ancient", title="coffee chat", start=start,
+                      end=start + timedelta(minutes=30))
+    result = plan([Interview(meeting=meeting, account="a", contacts=(contact,))], {}, {},
+                  NOW_SETTLED, Cadence(), ZoneInfo("Europe/Berlin"))
+    assert [s.kind for s in result.skipped] == []  # no stale "too late" reasons
+    assert [s.key for s in (*result.due, *result.upcoming)] == ["old@example.org/catch_up/1"]
+
+
+NOW_SETTLED = datetime(2026, 11, 20, 17, 0, tzinfo=ZoneInfo("UTC"))
