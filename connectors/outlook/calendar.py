@@ -1,0 +1,194 @@
+"""The Outlook calendar through Microsoft Graph's ``/me/calendarView/delta``.
+
+A full sync asks for every event in a window (``history_days`` back to ``horizon_days`` ahead)
+and follows ``@odata.nextLink`` pages until ``@odata.deltaLink``; that link, stored whole with
+the window, is the cursor, returned only once the whole listing has been read. The next sync
+asks the delta link for what changed since.
+
+When less than half of the horizon is left ahead of now, the window moves forward: a fresh full
+sync over a new window (drafts are keyed by meeting, so nothing is written twice). A delta link
+Graph no longer accepts (410, or ``SyncStateNotFound``) raises ``CursorExpired``.
+
+Occurrences of a series carry their own ``iCalUId``; the series' UID is read once from the
+series master (``GET /me/events/{id}?$select=iCalUId``) and remembered in the cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from connectors.base import ConnectorEnv
+from connectors.outlook.graph import GraphClient, GraphError
+from connectors.outlook.mapping import BadEvent, removed, series_master_id, to_meeting
+from daemon.errors import ConnectorError, CursorExpired
+from daemon.model import JSON, Change
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+DEFAULT_PAGE_SIZE = 200
+"""Events per page asked with ``Prefer: odata.maxpagesize`` (Graph's own default is 10)."""
+MAX_PAGES = 5000
+"""A listing longer than this is taken to be a server loop, not a calendar."""
+MAX_SERIES_REMEMBERED = 5000
+EXPIRED_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
+"""Graph error codes (compared lower-cased) that mean the delta state is gone."""
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    delta_link: str
+    window_start: datetime
+    window_end: datetime
+    series: dict[str, str]
+
+    def to_json(self) -> JSON:
+        return {"version": CURSOR_VERSION, "delta_link": self.delta_link,
+                "window_start": _iso(self.window_start), "window_end": _iso(self.window_end),
+                "series": dict(self.series)}
+
+
+class GraphCalendar:
+    """A :class:`connectors.base.CalendarSource` over the signed-in user's Outlook calendar."""
+
+    def __init__(self, client: GraphClient, env: ConnectorEnv, *, history_days: int = 400,
+                 horizon_days: int = 365, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        """Remember the client, the injected clock and zone, and the window's size."""
+        self._client = client
+        self._env = env
+        self._history = timedelta(days=history_days)
+        self._horizon = timedelta(days=horizon_days)
+        self._page_size = page_size
+
+    def changes(self, cursor: JSON | None) -> tuple[list[Change], JSON]:
+        """Return the meetings changed or removed since ``cursor`` and the new cursor.
+
+        ``None`` (or a cursor whose window is running out) means a full sync over a fresh
+        window. Raises ``CursorExpired`` when Graph no longer accepts the stored delta link
+        (or the cursor cannot be read, or points at another ``graph_root``), ``AuthError``,
+        ``TransientError`` or ``ConnectorError``.
+        """
+        now = self._env.clock().astimezone(UTC).replace(microsecond=0)
+        state = _read_cursor(cursor) if cursor is not None else None
+        if cursor is not None and state is None:
+            raise CursorExpired(f"account {self._client.account!r}: the stored calendar "
+                                "position cannot be read")
+        series: dict[str, str] = dict(state.series) if state is not None else {}
+        if state is not None and state.window_end - now < self._horizon / 2:
+            log.info("account %s: the calendar window is moving forward; reading it again",
+                     self._client.account)
+            state = None
+        if state is None:
+            start, end = now - self._history, now + self._horizon
+            url = self._client.url("/me/calendarView/delta")
+            params: dict[str, str] | None = {"startDateTime": _iso(start),
+                                              "endDateTime": _iso(end)}
+        else:
+            start, end = state.window_start, state.window_end
+            if not state.delta_link.startswith(self._client.root + "/"):
+                raise CursorExpired(f"account {self._client.account!r}: the stored calendar "
+                                    "position belongs to another graph_root")
+            url, params = state.delta_link, None
+        events, delta_link = self._list(url, params)
+        result: list[Change] = []
+        for event in events:
+            change = self._map(event, series)
+            if change is not None:
+                result.append(change)
+        if len(series) > MAX_SERIES_REMEMBERED:
+            series = dict(list(series.items())[-MAX_SERIES_REMEMBERED:])
+        return result, _Cursor(delta_link, start, end, series).to_json()
+
+    # --- listing ---------------------------------------------------------------------------
+
+    def _list(self, url: str, params: dict[str, str] | None) -> tuple[list[JSON], str]:
+        """Every event of the listing at ``url``, and the delta link that ends it."""
+        headers = {"Prefer": f'odata.maxpagesize={self._page_size}, outlook.timezone="UTC"'}
+        events: list[JSON] = []
+        for _ in range(MAX_PAGES):
+            try:
+                reply = self._client.request("GET", url, "reading calendar changes",
+                                             params=params, headers=headers)
+            except GraphError as exc:
+                if exc.status == 410 or exc.code.lower() in EXPIRED_CODES:
+                    raise CursorExpired(f"account {self._client.account!r}: Graph no longer "
+                                        "accepts the stored calendar position") from exc
+                raise
+            page = reply.body.get("value", [])
+            if not isinstance(page, list):
+                raise ConnectorError(f"account {self._client.account!r}: Graph sent a calendar "
+                                     "page without a list of events")
+            events.extend(item for item in page if isinstance(item, dict))
+            next_link = reply.body.get("@odata.nextLink")
+            delta_link = reply.body.get("@odata.deltaLink")
+            if isinstance(delta_link, str) and delta_link:
+                return events, self._client.check_link(delta_link)
+            if not isinstance(next_link, str) or not next_link:
+                raise ConnectorError(f"account {self._client.account!r}: Graph ended a "
+                                     "calendar listing without a delta link; the next cycle "
+                                     "will try again")
+            url, params = self._client.check_link(next_link), None
+        raise ConnectorError(f"account {self._client.account!r}: the calendar listing went on "
+                             f"for more than {MAX_PAGES} pages; the next cycle will try again")
+
+    def _map(self, event: JSON, series: dict[str, str]) -> Change | None:
+        gone = removed(event)
+        if gone is not None:
+            return gone if gone.provider_id else None
+        if event.get("type") == "seriesMaster":
+            return None
+        master = series_master_id(event)
+        if master is not None and master not in series:
+            series[master] = self._series_uid(master)
+        try:
+            mapped = to_meeting(event, tz=self._env.timezone, series_uids=series)
+        except BadEvent as exc:
+            log.warning("account %s: skipped an Outlook event (%s): %s", self._client.account,
+                        str(event.get("id", "?"))[:40], exc)
+            return None
+        for problem in mapped.problems:
+            log.warning("account %s: %s: %s", self._client.account, mapped.meeting.title
+                        or mapped.meeting.source, problem)
+        return mapped.meeting
+
+    def _series_uid(self, master: str) -> str:
+        """The ``iCalUId`` of a series master; "" when it no longer exists."""
+        url = self._client.url(f"/me/events/{_quote(master)}")
+        try:
+            reply = self._client.request("GET", url, "reading a recurring series",
+                                         params={"$select": "iCalUId"})
+        except GraphError as exc:
+            if exc.status == 404:
+                return ""
+            raise
+        value: Any = reply.body.get("iCalUId")
+        return value if isinstance(value, str) else ""
+
+
+def _read_cursor(cursor: JSON) -> _Cursor | None:
+    try:
+        if cursor.get("version") != CURSOR_VERSION:
+            return None
+        link = cursor["delta_link"]
+        start = datetime.fromisoformat(cursor["window_start"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(cursor["window_end"].replace("Z", "+00:00"))
+        series = cursor.get("series", {})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if not isinstance(link, str) or start.tzinfo is None or end.tzinfo is None:
+        return None
+    if not isinstance(series, dict):
+        series = {}
+    return _Cursor(link, start, end, {str(k): str(v) for k, v in series.items()})
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _quote(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,279 @@
+"""Outlook drafts through Microsoft Graph: ``POST /me/messages`` saves a draft in Drafts.
+
+Nothing here sends: no ``/send``, no ``Mail.Send``. The idempotency key travels in the
+draft's ``internetMessageHeaders`` (which Graph accepts only when a message is created), so
+:meth:`GraphDrafts.find` can read it back from the recent drafts after a crash.
+
+The fingerprint of a draft is its ``changeKey``, which Exchange changes on every change to the
+item, so a draft the user opened and edited reads as "edited" (and so, rarely, does one whose
+flags or categories they changed: coffeechat then leaves it alone, the safe side). When Graph
+gives no ``changeKey``, ``lastModifiedDateTime`` stands in (prefixed ``modified:``).
+Changes and deletions send ``If-Match`` with the change key, so a user's edit that lands
+between our check and our change is not overwritten.
+
+Creating is the one call that is not safe to repeat: when a create times out or its connection
+drops, the Drafts folder is searched for the key before trying again.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from email.utils import getaddresses
+from typing import Any
+from urllib.parse import quote
+
+from connectors.base import KEY_HEADER
+from connectors.outlook.graph import GraphClient, GraphError, GraphReply
+from daemon.errors import ConnectorError
+from daemon.model import JSON, DraftRef, DraftState
+
+log = logging.getLogger(__name__)
+
+FIND_PAGE_SIZE = 50
+FIND_MAX_PAGES = 4
+"""``find`` reads at most this many pages of the newest drafts (a crash is resolved in the
+next cycle, so the draft it looks for is among the newest)."""
+MODIFIED_PREFIX = "modified:"
+_CONFLICT = frozenset({409, 412})
+
+
+def to_graph_message(message: EmailMessage, *, key: str | None = None) -> JSON:
+    """Return the Graph ``message`` JSON for ``message``: subject, body (text, or HTML when it
+    has no text part), To/Cc/Bcc/Reply-To recipients, and, when ``key`` is given, the key in
+    ``internetMessageHeaders`` (only allowed when creating). ``From`` is left to Graph, which
+    sets the signed-in mailbox.
+
+    Raises ``ValueError`` when ``key`` is given and the message does not carry it.
+    """
+    result: JSON = {"subject": str(message.get("Subject", "") or "")}
+    content_type, content = _body(message)
+    result["body"] = {"contentType": content_type, "content": content}
+    for header, prop in (("To", "toRecipients"), ("Cc", "ccRecipients"),
+                         ("Bcc", "bccRecipients"), ("Reply-To", "replyTo")):
+        recipients = _recipients(message, header)
+        if recipients or header == "To":
+            result[prop] = recipients
+    if key is not None:
+        carried = str(message.get(KEY_HEADER, "") or "").strip()
+        if carried != key:
+            raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
+        result["internetMessageHeaders"] = [{"name": KEY_HEADER, "value": key}]
+    return result
+
+
+def fingerprint(item: JSON) -> str:
+    """Return the fingerprint of a Graph message: its ``changeKey``, else
+    ``modified:<lastModifiedDateTime>``, else ""."""
+    change_key = item.get("changeKey")
+    if isinstance(change_key, str) and change_key:
+        return change_key
+    modified = item.get("lastModifiedDateTime")
+    return f"{MODIFIED_PREFIX}{modified}" if isinstance(modified, str) and modified else ""
+
+
+def key_of(item: JSON) -> str | None:
+    """Return the ``X-Coffeechat-Key`` among a message's ``internetMessageHeaders`` (name
+    compared without regard to case), else ``None``."""
+    headers = item.get("internetMessageHeaders")
+    if not isinstance(headers, list):
+        return None
+    for header in headers:
+        if (isinstance(header, dict) and str(header.get("name", "")).lower()
+                == KEY_HEADER.lower()):
+            return str(header.get("value", "")).strip()
+    return None
+
+
+class GraphDrafts:
+    """A :class:`connectors.base.DraftBox` over the signed-in user's Outlook Drafts folder.
+
+    Every method raises ``AuthError``, ``TransientError`` or ``ConnectorError``.
+    """
+
+    def __init__(self, client: GraphClient) -> None:
+        """Remember the client; the Drafts folder's id is read on first need."""
+        self._client = client
+        self._drafts_folder: str | None = None
+
+    # --- DraftBox --------------------------------------------------------------------------
+
+    def create(self, message: EmailMessage, key: str) -> DraftRef:
+        """Save ``message`` as a new draft; returns its Graph id and change key.
+
+        Raises ``ValueError`` when the message does not carry ``key``.
+        """
+        body = to_graph_message(message, key=key)
+
+        def already_made() -> GraphReply | None:
+            found = self._find_item(key)
+            return GraphReply(200, found) if found is not None else None
+
+        reply = self._client.request("POST", self._client.url("/me/messages"),
+                                     "saving a draft", body=body, on_retry=already_made)
+        return self._ref(reply.body, "saving a draft")
+
+    def find(self, key: str) -> DraftRef | None:
+        """Return the newest draft in Drafts whose ``X-Coffeechat-Key`` is ``key``, else
+        ``None`` (only the newest few hundred drafts are read)."""
+        item = self._find_item(key)
+        return None if item is None else self._ref(item, "looking for a draft")
+
+    def get(self, ref: DraftRef) -> DraftState:
+        """Return "gone" when the draft no longer exists, was sent or left Drafts,
+        "untouched" when its change key is still the one we wrote, else "edited"."""
+        item = self._read(ref.id)
+        if item is None or item.get("isDraft") is False:
+            return "gone"
+        folder = item.get("parentFolderId")
+        if isinstance(folder, str) and folder and folder != self._drafts_folder_id():
+            return "gone"
+        return "untouched" if fingerprint(item) == ref.fingerprint else "edited"
+
+    def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
+        """Replace an untouched draft's subject, body and recipients (the key stays: Graph
+        keeps headers from creation). Returns the new reference.
+
+        Raises ``ConnectorError`` when the draft was edited or is gone (it is left as it is).
+        """
+        state = self.get(ref)
+        if state != "untouched":
+            what = "was changed by you" if state == "edited" else "is no longer in Drafts"
+            raise ConnectorError(f"account {self._client.account!r}: the Outlook draft "
+                                 f"{_short(ref.id)} {what}, so it was not replaced; nothing "
+                                 "needs doing")
+        body = to_graph_message(message)
+
+        def already_changed() -> GraphReply | None:
+            item = self._read(ref.id, "changeKey,lastModifiedDateTime,subject,body")
+            if item is not None and _same_content(item, body):
+                return GraphReply(200, item)
+            return None
+
+        try:
+            reply = self._client.request("PATCH", self._message_url(ref.id),
+                                         "updating a draft", body=body,
+                                         headers=_if_match(ref), on_retry=already_changed)
+        except GraphError as exc:
+            if exc.status in _CONFLICT:
+                raise ConnectorError(f"account {self._client.account!r}: the Outlook draft "
+                                     f"{_short(ref.id)} was changed by you just now, so it was "
+                                     "not replaced; nothing needs doing") from exc
+            if exc.status == 404:
+                raise ConnectorError(f"account {self._client.account!r}: the Outlook draft "
+                                     f"{_short(ref.id)} is no longer in Drafts, so it was not "
+                                     "replaced; nothing needs doing") from exc
+            raise
+        return self._ref({**reply.body, "id": reply.body.get("id") or ref.id},
+                         "updating a draft")
+
+    def delete(self, ref: DraftRef) -> None:
+        """Delete an untouched draft (Outlook moves it to Deleted Items). One already gone is
+        fine; one the user edited is left in place, with a warning."""
+        state = self.get(ref)
+        if state == "gone":
+            return
+        if state == "edited":
+            log.warning("account %s: the Outlook draft %s was edited, so it was not deleted",
+                        self._client.account, _short(ref.id))
+            return
+        try:
+            self._client.request("DELETE", self._message_url(ref.id), "deleting a draft",
+                                 headers=_if_match(ref))
+        except GraphError as exc:
+            if exc.status == 404:
+                return
+            if exc.status in _CONFLICT:
+                log.warning("account %s: the Outlook draft %s was edited, so it was not "
+                            "deleted", self._client.account, _short(ref.id))
+                return
+            raise
+
+    # --- Graph -----------------------------------------------------------------------------
+
+    def _find_item(self, key: str) -> JSON | None:
+        url = self._client.url("/me/mailFolders/drafts/messages")
+        params: dict[str, str] | None = {
+            "$select": "id,changeKey,lastModifiedDateTime,internetMessageHeaders",
+            "$top": str(FIND_PAGE_SIZE),
+            "$orderby": "createdDateTime desc",
+        }
+        for _ in range(FIND_MAX_PAGES):
+            reply = self._client.request("GET", url, "looking for a draft", params=params)
+            items = reply.body.get("value", [])
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and key_of(item) == key:
+                    return item
+            next_link = reply.body.get("@odata.nextLink")
+            if not isinstance(next_link, str) or not next_link:
+                return None
+            url, params = self._client.check_link(next_link), None
+        return None
+
+    def _read(self, message_id: str,
+              select: str = "id,changeKey,lastModifiedDateTime,isDraft,parentFolderId"
+              ) -> JSON | None:
+        try:
+            reply = self._client.request("GET", self._message_url(message_id),
+                                         "reading a draft", params={"$select": select})
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return reply.body
+
+    def _drafts_folder_id(self) -> str:
+        if self._drafts_folder is None:
+            reply = self._client.request("GET", self._client.url("/me/mailFolders/drafts"),
+                                         "reading the Drafts folder",
+                                         params={"$select": "id"})
+            self._drafts_folder = str(reply.body.get("id", ""))
+        return self._drafts_folder
+
+    def _message_url(self, message_id: str) -> str:
+        return self._client.url(f"/me/messages/{quote(message_id, safe='')}")
+
+    def _ref(self, item: JSON, what: str) -> DraftRef:
+        message_id = item.get("id")
+        if not isinstance(message_id, str) or not message_id:
+            raise ConnectorError(f"account {self._client.account!r}: {what}: Graph's answer "
+                                 "has no message id")
+        return DraftRef(id=message_id, fingerprint=fingerprint(item))
+
+
+def _if_match(ref: DraftRef) -> dict[str, str]:
+    if not ref.fingerprint or ref.fingerprint.startswith(MODIFIED_PREFIX):
+        return {}
+    return {"If-Match": f'W/"{ref.fingerprint}"'}
+
+
+def _same_content(item: JSON, sent: JSON) -> bool:
+    body: Any = item.get("body")
+    content = body.get("content", "") if isinstance(body, dict) else ""
+    return (item.get("subject") == sent["subject"]
+            and str(content).strip() == str(sent["body"]["content"]).strip())
+
+
+def _body(message: EmailMessage) -> tuple[str, str]:
+    part = message.get_body(("plain", "html"))
+    if part is None:
+        return "text", ""
+    kind = "html" if part.get_content_type() == "text/html" else "text"
+    return kind, str(part.get_content())
+
+
+def _recipients(message: EmailMessage, header: str) -> list[JSON]:
+    values = [str(v) for v in message.get_all(header, [])]
+    result: list[JSON] = []
+    for name, address in getaddresses(values):
+        if not address:
+            continue
+        entry: JSON = {"address": address}
+        if name:
+            entry["name"] = name
+        result.append({"emailAddress": entry})
+    return result
+
+
+def _short(message_id: str) -> str:
+    return message_id if len(message_id) <= 24 else message_id[:12] + "…" + message_id[-8:]

@@ -1,0 +1,120 @@
+"""The contract suite run against the Outlook connector, talking HTTP to the fake Graph."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.base import CalendarSource, ConnectorEnv, DraftBox
+from connectors.outlook.calendar import GraphCalendar
+from connectors.outlook.drafts import GraphDrafts
+from connectors.outlook.graph import GraphClient
+from connectors.retry import Backoff
+from daemon.model import DraftRef
+from tests.fakes.graph import FakeGraph, StaticTokens, add_series, as_email, make_event, running
+
+from .calendar_contract import CalendarContract
+from .drafts_contract import DraftBoxContract
+from .events import CalendarWorld, EventSpec
+
+ZONE = ZoneInfo("America/New_York")
+NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
+FAST = Backoff(attempts=3, base=0.01, cap=0.05)
+
+
+def client_for(fake: FakeGraph, timeout: float = 2.0) -> GraphClient:
+    """A client of the fake that never sleeps long between retries."""
+    return GraphClient(fake.root, StaticTokens(fake.token), account="work", timeout=timeout,
+                       backoff=FAST, sleep=lambda seconds: None)
+
+
+def graph_event(spec: EventSpec, start: datetime | None = None,
+                event_id: str | None = None) -> dict[str, object]:
+    """The Graph form of an EventSpec (one occurrence when ``start`` is given)."""
+    begin = start or spec.start
+    return make_event(spec.uid, spec.title, begin, begin + (spec.end - spec.start),
+                      description=spec.description, location=spec.location,
+                      organizer=spec.organizer,
+                      is_organizer=spec.organizer is not None
+                      and spec.organizer[0] == "sam@example.com",
+                      attendees=spec.attendees, categories=spec.categories,
+                      cancelled=spec.cancelled, event_id=event_id)
+
+
+class OutlookWorld(CalendarWorld):
+    """The fake Graph's calendar; a changed event keeps its Graph ids, as in Outlook."""
+
+    def __init__(self, fake: FakeGraph, now: datetime, data_dir: Path) -> None:
+        super().__init__(now)
+        self.fake = fake
+        self._ids: dict[str, list[str]] = {}
+        self._masters: dict[str, str] = {}
+        env = ConnectorEnv(timezone=ZONE, clock=lambda: now, data_dir=data_dir)
+        self._source = GraphCalendar(client_for(fake), env, page_size=3)
+
+    @property
+    def source(self) -> CalendarSource:
+        return self._source
+
+    def put(self, event: EventSpec) -> None:
+        old = self._ids.get(event.uid, [])
+        if event.rrule is None:
+            stored = self.fake.put_event(graph_event(event, event_id=old[0] if old else None))
+            self._ids[event.uid] = [stored["id"]]
+            return
+        parts = dict(p.split("=", 1) for p in event.rrule.upper().split(";"))
+        step = {"DAILY": 1, "WEEKLY": 7}[parts["FREQ"]] * int(parts.get("INTERVAL", "1"))
+        starts = [event.start + timedelta(days=n * step) for n in range(int(parts["COUNT"]))]
+        master, occurrences = add_series(
+            self.fake, graph_event(event), starts, master_id=self._masters.get(event.uid),
+            occurrence_ids=old if len(old) == len(starts) else None)
+        self._masters[event.uid] = master["id"]
+        self._ids[event.uid] = [o["id"] for o in occurrences]
+
+    def remove(self, uid: str) -> None:
+        for event_id in self._ids.pop(uid, []):
+            self.fake.delete_event(event_id)
+        master = self._masters.pop(uid, None)
+        if master is not None:
+            self.fake.delete_master(master)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraph]:
+    with running() as server:
+        yield server
+        assert server.send_requests() == []
+
+
+class TestOutlookCalendar(CalendarContract):
+    @pytest.fixture
+    def world(self, fake: FakeGraph, tmp_path: Path) -> CalendarWorld:
+        return OutlookWorld(fake, NOW, tmp_path)
+
+
+class TestOutlookDrafts(DraftBoxContract):
+    server: FakeGraph
+
+    @pytest.fixture
+    def box(self, fake: FakeGraph) -> DraftBox:
+        self.server = fake
+        return GraphDrafts(client_for(fake))
+
+    def user_edits(self, ref: DraftRef) -> None:
+        self.server.user_edits(ref.id)
+
+    def user_deletes(self, ref: DraftRef) -> None:
+        self.server.user_deletes(ref.id)
+
+    def stored_message(self, ref: DraftRef) -> EmailMessage:
+        item = self.server.message(ref.id)
+        assert item is not None
+        return as_email(item)
+
+    def reopen(self, box: DraftBox) -> DraftBox:
+        return GraphDrafts(client_for(self.server))
