@@ -72,6 +72,9 @@ class CalendarWorld(ABC):
     are written once in terms of them.
     """
 
+    supports_categories = True
+    """Whether the provider has event categories (Google Calendar has none)."""
+
     def __init__(self, now: datetime) -> None:
         self.now = now
         """The time the source's injected clock shows."""

@@ -1,0 +1,212 @@
+"""Gmail's Drafts folder as a :class:`connectors.base.DraftBox`.
+
+Only ``users.drafts.create``, ``list``, ``get``, ``update`` and ``delete`` are ever called;
+nothing here sends (no ``drafts.send``, no ``messages.send``).
+
+A reference is the Gmail draft id, with the id of the draft's current message as its
+fingerprint: Gmail gives a draft a new message (a new message id, same draft id) every time it
+is saved, by the user in Gmail or by ``drafts.update``. So a draft whose message id is still
+the one coffeechat wrote is untouched, another message id means the user edited it, and a 404
+means it is gone (deleted, or sent by the user).
+
+Gmail takes no idempotency key. When a create fails in a way that leaves its outcome unknown
+(a timeout, a dropped connection, a server error), the draft is looked for by its key before
+the create is tried again, so a retry never makes a second draft.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import logging
+from email.message import EmailMessage
+from typing import Any
+
+from connectors.base import KEY_HEADER
+from connectors.google.http import NotFound, Session, Throttled
+from connectors.retry import with_retries
+from daemon.errors import ConnectorError, TransientError
+from daemon.model import DraftRef, DraftState
+
+log = logging.getLogger(__name__)
+
+USER = "me"
+FIND_PAGE_SIZE = 100
+FIND_MAX_PAGES = 5
+"""``find`` reads the key of at most this many pages of the newest drafts (500 drafts)."""
+_WRITE_POLICY = email.policy.default.clone(max_line_length=998)
+"""Keep the key header on one line (RFC 5322 allows 998 characters)."""
+
+
+def encode(message: EmailMessage) -> str:
+    """Return ``message`` as the base64url text Gmail's ``Message.raw`` holds."""
+    return base64.urlsafe_b64encode(message.as_bytes(policy=_WRITE_POLICY)).decode("ascii")
+
+
+class GmailDrafts:
+    """The Drafts folder of one Gmail account."""
+
+    def __init__(self, session: Session) -> None:
+        """Remember the session; nothing is fetched until a method is called."""
+        self.session = session
+
+    # --- DraftBox ------------------------------------------------------------------------
+
+    def create(self, message: EmailMessage, key: str) -> DraftRef:
+        """Save ``message`` as a new Gmail draft (``drafts.create`` with a ``raw`` body).
+
+        Returns the draft id and message id. Raises ``ValueError`` when the message's key
+        header is not ``key``; ``AuthError``, ``TransientError`` or ``ConnectorError``.
+        """
+        if str(message.get(KEY_HEADER, "")).strip() != key:
+            raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
+        body = {"message": {"raw": encode(message)}}
+        unsure = False
+
+        def attempt() -> DraftRef:
+            nonlocal unsure
+            if unsure:
+                found = self.find(key)
+                if found is not None:
+                    log.info("account %s: the draft %s was written before its answer was "
+                             "lost; not writing it again", self.session.account, key)
+                    return found
+            try:
+                answer = self.session.once(
+                    lambda: self._drafts().create(userId=USER, body=body), "writing a draft")
+            except TransientError as exc:
+                unsure = unsure or not isinstance(exc, Throttled)
+                raise
+            return _ref(answer)
+
+        return with_retries(attempt, f"account {self.session.account!r}: writing a draft",
+                            self.session.policy, self.session.sleep, self.session.rng)
+
+    def find(self, key: str) -> DraftRef | None:
+        """Return the newest draft whose ``X-Coffeechat-Key`` is ``key``, or ``None``.
+
+        Reads the headers (``format=metadata``; ``drafts.get`` cannot narrow them to one, and
+        ``messages.get``, which can, is not allowed by the ``gmail.compose`` scope) of the
+        newest drafts, up to
+        ``FIND_MAX_PAGES`` pages of ``FIND_PAGE_SIZE``. Raises ``AuthError``,
+        ``TransientError`` or ``ConnectorError``.
+        """
+        page_token: str | None = None
+        for _ in range(FIND_MAX_PAGES):
+            query: dict[str, Any] = {"userId": USER, "maxResults": FIND_PAGE_SIZE}
+            if page_token:
+                query["pageToken"] = page_token
+            answer = self._list(query)
+            for item in answer.get("drafts") or []:
+                draft_id = item.get("id") if isinstance(item, dict) else None
+                if not isinstance(draft_id, str):
+                    continue
+                metadata = self._metadata(draft_id)
+                if metadata is not None and _key_of(metadata) == key:
+                    return _ref(metadata)
+            page_token = answer.get("nextPageToken")
+            if not isinstance(page_token, str) or not page_token:
+                return None
+        return None
+
+    def get(self, ref: DraftRef) -> DraftState:
+        """Return "gone" when Gmail no longer has the draft, "untouched" when its message is
+        still the one written (same message id), else "edited". Raises ``AuthError``,
+        ``TransientError`` or ``ConnectorError``."""
+        metadata = self._metadata(ref.id)
+        if metadata is None:
+            return "gone"
+        current = _ref(metadata)
+        return "untouched" if ref.fingerprint and current.fingerprint == ref.fingerprint \
+            else "edited"
+
+    def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
+        """Replace an untouched draft's message (``drafts.update``); returns the draft id
+        with its new message id.
+
+        Raises ``ConnectorError`` (changing nothing) when the draft was edited or is gone,
+        ``ValueError`` when ``message`` has no key header; ``AuthError``,
+        ``TransientError``. Gmail offers no compare-and-swap: an edit made in the instant
+        between the check and the update is overwritten.
+        """
+        if not str(message.get(KEY_HEADER, "")).strip():
+            raise ValueError(f"the message must carry an {KEY_HEADER} header")
+        state = self.get(ref)
+        if state != "untouched":
+            what = "was changed by you" if state == "edited" else "is no longer in Drafts"
+            raise ConnectorError(f"account {self.session.account!r}: the Gmail draft "
+                                 f"{ref.id} {what}, so it was not replaced; nothing needs "
+                                 "doing")
+        body = {"id": ref.id, "message": {"raw": encode(message)}}
+        try:
+            answer = self.session.call(
+                lambda: self._drafts().update(userId=USER, id=ref.id, body=body),
+                "replacing a draft")
+        except NotFound:
+            raise ConnectorError(f"account {self.session.account!r}: the Gmail draft "
+                                 f"{ref.id} is no longer in Drafts, so it was not replaced; "
+                                 "nothing needs doing") from None
+        return _ref(answer)
+
+    def delete(self, ref: DraftRef) -> None:
+        """Delete an untouched draft. One already gone is fine; one the user edited is left
+        in place with a warning. Raises ``AuthError``, ``TransientError`` or
+        ``ConnectorError``."""
+        state = self.get(ref)
+        if state == "gone":
+            return
+        if state == "edited":
+            log.warning("account %s: the Gmail draft %s was edited, so it was not deleted",
+                        self.session.account, ref.id)
+            return
+        try:
+            self.session.call(lambda: self._drafts().delete(userId=USER, id=ref.id),
+                              "deleting a draft")
+        except NotFound:
+            return
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _drafts(self) -> Any:
+        return self.session.service("gmail").users().drafts()
+
+    def _list(self, query: dict[str, Any]) -> dict[str, Any]:
+        answer = self.session.call(lambda: self._drafts().list(**query), "listing drafts")
+        if not isinstance(answer, dict):
+            raise ConnectorError(f"account {self.session.account!r}: Gmail's draft listing "
+                                 "was not a JSON object")
+        return answer
+
+    def _metadata(self, draft_id: str) -> dict[str, Any] | None:
+        """The draft with its message's headers, or ``None`` on 404."""
+        try:
+            answer = self.session.call(
+                lambda: self._drafts().get(userId=USER, id=draft_id, format="metadata"),
+                "reading a draft")
+        except NotFound:
+            return None
+        if not isinstance(answer, dict):
+            raise ConnectorError(f"account {self.session.account!r}: Gmail's answer for draft "
+                                 f"{draft_id} was not a JSON object")
+        return answer
+
+
+def _ref(draft: Any) -> DraftRef:
+    if not isinstance(draft, dict) or not isinstance(draft.get("id"), str):
+        raise ConnectorError("Gmail's answer did not name a draft; the next cycle will check "
+                             "again")
+    message = draft.get("message")
+    message_id = message.get("id") if isinstance(message, dict) else None
+    return DraftRef(id=draft["id"], fingerprint=message_id if isinstance(message_id, str)
+                    else "")
+
+
+def _key_of(draft: dict[str, Any]) -> str | None:
+    message = draft.get("message")
+    payload = message.get("payload") if isinstance(message, dict) else None
+    headers = payload.get("headers") if isinstance(payload, dict) else None
+    for header in headers if isinstance(headers, list) else []:
+        if (isinstance(header, dict) and str(header.get("name", "")).lower()
+                == KEY_HEADER.lower()):
+            return str(header.get("value", "")).strip()
+    return None

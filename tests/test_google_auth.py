@@ -1,0 +1,223 @@
+"""Google sign-in and stored credentials, against the fake token endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.base import AuthPrompt, ConnectorEnv, token_file
+from connectors.google import open_account
+from connectors.google.auth import SCOPES, authorize
+from daemon.errors import AuthError, ConnectorError, TransientError
+from tests.fakes.google import FakeGoogle
+
+NOW = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGoogle]:
+    server = FakeGoogle().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def env(tmp_path: Path) -> ConnectorEnv:
+    return ConnectorEnv(timezone=ZoneInfo("UTC"), clock=lambda: NOW, data_dir=tmp_path)
+
+
+def store_token(tmp_path: Path, fake: FakeGoogle, *, expired: bool,
+                token_uri: str | None = None) -> Path:
+    path = token_file(env(tmp_path), "gmail")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    expiry = datetime.now(UTC) + (timedelta(hours=-1) if expired else timedelta(hours=1))
+    path.write_text(json.dumps({
+        "token": "old-token", "refresh_token": "refresh-1",
+        "token_uri": token_uri or fake.token_uri, "client_id": "cid", "client_secret": "cs",
+        "scopes": list(SCOPES), "expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+    path.chmod(0o600)
+    return path
+
+
+def sync(tmp_path: Path, fake: FakeGoogle) -> Any:
+    account = open_account("gmail", {"api_root": fake.api_root, "timeout_seconds": 1},
+                           env(tmp_path))
+    account.calendar.session.sleep = lambda seconds: None  # type: ignore[attr-defined]
+    return account.calendar.changes(None)
+
+
+def test_an_expired_token_is_refreshed_and_saved(tmp_path: Path, fake: FakeGoogle) -> None:
+    path = store_token(tmp_path, fake, expired=True)
+    fake.refresh_tokens.add("refresh-1")
+    fake.access_tokens = set()
+    sync(tmp_path, fake)
+    [refresh] = fake.calls("POST", "/token")
+    assert refresh.body["grant_type"] == "refresh_token"
+    assert refresh.body["refresh_token"] == "refresh-1"
+    [listing] = fake.calls("GET", "/events")
+    new_token = listing.authorization.removeprefix("Bearer ")
+    assert new_token in fake.access_tokens
+    saved = json.loads(path.read_text())
+    assert saved["token"] == new_token and saved["refresh_token"] == "refresh-1"
+    assert saved["token_uri"] == fake.token_uri
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_fresh_token_is_used_without_refreshing(tmp_path: Path, fake: FakeGoogle) -> None:
+    path = store_token(tmp_path, fake, expired=False)
+    before = path.read_text()
+    sync(tmp_path, fake)
+    assert fake.calls("POST", "/token") == []
+    assert fake.calls("GET", "/events")[0].authorization == "Bearer old-token"
+    assert path.read_text() == before
+
+
+def test_a_401_refreshes_once_and_retries(tmp_path: Path, fake: FakeGoogle) -> None:
+    path = store_token(tmp_path, fake, expired=False)
+    fake.refresh_tokens.add("refresh-1")
+    fake.access_tokens = set()  # the stored token was revoked early
+    sync(tmp_path, fake)
+    assert [r.path for r in fake.calls()][-3:] == [
+        "/calendar/v3/calendars/primary/events", "/token",
+        "/calendar/v3/calendars/primary/events"]
+    assert json.loads(path.read_text())["token"] != "old-token"
+
+
+def test_a_revoked_grant_names_the_auth_command(tmp_path: Path, fake: FakeGoogle) -> None:
+    path = store_token(tmp_path, fake, expired=True)
+    before = path.read_text()
+    with pytest.raises(AuthError, match=re.escape("coffeechat auth google --account gmail")):
+        sync(tmp_path, fake)
+    assert path.read_text() == before, "credentials are never deleted"
+    assert fake.calls("GET") == []
+
+
+def test_an_unreachable_token_endpoint_is_transient(tmp_path: Path, fake: FakeGoogle) -> None:
+    store_token(tmp_path, fake, expired=True, token_uri="http://127.0.0.1:9/token")
+    with pytest.raises(TransientError):
+        sync(tmp_path, fake)
+
+
+def test_missing_or_damaged_credentials_name_the_command(tmp_path: Path,
+                                                         fake: FakeGoogle) -> None:
+    with pytest.raises(AuthError, match="not signed in"):
+        sync(tmp_path, fake)
+    path = token_file(env(tmp_path), "gmail")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(AuthError, match="coffeechat auth google --account gmail"):
+        sync(tmp_path, fake)
+    path.write_text("[]")
+    with pytest.raises(AuthError, match="damaged"):
+        sync(tmp_path, fake)
+
+
+# --- coffeechat auth google --------------------------------------------------------------
+
+
+def client_secrets(tmp_path: Path, fake: FakeGoogle) -> Path:
+    path = tmp_path / "client_secret.json"
+    path.write_text(json.dumps({"installed": {
+        "client_id": "cid.apps.googleusercontent.com", "client_secret": "cs",
+        "auth_uri": fake.api_root + "auth", "token_uri": fake.token_uri,
+        "redirect_uris": ["http://localhost"]}}))
+    return path
+
+
+def sign_in(tmp_path: Path, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch,
+            answer: dict[str, str] | None = None) -> tuple[Any, list[str], dict[str, Any]]:
+    """Run authorize in a thread, play the browser with urllib, return its outcome."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake token endpoint is http
+    fake.auth_codes["code-1"] = "refresh-new"
+    lines: list[str] = []
+    seen = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if "state=" in line:
+            seen.set()
+
+    def run() -> None:
+        try:
+            outcome["result"] = authorize(
+                "gmail", {"client_secrets": str(client_secrets(tmp_path, fake))},
+                env(tmp_path), AuthPrompt(echo=echo, open_browser=False))
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert seen.wait(10), lines
+    url = next(line for line in lines if "state=" in line).strip()
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    reply = answer if answer is not None else {"code": "code-1", "state": query["state"][0]}
+    target = query["redirect_uri"][0] + "?" + urllib.parse.urlencode(reply)
+    with urllib.request.urlopen(target, timeout=10) as page:
+        assert page.status == 200
+    thread.join(10)
+    assert not thread.is_alive()
+    return query, lines, outcome
+
+
+def test_authorize_signs_in_and_stores_the_token_privately(
+        tmp_path: Path, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> None:
+    query, _, outcome = sign_in(tmp_path, fake, monkeypatch)
+    assert "error" not in outcome, outcome
+    assert query["scope"][0].split() == list(SCOPES)
+    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
+    path = token_file(env(tmp_path), "gmail")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    saved = json.loads(path.read_text())
+    assert saved["refresh_token"] == "refresh-new"
+    assert saved["token_uri"] == fake.token_uri
+    assert str(path) in outcome["result"]
+    assert saved["token"] not in outcome["result"] and "refresh-new" not in outcome["result"]
+    [exchange] = fake.calls("POST", "/token")
+    assert exchange.body["grant_type"] == "authorization_code"
+    # The daemon can now use what was stored.
+    fake.refresh_tokens.add("refresh-new")
+    sync(tmp_path, fake)
+    assert fake.calls("GET", "/events")
+
+
+def test_authorize_refuses_a_partial_grant(tmp_path: Path, fake: FakeGoogle,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.granted_scope = SCOPES[0]
+    _, _, outcome = sign_in(tmp_path, fake, monkeypatch)
+    assert isinstance(outcome.get("error"), AuthError)
+    assert "gmail.compose" in str(outcome["error"])
+    assert not token_file(env(tmp_path), "gmail").exists()
+
+
+def test_authorize_reports_a_refusal(tmp_path: Path, fake: FakeGoogle,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, outcome = sign_in(tmp_path, fake, monkeypatch, answer={"error": "access_denied"})
+    assert isinstance(outcome.get("error"), AuthError)
+    assert "coffeechat auth google --account gmail" in str(outcome["error"])
+
+
+def test_authorize_needs_client_secrets(tmp_path: Path) -> None:
+    prompt = AuthPrompt(echo=lambda line: None, open_browser=False)
+    with pytest.raises(ConnectorError, match="token_command"):
+        authorize("gmail", {"token_command": "x"}, env(tmp_path), prompt)
+    with pytest.raises(ConnectorError, match="does not exist"):
+        authorize("gmail", {"client_secrets": str(tmp_path / "nope.json")}, env(tmp_path),
+                  prompt)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ConnectorError, match="not a Desktop OAuth client"):
+        authorize("gmail", {"client_secrets": str(tmp_path / "bad.json")}, env(tmp_path),
+                  prompt)

@@ -1,0 +1,183 @@
+"""GmailDrafts against the fake: what is sent, exactly-once creates under faults, find's
+bounds, and the edit/delete rules."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import httplib2
+import pytest
+
+from connectors.google.gmail import GmailDrafts
+from daemon.errors import ConnectorError, TransientError
+from daemon.model import DraftRef
+from tests.contract.drafts_contract import make_message
+from tests.fakes.google import FakeGoogle, Fault, Schemas, fast_session
+
+KEY = "m1/thank_you/dana@example.org"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGoogle]:
+    server = FakeGoogle().start()
+    try:
+        yield server
+    finally:
+        assert server.send_requests() == []
+        server.stop()
+
+
+def box(fake: FakeGoogle, sleeps: list[float] | None = None) -> GmailDrafts:
+    return GmailDrafts(fast_session(fake, timeout=0.5, sleeps=sleeps))
+
+
+def test_create_posts_a_raw_json_body_and_never_uploads(fake: FakeGoogle) -> None:
+    message = make_message(KEY)
+    ref = box(fake).create(message, KEY)
+    [call] = fake.calls("POST")
+    assert call.path == "/gmail/v1/users/me/drafts"
+    assert set(call.body) == {"message"} and set(call.body["message"]) == {"raw"}
+    raw = base64.urlsafe_b64decode(call.body["message"]["raw"])
+    assert raw == fake.draft_raw(ref.id)
+    assert f"{KEY_LINE}".encode() in raw
+    assert ref.fingerprint == fake.drafts[ref.id].message_id
+
+
+KEY_LINE = f"X-Coffeechat-Key: {KEY}"
+
+
+def test_create_refuses_a_message_without_its_key(fake: FakeGoogle) -> None:
+    with pytest.raises(ValueError):
+        box(fake).create(make_message("other"), KEY)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("kind", ["drop-after", "slow", "500", "drop"])
+def test_a_create_with_an_unknown_outcome_makes_one_draft(kind: str, fake: FakeGoogle) -> None:
+    fake.slow_seconds = 0.8
+    fake.script(Fault(kind, path="/drafts", method="POST"))  # type: ignore[arg-type]
+    ref = box(fake).create(make_message(KEY), KEY)
+    assert list(fake.drafts) == [ref.id]
+    assert len(fake.calls("GET", "/drafts")) >= 1, "it looked before writing again"
+
+
+def test_a_throttled_create_is_retried_without_looking(fake: FakeGoogle) -> None:
+    fake.script(Fault("429", retry_after="0", path="/drafts", method="POST"))
+    sleeps: list[float] = []
+    box(fake, sleeps).create(make_message(KEY), KEY)
+    assert len(fake.drafts) == 1 and sleeps == [0.0]
+    assert fake.calls("GET") == []
+
+
+def test_httplib2_would_send_a_create_twice() -> None:
+    """Why the connector has its own transport: httplib2 resends a POST whose connection
+    dropped after the server acted on it."""
+    server = FakeGoogle().start()
+    try:
+        server.script(Fault("drop-after", path="/drafts", method="POST"))
+        body = json.dumps({"message": {"raw": "U3ViamVjdDogeA0KDQp4"}})
+        with contextlib.suppress(Exception):  # the outcome of the call does not matter here
+            httplib2.Http(timeout=2).request(
+                server.api_root + "gmail/v1/users/me/drafts", "POST", body=body,
+                headers={"authorization": "Bearer t", "content-type": "application/json"})
+        assert len(server.calls("POST")) == 2 and len(server.drafts) == 2
+    finally:
+        server.stop()
+
+
+def test_find_reads_only_a_bounded_number_of_drafts(fake: FakeGoogle) -> None:
+    drafts = box(fake)
+    target = drafts.create(make_message(KEY), KEY)
+    for i in range(150):
+        fake.add_draft(f"Subject: {i}\r\nX-Coffeechat-Key: k{i}\r\n\r\nx\r\n".encode())
+    before = len(fake.requests)
+    found = drafts.find(KEY)
+    assert found == target
+    assert len(fake.requests) - before == 2 + 151  # two list pages, then each draft's headers
+    assert drafts.find("never/made/x") is None
+
+
+def test_find_stops_after_five_pages(fake: FakeGoogle) -> None:
+    drafts = box(fake)
+    drafts.create(make_message(KEY), KEY)
+    for _ in range(500):
+        fake.add_draft(b"Subject: someone else's draft\r\n\r\nx\r\n")
+    assert drafts.find(KEY) is None
+    lists = [r for r in fake.calls("GET", "/drafts") if r.path.endswith("/drafts")]
+    assert len(lists) == 5
+    assert len(fake.calls("GET", "/drafts")) == 5 + 500
+
+
+def test_get_without_fingerprint_counts_as_edited(fake: FakeGoogle) -> None:
+    ref = box(fake).create(make_message(KEY), KEY)
+    assert box(fake).get(DraftRef(ref.id)) == "edited"
+
+
+def test_update_and_delete_leave_an_edited_draft_alone(fake: FakeGoogle) -> None:
+    drafts = box(fake)
+    ref = drafts.create(make_message(KEY), KEY)
+    fake.user_edits_draft(ref.id)
+    edited = fake.draft_raw(ref.id)
+    with pytest.raises(ConnectorError, match="changed by you"):
+        drafts.update(ref, make_message(KEY, subject="New"))
+    drafts.delete(ref)
+    assert fake.draft_raw(ref.id) == edited
+    assert fake.calls("PUT") == [] and fake.calls("DELETE") == []
+
+
+def test_update_gives_a_new_fingerprint(fake: FakeGoogle) -> None:
+    drafts = box(fake)
+    ref = drafts.create(make_message(KEY), KEY)
+    new = drafts.update(ref, make_message(KEY, subject="Moved to Thursday"))
+    assert new.id == ref.id and new.fingerprint != ref.fingerprint
+    assert drafts.get(ref) == "edited" and drafts.get(new) == "untouched"
+    [put] = fake.calls("PUT")
+    assert set(put.body) == {"id", "message"}
+
+
+def test_giving_up_says_the_next_cycle_retries(fake: FakeGoogle) -> None:
+    fake.script(*[Fault("429", retry_after="0", path="/drafts")] * 5)
+    with pytest.raises(TransientError, match="next cycle"):
+        box(fake).create(make_message(KEY), KEY)
+    assert fake.drafts == {}
+
+
+def _post(fake: FakeGoogle, body: object) -> tuple[int, str]:
+    request = urllib.request.Request(
+        fake.api_root + "gmail/v1/users/me/drafts", data=json.dumps(body).encode(),
+        headers={"Authorization": "Bearer t", "Content-Type": "application/json"},
+        method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_the_fake_checks_bodies_against_the_discovery_schema(fake: FakeGoogle) -> None:
+    raw = base64.urlsafe_b64encode(b"Subject: hi\r\n\r\nbody\r\n").decode()
+    assert _post(fake, {"message": {"raw": raw}})[0] == 200
+    status, text = _post(fake, {"message": {"raw": raw, "bogus": 1}})
+    assert status == 400
+    assert json.loads(text)["error"]["message"] == ('Invalid JSON payload received. Unknown '
+                                                    'name "message.bogus"')
+    assert _post(fake, {"message": {"raw": 5}})[0] == 400
+    assert _post(fake, {"message": {"raw": "not base64 !!"}})[0] == 400
+    assert _post(fake, {"message": {}})[0] == 400
+    assert _post(fake, {"message": {"raw": raw, "labelIds": "DRAFT"}})[0] == 400
+    assert len(fake.drafts) == 1
+
+
+def test_schema_checker_knows_nested_types() -> None:
+    schemas = Schemas("gmail.v1")
+    assert schemas.check("Draft", {"id": "x", "message": {"labelIds": ["A"],
+                                                         "sizeEstimate": 3}}) == []
+    problems = schemas.check("Draft", {"message": {"payload": {"headers": [{"nam": "x"}]}}})
+    assert problems == ['Invalid JSON payload received. Unknown name '
+                        '"message.payload.headers[0].nam"']
+    assert schemas.check("Draft", {"message": {"sizeEstimate": "3"}})
