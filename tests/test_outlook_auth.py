@@ -2,8 +2,8 @@
 
 msal is replaced by a small stand-in with the same methods, handed in through the ``factory``
 argument (constructor injection): the logic around msal (when the app is built, what counts as
-"sign in again", when and how the cache is written) is what is tested here. The real msal
-against a fake authority is not exercised (see the report).
+"sign in again", when and how the cache is written) is what is tested here, quickly and for
+every branch. tests/test_outlook_msal.py runs the real msal against a fake sign-in service.
 """
 
 from __future__ import annotations

@@ -41,6 +41,10 @@ NEEDS_SIGN_IN = frozenset({"invalid_grant", "interaction_required", "consent_req
                            "login_required", "invalid_client", "unauthorized_client"})
 PASSING = frozenset({"temporarily_unavailable", "server_error"})
 
+UNREACHABLE = (requests.RequestException, msal.exceptions.MsalServiceError)
+"""What msal raises when the sign-in service cannot be reached or answers with a server error
+(5xx): a passing failure of the account, never a crash."""
+
 
 class MsalApp(Protocol):
     """The part of ``msal.PublicClientApplication`` coffeechat uses."""
@@ -67,8 +71,14 @@ AppFactory = Callable[[Any], MsalApp]
 """Builds the msal application around a ``msal.SerializableTokenCache`` (injected by tests)."""
 
 
-def msal_factory(client_id: str, authority: str, timeout: float) -> AppFactory:
+def msal_factory(client_id: str, authority: str, timeout: float,
+                 http_client: requests.Session | None = None) -> AppFactory:
     """Return a factory of real ``msal.PublicClientApplication`` objects.
+
+    ``http_client`` is handed to msal as its HTTP layer (msal's own ``http_client`` argument);
+    ``None``, the default, lets msal build its own session with ``timeout``. A session passed
+    here must apply its own timeouts: msal then ignores ``timeout``. Tests use it to route the
+    sign-in service's https addresses to a fake on 127.0.0.1.
 
     The factory raises ``TransientError`` when the sign-in service cannot be reached and
     ``ConnectorError`` when msal rejects the authority.
@@ -76,8 +86,9 @@ def msal_factory(client_id: str, authority: str, timeout: float) -> AppFactory:
     def build(cache: Any) -> MsalApp:
         try:
             app: MsalApp = msal.PublicClientApplication(
-                client_id, authority=authority, token_cache=cache, timeout=timeout)
-        except requests.RequestException as exc:
+                client_id, authority=authority, token_cache=cache, timeout=timeout,
+                http_client=http_client)
+        except UNREACHABLE as exc:
             raise TransientError(f"cannot reach the Microsoft sign-in service at {authority} "
                                  f"({type(exc).__name__}); the next cycle will try again"
                                  ) from None
@@ -136,7 +147,7 @@ class MsalTokens:
             try:
                 result = loaded.app.acquire_token_silent_with_error(
                     list(SCOPES), account=accounts[0], force_refresh=fresh)
-            except requests.RequestException as exc:
+            except (*UNREACHABLE, ValueError) as exc:  # ValueError: a reply that is not JSON
                 raise TransientError(f"account {self._account!r}: cannot reach the Microsoft "
                                      f"sign-in service ({type(exc).__name__})") from None
             self._save(loaded)
@@ -262,7 +273,7 @@ def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv, prompt: 
                             "flows")
         prompt.echo(str(flow.get("message", "")))
         result = app.acquire_token_by_device_flow(flow)
-    except requests.RequestException as exc:
+    except UNREACHABLE as exc:
         raise TransientError(f"account {name!r}: cannot reach the Microsoft sign-in service "
                              f"({type(exc).__name__}); check the network and try again"
                              ) from None
