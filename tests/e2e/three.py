@@ -13,13 +13,21 @@ from datetime import datetime
 from pathlib import Path
 
 from daemon.model import KEY_HEADER
-from tests.e2e.test_google import GOOGLE_ACCOUNT, google_event
+from tests.e2e.test_google import google_event
 from tests.e2e.test_outlook import OUTLOOK_ACCOUNT, put_meeting
 from tests.e2e.workspace import ACCOUNT, CONFIG, Workspace
 from tests.fakes.google import FakeGoogle
 from tests.fakes.graph import FakeGraph, as_email, running
 
 GOOGLE_TOKEN = "20260304"
+GOOGLE_ACCOUNT = """
+[[accounts]]
+name = "gmail"
+kind = "google"
+api_root = "{root}"
+token_command = '{command}'
+timeout_seconds = {timeout}
+"""
 
 
 @dataclass
@@ -54,6 +62,13 @@ class Three:
     def outlook_keys(self) -> list[str]:
         return sorted(str(as_email(item)[KEY_HEADER]) for item in self.graph.messages())
 
+    def draft_count(self) -> int:
+        """How many drafts the three Drafts folders hold (cheap: nothing is parsed)."""
+        maildir = self.ws.root / "personal-mail" / "Drafts"
+        local = sum(1 for sub in ("cur", "new") if (maildir / sub).exists()
+                    for _ in (maildir / sub).iterdir())
+        return local + len(self.google.drafts) + len(self.graph.messages())
+
     def all_keys(self) -> list[str]:
         """Every draft's key in the three Drafts folders (a key twice is a duplicate)."""
         return sorted(self.local_keys() + self.google_keys() + self.outlook_keys())
@@ -66,8 +81,9 @@ class Three:
 
 @contextmanager
 def three_accounts(root: Path, poll_minutes: float = 5, timeout: float = 2) -> Iterator[Three]:
-    """Start both fakes and write the workspace's config; stop the fakes afterwards."""
-    google = FakeGoogle().start()
+    """Start both fakes and write the workspace's config (``timeout`` seconds per request,
+    which the fakes' slow replies exceed); stop the fakes afterwards."""
+    google = FakeGoogle(slow_seconds=timeout + 0.5).start()
     try:
         with running() as graph:
             ws = Workspace.create(root)
@@ -77,7 +93,8 @@ def three_accounts(root: Path, poll_minutes: float = 5, timeout: float = 2) -> I
             blocks = (
                 ACCOUNT.format(name="personal", calendar="personal-calendar/",
                                drafts="personal-mail/Drafts")
-                + GOOGLE_ACCOUNT.format(root=google.api_root, command=google_command)
+                + GOOGLE_ACCOUNT.format(root=google.api_root, command=google_command,
+                                        timeout=timeout)
                 + OUTLOOK_ACCOUNT.format(root=graph.root, timeout=timeout,
                                          command=json.dumps(f"{sys.executable} {printer}")))
             ws.config.write_text(CONFIG.format(poll=poll_minutes, accounts=blocks))

@@ -199,6 +199,8 @@ class FakeGoogle:
         self.drafts: dict[str, _Draft] = {}
         self.faults: deque[Fault] = deque()
         self._random: tuple[float, tuple[FaultKind, ...], int, random.Random] | None = None
+        self.faults_served: list[FaultKind] = []
+        """Every fault injected so far, scripted or random, in order."""
         self.access_tokens: set[str] | None = None
         """Bearer tokens accepted (``None``: any non-empty one)."""
         self.refresh_tokens: set[str] = set()
@@ -344,12 +346,15 @@ class FakeGoogle:
             for fault in self.faults:
                 if fault.matches(method, path):
                     self.faults.remove(fault)
+                    self.faults_served.append(fault.kind)
                     return fault
             if self._random is not None and path.startswith(("/calendar/", "/gmail/")):
                 rate, kinds, left, rng = self._random
                 if left > 0 and rng.random() < rate:
                     self._random = (rate, kinds, left - 1, rng)
-                    return Fault(rng.choice(kinds))
+                    fault = Fault(rng.choice(kinds))
+                    self.faults_served.append(fault.kind)
+                    return fault
         return None
 
     def serve(self, method: str, path: str, query: dict[str, list[str]], body: bytes,

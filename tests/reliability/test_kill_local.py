@@ -17,7 +17,7 @@ from tests.reliability.conftest import Record
 
 pytestmark = pytest.mark.slow
 
-KILLS = 40
+KILLS = 20
 SEED = 20261122
 
 
@@ -78,12 +78,12 @@ def test_random_kills_during_cycles_leave_no_duplicate_and_no_loss(tmp_path: Pat
     lost = expected - set(keys)
     unexpected = set(keys) - expected
     records = Store(ws.root / "state.json").drafts()
-    figures("crash (local, 40 kills)", {
+    figures("crash (local, 20 kills)", {
         "kills": killed, "mid-write": mid_write, "finished first": finished,
         "expected": len(expected), "made": len(keys), "duplicates": duplicates,
         "lost": len(lost)})
     assert killed >= KILLS // 2, "too few kills landed inside a cycle to mean anything"
-    assert mid_write >= 5, "too few kills landed while drafts were being written"
+    assert mid_write >= 4, "too few kills landed while drafts were being written"
     assert duplicates == 0
     assert lost == set()
     assert unexpected == set()
