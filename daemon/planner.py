@@ -39,6 +39,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from daemon.model import (
@@ -107,8 +108,16 @@ def add_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
     by the gap; one that exists twice (autumn) resolves to the first. Raises ``ValueError`` if
     ``moment`` is naive.
     """
-    _require_aware(moment, "moment")
-    wall = moment.astimezone(tz).replace(tzinfo=None) + timedelta(days=days)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        _require_aware(moment, "moment")
+    local = moment.astimezone(tz)
+    # Fast path: with the same offset at both ends, N wall-clock days are N * 24 hours; a
+    # result that is the second of two repeated local times (fold 1) takes the exact path,
+    # which resolves it to the first.
+    candidate = (moment + timedelta(days=days)).astimezone(tz)
+    if candidate.fold == 0 and candidate.utcoffset() == local.utcoffset():
+        return candidate.astimezone(UTC)
+    wall = local.replace(tzinfo=None) + timedelta(days=days)
     return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
@@ -168,9 +177,9 @@ class _Context:
     drafts: Mapping[str, DraftRecord]
 
 
-@dataclass(frozen=True)
-class _Meeting:
-    """One interview, normalised: UTC times, lower-cased de-duplicated contacts."""
+class _Meeting(NamedTuple):
+    """One interview, normalised: UTC times, lower-cased de-duplicated contacts. (A named
+    tuple: the planner makes one per stored meeting on every call, and tuples are cheap.)"""
 
     uid: str
     account: str
@@ -232,7 +241,8 @@ def _require_aware(value: datetime, what: str) -> None:
 
 
 def _person(p: Person) -> Person:
-    return Person(p.email.strip().lower(), p.name)
+    email = p.email.strip().lower()
+    return p if email == p.email else Person(email, p.name)
 
 
 def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
@@ -244,11 +254,12 @@ def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
         if m.uid in seen:
             continue
         seen.add(m.uid)
-        _require_aware(m.start, f"start of meeting {m.uid}")
-        _require_aware(m.end, f"end of meeting {m.uid}")
+        if m.start.utcoffset() is None or m.end.utcoffset() is None:
+            _require_aware(m.start, f"start of meeting {m.uid}")
+            _require_aware(m.end, f"end of meeting {m.uid}")
         start = m.start.astimezone(UTC)
         contacts = _unique_people(iv.contacts, ())
-        declined = _unique_people(iv.declined, contacts)
+        declined = _unique_people(iv.declined, contacts) if iv.declined else ()
         reason = None
         if m.cancelled:
             reason = "the meeting was cancelled"
@@ -589,4 +600,5 @@ def _day(moment: datetime, tz: ZoneInfo) -> str:
 
 def _when(moment: datetime, tz: ZoneInfo) -> str:
     local = moment.astimezone(tz)
-    return f"{_day(moment, tz)} at {local:%H:%M}"
+    return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
+            f"at {local.hour:02d}:{local.minute:02d}")

@@ -23,7 +23,7 @@ from daemon.model import (
     Plan,
     Skip,
 )
-from daemon.planner import plan
+from daemon.planner import add_days, plan
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 ZONES = [ZoneInfo(z) for z in ("UTC", "America/New_York", "Europe/Berlin",
@@ -197,3 +197,17 @@ def test_made_drafts_are_not_due_again(world: World) -> None:
     catch_ups_made = sum(1 for s in first.due if s.kind == "catch_up")
     catch_ups_now = sum(1 for s in again.due if s.kind == "catch_up")
     assert catch_ups_made + catch_ups_now <= world.cadence.max_new_catch_ups_per_day
+
+
+@settings(max_examples=400, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1),
+                           timezones=st.just(UTC)),
+       days=st.integers(min_value=-400, max_value=400),
+       zone=st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Lord_Howe",
+                             "Pacific/Auckland", "America/Chicago", "UTC"]))
+def test_add_days_fast_path_equals_the_wall_clock_definition(moment: datetime, days: int,
+                                                             zone: str) -> None:
+    tz = ZoneInfo(zone)
+    wall = moment.astimezone(tz).replace(tzinfo=None) + timedelta(days=days)
+    exact = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    assert add_days(moment, days, tz) == exact
