@@ -22,7 +22,6 @@ import email
 import email.policy
 import re
 import traceback
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,13 +31,13 @@ from email.utils import format_datetime, make_msgid
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from daemon.errors import TemplateError, UnsafeMessageError
+from daemon.links import https_link
 from daemon.model import DRAFT_KINDS, KEY_HEADER, DraftKind, Interview, Me, Person
 from daemon.text import clean_address, clean_block, clean_line
 
@@ -115,7 +114,7 @@ def draft_variables(kind: DraftKind, contact: Person, interview: Interview, me: 
         minutes = max(0, elapsed // timedelta(minutes=1))
         start_text = f"{date_text} at {time_text} {zone}".rstrip()
     location = clean_line(meeting.location)
-    link = _https_link(meeting.link)
+    link = https_link(meeting.link)
     contact_email = clean_address(contact.email) or clean_line(contact.email)
     contact_name = clean_line(contact.name)
     my_name = clean_line(me.name)
@@ -160,22 +159,6 @@ def _length_words(minutes: int) -> str:
     if rest:
         parts.append(f"{rest} minute{'s' if rest != 1 else ''}")
     return " ".join(parts)
-
-
-def _https_link(value: str) -> str:
-    """``value`` if it is a plain https URL with a host, else an empty string."""
-    value = value.strip()
-    if not value or len(value) > 2000:
-        return ""
-    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in value):
-        return ""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() != "https" or not parts.hostname:
-        return ""
-    return value
 
 
 def _place(location: str, link: str) -> str:

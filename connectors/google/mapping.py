@@ -27,11 +27,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import occurrence_uid
+from daemon.links import https_link, meeting_link_in
 from daemon.model import Attendee, Change, Meeting, Removed, Response
 from daemon.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
-MAX_LINK = 2048
 TAG_PROPERTY = "coffeechat"
 """``extendedProperties.private.coffeechat = "1"`` marks an event as an interview."""
 
@@ -41,8 +41,6 @@ _RESPONSES: dict[str, Response] = {
     "tentative": "tentative",
     "needsAction": "needs_action",
 }
-_MEETING_HOSTS = ("meet.google.com", "zoom.us", "teams.microsoft.com", "teams.live.com")
-_URL_IN_TEXT = re.compile(r"https://[^\s<>\"'\[\]{}|\\^`]+", re.IGNORECASE)
 _HTML_TAG = re.compile(
     r"</?(a|b|i|u|p|br|div|span|ul|ol|li|strong|em|html|body|h[1-6]|table|tr|td)"
     r"(\s[^<>]*)?/?>", re.IGNORECASE)
@@ -240,7 +238,7 @@ def _tagged(event: Mapping[str, Any], color_id: str | None) -> bool:
 def _link(event: Mapping[str, Any]) -> str:
     """The online-meeting link: ``hangoutLink``, else the conference's video entry point,
     else the first Meet, Zoom or Teams link in the location or description. https only."""
-    link = _https(_str(event.get("hangoutLink")))
+    link = https_link(_str(event.get("hangoutLink")))
     if link:
         return link
     conference = event.get("conferenceData")
@@ -248,28 +246,10 @@ def _link(event: Mapping[str, Any]) -> str:
         points = conference.get("entryPoints")
         for point in points if isinstance(points, list) else []:
             if isinstance(point, Mapping) and point.get("entryPointType") == "video":
-                link = _https(_str(point.get("uri")))
+                link = https_link(_str(point.get("uri")))
                 if link:
                     return link
-    for name in ("location", "description"):
-        for match in _URL_IN_TEXT.finditer(_str(event.get(name))):
-            link = _https(match.group(0).rstrip(".,;:!?)"))
-            if link and any(_host_is(link, host) for host in _MEETING_HOSTS):
-                return link
-    return ""
-
-
-def _https(value: str) -> str:
-    link = clean_line(value, limit=MAX_LINK)
-    if " " in link or not link.lower().startswith("https://"):
-        return ""
-    return link
-
-
-def _host_is(link: str, host: str) -> bool:
-    netloc = link[len("https://"):].split("/", 1)[0].split("?", 1)[0].lower()
-    netloc = netloc.rsplit("@", 1)[-1].split(":", 1)[0]
-    return netloc == host or netloc.endswith("." + host)
+    return meeting_link_in(_str(event.get("location")), _str(event.get("description")))
 
 
 def _str(value: Any) -> str:

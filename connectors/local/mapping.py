@@ -15,20 +15,18 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from icalendar import Component
 from icalendar.error import InvalidCalendar
 
 from connectors.base import occurrence_uid as base_occurrence_uid
+from daemon.links import https_link, meeting_link_in
 from daemon.model import Attendee, Meeting, Response
 from daemon.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
 """Longest UID kept; longer ones are cut (they end up inside draft keys and headers)."""
-MAX_LINK = 2048
-"""Teams join links alone run to about 300 characters: links get more room than a title."""
 
 _RESPONSES: dict[str, Response] = {
     "ACCEPTED": "accepted",
@@ -39,8 +37,6 @@ _RESPONSES: dict[str, Response] = {
 _RESOURCE_TYPES = frozenset({"ROOM", "RESOURCE"})
 _LINK_PROPERTIES = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL", "URL")
 """Properties that hold the online-meeting link itself, best first."""
-_MEETING_HOSTS = ("teams.microsoft.com", "teams.live.com", "zoom.us", "meet.google.com")
-_URL_IN_TEXT = re.compile(r"https://[^\s<>\"'\[\]{}|\\^`]+", re.IGNORECASE)
 _OCCURRENCE_SUFFIX = re.compile(r"/(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2}):(\d{2})Z)?$")
 
 
@@ -306,32 +302,10 @@ def _link(event: Component) -> str:
     """The online-meeting link: a conference property or URL first, else the first Teams,
     Zoom or Meet link found in the location, else in the description. Only https links."""
     for name in _LINK_PROPERTIES:
-        link = _https(_text(event.get(name)))
+        link = https_link(_text(event.get(name)))
         if link:
             return link
-    for name in ("LOCATION", "DESCRIPTION"):
-        for match in _URL_IN_TEXT.finditer(_text(event.get(name))):
-            link = _https(match.group(0).rstrip(".,;:!?)"))
-            if link and _is_meeting_host(link):
-                return link
-    return ""
-
-
-def _https(value: str) -> str:
-    """Return ``value`` as a clean https URL, or "" when it is not one."""
-    link = clean_line(value, limit=MAX_LINK)
-    if " " in link or not link.lower().startswith("https://"):
-        return ""
-    try:
-        host = urlsplit(link).hostname
-    except ValueError:
-        return ""
-    return link if host else ""
-
-
-def _is_meeting_host(link: str) -> bool:
-    host = (urlsplit(link).hostname or "").lower()
-    return any(host == known or host.endswith("." + known) for known in _MEETING_HOSTS)
+    return meeting_link_in(_text(event.get("LOCATION")), _text(event.get("DESCRIPTION")))
 
 
 # --- property access ---------------------------------------------------------------------

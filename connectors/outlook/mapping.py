@@ -23,17 +23,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import occurrence_uid
+from daemon.links import https_link
 from daemon.model import Attendee, Meeting, Removed, Response
 from daemon.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
-MAX_LINK = 2048
 SERIES_PARTS = frozenset({"occurrence", "exception"})
 """Event types that are one slot of a recurring series."""
 
@@ -308,14 +307,9 @@ def _categories(value: Any) -> tuple[str, ...]:
 
 def _link(event: Mapping[str, Any]) -> str:
     for value in (_get(event, "onlineMeeting", "joinUrl"), event.get("onlineMeetingUrl")):
-        link = clean_line(_str(value), limit=MAX_LINK)
-        if " " in link or not link.lower().startswith("https://"):
-            continue
-        try:
-            if urlsplit(link).hostname:
-                return link
-        except ValueError:
-            continue
+        link = https_link(_str(value))
+        if link:
+            return link
     return ""
 
 
