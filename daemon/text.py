@@ -15,6 +15,9 @@ _SPACES = re.compile(r"\s+")
 _ADDRESS = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 MAX_LINE = 300
+_NOT_IN_A_LINE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Control, format, surrogate and separator characters (``str.isprintable`` is False for
+every one of them, which gives printable text a fast path)."""
 
 
 def clean_line(value: str, limit: int = MAX_LINE) -> str:
@@ -22,8 +25,9 @@ def clean_line(value: str, limit: int = MAX_LINE) -> str:
     spaces, runs of white space collapse, encoded-word markers (``=?``, ``?=``) are broken up,
     and the result is cut to ``limit`` characters."""
     value = _LINE_BREAKS.sub(" ", value)
-    value = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch
-                    for ch in value)
+    if not value.isprintable():  # printable text holds none of them: skip the scan
+        value = "".join(" " if unicodedata.category(ch) in _NOT_IN_A_LINE else ch
+                        for ch in value)
     value = value.replace("=?", "= ?").replace("?=", "? =")
     value = _SPACES.sub(" ", value).strip()
     return value[:limit].rstrip()
@@ -34,8 +38,9 @@ def clean_block(value: str, limit: int = 20_000) -> str:
     newlines and tabs, cut to ``limit`` characters."""
     value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
     value = value.replace("\u2029", "\n")
-    value = "".join(ch for ch in value
-                    if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    if not value.replace("\n", "").replace("\t", "").isprintable():
+        value = "".join(ch for ch in value
+                        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
     return value[:limit].strip()
 
 
