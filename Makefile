@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ pytest: $(VENV)/.installed-test
 	TZ=UTC $(BIN)/pytest -q -p no:cacheprovider tests/test_planner.py tests/test_tagging.py tests/test_local_calendar.py
 
 test: lint typecheck pytest
+
+# The benchmark of issue 7 (a few minutes; `make bench BENCH_ARGS=--quick` for a smoke run):
+# markdown tables on stdout, figures in bench/results.json.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) coffeechat-demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,353 @@
+"""``python -m bench.run``: the benchmark of issue 7 (``make bench``).
+
+For each connector (fake Google, fake Graph, local vdir) and each calendar size it builds a
+world (:mod:`bench.worlds`), then measures, each as a whole process, with medians over runs:
+
+1. the naive poller's first sync and idle cycle (:mod:`bench.naive`, Google and Graph only);
+2. ``coffeechat run --once`` from an empty state (first sync);
+3. ``coffeechat run --once`` with nothing changed (idle);
+4. ``coffeechat run --once`` after 1% of the events changed (busy).
+
+Then the planner alone (:mod:`bench.planning`) and ``coffeechat --help``. It prints markdown
+tables and writes the figures to ``bench/results.json``. Progress goes to stderr.
+
+The local vdir stops at 10,000 events in the full run: at about 5 ms per .ics file, one first
+sync of 50,000 files takes over four minutes, more than the whole benchmark's budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.events import build_calendar, busy_edits
+from bench.measure import (
+    ChildRun,
+    Spawner,
+    bytes_written,
+    environment,
+    file_state,
+    folder_states,
+    median,
+    side_bytes_written,
+)
+from bench.planning import time_planner
+from bench.report import evaluate, machine, markdown
+from bench.worlds import KINDS, LocalWorld, World, make_world
+
+JSON = dict[str, Any]
+HERE = Path(__file__).parent
+COFFEECHAT = Path(sys.executable).with_name("coffeechat")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to measure, and how many times."""
+
+    kinds: tuple[str, ...] = KINDS
+    sizes: dict[str, tuple[int, ...]] = field(default_factory=lambda: {
+        "google": (1_000, 10_000, 50_000), "outlook": (1_000, 10_000, 50_000),
+        "local": (1_000, 10_000)})
+    first_runs: int = 3
+    """First syncs (and naive polls) per size up to ``large``."""
+    first_runs_large: int = 1
+    """First syncs (and naive polls) per size above ``large``."""
+    large: dict[str, int] = field(default_factory=lambda: {
+        "google": 10_000, "outlook": 10_000, "local": 1_000})
+    """Per connector, the largest size measured ``first_runs`` times (a first sync of 10,000
+    .ics files takes about a minute: once is all the budget allows)."""
+    idle_runs: int = 5
+    busy_runs: int = 3
+    planner_contacts: tuple[int, ...] = (100, 1_000, 5_000)
+    planner_runs: int = 7
+    help_runs: int = 7
+    output: Path = HERE / "results.json"
+
+    def runs_for(self, kind: str, n: int) -> int:
+        """How many first syncs (and naive polls of each kind) of ``kind`` at ``n`` events."""
+        return self.first_runs if n <= self.large.get(kind, n) else self.first_runs_large
+
+    def note(self) -> str:
+        """How many runs each figure is the median of, in words."""
+        limits = ", ".join(f"{kind} {n:,}" for kind, n in self.large.items())
+        return (f"{self.first_runs} runs for first syncs and naive polls up to ({limits}) "
+                f"events and {self.first_runs_large} above, {self.idle_runs} idle and "
+                f"{self.busy_runs} busy cycles, {self.planner_runs} planner calls, "
+                f"{self.help_runs} `--help`")
+
+
+QUICK = Settings(sizes={"google": (300, 1_000), "outlook": (300, 1_000), "local": (300, 1_000)},
+                 first_runs=1, first_runs_large=1, idle_runs=3, busy_runs=1,
+                 planner_contacts=(100, 1_000), planner_runs=3, help_runs=3,
+                 output=Path(tempfile.gettempdir()) / "coffeechat-bench-quick.json")
+"""The smoke run: under a minute; its JSON goes to the temporary folder, not the repository."""
+
+
+def log(message: str) -> None:
+    """A progress line on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- one world -------------------------------------------------------------------------------
+
+
+class Bench:
+    """Runs the measured commands for the worlds, one at a time."""
+
+    def __init__(self, settings: Settings, spawner: Spawner, scratch: Path) -> None:
+        self.settings = settings
+        self.spawner = spawner
+        self.scratch = scratch
+        self.home = scratch / "home"
+        self.env = environment(self.home)
+        self.scenarios: list[JSON] = []
+
+    def _coffeechat(self, world: World, *args: str) -> ChildRun:
+        argv = [str(COFFEECHAT), "--config", str(world.config), *args]
+        return self.spawner.run(argv, cwd=world.root, env=self.env)
+
+    def world(self, kind: str, n: int) -> None:
+        """Measure every scenario of ``kind`` at ``n`` events."""
+        started = time.perf_counter()
+        calendar = build_calendar(n, datetime.now(UTC))
+        world = make_world(kind, calendar, self.scratch / f"{kind}-{n}")
+        gc.collect()
+        gc.freeze()
+        log(f"{kind} {n:,}: world built in {time.perf_counter() - started:.1f} s")
+        base = {"connector": kind, "events": n, "tagged": calendar.tagged,
+                "contacts": len(calendar.contacts)}
+        try:
+            runs = self.settings.runs_for(kind, n)
+            if world.naive_argv(world.root / "naive.json") is not None:
+                self._naive(world, base, runs)
+            self._first_syncs(world, base, runs)
+            self._repeat(world, base, "idle", self.settings.idle_runs, lambda r: None)
+            self._repeat(world, base, "busy", self.settings.busy_runs,
+                         lambda r: world.apply(busy_edits(calendar, r, datetime.now(UTC))))
+        finally:
+            gc.unfreeze()
+            world.close()
+        log(f"{kind} {n:,}: done in {time.perf_counter() - started:.1f} s")
+
+    def _naive(self, world: World, base: JSON, runs: int) -> None:
+        seen = world.root / "naive.json"
+        for phase in ("first_sync", "idle"):
+            samples = []
+            for _ in range(runs):
+                if phase == "first_sync":
+                    seen.unlink(missing_ok=True)
+                argv = world.naive_argv(seen)
+                assert argv is not None
+                world.forget()
+                done = self.spawner.run(argv, cwd=world.root, env=self.env)
+                _check(done, "the naive poller")
+                counts = world.counts()
+                listed = re.match(r"(\d+) events listed", done.stdout)
+                samples.append({"wall_s": done.wall_s, "peak_rss_mb": done.max_rss_mb,
+                                "server_cpu_s": done.server_cpu_s, "requests": counts.requests,
+                                "calendar_requests": counts.calendar_requests,
+                                "listed": int(listed.group(1)) if listed else 0})
+            self._add(base, phase, "naive", samples)
+
+    def _first_syncs(self, world: World, base: JSON, runs: int) -> None:
+        samples = []
+        for _ in range(runs):
+            for leftover in world.root.glob("state.json*"):
+                leftover.unlink()
+            world.clear_drafts()
+            world.forget()
+            done = self._coffeechat(world, "run", "--once")
+            _check(done, "coffeechat run --once (first sync)")
+            counts = world.counts()
+            samples.append({"wall_s": done.wall_s, "peak_rss_mb": done.max_rss_mb,
+                            "server_cpu_s": done.server_cpu_s, "requests": counts.requests,
+                            "calendar_requests": counts.calendar_requests,
+                            "drafts_made": counts.drafts,
+                            "state_bytes": file_state(world.state).size,
+                            "changes": _changes(done.stdout)})
+        self._add(base, "first_sync", "coffeechat", samples)
+
+    def _repeat(self, world: World, base: JSON, phase: str, runs: int,
+                before: Callable[[int], None]) -> None:
+        samples = []
+        for r in range(runs):
+            before(r)
+            world.forget()
+            drafts = world.counts().drafts
+            state = file_state(world.state)
+            others = folder_states(world.root, {world.state})
+            if isinstance(world, LocalWorld):
+                world.mark_unread()
+            done = self._coffeechat(world, "run", "--once")
+            _check(done, f"coffeechat run --once ({phase})")
+            counts = world.counts()
+            after = file_state(world.state)
+            sample: JSON = {
+                "wall_s": done.wall_s, "peak_rss_mb": done.max_rss_mb,
+                "server_cpu_s": done.server_cpu_s, "requests": counts.requests,
+                "calendar_requests": counts.calendar_requests,
+                "drafts_made": counts.drafts - drafts, "state_bytes": after.size,
+                "state_bytes_written": bytes_written(state, after),
+                "other_files_written": side_bytes_written(
+                    others, folder_states(world.root, {world.state})),
+                "changes": _changes(done.stdout)}
+            if isinstance(world, LocalWorld):
+                sample["files_read"] = world.files_read()
+            samples.append(sample)
+        self._add(base, phase, "coffeechat", samples)
+
+    def _add(self, base: JSON, phase: str, tool: str, samples: list[JSON]) -> None:
+        numbers = {key for s in samples for key, v in s.items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        item = {"scenario": phase, "tool": tool, **base, "runs": len(samples),
+                "median": {k: median([float(s[k]) for s in samples]) for k in sorted(numbers)},
+                "samples": samples}
+        self.scenarios.append(item)
+        m = item["median"]
+        log(f"  {tool} {phase}: {m['wall_s']:.2f} s, {m.get('requests', 0):.0f} requests, "
+            f"{m.get('peak_rss_mb', 0):.0f} MB" + (f", {m['drafts_made']:.0f} drafts"
+                                                   if "drafts_made" in m else ""))
+
+    def help(self) -> None:
+        """Time ``coffeechat --help``."""
+        times = []
+        for _ in range(self.settings.help_runs):
+            done = self.spawner.run([str(COFFEECHAT), "--help"], cwd=self.scratch, env=self.env)
+            _check(done, "coffeechat --help")
+            times.append(done.wall_s)
+        self.scenarios.append({"scenario": "help", "tool": "coffeechat",
+                               "runs": len(times), "median": {"wall_s": median(times)},
+                               "samples": [{"wall_s": t} for t in times]})
+        log(f"coffeechat --help: {median(times):.3f} s")
+
+    def planner(self) -> None:
+        """Time the planner alone."""
+        for contacts in self.settings.planner_contacts:
+            timing = time_planner(contacts, self.settings.planner_runs)
+            self.scenarios.append({
+                "scenario": "planner", "tool": "coffeechat", "contacts": contacts,
+                "meetings": timing.meetings, "records": timing.records, "runs": timing.runs,
+                "median": {"wall_s": timing.median_s},
+                "plan": {"due": timing.due, "upcoming": timing.upcoming,
+                         "skipped": timing.skipped}})
+            log(f"planner, {contacts:,} contacts: {timing.median_s * 1000:.1f} ms")
+
+
+def _changes(stdout: str) -> int:
+    found = re.search(r": (\d+) change\(s\)", stdout)
+    return int(found.group(1)) if found else -1
+
+
+def _check(done: ChildRun, what: str) -> None:
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} exited with status {done.returncode}:\n"
+                           f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+def run(settings: Settings) -> JSON:
+    """Measure everything ``settings`` asks for; returns the result (also written to
+    ``settings.output``). Raises ``RuntimeError`` when a measured command fails."""
+    started = time.perf_counter()
+    info = machine()
+    spawner = Spawner()
+    scratch = Path(tempfile.mkdtemp(prefix="coffeechat-bench-"))
+    try:
+        bench = Bench(settings, spawner, scratch)
+        bench.help()
+        bench.planner()
+        for kind in settings.kinds:
+            for n in settings.sizes.get(kind, ()):
+                bench.world(kind, n)
+    finally:
+        spawner.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    scenarios = bench.scenarios
+    result: JSON = {
+        "machine": info,
+        "settings": {"kinds": list(settings.kinds),
+                     "sizes": {k: list(v) for k, v in settings.sizes.items()},
+                     "runs_note": settings.note(),
+                     "peak_rss": "ru_maxrss of each child from os.wait4, children forked by a "
+                                 "small spawner process (bench/spawner.py)",
+                     "elapsed_s": round(time.perf_counter() - started, 1)},
+        "scenarios": scenarios,
+        "targets": evaluate(scenarios),
+    }
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    settings.output.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n",
+                               "utf-8")
+    return result
+
+
+def parse(argv: Sequence[str]) -> Settings:
+    """Read the command line into :class:`Settings`. Exits with status 2 on a bad option."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=(
+        "Benchmark coffeechat (issue 7): first sync, idle and busy cycles against the fake "
+        "Google and Graph and a local vdir, a naive poller, the planner and --help."))
+    parser.add_argument("--quick", action="store_true",
+                        help="a small smoke run (300 and 1,000 events, one run each; < 1 min)")
+    parser.add_argument("--kinds", help="connectors to measure, e.g. google,local "
+                        f"(default: {','.join(KINDS)})")
+    parser.add_argument("--sizes", help="calendar sizes for every connector, e.g. 1000,10000")
+    parser.add_argument("--runs", type=int, help="first syncs and naive polls per size")
+    parser.add_argument("--idle-runs", type=int)
+    parser.add_argument("--busy-runs", type=int)
+    parser.add_argument("--output", type=Path, help="where to write the JSON results")
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else Settings()
+    changes: dict[str, Any] = {}
+    if args.kinds:
+        kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            parser.error(f"unknown connector {unknown[0]!r}; use {', '.join(KINDS)}")
+        changes["kinds"] = kinds
+    if args.sizes:
+        try:
+            sizes = tuple(int(s) for s in args.sizes.split(","))
+        except ValueError:
+            parser.error("--sizes takes whole numbers separated by commas, e.g. 1000,10000")
+        if min(sizes) < 20:
+            parser.error("--sizes: a calendar needs at least 20 events")
+        changes["sizes"] = dict.fromkeys(KINDS, sizes)
+    if args.runs:
+        changes.update(first_runs=args.runs, first_runs_large=args.runs)
+    if args.idle_runs:
+        changes["idle_runs"] = args.idle_runs
+    if args.busy_runs:
+        changes["busy_runs"] = args.busy_runs
+    if args.output:
+        changes["output"] = args.output
+    return Settings(**{**settings.__dict__, **changes})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the markdown report; returns the exit status."""
+    settings = parse(sys.argv[1:] if argv is None else argv)
+    if not COFFEECHAT.exists():
+        log(f"{COFFEECHAT} is missing: install coffeechat in this environment first "
+            "(make bench does)")
+        return 2
+    result = run(settings)
+    print(markdown(result))
+    log(f"results written to {settings.output} in {result['settings']['elapsed_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
