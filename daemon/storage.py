@@ -30,6 +30,7 @@ class AtomicJSONStorage(Storage):
         self.path = path
         self._data: dict[str, dict[str, Any]] | None = None
         self._written: bytes | None = None
+        self._dirty = False
         if path.exists():
             raw = _read(path)
             if not raw.strip():
@@ -60,15 +61,17 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         """Replace the in-memory database; nothing reaches the disk before :meth:`flush`."""
         self._data = data
+        self._dirty = True
 
     def flush(self) -> bool:
         """Write the database to disk if it changed since the last write; returns whether it
         wrote. Raises ``StateError`` if the write failed (the previous file is then intact)."""
-        if self._data is None:
-            return False
+        if self._data is None or not self._dirty:
+            return False  # nothing was written since the last flush: not even serialised
         payload = json.dumps(self._data, ensure_ascii=False, sort_keys=True,
                              separators=(",", ":")).encode("utf-8")
         if payload == self._written:
+            self._dirty = False
             return False
         try:
             write_atomically(self.path, payload)
@@ -77,6 +80,7 @@ class AtomicJSONStorage(Storage):
                 f"could not save the state file {self.path}: {exc.strerror or exc}. The previous "
                 "state is intact; free some space or fix the folder's permissions.") from None
         self._written = payload
+        self._dirty = False
         return True
 
     def close(self) -> None:

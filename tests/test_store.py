@@ -242,3 +242,23 @@ def test_a_damaged_state_names_the_backup_and_how_to_restore_it(tmp_path: Path) 
     assert path.read_bytes() != b"" and len(path.read_bytes()) == 40  # left as it was
     path.write_bytes((tmp_path / "state.json.bak.1").read_bytes())  # the advice works
     assert [iv.meeting.uid for iv in Store(path).interviews()] == ["m1"]
+
+
+def test_a_flush_after_no_write_does_not_even_serialise(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    assert store.flush() is True
+    dumps: list[object] = []
+
+    def counting_dumps(data: object, **_options: object) -> str:
+        dumps.append(data)
+        return "{}"
+
+    monkeypatch.setattr("daemon.storage.json.dumps", counting_dumps)
+    again = Store(path, writable=True)
+    again.put_interview(interview("m1"))  # unchanged: the store does not even write it
+    again.set_cursor("personal", None)
+    assert again.flush() is False
+    assert dumps == []
