@@ -49,6 +49,8 @@ class Store:
         if writable and path.parent.exists():
             sweep_temporaries(path.parent)
         self._storage: AtomicJSONStorage | None = None
+        self._records: dict[str, DraftRecord] | None = None
+        """The drafts table decoded once, then kept in step by put_draft/delete_draft."""
 
         def storage_factory() -> AtomicJSONStorage:
             self._storage = AtomicJSONStorage(path)
@@ -117,19 +119,25 @@ class Store:
     # -- drafts -----------------------------------------------------------------------------
 
     def drafts(self) -> dict[str, DraftRecord]:
-        """Every draft record, by key."""
-        records = (self._decode(codec.record_from_json, d) for d in self.drafts_table.all())
-        return {r.key: r for r in records}
+        """Every draft record, by key (a copy: the caller may change the store meanwhile)."""
+        if self._records is None:
+            records = (self._decode(codec.record_from_json, d) for d in self.drafts_table.all())
+            self._records = {r.key: r for r in records}
+        return dict(self._records)
 
     def put_draft(self, record: DraftRecord) -> None:
         """Insert or replace the record of one draft."""
         self._upsert(self.drafts_table, doc_id(record.key), codec.record_to_json(record))
+        if self._records is not None:
+            self._records[record.key] = record
 
     def delete_draft(self, key: str) -> None:
         """Forget the record of one draft (missing is fine)."""
         ident = doc_id(key)
         if self.drafts_table.contains(doc_id=ident):
             self.drafts_table.remove(doc_ids=[ident])
+        if self._records is not None:
+            self._records.pop(key, None)
 
     # -- contacts ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from connectors.google import open_account
 from connectors.google.calendar import GoogleCalendar
 from daemon.errors import AuthError, ConnectorError, CursorExpired, TransientError
 from daemon.model import Meeting, Removed
-from tests.fakes.google import FakeGoogle, Fault, _ok, _Reply, event_json, fast_session
+from tests.fakes.google import FakeGoogle, Fault, _ok, _Reply, event_json, fast_session, running
 
 ZONE = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -22,11 +22,8 @@ NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
 
 @pytest.fixture
 def fake() -> Iterator[FakeGoogle]:
-    server = FakeGoogle(page_size=2).start()
-    try:
+    with running(page_size=2) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def env(tmp_path: Path) -> ConnectorEnv:

@@ -262,3 +262,33 @@ def test_a_flush_after_no_write_does_not_even_serialise(tmp_path: Path,
     again.set_cursor("personal", None)
     assert again.flush() is False
     assert dumps == []
+
+
+def test_draft_records_are_decoded_once_and_kept_in_step(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon import codec
+
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    for n in range(3):
+        store.put_draft(record(f"k{n}"))
+    store.flush()
+    decoded: list[object] = []
+    original = codec.record_from_json
+
+    def counting(data: dict[str, object]) -> DraftRecord:
+        decoded.append(data)
+        return original(data)
+
+    monkeypatch.setattr(codec, "record_from_json", counting)
+    again = Store(path, writable=True)
+    for key, found in again.drafts().items():  # changing the store while iterating is fine
+        if key == "k0":
+            again.delete_draft(key)
+        else:
+            again.put_draft(found)
+    again.put_draft(record("k9"))
+    assert sorted(again.drafts()) == ["k1", "k2", "k9"]
+    assert len(decoded) == 3  # the table was decoded once, by the first call
+    again.flush()
+    assert sorted(Store(path).drafts()) == ["k1", "k2", "k9"]

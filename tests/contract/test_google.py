@@ -16,7 +16,7 @@ from connectors.base import CalendarSource, ConnectorEnv, DraftBox
 from connectors.google.calendar import GoogleCalendar
 from connectors.google.gmail import GmailDrafts
 from daemon.model import DraftRef
-from tests.fakes.google import FakeGoogle, event_json, fast_session
+from tests.fakes.google import FakeGoogle, event_json, fast_session, running
 
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
@@ -57,11 +57,8 @@ def google_events(spec: EventSpec) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeGoogle]:
-    server = FakeGoogle(page_size=2).start()
-    try:
+    with running(page_size=2) as server:
         yield server
-    finally:
-        server.stop()
 
 
 class GoogleWorld(CalendarWorld):

@@ -16,7 +16,7 @@ import pytest
 
 from connectors.base import KEY_HEADER
 from tests.e2e.workspace import CONFIG, Workspace, coffeechat
-from tests.fakes.google import FakeGoogle, Fault, event_json
+from tests.fakes.google import FakeGoogle, Fault, event_json, running
 
 pytestmark = pytest.mark.slow
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -42,11 +42,8 @@ EVENTS: list[tuple[str, str, datetime, tuple[str, str] | None, str]] = [
 
 @pytest.fixture
 def fake() -> Iterator[FakeGoogle]:
-    server = FakeGoogle(page_size=2).start()
-    try:
+    with running(page_size=2) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def google_event(uid: str, title: str, start: datetime, contact: tuple[str, str] | None,

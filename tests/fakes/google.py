@@ -24,6 +24,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -669,3 +670,13 @@ def fast_session(fake: FakeGoogle, *, account: str = "gmail", timeout: float = 2
                    clock=clock or (lambda: datetime.now(UTC)),
                    policy=Backoff(attempts=attempts, base=0.001, cap=0.01), sleep=sleep,
                    rng=lambda: 0.5)
+
+
+@contextlib.contextmanager
+def running(**options: Any) -> Iterator[FakeGoogle]:
+    """Run a fake for the duration of a ``with`` block (``options`` go to the constructor)."""
+    fake = FakeGoogle(**options).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
