@@ -30,7 +30,8 @@ typecheck: $(VENV)/.installed-test
 # the machine's zone shows up; the time-arithmetic tests run once more under UTC.
 pytest: $(VENV)/.installed-test
 	TZ=Pacific/Auckland $(BIN)/pytest -q
-	TZ=UTC $(BIN)/pytest -q -p no:cacheprovider tests/test_planner.py tests/test_tagging.py tests/test_local_calendar.py
+	TZ=UTC $(BIN)/pytest -q -p no:cacheprovider tests/test_planner.py tests/test_tagging.py tests/test_local_calendar.py \
+		tests/test_planner_timing.py tests/test_timing.py
 
 test: lint typecheck pytest
 

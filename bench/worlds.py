@@ -39,6 +39,9 @@ path = "state.json"
 path = "templates/"
 [service]
 poll_minutes = 5
+[cadence]
+working_hours = "any"
+max_new_drafts_per_day = 0
 {account}"""
 
 

@@ -8,7 +8,7 @@ connector module only when an account of that kind is opened.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.errors import ConnectorError
-from daemon.model import JSON, Change, DraftRef, DraftState
+from daemon.model import JSON, Change, ContactMail, DraftRef, DraftState, ThreadRef
 from daemon.model import KEY_HEADER as KEY_HEADER
 
 
@@ -39,9 +39,17 @@ class CalendarSource(Protocol):
 class DraftBox(Protocol):
     """The user's Drafts folder. Nothing here ever sends a message."""
 
-    def create(self, message: EmailMessage, key: str) -> DraftRef:
+    def create(self, message: EmailMessage, key: str,
+               reply_to: ThreadRef | None = None) -> DraftRef:
         """Save ``message`` as a new draft. ``message`` already carries ``key`` in its
-        ``X-Coffeechat-Key`` header. Returns where it went and a fingerprint of its content."""
+        ``X-Coffeechat-Key`` header. Returns where it went and a fingerprint of its content.
+
+        With ``reply_to``, the draft is a reply in that conversation: the core has already set
+        ``In-Reply-To``, ``References`` and the ``Re:`` subject; the connector adds what its
+        provider needs (Gmail's ``threadId``; Graph's ``createReply`` on the message). A
+        ``reply_to`` the provider no longer knows is not an error: the draft is then made as a
+        new conversation (and a warning logged).
+        """
         ...
 
     def find(self, key: str) -> DraftRef | None:
@@ -55,8 +63,10 @@ class DraftBox(Protocol):
         """Say whether the draft is still as written, was edited by the user, or is gone."""
         ...
 
-    def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
-        """Replace an untouched draft's content; returns the new reference.
+    def update(self, ref: DraftRef, message: EmailMessage,
+               reply_to: ThreadRef | None = None) -> DraftRef:
+        """Replace an untouched draft's content; returns the new reference. ``reply_to`` as
+        for :meth:`create`.
 
         Checks again that the draft is untouched first: if the user edited or removed it in
         the meantime, raises ``ConnectorError`` and changes nothing.
@@ -69,13 +79,32 @@ class DraftBox(Protocol):
         ...
 
 
+class MailHistory(Protocol):
+    """The user's sent and received mail, read only to learn who wrote to whom and when
+    (``reply_detection``). Nothing here changes or sends a message."""
+
+    def history(self, contacts: Collection[str], since: datetime) -> dict[str, ContactMail]:
+        """For each address in ``contacts`` (lower-case), the newest message from that contact
+        to the user and the newest from the user to that contact, each dated at or after
+        ``since`` (aware). Drafts never count. Every address asked about is in the result;
+        one with no mail maps to a ``ContactMail`` with both fields ``None``. Addresses are
+        compared case-insensitively, in From, To and Cc.
+
+        Raises ``AuthError`` when the mailbox may not be read (saying to run ``coffeechat
+        auth`` again to grant it), ``TransientError`` or ``ConnectorError``.
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class Account:
-    """An opened account: its calendar and its Drafts folder."""
+    """An opened account: its calendar, its Drafts folder, and its mail history when the
+    account has ``reply_detection`` on (``None`` otherwise)."""
 
     name: str
     calendar: CalendarSource
     drafts: DraftBox
+    mail: MailHistory | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, get_args
 
@@ -125,6 +125,12 @@ def run(obj: Context, once: bool) -> None:
         if outcome.ok:
             click.echo(f"{outcome.name}: {outcome.changes} change(s), "
                        f"{len(outcome.drafted)} draft(s) made")
+            for record in outcome.withdrawn:
+                click.echo(f"{outcome.name}: withdrew the {record.kind} to {record.contact}: "
+                           f"{record.flag}")
+            for record in outcome.flagged:
+                click.echo(f"{outcome.name}: check your {record.kind} to {record.contact}: "
+                           f"{record.flag}")
         else:
             click.echo(f"{outcome.name}: FAILED: {outcome.message}", err=True)
         for problem in outcome.problems:
@@ -258,6 +264,61 @@ def contacts(obj: Context) -> None:
     snap = snapshot(settings)
     rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
     click.echo(views.contacts_text(rows, settings.timezone))
+
+
+@cli.command()
+@click.option("--template", default="news", show_default=True, type=click.Choice(["news"]),
+              help="The template (your own news.txt in the templates folder replaces it).")
+@click.option("--message", required=True, help="Your news, in your own words.")
+@click.option("--dry-run", is_flag=True, help="Show who would get a note, and the first "
+              "one, and write nothing.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=None,
+              help="Write at most this many notes (default: [announce] max_drafts).")
+@click.option("--yes", is_flag=True, help="Write without asking.")
+@click.pass_obj
+def announce(obj: Context, template: str, message: str, dry_run: bool, limit: int | None,
+             yes: bool) -> None:
+    """Draft a personal note with your news to every active contact.
+
+    Shows who gets one and the first note before writing. Running the same message again
+    writes only the notes not yet written.
+    """
+    from daemon import announce as news
+    from daemon.store import Store
+
+    assert template == "news"
+    settings = obj.settings()
+    cap = limit or settings.announce_max
+    now = datetime.now(UTC)
+    store = Store(settings.state_path)
+    found = news.prepare(settings, store, message, cap, now)
+    click.echo(f"{len(found.specs)} note(s) to write:")
+    for spec in found.specs:
+        click.echo(f"  {spec.contact.name or spec.contact.email} <{spec.contact.email}> "
+                   f"({spec.account})")
+    if found.already:
+        click.echo(f"{len(found.already)} contact(s) already have this note.")
+    if found.left_out:
+        click.echo(f"{len(found.left_out)} more beyond the limit of {cap}: run this again "
+                   "afterwards to write theirs.")
+    if not found.specs:
+        return
+    click.echo("\n--- the first note ---")
+    click.echo(news.preview(settings, store, found.specs[0], now))
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("not a terminal, so nothing was written: add --yes "
+                                       "to write without asking")
+        click.confirm(f"Write {len(found.specs)} draft(s)?", abort=True)
+    done = news.write(settings, message, cap)
+    click.echo(f"Wrote {len(done.made)} draft(s).")
+    for problem in done.problems:
+        click.echo(f"not written: {problem}", err=True)
+    if done.problems:
+        sys.exit(EXIT_FAILED)
 
 
 @cli.group()

@@ -8,12 +8,15 @@ from typing import Any, cast
 from daemon.model import (
     JSON,
     Attendee,
+    ContactMail,
     ContactPrefs,
     DraftRecord,
     DraftRef,
     Interview,
+    MailSeen,
     Meeting,
     Person,
+    ThreadRef,
 )
 
 
@@ -104,6 +107,7 @@ def record_to_json(r: DraftRecord) -> JSON:
         "ref": None if r.ref is None else {"id": r.ref.id, "fingerprint": r.ref.fingerprint},
         "observed": r.observed,
         "observed_at": None if r.observed_at is None else _time(r.observed_at),
+        "facts": r.facts, "flag": r.flag,
     }
 
 
@@ -115,16 +119,55 @@ def record_from_json(d: JSON) -> DraftRecord:
         meeting_uid=d["meeting_uid"], state=d["state"], due=_parse_time(d["due"]),
         reason=d["reason"], created_at=_opt_time(d["created_at"]),
         ref=None if ref is None else DraftRef(id=ref["id"], fingerprint=ref["fingerprint"]),
-        observed=d.get("observed", "untouched"), observed_at=_opt_time(d.get("observed_at")))
+        observed=d.get("observed", "untouched"), observed_at=_opt_time(d.get("observed_at")),
+        facts=d.get("facts", ""), flag=d.get("flag", ""))
 
 
 def prefs_to_json(p: ContactPrefs) -> JSON:
     """The document stored for the user's choice about one contact."""
     return {"email": p.email, "status": p.status,
-            "paused_until": None if p.paused_until is None else _time(p.paused_until)}
+            "paused_until": None if p.paused_until is None else _time(p.paused_until),
+            "reason": p.reason, "since": None if p.since is None else _time(p.since)}
 
 
 def prefs_from_json(d: JSON) -> ContactPrefs:
     """Inverse of :func:`prefs_to_json`."""
     return ContactPrefs(email=d["email"], status=cast(Any, d["status"]),
-                        paused_until=_opt_time(d["paused_until"]))
+                        paused_until=_opt_time(d["paused_until"]), reason=d.get("reason", ""),
+                        since=_opt_time(d.get("since")))
+
+
+def _thread(t: ThreadRef) -> JSON:
+    return {"message_id": t.message_id, "subject": t.subject,
+            "references": list(t.references), "thread_id": t.thread_id,
+            "provider_message_id": t.provider_message_id}
+
+
+def _thread_from(d: JSON) -> ThreadRef:
+    return ThreadRef(message_id=d["message_id"], subject=d["subject"],
+                     references=tuple(d["references"]), thread_id=d["thread_id"],
+                     provider_message_id=d["provider_message_id"])
+
+
+def _seen(s: MailSeen | None) -> JSON | None:
+    return None if s is None else {"at": _time(s.at), "thread": _thread(s.thread)}
+
+
+def _seen_from(d: JSON | None) -> MailSeen | None:
+    if d is None:
+        return None
+    return MailSeen(at=_parse_time(d["at"]), thread=_thread_from(d["thread"]))
+
+
+def mail_to_json(account: str, mail: ContactMail, checked_at: datetime) -> JSON:
+    """The document stored for what ``account``'s mailbox showed about one contact."""
+    return {"account": account, "contact": mail.contact, "checked_at": _time(checked_at),
+            "from_contact": _seen(mail.last_from_contact),
+            "to_contact": _seen(mail.last_to_contact)}
+
+
+def mail_from_json(d: JSON) -> tuple[str, ContactMail, datetime]:
+    """Inverse of :func:`mail_to_json`: the account, the mail seen and when it was looked at."""
+    mail = ContactMail(contact=d["contact"], last_from_contact=_seen_from(d["from_contact"]),
+                       last_to_contact=_seen_from(d["to_contact"]))
+    return d["account"], mail, _parse_time(d["checked_at"])

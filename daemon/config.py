@@ -28,6 +28,7 @@ from daemon.errors import ConfigError
 from daemon.model import DEFAULT_KEYWORDS, Cadence, Me, TaggingRules
 from daemon.paths import APP, data_dir, system_timezone_name
 from daemon.text import clean_address, clean_line
+from daemon.timing import WorkingHours, parse_days, parse_working_hours
 
 
 class _Section(BaseModel):
@@ -79,6 +80,36 @@ class _CadenceModel(_Section):
     follow_up_days_after: int = Field(default=30, ge=1, le=365)
     catch_up_every_days: int = Field(default=90, ge=7, le=3650)
     max_new_catch_ups_per_day: int = Field(default=5, ge=1, le=1000)
+    working_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    working_hours: str = "09:00-17:00"
+    max_new_drafts_per_day: int = Field(default=25, ge=0, le=1000)
+    prep_sheet: bool = False
+
+    @field_validator("working_days")
+    @classmethod
+    def _valid_days(cls, value: list[str]) -> list[str]:
+        parse_days(value)
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _valid_hours(cls, value: str) -> str:
+        if value.strip().lower() != ANY_TIME:
+            parse_working_hours(value)
+        return value
+
+    def cadence(self) -> Cadence:
+        """The validated section as the planner's :class:`Cadence`."""
+        hours = None
+        if self.working_hours.strip().lower() != ANY_TIME:
+            start, end = parse_working_hours(self.working_hours)
+            hours = WorkingHours(days=parse_days(self.working_days), start=start, end=end)
+        return Cadence(**self.model_dump(exclude={"working_days", "working_hours"}),
+                       working_hours=hours)
+
+
+ANY_TIME = "any"
+"""``working_hours = "any"``: drafts fall due at any hour of any day."""
 
 
 class _StateModel(_Section):
@@ -89,6 +120,10 @@ class _TemplatesModel(_Section):
     path: str | None = None
 
 
+class _AnnounceModel(_Section):
+    max_drafts: int = Field(default=50, ge=1, le=1000)
+
+
 class _ServiceModel(_Section):
     poll_minutes: float = Field(default=5, gt=0, le=1440)
 
@@ -96,6 +131,8 @@ class _ServiceModel(_Section):
 class _AccountModel(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     history_days: int = Field(default=400, ge=1, le=3650)
+    reply_detection: bool = False
+    """Read the user's mail (sent and received) to learn who wrote to whom."""
 
     def options(self, base: Path) -> dict[str, Any]:
         """What the connector reads: every key but name and kind, paths made absolute."""
@@ -107,10 +144,22 @@ class _LocalAccountModel(_AccountModel):
     calendar: str
     drafts: str
     horizon_days: int = Field(default=365, ge=1, le=3650)
+    mail: str | None = None
+    """A Maildir folder, or a folder of Maildir folders (INBOX, Sent, ...), read for
+    ``reply_detection``."""
+
+    @model_validator(mode="after")
+    def _mail_to_read(self) -> _LocalAccountModel:
+        if self.reply_detection and self.mail is None:
+            raise ValueError("reply_detection needs `mail`: the Maildir folder (or the folder of "
+                             "Maildir folders, such as ~/Mail) where your sent and received "
+                             "mail is kept")
+        return self
 
     def options(self, base: Path) -> dict[str, Any]:
+        mail = None if self.mail is None else str(_resolve(base, self.mail))
         return {**super().options(base), "calendar": str(_resolve(base, self.calendar)),
-                "drafts": str(_resolve(base, self.drafts))}
+                "drafts": str(_resolve(base, self.drafts)), "mail": mail}
 
 
 class _RemoteAccountModel(_AccountModel):
@@ -180,6 +229,7 @@ class _ConfigModel(_Section):
     state: _StateModel = Field(default_factory=_StateModel)
     templates: _TemplatesModel = Field(default_factory=_TemplatesModel)
     service: _ServiceModel = Field(default_factory=_ServiceModel)
+    announce: _AnnounceModel = Field(default_factory=_AnnounceModel)
     accounts: list[_AnyAccount] = Field(min_length=1)
 
 
@@ -191,6 +241,8 @@ class AccountSettings:
     name: str
     kind: str
     options: Mapping[str, Any]
+    """Every key of the entry but name and kind, plus ``my_emails``: the user's addresses
+    from ``[me]`` (lower-case), which tell a mail history which messages the user sent."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +258,8 @@ class Settings:
     templates_dir: Path | None
     poll_minutes: float
     accounts: tuple[AccountSettings, ...]
+    announce_max: int = 50
+    """``coffeechat announce`` writes at most this many notes per run."""
 
 
 def load(path: Path) -> Settings:
@@ -261,12 +315,15 @@ def _settings(model: _ConfigModel, path: Path) -> Settings:
         timezone=zone,
         tagging=TaggingRules(keywords=tuple(model.tagging.keywords),
                              categories=tuple(model.tagging.categories)),
-        cadence=Cadence(**model.cadence.model_dump()),
+        cadence=model.cadence.cadence(),
         state_path=_resolve(base, state) if state else data_dir() / "state.json",
         templates_dir=(_resolve(base, templates) if templates
                        else platformdirs.user_config_path(APP) / "templates"),
         poll_minutes=model.service.poll_minutes,
-        accounts=tuple(AccountSettings(name=a.name, kind=a.kind, options=a.options(base))
+        announce_max=model.announce.max_drafts,
+        accounts=tuple(AccountSettings(name=a.name, kind=a.kind,
+                                       options={**a.options(base),
+                                                "my_emails": tuple(model.me.emails)})
                        for a in model.accounts),
     )
 

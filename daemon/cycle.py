@@ -1,4 +1,5 @@
-"""One cycle: sync each account, tag, store, plan, write drafts.
+"""One cycle: sync each account, tag, store, reconcile written drafts, plan, check mail where
+reply detection is on, write drafts.
 
 One failing account never stops the others: its error is recorded in the cycle's report and
 the rest go on. The order inside an account keeps drafts exactly-once: leftovers of an
@@ -22,7 +23,16 @@ from daemon.executor import Executor
 from daemon.model import DraftRecord, Meeting, Plan
 from daemon.observe import observe
 from daemon.planner import plan
+from daemon.reconcile import reconcile
 from daemon.render import Renderer
+from daemon.replies import (
+    lift_answered,
+    mail_for_planning,
+    pause_unanswered,
+    refresh,
+    threads,
+    wanted,
+)
 from daemon.store import Store
 from daemon.tagging import interview_from
 
@@ -43,6 +53,10 @@ class AccountOutcome:
     changes: int = 0
     drafted: list[DraftRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    withdrawn: list[DraftRecord] = field(default_factory=list)
+    """Untouched drafts removed because their meeting moved or was called off."""
+    flagged: list[DraftRecord] = field(default_factory=list)
+    """Edited drafts left alone although their meeting moved or was called off."""
 
 
 @dataclass
@@ -86,20 +100,25 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
             adopted = executor.resolve_leftovers(account.name, handle.drafts)
             outcome.drafted.extend(adopted)
             outcome.changes = _sync(settings, store, handle)
+            done = reconcile(store, account.name, handle.drafts, env.clock())
+            outcome.withdrawn, outcome.flagged = done.withdrawn, done.flagged
             opened[account.name] = handle
         except ConnectorError as exc:
             _fail(outcome, exc)
 
     now = env.clock()
-    current = plan(store.interviews(), store.prefs(), store.drafts(), now, settings.cadence,
-                   settings.timezone)
+    current = _plan(settings, store, now)
+    if any(handle.mail is not None for handle in opened.values()):
+        current = _check_mail(settings, store, opened, outcomes, current, now)
+    pause_unanswered(store, current.to_pause, now)
+    conversations = threads(store.mail_seen())
     for name, handle in opened.items():
         outcome = outcomes[name]
         specs = [spec for spec in current.due if spec.account == name]
         if not specs:
             continue
         try:
-            written = executor.write(specs, handle.drafts)
+            written = executor.write(specs, handle.drafts, conversations)
         except ConnectorError as exc:
             _fail(outcome, exc)
             continue
@@ -111,6 +130,29 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
     _report_orphans(current, {a.name for a in settings.accounts})
     store.flush()
     return CycleReport(started=started, accounts=list(outcomes.values()), plan=current)
+
+
+def _plan(settings: Settings, store: Store, now: datetime) -> Plan:
+    return plan(store.interviews(), store.prefs(), store.drafts(), now, settings.cadence,
+                settings.timezone, mail=mail_for_planning(settings, store))
+
+
+def _check_mail(settings: Settings, store: Store, opened: dict[str, Account],
+                outcomes: dict[str, AccountOutcome], current: Plan, now: datetime) -> Plan:
+    """Ask the mailboxes about the contacts whose due drafts depend on mail, lift pauses the
+    contacts answered, and plan again if anything changed. A mailbox that cannot be read
+    fails its account for this cycle (and leaves ``opened``)."""
+    mailboxes = {name: h.mail for name, h in opened.items() if h.mail is not None}
+    changed = False
+    for name, contacts in wanted(current, store.prefs(), store.mail_seen(), mailboxes,
+                                 now).items():
+        try:
+            changed = refresh(store, name, mailboxes[name], contacts, now) or changed
+        except ConnectorError as exc:
+            _fail(outcomes[name], exc)
+            del opened[name]
+    lifted = lift_answered(store, mail_for_planning(settings, store), now)
+    return _plan(settings, store, now) if changed or lifted else current
 
 
 def _sync(settings: Settings, store: Store, account: Account) -> int:

@@ -116,7 +116,9 @@ def build_workspace(folder: Path, now: datetime, timezone: str) -> Path:
         (calendar / f"{event.slug}.ics").write_bytes(to_ics(event, now))
     config.write_text(starter_config(
         name=ME_NAME, email=ME_EMAIL, timezone=timezone, calendar="calendar/",
-        drafts="Maildir/Drafts", state="state.json", templates="templates/"), "utf-8")
+        drafts="Maildir/Drafts", state="state.json", templates="templates/",
+        # The demo shows every kind on whatever day it runs, so it drafts at any hour.
+        working_hours="any"), "utf-8")
     return config
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connectors.base import ConnectorEnv, open_account
+from connectors.base import ConnectorEnv, MailHistory, open_account
 from daemon.config import Settings
 from daemon.errors import AuthError, CoffeechatError
 from daemon.model import DRAFT_KINDS
@@ -22,6 +22,15 @@ from daemon.store import Store
 
 PROBE_KEY = "coffeechat-doctor/probe"
 """Looked up in each Drafts folder to prove it can be read; no draft carries it."""
+PROBE_CONTACT = "coffeechat-doctor@probe.invalid"
+"""Looked up in each mail history to prove it can be read; nobody has this address."""
+THREADING = {
+    "local": "replies carry In-Reply-To and References (a Maildir has no conversation ids; "
+             "mail clients thread on these headers)",
+    "google": "replies join the Gmail conversation (threadId)",
+    "outlook": "replies are made with Outlook's createReply, in the same conversation",
+}
+"""How each kind of account files a reply in a conversation, for the reply detection check."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,21 @@ def _accounts(settings: Settings) -> Iterator[Check]:
         else:
             yield Check(f"account {account.name}", True,
                         f"{account.kind}: calendar and Drafts folder reachable")
+            yield _replies(account.name, account.kind, handle.mail)
+
+
+def _replies(name: str, kind: str, mail: MailHistory | None) -> Check:
+    what = f"replies {name}"
+    if mail is None:
+        return Check(what, True, "reply detection off: the cadence runs on the calendar alone "
+                                 "(reply_detection = true turns it on)")
+    try:
+        mail.history([PROBE_CONTACT], datetime.now(UTC) - timedelta(days=1))
+    except AuthError as exc:
+        return Check(what, False, str(exc), f"coffeechat auth {kind} --account {name}")
+    except CoffeechatError as exc:
+        return Check(what, False, str(exc), "check the account's `mail` setting or the network")
+    return Check(what, True, f"mail readable; {THREADING.get(kind, 'replies are threaded')}")
 
 
 def report_text(checks: list[Check]) -> str:

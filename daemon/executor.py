@@ -10,7 +10,7 @@ a duplicate nor a lost draft.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -18,11 +18,24 @@ from zoneinfo import ZoneInfo
 
 from connectors.base import DraftBox
 from daemon.errors import TemplateError, UnsafeMessageError
-from daemon.model import DraftRecord, DraftSpec, Me
+from daemon.model import DraftKind, DraftRecord, DraftSpec, Interview, Me, Person, ThreadRef
+from daemon.reconcile import ABOUT_ONE_MEETING, facts_of
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.store import Store
 
 log = logging.getLogger(__name__)
+
+IN_THREAD: frozenset[DraftKind] = frozenset({"follow_up", "catch_up"})
+"""Kinds written as a reply in the newest conversation with the contact, when one is known."""
+Threads = Mapping[tuple[str, str], ThreadRef]
+"""The conversation to reply in, by (account, contact address)."""
+
+
+@dataclass(frozen=True)
+class _Draft:
+    message: EmailMessage
+    facts: str
+    reply_to: ThreadRef | None
 
 
 @dataclass
@@ -68,8 +81,10 @@ class Executor:
         self.store.flush()
         return adopted
 
-    def write(self, specs: Sequence[DraftSpec], box: DraftBox) -> Written:
-        """Render and create each draft in ``specs`` (all of one account), in order.
+    def write(self, specs: Sequence[DraftSpec], box: DraftBox,
+              threads: Threads | None = None) -> Written:
+        """Render and create each draft in ``specs`` (all of one account), in order; a
+        follow-up or catch-up replies in the conversation ``threads`` gives for its contact.
 
         A draft whose template fails or whose message fails the safety check is reported in
         ``problems`` and skipped; the others go on. A provider error stops the run and
@@ -78,7 +93,7 @@ class Executor:
         result = Written()
         for spec in specs:
             try:
-                message = self._message(spec)
+                draft = self._draft(spec, threads or {})
             except (TemplateError, UnsafeMessageError, LookupError) as exc:
                 result.problems.append(f"{spec.key}: {exc}")
                 log.error("no draft for %s: %s", spec.key, exc)
@@ -86,10 +101,10 @@ class Executor:
             intent = DraftRecord(key=spec.key, kind=spec.kind, contact=spec.contact.email,
                                  account=spec.account, meeting_uid=spec.meeting_uid,
                                  state="creating", due=spec.due, reason=spec.reason,
-                                 created_at=self.clock())
+                                 created_at=self.clock(), facts=draft.facts)
             self.store.put_draft(intent)
             self.store.flush()
-            ref = box.create(message, spec.key)
+            ref = box.create(draft.message, spec.key, reply_to=draft.reply_to)
             made_at = self.clock()
             done = replace(intent, state="created", ref=ref, created_at=made_at,
                            observed_at=made_at)
@@ -99,11 +114,34 @@ class Executor:
         self.store.flush()
         return result
 
-    def _message(self, spec: DraftSpec) -> EmailMessage:
+    def message_for(self, spec: DraftSpec) -> EmailMessage:
+        """The message ``spec`` would be written as (outside any conversation), for previews.
+        Raises ``TemplateError``, ``UnsafeMessageError`` or ``LookupError`` like ``write``
+        reports them."""
+        return self._draft(spec, {}).message
+
+    def _draft(self, spec: DraftSpec, threads: Threads) -> _Draft:
         interview = (None if spec.meeting_uid is None
                      else self.store.interview(spec.account, spec.meeting_uid))
         if interview is None:
             raise LookupError(f"its meeting {spec.meeting_uid} is no longer in the state")
-        variables = draft_variables(spec.kind, spec.contact, interview, self.me, self.timezone)
+        earlier: tuple[Interview, ...] = ()
+        if spec.kind == "prep":
+            earlier = tuple(iv for iv in self.store.interviews()
+                            if iv.meeting.start < interview.meeting.start
+                            and not iv.meeting.cancelled
+                            and spec.contact.email in {p.email.lower() for p in iv.contacts})
+        variables = draft_variables(spec.kind, spec.contact, interview, self.me, self.timezone,
+                                    message=spec.message, earlier=earlier)
         rendered = self.renderer.render(spec.kind, variables)
-        return build_message(rendered, self.me, spec.contact, spec.key, self.clock())
+        # A prep note is the user's own: it goes to them, about the contact.
+        recipient = (Person(self.me.emails[0], self.me.name)
+                     if spec.kind == "prep" and self.me.emails else spec.contact)
+        thread = (threads.get((spec.account, spec.contact.email))
+                  if spec.kind in IN_THREAD else None)
+        message = build_message(rendered, self.me, recipient, spec.key, self.clock(),
+                                reply_to=thread)
+        facts = facts_of(interview.meeting) if spec.kind in ABOUT_ONE_MEETING else ""
+        # build_message leaves out a conversation whose ids are not safe to quote
+        reply_to = thread if thread is not None and "In-Reply-To" in message else None
+        return _Draft(message=message, facts=facts, reply_to=reply_to)

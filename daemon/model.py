@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-DraftKind = Literal["confirmation", "thank_you", "follow_up", "catch_up"]
-DRAFT_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up", "catch_up")
+if TYPE_CHECKING:
+    from daemon.timing import WorkingHours
+
+DraftKind = Literal["confirmation", "thank_you", "follow_up", "catch_up", "news", "prep"]
+DRAFT_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up", "catch_up",
+                                      "news", "prep")
+"""Every kind of draft, each with its template ``<kind>.txt``. ``news`` is written only by
+``coffeechat announce``; ``prep`` is the optional note to the user the day before a meeting."""
 
 Response = Literal["accepted", "declined", "tentative", "needs_action"]
 
@@ -117,7 +123,46 @@ class DraftRef:
     fingerprint: str = ""
 
 
+@dataclass(frozen=True)
+class ThreadRef:
+    """A message a draft can reply to, so that the contact sees one conversation."""
 
+    message_id: str
+    """Its Internet Message-ID, with the angle brackets: ``<abc@example.org>``."""
+    subject: str
+    """Its subject, as it reads (a reply keeps it, with ``Re: `` in front)."""
+    references: tuple[str, ...] = ()
+    """The Message-IDs it refers to (its own ``References`` header), oldest first."""
+    thread_id: str = ""
+    """The provider's id of the conversation (Gmail's ``threadId``), if it has one."""
+    provider_message_id: str = ""
+    """The provider's own id of the message (a Graph message id, for ``createReply``)."""
+
+
+@dataclass(frozen=True)
+class MailSeen:
+    """One message between the user and a contact: when, and how to reply to it."""
+
+    at: datetime
+    thread: ThreadRef
+
+
+@dataclass(frozen=True)
+class ContactMail:
+    """What one mailbox shows of the mail between the user and one contact (drafts aside)."""
+
+    contact: str
+    """The contact's address, lower-case."""
+    last_from_contact: MailSeen | None = None
+    """The newest message the contact sent the user."""
+    last_to_contact: MailSeen | None = None
+    """The newest message the user sent the contact."""
+
+    @property
+    def latest(self) -> MailSeen | None:
+        """The newer of the two, or ``None`` when there was no mail either way."""
+        seen = [m for m in (self.last_from_contact, self.last_to_contact) if m is not None]
+        return max(seen, key=lambda m: m.at) if seen else None
 
 @dataclass(frozen=True)
 class Cadence:
@@ -129,6 +174,13 @@ class Cadence:
     follow_up_days_after: int = 30
     catch_up_every_days: int = 90
     max_new_catch_ups_per_day: int = 5
+    working_hours: WorkingHours | None = None
+    """Confirmations, follow-ups and catch-ups wait for these (a thank-you or a prep note does
+    not); ``None`` means any time."""
+    max_new_drafts_per_day: int = 0
+    """At most this many new drafts per local day, all kinds together; 0 means no limit."""
+    prep_sheet: bool = False
+    """Write the user a prep note the day before each meeting."""
 
 
 ContactStatus = Literal["active", "paused", "stopped"]
@@ -142,13 +194,22 @@ class ContactPrefs:
     status: ContactStatus = "active"
     paused_until: datetime | None = None
     """For ``paused``: drafts resume at this time; ``None`` means until ``resume``."""
+    reason: str = ""
+    """Why coffeechat paused the contact itself (empty when the user chose): such a pause
+    lifts by itself when the contact writes to the user."""
+    since: datetime | None = None
+    """When this status was set; catch-ups sent before a ``resume`` no longer count as
+    unanswered."""
 
 
 DraftState = Literal["untouched", "edited", "gone"]
 """What became of a draft: as written, changed by the user, or no longer in Drafts (sent or
 deleted)."""
 
-DraftRecordState = Literal["creating", "created"]
+DraftRecordState = Literal["creating", "created", "withdrawing"]
+"""``creating``: the intent to create was recorded, the provider call may or may not have
+happened. ``withdrawing``: the intent to remove an untouched draft (its meeting moved or was
+cancelled) was recorded, likewise."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +231,12 @@ class DraftRecord:
     """What the user did with the draft, as last seen in the Drafts folder."""
     observed_at: datetime | None = None
     """When the Drafts folder was last looked at for this draft."""
+    facts: str = ""
+    """A digest of the meeting's time and place when the draft was written (empty for drafts
+    not about one meeting): a different digest later means the meeting moved."""
+    flag: str = ""
+    """Why the user should look at this draft again (the meeting moved or was cancelled after
+    they edited it); empty when all is well."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +250,8 @@ class DraftSpec:
     meeting_uid: str | None
     due: datetime
     reason: str
+    message: str = ""
+    """For ``news``: the user's announcement, handed to the template as data."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +277,8 @@ class Plan:
     """Not yet due (or held back by a limit or a pause); ``due`` is when they will be written."""
     skipped: tuple[Skip, ...]
     """Will never be written, each with its reason."""
+    to_pause: tuple[tuple[str, str], ...] = ()
+    """Contacts coffeechat should pause now, each with the reason (no answer to catch-ups)."""
 
 
 DEFAULT_KEYWORDS: tuple[str, ...] = (

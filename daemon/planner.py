@@ -30,6 +30,25 @@ Other choices:
 - A catch-up's number is the contact's count of catch-up records plus one, moved further up if
   that key is somehow taken already.
 - A meeting whose end is before its start is treated as ending when it starts.
+
+Timing people like (``Cadence``):
+
+- With ``working_hours``, a confirmation, follow-up or catch-up falls due at the first working
+  moment at or after its usual time (a thank-you and a prep note do not wait). A confirmation
+  that would then come less than 12 hours before the meeting keeps its usual time instead.
+- ``max_new_drafts_per_day`` limits the new drafts of one local day, all kinds together; the
+  most time-critical go first (thank-you, confirmation, prep, follow-up, then catch-ups), and
+  the rest wait for the next day's first working moment.
+- ``prep_sheet``: a note to the user the day before each meeting (same local time), until the
+  meeting starts; one per meeting, keyed by its first contact.
+
+What the mailbox shows (``mail``, from reply detection; without it the calendar alone counts):
+
+- No thank-you when the user already wrote to the contact since the meeting started.
+- Any message either way resets the catch-up clock.
+- When the last two catch-ups left Drafts, the user wrote to the contact after each, and the
+  contact has not written since (nor since the user last resumed them), the contact is paused:
+  the plan lists it in ``to_pause`` and the next catch-up is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -44,6 +63,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.model import (
     Cadence,
+    ContactMail,
     ContactPrefs,
     DraftKind,
     DraftRecord,
@@ -54,6 +74,12 @@ from daemon.model import (
     Skip,
 )
 from daemon.text import clean_line
+from daemon.timing import (
+    apply_daily_cap,
+    next_working_time,
+    require_aware,
+    start_of_local_day,
+)
 
 CONFIRMATION_CUTOFF = timedelta(hours=12)
 """No confirmation once the meeting is this close (or has started)."""
@@ -66,14 +92,21 @@ SETTLED_MARGIN_DAYS = 21 + 2
 two days of slack (for wall-clock days across DST changes) have passed since it ended."""
 LATE_GRACE = timedelta(hours=1)
 """A confirmation planned later than this after its time is reported as "tagged late"."""
+UNANSWERED_LIMIT = 2
+"""Catch-ups without an answer after which the contact is paused (with reply detection)."""
 
 _LABELS: dict[DraftKind, str] = {
     "confirmation": "confirmation",
     "thank_you": "thank-you",
     "follow_up": "follow-up",
     "catch_up": "catch-up",
+    "news": "news note",
+    "prep": "prep note",
 }
 _MEETING_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up")
+_WAITS_FOR_WORK: frozenset[DraftKind] = frozenset({"confirmation", "follow_up", "catch_up"})
+_PRIORITY: dict[DraftKind, int] = {"thank_you": 0, "confirmation": 1, "prep": 2,
+                                   "follow_up": 3, "catch_up": 4, "news": 5}
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -109,7 +142,7 @@ def add_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
     ``moment`` is naive.
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
-        _require_aware(moment, "moment")
+        require_aware(moment, "moment")
     local = moment.astimezone(tz)
     # Fast path: with the same offset at both ends, N wall-clock days are N * 24 hours; a
     # result that is the second of two repeated local times (fold 1) takes the exact path,
@@ -128,6 +161,8 @@ def plan(
     now: datetime,
     cadence: Cadence,
     tz: ZoneInfo,
+    *,
+    mail: Mapping[str, ContactMail] | None = None,
 ) -> Plan:
     """Return the :class:`Plan` at ``now``: drafts due (sorted by due time, then key), drafts
     coming later (same order) and drafts that will not be written (sorted by key), each with a
@@ -140,29 +175,33 @@ def plan(
     key to the draft already made or being made under it: such a key appears nowhere in the
     plan. ``tz`` is the user's zone, for "N days" arithmetic and the dates in reasons. A
     meeting uid seen twice (one event in two accounts) counts once, from the first interview.
+    ``mail`` maps a contact's address to what the user's mailboxes show of mail with them
+    (reply detection); a contact missing from it is planned on the calendar alone.
     Raises ``ValueError`` if ``now``, a meeting's time, a pause's end or a record's
     ``created_at`` is a naive datetime.
     """
-    _require_aware(now, "now")
+    require_aware(now, "now")
     ctx = _Context(
         now=now.astimezone(UTC),
         cadence=cadence,
         tz=tz,
         prefs={k.strip().lower(): v for k, v in prefs.items()},
         drafts=drafts,
+        mail=mail or {},
     )
     meetings = _normalise(interviews)
     by_contact = _valid_meetings_by_contact(meetings)
-    out = _Collector(drafts)
+    out = _Collector(drafts, ctx)
     settled_before = ctx.now - timedelta(days=cadence.follow_up_days_after + SETTLED_MARGIN_DAYS)
     for meeting in meetings:
         if meeting.end < settled_before:
             continue  # settled: it still anchors catch-ups, but nothing of its own can be due
         for outcome in _meeting_outcomes(meeting, by_contact, ctx):
             out.add(outcome)
-    for outcome in _catch_up_outcomes(by_contact, ctx):
+    outcomes, pauses = _catch_up_outcomes(by_contact, ctx)
+    for outcome in outcomes:
         out.add(outcome)
-    return out.result()
+    return out.result(pauses)
 
 
 # --- internal data ------------------------------------------------------------------------
@@ -175,6 +214,7 @@ class _Context:
     tz: ZoneInfo
     prefs: Mapping[str, ContactPrefs]
     drafts: Mapping[str, DraftRecord]
+    mail: Mapping[str, ContactMail]
 
 
 class _Meeting(NamedTuple):
@@ -206,10 +246,12 @@ _Outcome = _Due | _Upcoming | Skip
 
 
 class _Collector:
-    """Gathers outcomes, dropping keys already in ``drafts`` and any repeated key."""
+    """Gathers outcomes, dropping keys already in ``drafts`` and any repeated key, and applies
+    the daily limit on new drafts."""
 
-    def __init__(self, drafts: Mapping[str, DraftRecord]) -> None:
+    def __init__(self, drafts: Mapping[str, DraftRecord], ctx: _Context) -> None:
         self._drafts = drafts
+        self._ctx = ctx
         self._seen: set[str] = set()
         self._due: list[DraftSpec] = []
         self._upcoming: list[DraftSpec] = []
@@ -227,17 +269,29 @@ class _Collector:
         else:
             self._skipped.append(outcome)
 
-    def result(self) -> Plan:
+    def result(self, pauses: Sequence[tuple[str, str]]) -> Plan:
+        due, waiting = self._daily_cap()
         return Plan(
-            due=tuple(sorted(self._due, key=lambda s: (s.due, s.key))),
-            upcoming=tuple(sorted(self._upcoming, key=lambda s: (s.due, s.key))),
+            due=tuple(sorted(due, key=lambda s: (s.due, s.key))),
+            upcoming=tuple(sorted((*self._upcoming, *waiting), key=lambda s: (s.due, s.key))),
             skipped=tuple(sorted(self._skipped, key=lambda s: s.key)),
+            to_pause=tuple(sorted(pauses)),
         )
 
-
-def _require_aware(value: datetime, what: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
+    def _daily_cap(self) -> tuple[list[DraftSpec], list[DraftSpec]]:
+        ctx = self._ctx
+        cap = ctx.cadence.max_new_drafts_per_day
+        if cap <= 0 or not self._due:
+            return self._due, []
+        midnight = start_of_local_day(ctx.now, ctx.tz)
+        made_today = sum(1 for r in self._drafts.values() if _created(r, ctx) >= midnight)
+        ranked = sorted(self._due, key=lambda s: (_PRIORITY[s.kind], s.due, s.key))
+        kept, deferred = apply_daily_cap(ranked, made_today=made_today, cap=cap, now=ctx.now,
+                                         tz=ctx.tz, hours=ctx.cadence.working_hours)
+        waiting = [replace(spec, due=turn, reason=(
+            f"{_LABELS[spec.kind]} for {_name(spec.contact)}, waiting: at most {cap} new drafts "
+            f"a day (its turn comes about {_day(turn, ctx.tz)})")) for spec, turn in deferred]
+        return list(kept), waiting
 
 
 def _person(p: Person) -> Person:
@@ -255,8 +309,8 @@ def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
             continue
         seen.add(m.uid)
         if m.start.utcoffset() is None or m.end.utcoffset() is None:
-            _require_aware(m.start, f"start of meeting {m.uid}")
-            _require_aware(m.end, f"end of meeting {m.uid}")
+            require_aware(m.start, f"start of meeting {m.uid}")
+            require_aware(m.end, f"end of meeting {m.uid}")
         start = m.start.astimezone(UTC)
         contacts = _unique_people(iv.contacts, ())
         declined = _unique_people(iv.declined, contacts) if iv.declined else ()
@@ -320,6 +374,8 @@ def _meeting_outcomes(
     for p in m.contacts:
         others = by_contact.get(p.email, [])
         out.extend(_one_meeting_draft(kind, m, p, others, ctx) for kind in _MEETING_KINDS)
+    if ctx.cadence.prep_sheet and m.contacts:
+        out.append(_one_meeting_draft("prep", m, m.contacts[0], (), ctx))
     return out
 
 
@@ -334,23 +390,51 @@ def _one_meeting_draft(
         return _skip(kind, m, p, f"{label}: {held}")
     if kind == "confirmation":
         outcome = _confirmation(m, p, ctx)
+    elif kind == "prep":
+        outcome = _prep(m, p, ctx)
     else:
         due = _meeting_due(kind, m, ctx)
         later = _superseding(m, others, due)
         if later is not None:
             return _skip(kind, m, p, f"{label} for the meeting on {_day(m.start, ctx.tz)}: "
                                      f"superseded by the meeting on {_day(later.start, ctx.tz)}")
-        outcome = _thank_you(m, p, due, ctx) if kind == "thank_you" else _follow_up(m, p, due, ctx)
+        if kind == "thank_you":
+            wrote = _wrote_since(p, m.start, ctx)
+            if wrote is not None:
+                return _skip(kind, m, p, f"{label}: you already wrote to them since the meeting "
+                                         f"({_when(wrote, ctx.tz)})")
+            outcome = _thank_you(m, p, due, ctx)
+        else:
+            outcome = _follow_up(m, p, due, ctx)
     return _apply_pause(outcome, p, ctx)
+
+
+def _wrote_since(p: Person, moment: datetime, ctx: _Context) -> datetime | None:
+    """When the user last wrote to ``p``, if at or after ``moment`` (as far as mail shows)."""
+    mail = ctx.mail.get(p.email)
+    sent = None if mail is None else mail.last_to_contact
+    return sent.at if sent is not None and sent.at >= moment else None
 
 
 def _meeting_due(kind: DraftKind, m: _Meeting, ctx: _Context) -> datetime:
     c = ctx.cadence
     if kind == "confirmation":
-        return add_days(m.start, -c.confirmation_days_before, ctx.tz)
+        usual = add_days(m.start, -c.confirmation_days_before, ctx.tz)
+        waited = _at_work(kind, usual, ctx)
+        return waited if waited <= m.start - CONFIRMATION_CUTOFF else usual
     if kind == "thank_you":
         return m.end + timedelta(hours=c.thank_you_hours_after)
-    return add_days(m.end, c.follow_up_days_after, ctx.tz)
+    if kind == "prep":
+        return add_days(m.start, -1, ctx.tz)
+    return _at_work(kind, add_days(m.end, c.follow_up_days_after, ctx.tz), ctx)
+
+
+def _at_work(kind: DraftKind, due: datetime, ctx: _Context) -> datetime:
+    """``due``, or the first working moment after it for the kinds that wait for one."""
+    hours = ctx.cadence.working_hours
+    if hours is None or kind not in _WAITS_FOR_WORK:
+        return due
+    return next_working_time(due, hours, ctx.tz)
 
 
 def _superseding(m: _Meeting, others: Sequence[_Meeting], due: datetime) -> _Meeting | None:
@@ -384,6 +468,19 @@ def _confirmation(m: _Meeting, p: Person, ctx: _Context) -> _Outcome:
         reason = (f"confirmation (tagged late): your meeting with {_name(p)} is on {when}, "
                   f"in {_span(left)}; it would normally be confirmed {days} before")
     return _Due(_spec("confirmation", m, p, due, reason))
+
+
+def _prep(m: _Meeting, p: Person, ctx: _Context) -> _Outcome:
+    due = _meeting_due("prep", m, ctx)
+    when = _when(m.start, ctx.tz)
+    if ctx.now >= m.start:
+        return _skip("prep", m, p, f"no prep note for your meeting with {_name(p)}: the meeting "
+                                   f"has already started ({when})")
+    if ctx.now < due:
+        return _Upcoming(_spec("prep", m, p, due, f"prep note: the day before your meeting "
+                                                  f"with {_name(p)} on {when}"))
+    return _Due(_spec("prep", m, p, due, f"prep note: your meeting with {_name(p)} is on "
+                                         f"{when}, in {_span(m.start - ctx.now)}"))
 
 
 def _thank_you(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome:
@@ -433,6 +530,9 @@ def _held_by_prefs(p: Person, ctx: _Context) -> str | None:
     if pref.status == "stopped":
         return f"you stopped this contact (to start again: coffeechat contact resume {p.email})"
     if pref.status == "paused" and pref.paused_until is None:
+        if pref.reason:
+            return f"coffeechat paused this contact: {pref.reason} (to start again: " \
+                   f"coffeechat contact resume {p.email})"
         return f"paused until you resume (coffeechat contact resume {p.email})"
     return None
 
@@ -442,7 +542,7 @@ def _paused_until(p: Person, ctx: _Context) -> datetime | None:
     pref = ctx.prefs.get(p.email)
     if pref is None or pref.status != "paused" or pref.paused_until is None:
         return None
-    _require_aware(pref.paused_until, f"paused_until of {p.email}")
+    require_aware(pref.paused_until, f"paused_until of {p.email}")
     until = pref.paused_until.astimezone(UTC)
     return until if until > ctx.now else None
 
@@ -465,20 +565,31 @@ class _CatchUp:
     spec: DraftSpec
 
 
+@dataclass(frozen=True)
+class _Unanswered:
+    skip: Skip
+    reason: str
+
+
 def _catch_up_outcomes(
     by_contact: Mapping[str, list[_Meeting]], ctx: _Context
-) -> list[_Outcome]:
+) -> tuple[list[_Outcome], list[tuple[str, str]]]:
+    """Each contact's next catch-up, and the contacts to pause for want of an answer."""
     records = _catch_up_records(ctx.drafts)
     out: list[_Outcome] = []
+    pauses: list[tuple[str, str]] = []
     ready: list[DraftSpec] = []
     for email in sorted(by_contact):
         outcome = _catch_up(email, by_contact[email], records.get(email, []), ctx)
         if isinstance(outcome, _CatchUp):
             ready.append(outcome.spec)
+        elif isinstance(outcome, _Unanswered):
+            out.append(outcome.skip)
+            pauses.append((email, outcome.reason))
         elif outcome is not None:
             out.append(outcome)
     out.extend(_spread(ready, records, ctx))
-    return out
+    return out, pauses
 
 
 def _catch_up_records(drafts: Mapping[str, DraftRecord]) -> dict[str, list[DraftRecord]]:
@@ -493,13 +604,13 @@ def _created(record: DraftRecord, ctx: _Context) -> datetime:
     """When a record's draft was made; a record still being made (no time yet) counts as now."""
     if record.created_at is None:
         return ctx.now
-    _require_aware(record.created_at, f"created_at of draft {record.key}")
+    require_aware(record.created_at, f"created_at of draft {record.key}")
     return record.created_at.astimezone(UTC)
 
 
 def _catch_up(
     email: str, meetings: Sequence[_Meeting], records: Sequence[DraftRecord], ctx: _Context
-) -> _CatchUp | _Outcome | None:
+) -> _CatchUp | _Unanswered | _Outcome | None:
     held = [m for m in meetings if m.end <= ctx.now]
     if not held:
         return None
@@ -517,6 +628,12 @@ def _catch_up(
     if coming:
         return Skip(key, "catch_up", email, last.uid,
                     f"{label} for now: a meeting is coming up ({_when(coming[0].start, ctx.tz)})")
+    unanswered = _unanswered(email, records, ctx)
+    if unanswered >= UNANSWERED_LIMIT:
+        why = f"no answer to your last {unanswered} catch-ups"
+        return _Unanswered(Skip(key, "catch_up", email, last.uid,
+                                f"{label}: {why}, so coffeechat paused this contact (to start "
+                                f"again: coffeechat contact resume {email})"), why)
     cadence = ctx.cadence
     anchor = add_days(last.end, cadence.follow_up_days_after, ctx.tz)
     basis = f"the follow-up to your meeting on {_day(last.start, ctx.tz)}"
@@ -525,7 +642,12 @@ def _catch_up(
         if latest >= anchor:
             anchor = latest
             basis = f"your last catch-up note ({_day(latest, ctx.tz)})"
-    due = add_days(anchor, cadence.catch_up_every_days, ctx.tz)
+    mail = ctx.mail.get(email)
+    exchanged = None if mail is None else mail.latest
+    if exchanged is not None and exchanged.at >= anchor:
+        anchor = exchanged.at.astimezone(UTC)
+        basis = f"your last email with them ({_day(anchor, ctx.tz)})"
+    due = _at_work("catch_up", add_days(anchor, cadence.catch_up_every_days, ctx.tz), ctx)
     every = _plural(cadence.catch_up_every_days, "day")
     if ctx.now < due:
         spec = DraftSpec(key, "catch_up", p, last.account, last.uid, due,
@@ -535,6 +657,24 @@ def _catch_up(
                      f"catch-up: time to check in with {_name(p)}, {every} after {basis}")
     paused = _apply_pause(_Due(spec), p, ctx)
     return paused if isinstance(paused, _Upcoming) else _CatchUp(spec)
+
+
+def _unanswered(email: str, records: Sequence[DraftRecord], ctx: _Context) -> int:
+    """How many of the contact's catch-ups went out unanswered: each left Drafts, the user
+    wrote to the contact after it was made, and nothing came back since (nor since the user
+    last resumed the contact). Without mail for the contact, 0."""
+    mail = ctx.mail.get(email)
+    if mail is None or mail.last_to_contact is None:
+        return 0
+    floors = [mail.last_from_contact.at] if mail.last_from_contact is not None else []
+    pref = ctx.prefs.get(email)
+    if pref is not None and pref.since is not None:
+        floors.append(pref.since)
+    floor = max(floors, default=None)
+    sent_at = mail.last_to_contact.at
+    return sum(1 for r in records
+               if r.observed == "gone" and _created(r, ctx) <= sent_at
+               and (floor is None or _created(r, ctx) > floor))
 
 
 def _spread(
@@ -553,7 +693,7 @@ def _spread(
     budget = max(0, limit - recent)
     out: list[_Outcome] = [_Due(s) for s in ready[:budget]]
     for i, spec in enumerate(ready[budget:]):
-        turn = ctx.now + timedelta(days=i // limit + 1)
+        turn = _at_work("catch_up", ctx.now + timedelta(days=i // limit + 1), ctx)
         reason = (f"catch-up with {_name(spec.contact)}, waiting: at most {limit} new "
                   f"catch-ups a day (its turn comes about {_day(turn, ctx.tz)})")
         out.append(_Upcoming(replace(spec, due=turn, reason=reason)))

@@ -3,7 +3,7 @@ user's per-contact choices."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from daemon.config import Settings
@@ -21,6 +21,7 @@ from daemon.model import (
 )
 from daemon.planner import plan
 from daemon.render import Renderer, build_message, draft_variables
+from daemon.replies import mail_for_planning
 from daemon.store import Store
 
 
@@ -42,7 +43,8 @@ def snapshot(settings: Settings, now: datetime | None = None) -> Snapshot:
     interviews = store.interviews()
     prefs = store.prefs()
     drafts = store.drafts()
-    current = plan(interviews, prefs, drafts, moment, settings.cadence, settings.timezone)
+    current = plan(interviews, prefs, drafts, moment, settings.cadence, settings.timezone,
+                   mail=mail_for_planning(settings, store))
     return Snapshot(now=moment, interviews=interviews, prefs=prefs, drafts=drafts,
                     plan=current)
 
@@ -91,13 +93,16 @@ def preview_message(settings: Settings, kind: DraftKind, query: str | None) -> s
 
 def change_prefs(settings: Settings, prefs: ContactPrefs) -> str:
     """Record the user's choice about a contact seen in a tagged meeting; returns a sentence
-    saying what changed. Raises ``CoffeechatError`` for an unknown address."""
+    saying what changed; the choice is dated now (so after ``resume``, catch-ups sent before
+    no longer count as unanswered). Raises ``CoffeechatError`` for an unknown address."""
     with write_lock(settings.state_path):
         store = Store(settings.state_path, writable=True)
         known = {p.email for iv in store.interviews() for p in (*iv.contacts, *iv.declined)}
         if prefs.email not in known:
             raise CoffeechatError(f"{prefs.email} is not a contact of any tagged meeting; "
                                   "`coffeechat contacts` lists them")
+        if prefs.since is None:
+            prefs = replace(prefs, since=datetime.now(UTC))
         store.put_prefs(prefs)
         store.flush()
     if prefs.status == "stopped":

@@ -8,10 +8,11 @@ Two steps, both defensive:
   template source, so ``{{ 7*7 }}`` in an event title stays literal. A template's first line is
   its subject; it is split off before rendering, so a multi-line variable can never push text
   into the header area.
-* :func:`build_message` makes the :class:`~email.message.EmailMessage`, then serialises it,
-  parses the bytes back and refuses it unless the headers are exactly the intended ones. That
-  holds even on Pythons with CVE-2024-6923 (an encoded newline in a header value written out as a
-  real line break).
+* :func:`build_message` makes the :class:`~email.message.EmailMessage` (a reply, with
+  ``In-Reply-To`` and ``References``, when given a :class:`~daemon.model.ThreadRef` whose
+  Message-ID is strictly valid), then serialises it, parses the bytes back and refuses it unless
+  the headers are exactly the intended ones. That holds even on Pythons with CVE-2024-6923 (an
+  encoded newline in a header value written out as a real line break).
 
 :data:`VARIABLES` documents every variable :func:`draft_variables` provides.
 """
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import re
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
@@ -38,11 +40,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from daemon.errors import TemplateError, UnsafeMessageError
 from daemon.links import https_link
-from daemon.model import DRAFT_KINDS, KEY_HEADER, DraftKind, Interview, Me, Person
+from daemon.model import DRAFT_KINDS, KEY_HEADER, DraftKind, Interview, Me, Person, ThreadRef
+from daemon.notes import parse_notes
 from daemon.text import clean_address, clean_block, clean_line
 
 VARIABLES: dict[str, str] = {
-    "kind": "Which draft this is: confirmation, thank_you, follow_up or catch_up.",
+    "kind": "Which draft this is: confirmation, thank_you, follow_up, catch_up, news or prep.",
     "contact_name": "The contact's full name (their address when the calendar gives no name).",
     "contact_first_name": "The first word of the contact's name (else their address's local "
     "part), for the greeting.",
@@ -63,13 +66,26 @@ VARIABLES: dict[str, str] = {
     "meeting_link": "The online-meeting link, only if it is an https link (else empty).",
     "meeting_place": "Where to meet: the location, the link, or both, e.g. "
     "'Zoom (https://...)'; empty when neither is known.",
-    "notes": "Your notes from the event description (tag and contact lines removed); "
-    "several lines, may be empty.",
+    "notes": "Your notes from the event description (tag and contact lines removed), as "
+    "written; several lines, may be empty.",
+    "note_lines": "The lines of your notes that are neither suggestions nor promises (under "
+    "'Notes:' or before any heading), a list of one-line items, may be empty.",
+    "suggested": "What the contact suggested (the lines under 'Suggested:' in your notes), a "
+    "list of one-line items, may be empty.",
+    "promised": "What you promised to do or send (the lines under 'Promised:' in your notes), "
+    "a list of one-line items, may be empty.",
+    "message": "Your announcement for a news draft (the text you gave 'coffeechat announce'), "
+    "several lines; empty for other drafts.",
+    "earlier_meetings": "For a prep note: your earlier meetings with the same contact, oldest "
+    "first, each with 'date' (e.g. 'Tuesday 24 November 2026'), 'title', and the lists "
+    "'notes', 'suggested' and 'promised' as above; an empty list otherwise.",
     "my_name": "Your name, from the configuration.",
     "my_first_name": "The first word of your name.",
     "my_email": "The address the draft is sent from.",
     "signature": "Your signature from the configuration (several lines allowed), else your name.",
 }
+
+log = logging.getLogger(__name__)
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -93,16 +109,20 @@ class Rendered:
 
 
 def draft_variables(kind: DraftKind, contact: Person, interview: Interview, me: Me,
-                    tz: ZoneInfo) -> dict[str, object]:
+                    tz: ZoneInfo, *, message: str = "",
+                    earlier: Sequence[Interview] = ()) -> dict[str, object]:
     """Return every variable a template may use (see :data:`VARIABLES`), all cleaned.
 
     Times are shown in ``tz`` (the user's zone), so they are right across DST changes; the
     length is real elapsed time. Single-line values go through :func:`daemon.text.clean_line`,
-    multi-line ones through :func:`daemon.text.clean_block`. Raises nothing for odd input.
+    multi-line ones through :func:`daemon.text.clean_block`; the notes are split into sections
+    by :func:`daemon.notes.parse_notes`. ``message`` is the user's news (for ``news``);
+    ``earlier`` are other meetings with the contact (for ``prep``): only those that started
+    before this one and were not cancelled are shown. Raises nothing for odd input.
     """
     meeting = interview.meeting
     local = meeting.start.astimezone(tz)
-    date_text = f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"
+    date_text = _date_text(local)
     if meeting.all_day:
         time_text, zone, minutes = "", "", 0
         start_text = date_text
@@ -118,6 +138,7 @@ def draft_variables(kind: DraftKind, contact: Person, interview: Interview, me: 
     contact_email = clean_address(contact.email) or clean_line(contact.email)
     contact_name = clean_line(contact.name)
     my_name = clean_line(me.name)
+    sections = parse_notes(interview.notes)
     return {
         "kind": kind,
         "contact_name": contact_name or contact_email,
@@ -136,11 +157,46 @@ def draft_variables(kind: DraftKind, contact: Person, interview: Interview, me: 
         "meeting_link": link,
         "meeting_place": _place(location, link),
         "notes": clean_block(interview.notes),
+        "note_lines": list(sections.notes),
+        "suggested": list(sections.suggested),
+        "promised": list(sections.promised),
+        "message": clean_block(message),
+        "earlier_meetings": _earlier_meetings(interview, earlier, tz),
         "my_name": my_name,
         "my_first_name": _first_name(my_name, me.emails[0] if me.emails else ""),
         "my_email": clean_line(me.emails[0]) if me.emails else "",
         "signature": clean_block(me.signature) or my_name,
     }
+
+
+def _date_text(local: datetime) -> str:
+    """'Tuesday 24 November' for a datetime already in the user's zone."""
+    return f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"
+
+
+def _earlier_meetings(interview: Interview, earlier: Sequence[Interview],
+                      tz: ZoneInfo) -> list[dict[str, object]]:
+    """The meetings of ``earlier`` that took place before ``interview`` and were not
+    cancelled, oldest first and each once (by uid), as the dicts :data:`VARIABLES` describes
+    under ``earlier_meetings``."""
+    start = interview.meeting.start.astimezone(UTC)
+    seen = {interview.meeting.uid}
+    shown: list[dict[str, object]] = []
+    for past in sorted(earlier, key=lambda e: e.meeting.start.astimezone(UTC)):
+        meeting = past.meeting
+        if meeting.cancelled or meeting.uid in seen or meeting.start.astimezone(UTC) >= start:
+            continue
+        seen.add(meeting.uid)
+        local = meeting.start.astimezone(tz)
+        sections = parse_notes(past.notes)
+        shown.append({
+            "date": f"{_date_text(local)} {local.year}",
+            "title": clean_line(meeting.title),
+            "notes": list(sections.notes),
+            "suggested": list(sections.suggested),
+            "promised": list(sections.promised),
+        })
+    return shown
 
 
 def _first_name(clean_name: str, address: str) -> str:
@@ -187,12 +243,14 @@ class _OneSource(jinja2.BaseLoader):
 
 class Renderer:
     """Renders the draft templates: the packaged defaults, each replaced by a file of the same
-    name (``confirmation.txt``, ``thank_you.txt``, ``follow_up.txt``, ``catch_up.txt``) in
-    ``override_dir`` when one exists there. Files are read on every render, so edits take
-    effect without a restart."""
+    name (``confirmation.txt``, ``thank_you.txt``, ``follow_up.txt``, ``catch_up.txt``,
+    ``news.txt``, ``prep.txt``) in ``override_dir`` when one exists there. Files are read on
+    every render, so edits take effect without a restart; a file is compiled again only when
+    its text changed."""
 
     def __init__(self, override_dir: Path | None = None) -> None:
         self._override_dir = override_dir
+        self._compiled: dict[tuple[str, str], tuple[str, jinja2.Template]] = {}
         # Plain-text email, not HTML: escaping would corrupt names like "O'Brien & Co".
         self._env = ImmutableSandboxedEnvironment(
             undefined=jinja2.StrictUndefined,
@@ -219,8 +277,8 @@ class Renderer:
         hint = _hint(is_override)
         source = _read(location, filename, hint)
         subject_source, body_source = _split(source, filename, hint)
-        subject = self._render_part(subject_source, filename, hint, variables)
-        body = self._render_part(body_source, filename, hint, variables)
+        subject = self._render_part("subject", subject_source, filename, hint, variables)
+        body = self._render_part("body", body_source, filename, hint, variables)
         return Rendered(subject=clean_line(subject), body=_tidy_body(body))
 
     def check_all(self, variables_for: Callable[[DraftKind], Mapping[str, object]]) -> list[str]:
@@ -243,18 +301,29 @@ class Renderer:
                 return candidate.absolute(), True
         return files("daemon.templates") / name, False
 
-    def _render_part(self, source: str, filename: str, hint: str,
+    def _render_part(self, part: str, source: str, filename: str, hint: str,
                      variables: Mapping[str, object]) -> str:
-        try:
-            template = _OneSource(source, filename).load(self._env, filename)
-        except jinja2.TemplateSyntaxError as exc:
-            message = exc.message or "syntax error"
-            raise TemplateError(f"{_where(filename, exc.lineno)}: {message}{hint}") from exc
+        template = self._compile(part, source, filename, hint)
         try:
             return template.render(dict(variables))
         except Exception as exc:  # any failure inside a template is the template's problem
             line = _template_line(exc, filename)
             raise TemplateError(f"{_where(filename, line)}: {_describe(exc)}{hint}") from exc
+
+
+    def _compile(self, part: str, source: str, filename: str, hint: str) -> jinja2.Template:
+        """The compiled ``part`` (subject or body) of a file, compiled again only when its
+        source changed. Raises TemplateError for a syntax error."""
+        cached = self._compiled.get((filename, part))
+        if cached is not None and cached[0] == source:
+            return cached[1]
+        try:
+            template = _OneSource(source, filename).load(self._env, filename)
+        except jinja2.TemplateSyntaxError as exc:
+            message = exc.message or "syntax error"
+            raise TemplateError(f"{_where(filename, exc.lineno)}: {message}{hint}") from exc
+        self._compiled[(filename, part)] = (source, template)
+        return template
 
 
 def _read(location: Path | Traversable, filename: str, hint: str) -> str:
@@ -334,29 +403,125 @@ class _KeyHeader(UnstructuredHeader, BaseHeader):
         return f"{self.name}: {self}{policy.linesep}"
 
 
+class _IdListHeader(UnstructuredHeader, BaseHeader):
+    """``In-Reply-To`` and ``References``: message ids separated by spaces, folded only between
+    ids and never encoded.
+
+    The default policy writes a long id as RFC 2047 encoded words, which no mail program
+    decodes in these headers, so the reply would not join its conversation. Ids are checked
+    by :func:`valid_message_id` before they get here, so each fits on a line as is.
+    """
+
+    def fold(self, *, policy: email.policy.Policy) -> str:
+        """Return ``Name: id id ...`` with a line break before any id that would pass column
+        78, and the policy's line end."""
+        head = f"{self.name}:"
+        lines = [head]
+        for message_id in str(self).split():
+            if lines[-1] != head and len(lines[-1]) + 1 + len(message_id) > _FOLD_AT:
+                lines.append("")
+            lines[-1] += f" {message_id}"
+        return policy.linesep.join(lines) + policy.linesep
+
+
 def _policy() -> email.policy.EmailPolicy[EmailMessage]:
-    """The default policy, except that the key header is never folded or encoded."""
+    """The default policy, except that the key header is never folded or encoded, and the id
+    lists are folded only between ids."""
     registry = HeaderRegistry()
     registry.map_to_type(KEY_HEADER.lower(), _KeyHeader)
+    registry.map_to_type("in-reply-to", _IdListHeader)
+    registry.map_to_type("references", _IdListHeader)
     return email.policy.default.clone(header_factory=registry)
 
 
+_FOLD_AT = 78
 _POLICY = _policy()
 _EXPECTED = sorted(h.lower() for h in (
     "From", "To", "Subject", "Date", "Message-ID", KEY_HEADER,
     "MIME-Version", "Content-Type", "Content-Transfer-Encoding"))
+_EXPECTED_IN_REPLY = sorted([*_EXPECTED, "in-reply-to", "references"])
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_MESSAGE_ID = re.compile(rf"<{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*>")
+MAX_MESSAGE_ID = 250
+"""The longest Message-ID (brackets included) a reply refers to."""
+MAX_REFERENCES = 10
+"""At most this many ids in a reply's ``References``: the conversation's first and the newest."""
+_REPLY_PREFIX = re.compile(r"(?:re|aw)[ \t]*:", re.IGNORECASE)
+
+
+def valid_message_id(value: str) -> bool:
+    """Return whether ``value`` is a strictly valid Message-ID that can go in a header as is:
+    ``<left@right>`` where both sides are dot-atoms (printable ASCII, no spaces, quotes,
+    brackets or line breaks), at most :data:`MAX_MESSAGE_ID` characters, and without ``=?`` or
+    ``?=`` (the markers of encoded words). Raises nothing."""
+    return (len(value) <= MAX_MESSAGE_ID and "=?" not in value and "?=" not in value
+            and _MESSAGE_ID.fullmatch(value) is not None)
+
+
+def reply_problem(reply_to: ThreadRef) -> str | None:
+    """Return why a draft cannot be a reply to ``reply_to``, or ``None`` when it can.
+
+    The one reason is a Message-ID that :func:`valid_message_id` refuses. :func:`build_message`
+    then makes a new conversation instead (and logs this reason); callers use this to decide
+    whether to hand ``reply_to`` on to the connector. Raises nothing.
+    """
+    if valid_message_id(reply_to.message_id):
+        return None
+    return (f"the message to reply to has an unusable Message-ID "
+            f"{clean_line(reply_to.message_id, 80)!r}, so the draft starts a new conversation")
+
+
+@dataclass(frozen=True)
+class _Thread:
+    """The reply headers a draft carries: already checked and cleaned."""
+
+    in_reply_to: str
+    references: tuple[str, ...]
+    subject: str
+
+
+def _thread(reply_to: ThreadRef, fallback_subject: str) -> _Thread:
+    """The reply headers for ``reply_to`` (whose Message-ID is valid).
+
+    ``References`` is the valid ids of ``reply_to.references`` (each once, in order) and then
+    its Message-ID; past :data:`MAX_REFERENCES` the first id (the conversation's start) and the
+    newest ones are kept. The subject is ``Re: `` and the cleaned subject, unless that already
+    starts with ``Re:`` or ``Aw:`` (any case); an empty subject leaves ``fallback_subject``.
+    """
+    ids: list[str] = []
+    for ref in reply_to.references:
+        if valid_message_id(ref) and ref not in ids and ref != reply_to.message_id:
+            ids.append(ref)
+    ids.append(reply_to.message_id)
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[len(ids) - MAX_REFERENCES + 1:]]
+    subject = clean_line(reply_to.subject)
+    if not subject:
+        subject = fallback_subject
+    elif not _REPLY_PREFIX.match(subject):
+        subject = clean_line(f"Re: {subject}")
+    return _Thread(in_reply_to=reply_to.message_id, references=tuple(ids), subject=subject)
 
 
 def build_message(rendered: Rendered, me: Me, contact: Person, key: str, date: datetime,
-                  message_id_domain: str | None = None) -> EmailMessage:
+                  message_id_domain: str | None = None,
+                  reply_to: ThreadRef | None = None) -> EmailMessage:
     """Return the draft as a UTF-8 ``text/plain`` :class:`EmailMessage` from the user to
     ``contact``, with Subject, Date, Message-ID and the ``X-Coffeechat-Key`` header.
 
+    With ``reply_to`` the draft is a reply in that conversation: it also has ``In-Reply-To``
+    and ``References``, and its subject is ``Re:`` and the conversation's subject (see
+    :func:`_thread`; the rendered subject is used only when that one is empty). When
+    :func:`reply_problem` finds ``reply_to`` unusable, the draft is built as a new conversation
+    and the reason is logged as a warning; so the result is a reply exactly when it has an
+    ``In-Reply-To`` header, and only then should ``reply_to`` go on to the connector.
+
     Every name and the subject are cleaned to one line with encoded-word markers broken up.
     The message is then serialised and parsed back; it is returned only if the header names are
-    exactly the intended set, From and To each hold the one intended address, the key and body
-    read back unchanged, and the subject and display names read back unchanged but for white
-    space (Python's folding of encoded words may add or drop a space).
+    exactly the intended set, From and To each hold the one intended address, the key, body,
+    ``In-Reply-To`` and ``References`` read back unchanged (the ids written literally, not
+    encoded), and the subject and display names read back unchanged but for white space
+    (Python's folding of encoded words may add or drop a space).
 
     Raises :class:`UnsafeMessageError` when an address or the key cannot be used, when building
     fails, or when the check fails (no draft must be written then). Raises ``ValueError`` for a
@@ -384,6 +549,14 @@ def build_message(rendered: Rendered, me: Me, contact: Person, key: str, date: d
     sender = Address(display_name=clean_line(me.name), addr_spec=sender_address)
     to = Address(display_name=clean_line(contact.name), addr_spec=recipient)
     subject = clean_line(rendered.subject)
+    thread = None
+    if reply_to is not None:
+        problem = reply_problem(reply_to)
+        if problem is None:
+            thread = _thread(reply_to, subject)
+            subject = thread.subject
+        else:
+            log.warning("draft %s: %s", key, problem)
     body = clean_block(rendered.body, limit=100_000) + "\n"
     try:
         message = EmailMessage(policy=_POLICY)
@@ -393,6 +566,9 @@ def build_message(rendered: Rendered, me: Me, contact: Person, key: str, date: d
         message["Date"] = format_datetime(date)
         message["Message-ID"] = make_msgid(domain=domain)
         message[KEY_HEADER] = key
+        if thread is not None:
+            message["In-Reply-To"] = thread.in_reply_to
+            message["References"] = " ".join(thread.references)
         # 8bit keeps the stored draft readable as it is; quoted-printable only when a line is
         # longer than SMTP allows (998 octets).
         longest = max((len(line.encode("utf-8")) for line in body.splitlines()), default=0)
@@ -403,7 +579,7 @@ def build_message(rendered: Rendered, me: Me, contact: Person, key: str, date: d
         raise UnsafeMessageError(
             f"the draft to {recipient} ({key}) could not be built: {type(exc).__name__}: {exc}; "
             f"no draft was written") from exc
-    _verify(data, sender, to, subject, key, body)
+    _verify(data, sender, to, subject, key, body, thread)
     return message
 
 
@@ -418,20 +594,29 @@ def _check_key(key: str) -> None:
 
 
 def _verify(data: bytes, sender: Address, to: Address, subject: str, key: str,
-            body: str) -> None:
+            body: str, thread: _Thread | None) -> None:
     """Parse the serialised message back and raise UnsafeMessageError unless it is exactly
     what was meant."""
     def refuse(what: str) -> UnsafeMessageError:
         return UnsafeMessageError(
             f"the draft to {to.addr_spec} ({key}) failed the header check: {what}; no draft "
-            f"was written. The meeting's text probably contains something that looks like a "
-            f"mail header; edit the event or report this")
+            f"was written. The meeting's text, or the mail this draft replies to, probably "
+            f"contains something that looks like a mail header; edit the event or report this")
 
     try:
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         names = sorted(name.lower() for name in parsed)
-        if names != _EXPECTED:
-            raise refuse(f"headers {names} instead of {_EXPECTED}")
+        expected = _EXPECTED if thread is None else _EXPECTED_IN_REPLY
+        if names != expected:
+            raise refuse(f"headers {names} instead of {expected}")
+        if thread is not None:
+            raw = {name.lower(): value.split() for name, value in parsed.raw_items()}
+            for name, intended_ids in (("In-Reply-To", [thread.in_reply_to]),
+                                       ("References", list(thread.references))):
+                # Both as written (not encoded) and as a reader decodes it.
+                if raw[name.lower()] != intended_ids \
+                        or str(parsed[name]).split() != intended_ids:
+                    raise refuse(f"{name} does not read back unchanged")
         for header, intended in (("From", sender), ("To", to)):
             addresses = parsed[header].addresses
             if len(addresses) != 1:

@@ -1,4 +1,5 @@
-"""coffeechat's state: tagged meetings, drafts, the user's contact choices and sync cursors.
+"""coffeechat's state: tagged meetings, drafts, the user's contact choices, sync cursors, and
+(with reply detection) the mail last seen with each contact.
 
 Kept in TinyDB over :class:`~daemon.storage.AtomicJSONStorage`: changes stay in memory until
 :meth:`Store.flush`, which writes the whole state atomically. Each document's ``doc_id`` is a
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from tinydb.table import Document, Table
 
 from daemon import backups, codec
 from daemon.errors import StateError
-from daemon.model import JSON, ContactPrefs, DraftRecord, Interview
+from daemon.model import JSON, ContactMail, ContactPrefs, DraftRecord, Interview
 from daemon.storage import AtomicJSONStorage, sweep_temporaries
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Store:
         self.drafts_table: Table = self._db.table("drafts", cache_size=0)
         self.contacts_table: Table = self._db.table("contacts", cache_size=0)
         self.cursors_table: Table = self._db.table("cursors", cache_size=0)
+        self.mail_table: Table = self._db.table("mail", cache_size=0)
         self.meta: Table = self._db.table("meta", cache_size=0)
         self._check_schema()
         if writable:
@@ -149,6 +152,18 @@ class Store:
     def put_prefs(self, prefs: ContactPrefs) -> None:
         """Record the user's choice about one contact."""
         self._upsert(self.contacts_table, doc_id(prefs.email), codec.prefs_to_json(prefs))
+
+    # -- mail seen (reply detection) ---------------------------------------------------------
+
+    def mail_seen(self) -> list[tuple[str, ContactMail, datetime]]:
+        """What each account's mailbox last showed about each contact: (account, the mail
+        seen, when it was looked at)."""
+        return [self._decode(codec.mail_from_json, d) for d in self.mail_table.all()]
+
+    def put_mail(self, account: str, mail: ContactMail, checked_at: datetime) -> None:
+        """Record what ``account``'s mailbox shows about one contact, looked at ``checked_at``."""
+        self._upsert(self.mail_table, doc_id(account, mail.contact),
+                     codec.mail_to_json(account, mail, checked_at))
 
     # -- cursors ----------------------------------------------------------------------------
 

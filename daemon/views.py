@@ -35,6 +35,8 @@ class ContactRow:
     meetings: int
     last_met: datetime | None
     next_draft: DraftSpec | None
+    why: str = ""
+    """Why coffeechat paused the contact itself (no answer to catch-ups), if it did."""
 
 
 def contact_rows(interviews: Iterable[Interview], prefs: dict[str, ContactPrefs],
@@ -62,7 +64,8 @@ def contact_rows(interviews: Iterable[Interview], prefs: dict[str, ContactPrefs]
             status = "active" if pref.paused_until <= now else "paused"
         rows.append(ContactRow(email=email, name=names[email], status=status,
                                meetings=counts[email], last_met=last.get(email),
-                               next_draft=upcoming.get(email)))
+                               next_draft=upcoming.get(email),
+                               why=pref.reason if pref and status == "paused" else ""))
     return rows
 
 
@@ -85,7 +88,8 @@ def record_json(record: DraftRecord) -> dict[str, Any]:
             "account": record.account, "state": record.state, "due": iso(record.due),
             "draft_id": None if record.ref is None else record.ref.id,
             "observed": record.observed, "observed_at": iso(record.observed_at),
-            "created": iso(record.created_at), "reason": record.reason}
+            "created": iso(record.created_at), "reason": record.reason,
+            "flag": record.flag or None}
 
 
 def plan_json(current: Plan) -> dict[str, Any]:
@@ -109,6 +113,7 @@ def status_json(health: Health, rows: list[ContactRow],
                       "needs_auth": h.needs_auth, "message": h.message,
                       "drafted": h.drafted} for h in health.accounts],
         "contacts": [{"email": r.email, "name": r.name, "status": r.status,
+                      "paused_because": r.why or None,
                       "meetings": r.meetings, "last_met": iso(r.last_met),
                       "next_draft": None if r.next_draft is None else spec_json(r.next_draft)}
                      for r in rows],
@@ -140,6 +145,9 @@ def status_text(health: Health, rows: list[ContactRow],
         nxt = ("nothing planned" if r.next_draft is None else
                f"next: {r.next_draft.kind} {when(r.next_draft.due, tz)}")
         out.append(f"  {r.name or r.email:<24} {r.status:<8} {nxt}")
+        if r.why:
+            out.append(f"      paused by coffeechat: {r.why} (coffeechat contact resume "
+                       f"{r.email})")
     out.append(f"\nDrafts made: {len(records)}")
     for rec in sorted(records.values(), key=lambda r: r.created_at or r.due):
         state = "" if rec.state == "created" else f" [{rec.state}]"
@@ -151,6 +159,11 @@ def status_text(health: Health, rows: list[ContactRow],
             what = ("you edited it; coffeechat leaves it alone" if rec.observed == "edited"
                     else "sent or deleted")
             out.append(f"  {rec.kind:<12} {rec.contact}: {what}")
+    flagged = [r for r in records.values() if r.flag]
+    if flagged:
+        out.append(f"\nCheck these drafts: {len(flagged)}")
+        out.extend(f"  {rec.kind:<12} {rec.contact}: {rec.flag}"
+                   for rec in sorted(flagged, key=lambda r: r.created_at or r.due))
     skipped = [s for s in current.skipped if s.kind is not None]
     if skipped:
         out.append(f"\nNot drafted: {len(skipped)}")

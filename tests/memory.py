@@ -6,14 +6,25 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 from connectors.base import KEY_HEADER, Account, ConnectorEnv
 from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import JSON, Change, DraftRef, DraftState, Meeting, Removed
+from daemon.model import (
+    JSON,
+    Change,
+    ContactMail,
+    DraftRef,
+    DraftState,
+    MailSeen,
+    Meeting,
+    Removed,
+    ThreadRef,
+)
 
 
 class Crash(BaseException):
@@ -73,8 +84,12 @@ class MemoryDrafts:
     fail_create: ConnectorError | None = None
     gets: int = 0
     """How many times ``get`` was called."""
+    replies: dict[str, ThreadRef] = field(default_factory=dict)
+    """The conversation each draft was made in, by draft id."""
+    crash_after_delete: bool = False
 
-    def create(self, message: EmailMessage, key: str) -> DraftRef:
+    def create(self, message: EmailMessage, key: str,
+               reply_to: ThreadRef | None = None) -> DraftRef:
         if self.crash_before_create:
             raise Crash
         if self.fail_create is not None:
@@ -83,6 +98,8 @@ class MemoryDrafts:
         ident = f"d{self.counter}"
         data = message.as_bytes()
         self.messages[ident] = data
+        if reply_to is not None:
+            self.replies[ident] = reply_to
         if self.crash_after_create:
             raise Crash
         return DraftRef(ident, hashlib.sha256(data).hexdigest())
@@ -100,12 +117,22 @@ class MemoryDrafts:
             return "gone"
         return "untouched" if hashlib.sha256(data).hexdigest() == ref.fingerprint else "edited"
 
-    def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
+    def update(self, ref: DraftRef, message: EmailMessage,
+               reply_to: ThreadRef | None = None) -> DraftRef:
+        if self.get(ref) != "untouched":
+            raise ConnectorError(f"draft {ref.id} was edited or removed; left as it is")
         self.messages[ref.id] = message.as_bytes()
         return replace(ref, fingerprint=hashlib.sha256(self.messages[ref.id]).hexdigest())
 
     def delete(self, ref: DraftRef) -> None:
-        self.messages.pop(ref.id, None)
+        if self.get(ref) == "untouched":
+            self.messages.pop(ref.id, None)
+        if self.crash_after_delete:
+            raise Crash
+
+    def user_edits(self, ident: str) -> None:
+        """Change a draft's body the way the user would."""
+        self.messages[ident] = self.messages[ident] + b"P.S. Edited by hand.\n"
 
     def parse(self, ident: str) -> EmailMessage:
         parsed = email.message_from_bytes(self.messages[ident], policy=email.policy.default)
@@ -117,11 +144,48 @@ class MemoryDrafts:
 
 
 @dataclass
+class MemoryMail:
+    """A mailbox's history that the test writes: (contact, when, from_contact, thread)."""
+
+    messages: list[tuple[str, datetime, bool, ThreadRef]] = field(default_factory=list)
+    asked: list[tuple[str, ...]] = field(default_factory=list)
+    fail_with: ConnectorError | None = None
+
+    def add(self, contact: str, at: datetime, *, from_contact: bool,
+            message_id: str = "", subject: str = "Hello") -> ThreadRef:
+        """Put a message in the mailbox; returns its conversation."""
+        thread = ThreadRef(message_id=message_id or f"<m{len(self.messages)}@example.org>",
+                           subject=subject, thread_id=f"t{len(self.messages)}")
+        self.messages.append((contact.lower(), at, from_contact, thread))
+        return thread
+
+    def history(self, contacts: Collection[str], since: datetime) -> dict[str, ContactMail]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.asked.append(tuple(sorted(contacts)))
+        out = {}
+        for contact in contacts:
+            seen = [(at, inbound, t) for c, at, inbound, t in self.messages
+                    if c == contact and at >= since]
+            def newest(inbound: bool, seen: list[tuple[datetime, bool, ThreadRef]] = seen
+                       ) -> MailSeen | None:
+                mine = [(at, t) for at, i, t in seen if i == inbound]
+                if not mine:
+                    return None
+                at, thread = max(mine, key=lambda x: x[0])
+                return MailSeen(at, thread)
+            out[contact] = ContactMail(contact, newest(True), newest(False))
+        return out
+
+
+@dataclass
 class MemoryWorld:
     """Accounts by name, opened by :meth:`opener` the way the registry opens real ones."""
 
     calendars: dict[str, MemoryCalendar] = field(default_factory=dict)
     drafts: dict[str, MemoryDrafts] = field(default_factory=dict)
+    mail: dict[str, MemoryMail] = field(default_factory=dict)
+    """Mail histories of the accounts that have reply detection."""
     refuse_open: dict[str, ConnectorError] = field(default_factory=dict)
 
     def account(self, name: str) -> tuple[MemoryCalendar, MemoryDrafts]:
@@ -133,4 +197,4 @@ class MemoryWorld:
         if name in self.refuse_open:
             raise self.refuse_open[name]
         calendar, drafts = self.account(name)
-        return Account(name=name, calendar=calendar, drafts=drafts)
+        return Account(name=name, calendar=calendar, drafts=drafts, mail=self.mail.get(name))

@@ -92,7 +92,7 @@ def test_starter_config_is_valid_and_documents_every_section(tmp_path: Path) -> 
     text = starter_config(name='Ana "Q" Li', email="ana@example.com", timezone="Europe/Berlin",
                           calendar="cal/", drafts="Mail/Drafts")
     for section in ("[me]", "[tagging]", "[cadence]", "[state]", "[templates]", "[service]",
-                    "[[accounts]]"):
+                    "[announce]", "[[accounts]]"):
         assert section in text
     settings = load(write(tmp_path, text))
     assert settings.me.name == 'Ana "Q" Li'

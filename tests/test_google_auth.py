@@ -18,7 +18,8 @@ import pytest
 
 from connectors.base import AuthPrompt, ConnectorEnv, token_file
 from connectors.google import open_account
-from connectors.google.auth import SCOPES, authorize
+from connectors.google.auth import READ_MAIL_SCOPE, SCOPES, authorize, scopes_for
+from connectors.google.mail import GmailHistory
 from daemon.errors import AuthError, ConnectorError, TransientError
 from tests.fakes.google import FakeGoogle
 
@@ -39,14 +40,14 @@ def env(tmp_path: Path) -> ConnectorEnv:
 
 
 def store_token(tmp_path: Path, fake: FakeGoogle, *, expired: bool,
-                token_uri: str | None = None) -> Path:
+                token_uri: str | None = None, scopes: tuple[str, ...] = SCOPES) -> Path:
     path = token_file(env(tmp_path), "gmail")
     path.parent.mkdir(parents=True, exist_ok=True)
     expiry = datetime.now(UTC) + (timedelta(hours=-1) if expired else timedelta(hours=1))
     path.write_text(json.dumps({
         "token": "old-token", "refresh_token": "refresh-1",
         "token_uri": token_uri or fake.token_uri, "client_id": "cid", "client_secret": "cs",
-        "scopes": list(SCOPES), "expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+        "scopes": list(scopes), "expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}))
     path.chmod(0o600)
     return path
 
@@ -137,7 +138,8 @@ def client_secrets(tmp_path: Path, fake: FakeGoogle) -> Path:
 
 
 def sign_in(tmp_path: Path, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch,
-            answer: dict[str, str] | None = None) -> tuple[Any, list[str], dict[str, Any]]:
+            answer: dict[str, str] | None = None,
+            **options: Any) -> tuple[Any, list[str], dict[str, Any]]:
     """Run authorize in a thread, play the browser with urllib, return its outcome."""
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake token endpoint is http
     fake.auth_codes["code-1"] = "refresh-new"
@@ -153,7 +155,7 @@ def sign_in(tmp_path: Path, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch,
     def run() -> None:
         try:
             outcome["result"] = authorize(
-                "gmail", {"client_secrets": str(client_secrets(tmp_path, fake))},
+                "gmail", {"client_secrets": str(client_secrets(tmp_path, fake)), **options},
                 env(tmp_path), AuthPrompt(echo=echo, open_browser=False))
         except Exception as exc:
             outcome["error"] = exc
@@ -221,3 +223,90 @@ def test_authorize_needs_client_secrets(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError, match="not a Desktop OAuth client"):
         authorize("gmail", {"client_secrets": str(tmp_path / "bad.json")}, env(tmp_path),
                   prompt)
+
+
+# --- reply detection: reading mail needs one more scope ----------------------------------
+
+
+def open_mail(tmp_path: Path, fake: FakeGoogle, **options: Any) -> Any:
+    return open_account("gmail", {"api_root": fake.api_root, "timeout_seconds": 1, **options},
+                        env(tmp_path))
+
+
+def test_authorize_with_reply_detection_asks_to_read_mail_and_says_so(
+        tmp_path: Path, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.granted_scope = " ".join(scopes_for(True))
+    query, lines, outcome = sign_in(tmp_path, fake, monkeypatch, reply_detection=True)
+    assert "error" not in outcome, outcome
+    assert query["scope"][0].split() == [*SCOPES, READ_MAIL_SCOPE]
+    notice = [line for line in lines if "Reply detection is on" in line]
+    assert len(notice) == 1
+    assert "read" in notice[0] and "never changes, deletes or sends" in notice[0]
+    assert lines.index(notice[0]) < next(i for i, line in enumerate(lines) if "state=" in line)
+    saved = json.loads(token_file(env(tmp_path), "gmail").read_text())
+    assert READ_MAIL_SCOPE in saved["scopes"]
+
+
+def test_authorize_without_reply_detection_never_asks_to_read_mail(
+        tmp_path: Path, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> None:
+    query, lines, outcome = sign_in(tmp_path, fake, monkeypatch, reply_detection=False)
+    assert "error" not in outcome, outcome
+    assert READ_MAIL_SCOPE not in query["scope"][0].split()
+    assert not [line for line in lines if "Reply detection" in line]
+    assert all("send" not in scope for scope in scopes_for(True))
+
+
+def test_authorize_refuses_a_grant_without_mail_reading(
+        tmp_path: Path, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.granted_scope = " ".join(SCOPES)
+    _, _, outcome = sign_in(tmp_path, fake, monkeypatch, reply_detection=True)
+    assert isinstance(outcome.get("error"), AuthError)
+    assert "gmail.readonly" in str(outcome["error"])
+    assert not token_file(env(tmp_path), "gmail").exists()
+
+
+def test_the_mail_history_exists_only_with_reply_detection(tmp_path: Path,
+                                                           fake: FakeGoogle) -> None:
+    assert open_mail(tmp_path, fake).mail is None
+    assert open_mail(tmp_path, fake, reply_detection=False).mail is None
+    assert isinstance(open_mail(tmp_path, fake, reply_detection=True).mail, GmailHistory)
+    with pytest.raises(ConnectorError, match="reply_detection"):
+        open_mail(tmp_path, fake, reply_detection="yes")
+    assert fake.requests == []
+
+
+def test_stored_credentials_without_mail_reading_need_a_new_sign_in(
+        tmp_path: Path, fake: FakeGoogle) -> None:
+    store_token(tmp_path, fake, expired=False)
+    account = open_mail(tmp_path, fake, reply_detection=True)
+    with pytest.raises(AuthError, match=re.escape(
+            "run `coffeechat auth google --account gmail` again")):
+        account.mail.history(["dana@example.org"], NOW - timedelta(days=30))
+    assert fake.requests == [], "nothing is asked of Google with credentials that cannot do it"
+    # Without reply detection the same credentials are fine.
+    open_mail(tmp_path, fake).calendar.changes(None)
+    assert fake.calls("GET", "/events")
+
+
+def test_stored_credentials_with_mail_reading_search_mail(tmp_path: Path,
+                                                          fake: FakeGoogle) -> None:
+    store_token(tmp_path, fake, expired=True, scopes=scopes_for(True))
+    fake.refresh_tokens.add("refresh-1")
+    fake.granted_scope = " ".join(scopes_for(True))
+    account = open_mail(tmp_path, fake, reply_detection=True)
+    result = account.mail.history(["dana@example.org"], NOW - timedelta(days=30))
+    assert result["dana@example.org"].latest is None
+    assert [r.path for r in fake.calls()] == ["/token"] + ["/gmail/v1/users/me/messages"] * 2
+
+
+def test_gmail_refusing_the_scope_names_the_auth_command(tmp_path: Path,
+                                                         fake: FakeGoogle) -> None:
+    store_token(tmp_path, fake, expired=True, scopes=scopes_for(True))
+    fake.refresh_tokens.add("refresh-1")
+    fake.granted_scope = " ".join(SCOPES)  # the grant was narrowed after it was stored
+    account = open_mail(tmp_path, fake, reply_detection=True)
+    with pytest.raises(AuthError, match=re.escape(
+            "run `coffeechat auth google --account gmail` again")) as caught:
+        account.mail.history(["dana@example.org"], NOW - timedelta(days=30))
+    assert "does not allow" in str(caught.value)
+    assert [r.path for r in fake.calls()] == ["/token", "/gmail/v1/users/me/messages"]

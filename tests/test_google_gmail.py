@@ -6,17 +6,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
 
 import httplib2
 import pytest
 
 from connectors.google.gmail import GmailDrafts
 from daemon.errors import ConnectorError, TransientError
-from daemon.model import DraftRef
+from daemon.model import DraftRef, ThreadRef
 from tests.contract.drafts_contract import make_message
+from tests.contract.test_google import mime
 from tests.fakes.google import FakeGoogle, Fault, Schemas, fast_session
 
 KEY = "m1/thank_you/dana@example.org"
@@ -181,3 +186,112 @@ def test_schema_checker_knows_nested_types() -> None:
     assert problems == ['Invalid JSON payload received. Unknown name '
                         '"message.payload.headers[0].nam"']
     assert schemas.check("Draft", {"message": {"sizeEstimate": "3"}})
+
+
+# --- reply drafts ----------------------------------------------------------------------------
+
+REPLY_KEY = "dana@example.org/catch_up/1"
+AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def known_thread(fake: FakeGoogle, subject: str = "Coffee next week?") -> ThreadRef:
+    stored = fake.put_message(mime("dana@example.org", "sam@example.com", subject,
+                                   "<first@example.org>", AT), AT)
+    return ThreadRef("<first@example.org>", subject, thread_id=stored.thread_id,
+                     provider_message_id=stored.id)
+
+
+def reply(thread: ThreadRef, subject: str | None = None) -> EmailMessage:
+    message = make_message(REPLY_KEY, subject=subject or f"Re: {thread.subject}")
+    message["In-Reply-To"] = thread.message_id
+    message["References"] = thread.message_id
+    return message
+
+
+def test_a_reply_draft_carries_the_thread_id(fake: FakeGoogle) -> None:
+    thread = known_thread(fake)
+    ref = box(fake).create(reply(thread), REPLY_KEY, reply_to=thread)
+    [call] = fake.calls("POST", "/drafts")
+    assert call.body["message"]["threadId"] == thread.thread_id
+    assert fake.drafts[ref.id].thread_id == thread.thread_id
+
+
+def test_the_fake_files_a_draft_with_another_subject_in_a_new_thread(fake: FakeGoogle) -> None:
+    thread = known_thread(fake)
+    ref = box(fake).create(reply(thread, subject="Something else"), REPLY_KEY, reply_to=thread)
+    assert fake.drafts[ref.id].thread_id != thread.thread_id
+
+
+def test_a_thread_ref_without_a_gmail_thread_sends_no_thread_id(fake: FakeGoogle) -> None:
+    thread = ThreadRef("<first@example.org>", "Coffee next week?")
+    box(fake).create(reply(thread), REPLY_KEY, reply_to=thread)
+    [call] = fake.calls("POST", "/drafts")
+    assert "threadId" not in call.body["message"]
+
+
+@pytest.mark.parametrize("how", ["never-known", "emptied"])
+def test_an_unknown_thread_gives_a_new_conversation_and_a_warning(
+        fake: FakeGoogle, how: str, caplog: pytest.LogCaptureFixture) -> None:
+    thread = known_thread(fake)
+    if how == "emptied":
+        fake.delete_message(thread.provider_message_id)
+    else:
+        thread = ThreadRef(thread.message_id, thread.subject, thread_id="18c0ffee0000",
+                           provider_message_id="nope")
+    with caplog.at_level(logging.WARNING):
+        ref = box(fake).create(reply(thread), REPLY_KEY, reply_to=thread)
+    posts = fake.calls("POST", "/drafts")
+    assert [("threadId" in p.body["message"]) for p in posts] == [True, False]
+    assert list(fake.drafts) == [ref.id]
+    assert fake.draft_message(ref.id)["In-Reply-To"] == thread.message_id
+    assert "new conversation" in caplog.text
+    assert box(fake).find(REPLY_KEY) == ref
+
+
+def test_update_keeps_the_draft_in_the_thread(fake: FakeGoogle) -> None:
+    thread = known_thread(fake)
+    drafts = box(fake)
+    ref = drafts.create(make_message(REPLY_KEY), REPLY_KEY)
+    new = drafts.update(ref, reply(thread), reply_to=thread)
+    [put] = fake.calls("PUT")
+    assert put.body["message"]["threadId"] == thread.thread_id
+    assert fake.drafts[new.id].thread_id == thread.thread_id
+
+
+def test_update_with_a_vanished_thread_still_replaces_the_draft(
+        fake: FakeGoogle, caplog: pytest.LogCaptureFixture) -> None:
+    thread = known_thread(fake)
+    drafts = box(fake)
+    ref = drafts.create(make_message(REPLY_KEY), REPLY_KEY)
+    fake.delete_message(thread.provider_message_id)
+    with caplog.at_level(logging.WARNING):
+        new = drafts.update(ref, reply(thread), reply_to=thread)
+    assert [("threadId" in p.body["message"]) for p in fake.calls("PUT")] == [True, False]
+    assert drafts.get(new) == "untouched"
+    assert "new conversation" in caplog.text
+
+
+class VanishingDrafts(FakeGoogle):
+    """A fake where the user sends each draft right after coffeechat looked at it."""
+
+    def serve(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
+              headers: dict[str, str]) -> Any:
+        reply = super().serve(method, path, query, body, headers)
+        draft_id = path.rsplit("/", 1)[-1]
+        if method == "GET" and "/drafts/" in path and draft_id in self.drafts:
+            self.user_deletes_draft(draft_id)
+        return reply
+
+
+def test_a_draft_that_vanishes_before_its_update_is_reported_gone() -> None:
+    server = VanishingDrafts().start()
+    try:
+        thread = known_thread(server)
+        drafts = box(server)
+        ref = drafts.create(make_message(REPLY_KEY), REPLY_KEY)
+        with pytest.raises(ConnectorError, match="no longer in Drafts"):
+            drafts.update(ref, reply(thread), reply_to=thread)
+        assert [("threadId" in p.body["message"]) for p in server.calls("PUT")] == [True, False]
+        assert server.drafts == {}
+    finally:
+        server.stop()

@@ -15,7 +15,7 @@ import pytest
 
 import connectors.local
 from connectors.base import KEY_HEADER
-from connectors.local.maildir import MaildirDrafts
+from connectors.local.maildir import MAX_HEADER_BYTES, MaildirDrafts, read_header_block
 from daemon.errors import ConnectorError
 from daemon.model import DraftRef
 
@@ -213,3 +213,14 @@ def test_the_local_connector_has_no_way_to_send() -> None:
     sources = " ".join(p.read_text() for p in package.glob("*.py"))
     for word in ("smtplib", "sendmail", "subprocess", "socket", "urllib.request", "http.client"):
         assert word not in sources, word
+
+
+def test_header_block_stops_at_the_body_and_at_the_size_limit(tmp_path: Path) -> None:
+    message = tmp_path / "message"
+    message.write_bytes(b"From: a@example.org\r\nSubject: Hi\r\n\r\nBody: not a header\r\n")
+    assert read_header_block(message) == b"From: a@example.org\r\nSubject: Hi\r\n"
+    endless = tmp_path / "endless"
+    endless.write_bytes(b"X-Junk: " + b"x" * (3 * MAX_HEADER_BYTES))
+    block = read_header_block(endless)
+    assert block.startswith(b"X-Junk: x") and len(block) <= MAX_HEADER_BYTES + 1
+    assert len(read_header_block(endless, limit=100)) <= 101

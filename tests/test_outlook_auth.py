@@ -23,8 +23,10 @@ from connectors.outlook.auth import (
     CommandTokens,
     MsalTokens,
     authorize,
+    scopes_for,
     token_source,
 )
+from connectors.outlook.mail import GraphHistory
 from daemon.errors import AuthError, ConnectorError, TransientError
 from daemon.model import JSON
 
@@ -204,3 +206,48 @@ def test_opening_an_account_contacts_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError, match="graph_root"):
         open_account("work", "outlook", {**OPTIONS, "graph_root": "ftp://x"},
                      env_for(tmp_path))
+
+
+READING = {**OPTIONS, "reply_detection": True}
+
+
+def test_reply_detection_adds_mail_read_and_nothing_that_sends() -> None:
+    assert scopes_for(OPTIONS) == SCOPES
+    assert scopes_for({**OPTIONS, "reply_detection": False}) == SCOPES
+    assert scopes_for(READING) == ("Calendars.Read", "Mail.ReadWrite", "Mail.Read")
+    assert not any("send" in scope.lower() for scope in scopes_for(READING))
+
+
+def test_signing_in_with_reply_detection_says_what_mail_is_read_for(tmp_path: Path) -> None:
+    factory = Factory()
+    shown: list[str] = []
+    said = authorize("work", READING, env_for(tmp_path), AuthPrompt(echo=shown.append),
+                     factory=factory)
+    assert factory.built[0].calls[0] == ("initiate", scopes_for(READING))
+    notice, instructions = shown
+    assert "Reply detection is on" in notice and "Mail.Read" in notice
+    assert "never changes, moves or sends" in notice
+    assert "devicelogin" in instructions
+    assert "Calendars.Read, Mail.ReadWrite and Mail.Read, never Mail.Send" in said
+
+
+def test_signing_in_without_reply_detection_says_nothing_of_reading_mail(
+        tmp_path: Path) -> None:
+    shown: list[str] = []
+    authorize("work", OPTIONS, env_for(tmp_path), AuthPrompt(echo=shown.append),
+              factory=Factory())
+    assert len(shown) == 1 and "Reply detection" not in shown[0]
+
+
+def test_the_daemon_asks_for_the_scopes_of_the_account(tmp_path: Path) -> None:
+    signed_in(tmp_path)
+    factory = Factory()
+    source = token_source("work", READING, env_for(tmp_path), factory=factory)
+    assert source.token() == "tok-1"
+    assert factory.built[0].calls[-1] == ("silent", (scopes_for(READING), False))
+
+
+def test_an_account_reads_mail_only_with_reply_detection(tmp_path: Path) -> None:
+    assert open_account("work", "outlook", OPTIONS, env_for(tmp_path)).mail is None
+    account = open_account("work", "outlook", READING, env_for(tmp_path))
+    assert isinstance(account.mail, GraphHistory)

@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 from connectors.base import occurrence_uid
 from connectors.outlook.mapping import (
     BadEvent,
+    address_of,
     html_to_text,
+    mail_seen,
+    message_time,
     parse_graph_time,
     removed,
     series_master_id,
@@ -226,3 +229,39 @@ def test_html_to_text(source: str, text: str) -> None:
 def test_outlook_style_bodies_give_back_their_lines(lines: list[str]) -> None:
     source = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
     assert html_to_text(source) == "\n".join(line.strip() for line in lines)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-03-02T15:00:00Z", datetime(2026, 3, 2, 15, 0, tzinfo=UTC)),
+    ("2026-03-02T15:00:00.1234567Z", datetime(2026, 3, 2, 15, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-03-02T15:00:00", datetime(2026, 3, 2, 15, 0, tzinfo=UTC)),
+    ("2026-03-02T16:00:00+01:00", datetime(2026, 3, 2, 15, 0, tzinfo=UTC)),
+    ("yesterday", None), ("", None), (None, None), (5, None),
+])
+def test_message_times(value: Any, expected: datetime | None) -> None:
+    assert message_time(value) == expected
+
+
+def test_a_message_maps_to_when_and_how_to_reply() -> None:
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    item = {"id": "AAMk1=", "internetMessageId": " <a@x> ", "subject": "Hi\u2028there",
+            "conversationId": "AAQk/+_=-1", "receivedDateTime": "2026-03-02T15:00:00Z",
+            "internetMessageHeaders": [{"name": "references",
+                                        "value": "<1@x>\r\n <2@x> junk <bad <3@x>"}]}
+    seen = mail_seen(item, "receivedDateTime", since)
+    assert seen is not None and seen.at == datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    assert (seen.thread.message_id, seen.thread.subject) == ("<a@x>", "Hi there")
+    assert seen.thread.references == ("<1@x>", "<2@x>", "<3@x>")
+    assert (seen.thread.thread_id, seen.thread.provider_message_id) == ("AAQk/+_=-1", "AAMk1=")
+    odd = {**item, "conversationId": "a b", "internetMessageId": "<a@x>\r\nBcc: e@x"}
+    seen = mail_seen(odd, "receivedDateTime", since)
+    assert seen is not None and seen.thread.thread_id == seen.thread.message_id == ""
+    assert mail_seen(item, "receivedDateTime", datetime(2026, 3, 3, tzinfo=UTC)) is None
+    assert mail_seen(item, "sentDateTime", since) is None
+
+
+def test_recipient_addresses() -> None:
+    assert address_of({"emailAddress": {"address": "Dana@Example.ORG"}}) == "dana@example.org"
+    assert address_of({"emailAddress": {"address": "not an address"}}) is None
+    assert address_of({"emailAddress": {"name": "Dana"}}) is None
+    assert address_of(None) is None

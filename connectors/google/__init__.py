@@ -1,4 +1,5 @@
-"""The Google connector: Google Calendar as the calendar, Gmail's Drafts folder as Drafts.
+"""The Google connector: Google Calendar as the calendar, Gmail's Drafts folder as Drafts, and
+(with ``reply_detection``) Gmail's sent and received mail as the mail history.
 
 Built on google-api-python-client with the discovery documents it ships (nothing is fetched at
 run time) and google-auth. Opening an account does no I/O: credentials are loaded (or the
@@ -12,13 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import Account, ConnectorEnv
-from connectors.google.auth import CommandCredentials, StoredCredentials
+from connectors.google.auth import READ_MAIL_SCOPE, CommandCredentials, StoredCredentials
 from connectors.google.calendar import GoogleCalendar
 from connectors.google.gmail import GmailDrafts
 from connectors.google.http import CredentialSource, Session
+from connectors.google.mail import GmailHistory
 from daemon.errors import ConnectorError
 
-__all__ = ["GmailDrafts", "GoogleCalendar", "Session", "open_account"]
+__all__ = ["GmailDrafts", "GmailHistory", "GoogleCalendar", "Session", "open_account"]
 
 DEFAULT_API_ROOT = "https://www.googleapis.com/"
 
@@ -30,17 +32,23 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     ``client_secrets`` (used by ``coffeechat auth``), ``token_command`` (when set, its token
     is used instead of the stored sign-in), ``api_root`` (default
     ``https://www.googleapis.com/``), ``color_id`` (events of that colour are tagged),
-    ``history_days`` (default 400) and ``timeout_seconds`` (default 30).
+    ``history_days`` (default 400), ``timeout_seconds`` (default 30) and ``reply_detection``
+    (default false: when true, the account's mail history is read too, which needs the
+    ``gmail.readonly`` scope).
 
-    Returns the account; nothing is read or fetched here. Raises ``ConnectorError`` when an
-    option has the wrong type.
+    Returns the account, with ``mail`` only when ``reply_detection`` is on; nothing is read or
+    fetched here. Raises ``ConnectorError`` when an option has the wrong type.
     """
+    reply_detection = options.get("reply_detection", False)
+    if not isinstance(reply_detection, bool):
+        raise ConnectorError(f"account {name!r}: `reply_detection` is {reply_detection!r}; set "
+                             "it in the config to true or false")
     command = options.get("token_command")
     source: CredentialSource
     if command:
         source = CommandCredentials(_text(name, options, "token_command", ""), name)
     else:
-        source = StoredCredentials(env, name)
+        source = StoredCredentials(env, name, (READ_MAIL_SCOPE,) if reply_detection else ())
     session = Session(
         name,
         _text(name, options, "api_root", DEFAULT_API_ROOT),
@@ -55,7 +63,8 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
         history_days=int(_number(name, options, "history_days", 400)),
         color_id=None if color is None else str(color),
     )
-    return Account(name=name, calendar=calendar, drafts=GmailDrafts(session))
+    return Account(name=name, calendar=calendar, drafts=GmailDrafts(session),
+                   mail=GmailHistory(session) if reply_detection else None)
 
 
 def _text(account: str, options: Mapping[str, Any], key: str, default: str) -> str:

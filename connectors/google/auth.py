@@ -7,6 +7,9 @@ Scopes, the fewest that do the job:
   and ``events.list`` needs no more.
 * ``gmail.compose`` creates, reads, updates and deletes drafts. Google has no drafts-only
   scope: it would also allow sending. coffeechat never calls a send method; its tests prove it.
+* ``gmail.readonly``, only for an account with ``reply_detection`` on: it lists and reads
+  messages (their headers) to learn who wrote to whom. ``gmail.metadata`` would be narrower
+  but cannot search (``q``), so it would mean reading every message's headers.
 
 The interactive flow runs only in ``coffeechat auth``; it stores the credentials as JSON, mode
 0600, written atomically, under the data folder. The daemon only loads and refreshes them, and
@@ -39,6 +42,8 @@ SCOPES: tuple[str, ...] = (
     "https://www.googleapis.com/auth/calendar.events.readonly",
     "https://www.googleapis.com/auth/gmail.compose",
 )
+READ_MAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
+"""Asked for, in addition to :data:`SCOPES`, when the account has ``reply_detection`` on."""
 AUTH_TIMEOUT_SECONDS = 300
 """How long ``coffeechat auth google`` waits for the browser to come back."""
 
@@ -48,6 +53,9 @@ _PROMPT_NO_BROWSER = (
     "Open this address in a browser to let coffeechat read your calendar and write drafts:\n"
     "{url}\nGoogle then sends the browser back to this machine's port shown in the address; "
     "on a machine without a browser, forward that port first (ssh -L PORT:localhost:PORT).")
+_READ_MAIL_NOTICE = (
+    "Reply detection is on for account {name!r}: coffeechat also asks to read your Gmail, "
+    "only to see who wrote to whom and when. It never changes, deletes or sends a message.")
 _SUCCESS = ("coffeechat is signed in to Google. You can close this tab and go back to the "
             "terminal.")
 
@@ -76,15 +84,22 @@ class _EchoLines(io.TextIOBase):
             self._pending = ""
 
 
+def scopes_for(reply_detection: bool) -> tuple[str, ...]:
+    """Return the scopes an account needs: :data:`SCOPES`, plus :data:`READ_MAIL_SCOPE` with
+    ``reply_detection``."""
+    return (*SCOPES, READ_MAIL_SCOPE) if reply_detection else SCOPES
+
+
 def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv,
               prompt: AuthPrompt) -> str:
     """Sign account ``name`` in with Google's installed-app flow on a loopback port and store
     its credentials in ``token_file(env, name)`` (JSON, mode 0600, written atomically).
 
     With ``prompt.open_browser`` False the address to open is shown with ``prompt.echo``.
-    Returns a sentence saying what was stored. Raises ``ConnectorError`` when
-    ``client_secrets`` is missing or unreadable, ``AuthError`` when the sign-in fails or does
-    not grant every scope.
+    With ``reply_detection`` in ``options``, read-only access to the mail is asked for too,
+    and a line says so first. Returns a sentence saying what was stored. Raises
+    ``ConnectorError`` when ``client_secrets`` is missing or unreadable, ``AuthError`` when
+    the sign-in fails or does not grant every scope.
     """
     from google_auth_oauthlib.flow import (
         InstalledAppFlow,
@@ -104,12 +119,16 @@ def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv,
             f"account {name!r}: client_secrets {str(path)!r} does not exist; download the "
             "Desktop OAuth client JSON from the Google Cloud console (APIs & Services > "
             "Credentials) and point client_secrets at it")
+    reads_mail = options.get("reply_detection") is True
+    needed = scopes_for(reads_mail)
     try:
-        flow = InstalledAppFlow.from_client_secrets_file(str(path), scopes=list(SCOPES))
+        flow = InstalledAppFlow.from_client_secrets_file(str(path), scopes=list(needed))
     except (ValueError, KeyError, OSError) as exc:
         raise ConnectorError(
             f"account {name!r}: client_secrets {str(path)!r} is not a Desktop OAuth client "
             f"file ({exc}); download it again from the Google Cloud console") from None
+    if reads_mail:
+        prompt.echo(_READ_MAIL_NOTICE.format(name=name))
     message = _PROMPT_BROWSER if prompt.open_browser else _PROMPT_NO_BROWSER
     stream = _EchoLines(prompt.echo)
     try:
@@ -123,7 +142,8 @@ def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv,
                         f"{AUTH_TIMEOUT_SECONDS // 60} minutes; run `{auth_command(name)}` "
                         "again") from None
     except Warning as exc:  # oauthlib's "Scope has changed": a box was left unticked
-        raise AuthError(_missing_scopes(name, getattr(exc, "new_scope", None))) from None
+        raise AuthError(_missing_scopes(name, needed, getattr(exc, "new_scope", None))) \
+            from None
     except OAuth2Error as exc:
         raise AuthError(f"account {name!r}: Google did not sign you in "
                         f"({exc.error}: {exc.description or 'no details'}); run "
@@ -134,8 +154,8 @@ def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv,
     finally:
         stream.flush()
     granted = getattr(credentials, "granted_scopes", None)
-    if granted and not set(SCOPES) <= set(granted):
-        raise AuthError(_missing_scopes(name, granted))
+    if granted and not set(needed) <= set(granted):
+        raise AuthError(_missing_scopes(name, needed, granted))
     if not credentials.refresh_token:
         raise AuthError(
             f"account {name!r}: Google gave no refresh token, so the service could not keep "
@@ -147,14 +167,15 @@ def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv,
     except OSError as exc:
         raise ConnectorError(f"account {name!r}: the credentials could not be saved to "
                              f"{target} ({exc.strerror or exc}); check that folder") from None
-    return (f"Signed in: account {name!r} may now read your Google Calendar events and write "
-            f"Gmail drafts. The credentials are in {target} (only you can read it); the "
-            "service refreshes them by itself.")
+    reading = ", read your mail's senders and recipients" if reads_mail else ""
+    return (f"Signed in: account {name!r} may now read your Google Calendar events{reading} "
+            f"and write Gmail drafts. The credentials are in {target} (only you can read "
+            "it); the service refreshes them by itself.")
 
 
-def _missing_scopes(name: str, granted: Any) -> str:
+def _missing_scopes(name: str, needed: tuple[str, ...], granted: Any) -> str:
     got = set(granted.split() if isinstance(granted, str) else granted or [])
-    missing = [s.rsplit("/", 1)[-1] for s in SCOPES if s not in got]
+    missing = [s.rsplit("/", 1)[-1] for s in needed if s not in got]
     return (f"account {name!r}: the sign-in did not grant every permission coffeechat needs "
             f"(missing: {', '.join(missing) or 'unknown'}); run `{auth_command(name)}` again "
             "and tick every box on Google's consent page")
@@ -169,21 +190,27 @@ class StoredCredentials:
 
     token_command = False
 
-    def __init__(self, env: ConnectorEnv, account: str) -> None:
-        """Remember where the account's token file is; nothing is read yet."""
+    def __init__(self, env: ConnectorEnv, account: str,
+                 requires: tuple[str, ...] = ()) -> None:
+        """Remember where the account's token file is, and the scopes the stored sign-in
+        must include (``(READ_MAIL_SCOPE,)`` with ``reply_detection``); nothing is read yet."""
         self.account = account
         self.path = token_file(env, account)
+        self.requires = requires
         self._credentials: Credentials | None = None
         self._saved_token: str | None = None
 
     def credentials(self, http: OneShotHttp) -> google.auth.credentials.Credentials:
         """Load the stored credentials and refresh them when expired (saving the result).
 
-        Raises ``AuthError`` when there are none or they are damaged; a refresh failure
+        Raises ``AuthError`` when there are none, they are damaged, or they lack a scope in
+        ``requires`` (the user turned ``reply_detection`` on after signing in); a refresh
+        failure
         propagates as google-auth raised it (``RefreshError``, ``TransportError``) or as
         ``OSError``, for the caller's error mapping.
         """
         info = self._read()
+        self._check_scopes(info)
         try:
             credentials: Credentials = Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
                 info, info.get("scopes"))
@@ -215,6 +242,17 @@ class StoredCredentials:
         text: str = credentials.to_json()  # type: ignore[no-untyped-call]
         write_atomically(self.path, text.encode("utf-8"), 0o600)
         self._saved_token = credentials.token
+
+    def _check_scopes(self, info: dict[str, Any]) -> None:
+        stored = info.get("scopes")
+        granted = set(stored.split() if isinstance(stored, str) else
+                      stored if isinstance(stored, list) else [])
+        if any(scope not in granted for scope in self.requires):
+            raise AuthError(
+                f"account {self.account!r} has reply_detection on, but its stored Google "
+                "sign-in does not allow reading mail; run "
+                f"`{auth_command(self.account)}` again to grant it (or turn reply_detection "
+                "off)")
 
     def _read(self) -> dict[str, Any]:
         try:

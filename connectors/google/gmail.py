@@ -9,6 +9,12 @@ is saved, by the user in Gmail or by ``drafts.update``. So a draft whose message
 the one coffeechat wrote is untouched, another message id means the user edited it, and a 404
 means it is gone (deleted, or sent by the user).
 
+A reply draft carries the conversation's ``threadId`` (Gmail files a draft in a thread only
+when ``threadId`` is given and its ``In-Reply-To``/``References`` and subject fit, which the
+core has set). Gmail refuses a ``threadId`` it does not know: 400 "Invalid thread_id value",
+or 404 for a conversation that is gone. The draft is then written as a new conversation, with
+a warning: a reply that cannot be threaded is still better than no draft.
+
 Gmail takes no idempotency key. When a create fails in a way that leaves its outcome unknown
 (a timeout, a dropped connection, a server error), the draft is looked for by its key before
 the create is tried again, so a retry never makes a second draft.
@@ -23,10 +29,10 @@ from email.message import EmailMessage
 from typing import Any
 
 from connectors.base import KEY_HEADER
-from connectors.google.http import NotFound, Session, Throttled
+from connectors.google.http import BadRequest, NotFound, Session, Throttled
 from connectors.retry import with_retries
 from daemon.errors import ConnectorError, TransientError
-from daemon.model import DraftRef, DraftState
+from daemon.model import DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +58,23 @@ class GmailDrafts:
 
     # --- DraftBox ------------------------------------------------------------------------
 
-    def create(self, message: EmailMessage, key: str) -> DraftRef:
-        """Save ``message`` as a new Gmail draft (``drafts.create`` with a ``raw`` body).
+    def create(self, message: EmailMessage, key: str,
+               reply_to: ThreadRef | None = None) -> DraftRef:
+        """Save ``message`` as a new Gmail draft (``drafts.create`` with a ``raw`` body, plus
+        ``threadId`` when ``reply_to`` names a conversation).
 
-        Returns the draft id and message id. Raises ``ValueError`` when the message's key
-        header is not ``key``; ``AuthError``, ``TransientError`` or ``ConnectorError``.
+        Returns the draft id and message id. A conversation Gmail does not know is dropped
+        (the draft is made as a new one, with a warning). Raises ``ValueError`` when the
+        message's key header is not ``key``; ``AuthError``, ``TransientError`` or
+        ``ConnectorError``.
         """
         if str(message.get(KEY_HEADER, "")).strip() != key:
             raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
-        body = {"message": {"raw": encode(message)}}
+        body = _draft_body(message, reply_to)
         unsure = False
 
         def attempt() -> DraftRef:
-            nonlocal unsure
+            nonlocal unsure, body
             if unsure:
                 found = self.find(key)
                 if found is not None:
@@ -77,6 +87,11 @@ class GmailDrafts:
             except TransientError as exc:
                 unsure = unsure or not isinstance(exc, Throttled)
                 raise
+            except (BadRequest, NotFound) as exc:
+                if not _thread_refused(exc, body):
+                    raise
+                body = self._without_thread(body, key)
+                return attempt()
             return _ref(answer)
 
         return with_retries(attempt, f"account {self.session.account!r}: writing a draft",
@@ -120,16 +135,18 @@ class GmailDrafts:
         return "untouched" if ref.fingerprint and current.fingerprint == ref.fingerprint \
             else "edited"
 
-    def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
-        """Replace an untouched draft's message (``drafts.update``); returns the draft id
-        with its new message id.
+    def update(self, ref: DraftRef, message: EmailMessage,
+               reply_to: ThreadRef | None = None) -> DraftRef:
+        """Replace an untouched draft's message (``drafts.update``, with ``threadId`` as for
+        :meth:`create`); returns the draft id with its new message id.
 
         Raises ``ConnectorError`` (changing nothing) when the draft was edited or is gone,
         ``ValueError`` when ``message`` has no key header; ``AuthError``,
         ``TransientError``. Gmail offers no compare-and-swap: an edit made in the instant
         between the check and the update is overwritten.
         """
-        if not str(message.get(KEY_HEADER, "")).strip():
+        key = str(message.get(KEY_HEADER, "")).strip()
+        if not key:
             raise ValueError(f"the message must carry an {KEY_HEADER} header")
         state = self.get(ref)
         if state != "untouched":
@@ -137,11 +154,14 @@ class GmailDrafts:
             raise ConnectorError(f"account {self.session.account!r}: the Gmail draft "
                                  f"{ref.id} {what}, so it was not replaced; nothing needs "
                                  "doing")
-        body = {"id": ref.id, "message": {"raw": encode(message)}}
+        body = {"id": ref.id, **_draft_body(message, reply_to)}
         try:
-            answer = self.session.call(
-                lambda: self._drafts().update(userId=USER, id=ref.id, body=body),
-                "replacing a draft")
+            try:
+                answer = self._put(ref.id, body)
+            except (BadRequest, NotFound) as exc:
+                if not _thread_refused(exc, body):
+                    raise
+                answer = self._put(ref.id, self._without_thread(body, key))
         except NotFound:
             raise ConnectorError(f"account {self.session.account!r}: the Gmail draft "
                                  f"{ref.id} is no longer in Drafts, so it was not replaced; "
@@ -170,6 +190,18 @@ class GmailDrafts:
     def _drafts(self) -> Any:
         return self.session.service("gmail").users().drafts()
 
+    def _put(self, draft_id: str, body: dict[str, Any]) -> Any:
+        return self.session.call(
+            lambda: self._drafts().update(userId=USER, id=draft_id, body=body),
+            "replacing a draft")
+
+    def _without_thread(self, body: dict[str, Any], key: str) -> dict[str, Any]:
+        """``body`` without its ``threadId``, after a warning that says so."""
+        log.warning("account %s: Gmail does not know the conversation %s any more; the "
+                    "draft %s is written as a new conversation", self.session.account,
+                    body["message"].get("threadId"), key)
+        return {**body, "message": {"raw": body["message"]["raw"]}}
+
     def _list(self, query: dict[str, Any]) -> dict[str, Any]:
         answer = self.session.call(lambda: self._drafts().list(**query), "listing drafts")
         if not isinstance(answer, dict):
@@ -189,6 +221,24 @@ class GmailDrafts:
             raise ConnectorError(f"account {self.session.account!r}: Gmail's answer for draft "
                                  f"{draft_id} was not a JSON object")
         return answer
+
+
+def _draft_body(message: EmailMessage, reply_to: ThreadRef | None) -> dict[str, Any]:
+    """The ``Draft`` body: the raw message, in ``reply_to``'s conversation when it has one."""
+    inner: dict[str, Any] = {"raw": encode(message)}
+    if reply_to is not None and reply_to.thread_id:
+        inner["threadId"] = reply_to.thread_id
+    return {"message": inner}
+
+
+def _thread_refused(exc: ConnectorError, body: dict[str, Any]) -> bool:
+    """Whether ``exc`` is Gmail refusing the ``threadId`` of ``body``: a 404 (the
+    conversation is gone) or a 400 about the thread id, and only when one was sent."""
+    if "threadId" not in body["message"]:
+        return False
+    if isinstance(exc, NotFound):
+        return True
+    return isinstance(exc, BadRequest) and "thread" in exc.google_message.lower()
 
 
 def _ref(draft: Any) -> DraftRef:

@@ -52,6 +52,16 @@ class NotFound(ConnectorError):
     """Google answered 404: the thing asked for does not exist (any more)."""
 
 
+class BadRequest(ConnectorError):
+    """Google answered 400: it refused the request as malformed or naming something it does
+    not accept. ``google_message`` is Google's own explanation (for the caller to inspect)."""
+
+    def __init__(self, message: str, google_message: str) -> None:
+        """Keep the user-facing ``message`` and Google's ``google_message``."""
+        super().__init__(message)
+        self.google_message = google_message
+
+
 class Throttled(TransientError):
     """Google refused the request because of a rate limit (429, or 403 with a rate-limit
     reason): nothing was done, and the request may be sent again after a pause."""
@@ -181,7 +191,17 @@ def map_error(exc: BaseException, *, account: str, what: str, token_command: boo
             return Throttled(f"{who}: Google asked to slow down ({detail})", delay)
         if status >= 500:
             return TransientError(f"{who}: Google is failing for now ({detail})", delay)
-        if status == 401 or (status == 403 and reasons & SCOPE_REASONS):
+        if status == 403 and reasons & SCOPE_REASONS:
+            if token_command:
+                return AuthError(f"{who}: the token printed by token_command does not allow "
+                                 f"this ({detail}); have that command print a token with every "
+                                 "scope coffeechat needs (gmail.readonly too when "
+                                 "reply_detection is on), or remove token_command and run "
+                                 f"`{auth_command(account)}`")
+            return AuthError(f"{who}: the stored sign-in does not allow this ({detail}); run "
+                             f"`{auth_command(account)}` again and grant every permission it "
+                             "asks for")
+        if status == 401:
             if token_command:
                 return AuthError(f"{who}: Google rejected the token printed by token_command "
                                  f"({detail}); check that command, or remove token_command "
@@ -190,6 +210,9 @@ def map_error(exc: BaseException, *, account: str, what: str, token_command: boo
                              f"`{auth_command(account)}`")
         if status == 404:
             return NotFound(f"{who}: not found ({detail})")
+        if status == 400:
+            return BadRequest(f"{who}: Google refused the request ({detail}); if this "
+                              "persists, report it as a coffeechat bug", message)
         if status == 410:
             return CursorExpired(f"{who}: Google no longer accepts the saved sync position")
         if status == 403:
@@ -278,8 +301,8 @@ class Session:
     def call(self, make: Callable[[], Any], what: str) -> Any:
         """Execute the request ``make()`` builds, with retries; return its JSON answer.
 
-        Raises ``NotFound`` (404), ``CursorExpired`` (410), ``AuthError``, ``TransientError``
-        once the retries are spent, or ``ConnectorError``.
+        Raises ``NotFound`` (404), ``BadRequest`` (400), ``CursorExpired`` (410),
+        ``AuthError``, ``TransientError`` once the retries are spent, or ``ConnectorError``.
         """
         return with_retries(lambda: self.once(make, what), f"account {self.account!r}: {what}",
                             self.policy, self.sleep, self.rng)

@@ -1,6 +1,7 @@
-"""The local connector: a vdir (folder of .ics files) or one .ics file as the calendar, and a
-Maildir folder as Drafts. It needs no account, no network and no credentials, which makes it
-the embedded default and the reference the other connectors are tested against."""
+"""The local connector: a vdir (folder of .ics files) or one .ics file as the calendar, a
+Maildir folder as Drafts, and (for ``reply_detection``) Maildir folders as the mail history.
+It needs no account, no network and no credentials, which makes it the embedded default and
+the reference the other connectors are tested against."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ from typing import Any
 
 from connectors.base import Account, ConnectorEnv
 from connectors.local.calendar import DEFAULT_HISTORY_DAYS, DEFAULT_HORIZON_DAYS, VdirCalendar
+from connectors.local.mail import MaildirHistory, shared_index
 from connectors.local.maildir import MaildirDrafts
 from daemon.errors import ConnectorError
 
-__all__ = ["MaildirDrafts", "VdirCalendar", "open_account"]
+__all__ = ["MaildirDrafts", "MaildirHistory", "VdirCalendar", "open_account"]
 
 
 def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Account:
     """Open the local account ``name``.
 
     ``options``: ``calendar`` (a vdir folder or one .ics file), ``drafts`` (a Maildir folder,
-    created on first use), ``history_days`` (default 400) and ``horizon_days`` (default 365).
-    Nothing is read or created here; a missing calendar is reported by the first sync.
+    created on first use), ``history_days`` (default 400), ``horizon_days`` (default 365),
+    and ``reply_detection`` (default false); when it is true, ``mail`` (a Maildir folder or a
+    folder of Maildir folders) and ``my_emails`` (the user's addresses) give the account its
+    mail history. Nothing is read or created here; a missing calendar or mail folder is
+    reported by the first use.
 
     Returns the account. Raises ``ConnectorError`` when an option is missing or of the wrong
     type.
@@ -30,11 +35,17 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     drafts = _path_option(name, options, "drafts")
     history_days = _days_option(name, options, "history_days", DEFAULT_HISTORY_DAYS)
     horizon_days = _days_option(name, options, "horizon_days", DEFAULT_HORIZON_DAYS)
+    mail = None
+    if _bool_option(name, options, "reply_detection"):
+        root = _path_option(name, options, "mail")
+        mail = MaildirHistory(root, _emails_option(name, options), drafts=drafts, account=name,
+                              index=shared_index(root, drafts))
     return Account(
         name=name,
         calendar=VdirCalendar(calendar, env, account=name, history_days=history_days,
                               horizon_days=horizon_days),
         drafts=MaildirDrafts(drafts, account=name),
+        mail=mail,
     )
 
 
@@ -61,3 +72,23 @@ def _days_option(account: str, options: Mapping[str, Any], key: str, default: in
             "number of days, 0 or more"
         )
     return value
+
+
+def _bool_option(account: str, options: Mapping[str, Any], key: str) -> bool:
+    value = options.get(key, False)
+    if not isinstance(value, bool):
+        raise ConnectorError(
+            f"account {account!r}: `{key}` is {value!r}; set it in the config to true or false"
+        )
+    return value
+
+
+def _emails_option(account: str, options: Mapping[str, Any]) -> tuple[str, ...]:
+    value = options.get("my_emails")
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(address, str) and "@" in address for address in value)):
+        raise ConnectorError(
+            f"account {account!r}: reply detection needs your own addresses; list them in "
+            "the config under [me] as `emails`"
+        )
+    return tuple(address.strip().lower() for address in value)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from connectors.base import KEY_HEADER
 from daemon.errors import ConnectorError
-from daemon.model import DraftRef, DraftState
+from daemon.model import DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,13 @@ class MaildirDrafts:
 
     # --- DraftBox ------------------------------------------------------------------------
 
-    def create(self, message: EmailMessage, key: str) -> DraftRef:
+    def create(self, message: EmailMessage, key: str,
+               reply_to: ThreadRef | None = None) -> DraftRef:
         """Write ``message`` as a new draft in ``cur/`` flagged ``D``.
+
+        ``reply_to`` is accepted and not used: a Maildir has no conversations of its own, and
+        the ``In-Reply-To``, ``References`` and subject the core already set are all a mail
+        client needs to thread the reply.
 
         Returns its Maildir key and the SHA-256 of the bytes on disk. Raises ``ValueError``
         when the message's ``X-Coffeechat-Key`` header is not ``key``, ``ConnectorError`` when
@@ -144,9 +149,11 @@ class MaildirDrafts:
             raise self._error("read", exc) from exc
         return "untouched" if fingerprint(data) == ref.fingerprint else "edited"
 
-    def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
+    def update(self, ref: DraftRef, message: EmailMessage,
+               reply_to: ThreadRef | None = None) -> DraftRef:
         """Replace an untouched draft: the new one is written, then the old one removed, then
         any byte-identical copy with the same key (left by an interrupted update).
+        ``reply_to`` is accepted and not used, as for :meth:`create`.
 
         Returns the new reference. Raises ``ConnectorError`` when the draft was edited or is
         gone (it is then left as it is) or the folder cannot be written, ``ValueError`` when
@@ -217,8 +224,7 @@ class MaildirDrafts:
             for name in names:
                 if name.startswith("."):
                     continue
-                key, _, info = name.partition(mailbox.Maildir.colon)
-                flags = info[2:] if info.startswith("2,") else ""
+                key, flags = split_name(name)
                 found.append(_Entry(key, folder / name, flags))
         return found
 
@@ -251,22 +257,39 @@ class MaildirDrafts:
         return f"account {self._account!r}: " if self._account else ""
 
 
+def split_name(name: str) -> tuple[str, str]:
+    """Return the Maildir key and the flags of a message file name: ``key:2,FLAGS`` gives
+    ``(key, FLAGS)``; a name without the ``:2,`` part (as in ``new/``) has no flags."""
+    key, _, info = name.partition(mailbox.Maildir.colon)
+    return key, info[2:] if info.startswith("2,") else ""
+
+
+def read_header_block(path: str | Path, limit: int = MAX_HEADER_BYTES) -> bytes:
+    """Return the header block of the message file at ``path``: its bytes up to the first
+    empty line, cut after about ``limit`` bytes (the body is never read, and a file without
+    line breaks cannot make this read more). Raises ``OSError`` when the file cannot be read.
+    """
+    lines: list[bytes] = []
+    size = 0
+    with open(path, "rb") as handle:
+        while size <= limit:
+            line = handle.readline(limit + 1 - size)
+            if not line or line in (b"\n", b"\r\n"):
+                break
+            lines.append(line)
+            size += len(line)
+    return b"".join(lines)
+
+
 def _key_of(path: Path) -> str | None:
     """Return the ``X-Coffeechat-Key`` of a message file, reading its header block only;
     ``None`` when there is none or the file cannot be read."""
     try:
-        with path.open("rb") as handle:
-            lines: list[bytes] = []
-            size = 0
-            for line in handle:
-                if line in (b"\n", b"\r\n") or size > MAX_HEADER_BYTES:
-                    break
-                lines.append(line)
-                size += len(line)
+        block = read_header_block(path)
     except OSError:
         return None
     try:
-        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(b"".join(lines))
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(block)
         value = headers.get(KEY_HEADER)
     except Exception:  # a mangled header in someone else's draft is not our business
         return None

@@ -1,7 +1,9 @@
 """The Outlook connector: the Outlook calendar and Drafts folder through Microsoft Graph.
 
 Meetings come from ``/me/calendarView/delta`` (:mod:`connectors.outlook.calendar`), drafts go
-to the Drafts folder with ``POST /me/messages`` (:mod:`connectors.outlook.drafts`), tokens come
+to the Drafts folder with ``POST /me/messages`` or ``createReply``
+(:mod:`connectors.outlook.drafts`), who wrote to whom is read from the mailbox when
+``reply_detection`` is on (:mod:`connectors.outlook.mail`), tokens come
 from msal's cache or the account's ``token_command`` (:mod:`connectors.outlook.auth`), and every
 request goes through :class:`connectors.outlook.graph.GraphClient`. Opening an account contacts
 nothing: the first request of a cycle does.
@@ -17,9 +19,10 @@ from connectors.outlook.auth import token_source
 from connectors.outlook.calendar import GraphCalendar
 from connectors.outlook.drafts import GraphDrafts
 from connectors.outlook.graph import GraphClient
+from connectors.outlook.mail import GraphHistory
 from daemon.errors import ConnectorError
 
-__all__ = ["GraphCalendar", "GraphClient", "GraphDrafts", "open_account"]
+__all__ = ["GraphCalendar", "GraphClient", "GraphDrafts", "GraphHistory", "open_account"]
 
 DEFAULT_GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 
@@ -28,10 +31,11 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     """Open the Outlook account ``name``.
 
     ``options`` (validated by the config): ``graph_root``, ``client_id`` and ``authority``
-    (msal) or ``token_command``, ``timeout_seconds`` (default 30), ``history_days`` (400)
-    and ``horizon_days`` (365).
+    (msal) or ``token_command``, ``timeout_seconds`` (default 30), ``history_days`` (400),
+    ``horizon_days`` (365) and ``reply_detection`` (False).
 
-    Returns the account; no network is used here. Raises ``ConnectorError`` when an option is
+    Returns the account, with its mail history only when ``reply_detection`` is on; no
+    network is used here. Raises ``ConnectorError`` when an option is
     unusable.
     """
     root = str(options.get("graph_root") or DEFAULT_GRAPH_ROOT).rstrip("/")
@@ -44,7 +48,8 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     calendar = GraphCalendar(client, env,
                              history_days=int(_number(name, options, "history_days", 400)),
                              horizon_days=int(_number(name, options, "horizon_days", 365)))
-    return Account(name=name, calendar=calendar, drafts=GraphDrafts(client))
+    mail = GraphHistory(client) if options.get("reply_detection") is True else None
+    return Account(name=name, calendar=calendar, drafts=GraphDrafts(client), mail=mail)
 
 
 def _number(name: str, options: Mapping[str, Any], key: str, default: float) -> float:

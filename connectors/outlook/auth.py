@@ -2,10 +2,11 @@
 
 ``coffeechat auth outlook --account NAME`` runs :func:`authorize`: msal's device-code flow
 (it works over SSH: the user opens the address shown on any device and types the code), asking
-for the delegated permissions ``Calendars.Read`` and ``Mail.ReadWrite`` only, never
-``Mail.Send``. msal adds ``openid``, ``profile`` and ``offline_access`` itself (and refuses
-them when passed). The token cache is written to ``tokens/<account>.msal.json`` in the private
-data folder, mode 0600, atomically, whenever msal says it changed.
+for the delegated permissions ``Calendars.Read`` and ``Mail.ReadWrite`` (plus ``Mail.Read`` when
+the account has ``reply_detection`` on), never ``Mail.Send``. msal adds ``openid``,
+``profile`` and ``offline_access`` itself (and refuses them when passed). The token cache is
+written to ``tokens/<account>.msal.json`` in the private data folder, mode 0600, atomically,
+whenever msal says it changed.
 
 The daemon only uses :class:`MsalTokens`, which never prompts: a cached access token, or a
 silent refresh; when that is impossible it raises ``AuthError`` naming the command to run.
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 SCOPES = ("Calendars.Read", "Mail.ReadWrite")
 """The delegated permissions asked for: read the calendar, write drafts. No ``Mail.Send``."""
+READ_MAIL = "Mail.Read"
+"""Asked for as well when the account has ``reply_detection`` on: read the user's mail."""
 CACHE_SUFFIX = ".msal.json"
 NEEDS_SIGN_IN = frozenset({"invalid_grant", "interaction_required", "consent_required",
                            "login_required", "invalid_client", "unauthorized_client"})
@@ -119,12 +122,15 @@ class MsalTokens:
 
     def __init__(self, account: str, client_id: str, authority: str, cache_path: Path, *,
                  factory: AppFactory,
-                 shared: dict[tuple[str, str, str], _Loaded] | None = None) -> None:
+                 shared: dict[tuple[str, str, str], _Loaded] | None = None,
+                 scopes: tuple[str, ...] = SCOPES) -> None:
         """Remember where the cache is and how to build the msal app; nothing is read yet.
 
-        ``shared`` keeps built apps between cycles (default: one table per process).
+        ``shared`` keeps built apps between cycles (default: one table per process);
+        ``scopes`` are the permissions tokens are asked for (see :func:`scopes_for`).
         """
         self._account = account
+        self._scopes = list(scopes)
         self._key = (client_id, authority, str(cache_path))
         self._path = cache_path
         self._factory = factory
@@ -146,7 +152,7 @@ class MsalTokens:
                                 f"user; run `{_command(self._account)}`")
             try:
                 result = loaded.app.acquire_token_silent_with_error(
-                    list(SCOPES), account=accounts[0], force_refresh=fresh)
+                    self._scopes, account=accounts[0], force_refresh=fresh)
             except (*UNREACHABLE, ValueError) as exc:  # ValueError: a reply that is not JSON
                 raise TransientError(f"account {self._account!r}: cannot reach the Microsoft "
                                      f"sign-in service ({type(exc).__name__})") from None
@@ -234,6 +240,12 @@ class CommandTokens:
         return self._token
 
 
+def scopes_for(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The delegated permissions account ``options`` need: :data:`SCOPES`, and
+    :data:`READ_MAIL` too when ``reply_detection`` is on."""
+    return (*SCOPES, READ_MAIL) if options.get("reply_detection") is True else SCOPES
+
+
 def token_source(name: str, options: Mapping[str, Any], env: ConnectorEnv,
                  factory: AppFactory | None = None) -> CommandTokens | MsalTokens:
     """Return how account ``name`` gets its tokens: its ``token_command`` when set, else msal
@@ -247,24 +259,31 @@ def token_source(name: str, options: Mapping[str, Any], env: ConnectorEnv,
     client_id, authority = _client(name, options)
     timeout = float(options.get("timeout_seconds", 30))
     return MsalTokens(name, client_id, authority, token_file(env, name, CACHE_SUFFIX),
-                      factory=factory or msal_factory(client_id, authority, timeout))
+                      factory=factory or msal_factory(client_id, authority, timeout),
+                      scopes=scopes_for(options))
 
 
 def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv, prompt: AuthPrompt,
               factory: AppFactory | None = None) -> str:
     """Sign account ``name`` in with the device-code flow and save msal's token cache.
 
-    Shows msal's instructions (an address and a code) through ``prompt.echo`` and waits until
-    the user has finished. Returns a sentence saying who signed in and where the cache is.
+    Shows msal's instructions (an address and a code) through ``prompt.echo`` (after a line
+    saying what reading mail is for, when ``reply_detection`` is on) and waits until the user
+    has finished. Returns a sentence saying who signed in and where the cache is.
     Raises ``AuthError`` when the sign-in fails or is declined, ``TransientError`` when the
     sign-in service cannot be reached, ``ConnectorError`` when ``client_id`` is missing.
     """
     client_id, authority = _client(name, options)
     timeout = float(options.get("timeout_seconds", 30))
+    scopes = scopes_for(options)
     cache = msal.SerializableTokenCache()
     app = (factory or msal_factory(client_id, authority, timeout))(cache)
+    if READ_MAIL in scopes:
+        prompt.echo(f"Reply detection is on for account {name!r}: coffeechat will also ask to "
+                    "read your mail (Mail.Read), only to see who wrote to whom and when. It "
+                    "never changes, moves or sends a message.")
     try:
-        flow = app.initiate_device_flow(scopes=list(SCOPES))
+        flow = app.initiate_device_flow(scopes=list(scopes))
         if "user_code" not in flow:
             raise AuthError(f"account {name!r}: Microsoft did not start the sign-in "
                             f"({flow.get('error', 'no code')}: "
@@ -287,8 +306,9 @@ def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv, prompt: 
     with _SHARED_LOCK:
         _SHARED.pop((client_id, authority, str(path)), None)
     who = _username(result)
+    asked = ", ".join(scopes[:-1]) + f" and {scopes[-1]}"
     return (f"Signed in{who}; the token cache is saved in {path}, readable only by you. "
-            f"coffeechat asked for Calendars.Read and Mail.ReadWrite, never Mail.Send.")
+            f"coffeechat asked for {asked}, never Mail.Send.")
 
 
 def _client(name: str, options: Mapping[str, Any]) -> tuple[str, str]:

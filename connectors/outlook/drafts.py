@@ -1,8 +1,21 @@
 """Outlook drafts through Microsoft Graph: ``POST /me/messages`` saves a draft in Drafts.
 
-Nothing here sends: no ``/send``, no ``Mail.Send``. The idempotency key travels in the
-draft's ``internetMessageHeaders`` (which Graph accepts only when a message is created), so
-:meth:`GraphDrafts.find` can read it back from the recent drafts after a crash.
+Nothing here sends: no ``/send``, ``/reply``, ``/replyAll`` or ``/forward``, no ``Mail.Send``.
+The idempotency key travels in the draft's ``internetMessageHeaders`` (which Graph accepts only
+when a message is created), so :meth:`GraphDrafts.find` can read it back from the recent drafts
+after a crash.
+
+A reply draft is made with ``POST /me/messages/{id}/createReply``, so that Graph files it in the
+conversation and sets In-Reply-To and References itself; then subject, body and recipients are
+set to what the core rendered. Graph documents createReply's ``message`` parameter as "any
+writeable properties" but does not say that ``internetMessageHeaders`` are among them (they are
+documented as settable only when a message is created), so a reply draft carries its key as an
+extended property instead: :data:`KEY_PROPERTY`, a string named property in the
+``PS_INTERNET_HEADERS`` set, which Exchange writes out as the Internet header of that name
+(MS-OXCMAIL) and which, unlike ``internetMessageHeaders``, Graph lets a client set on an
+existing message and find with ``$filter=singleValueExtendedProperties/any(...)``. The key
+goes in with createReply itself (so a create repeated after a lost answer finds the first
+one) and again with the update that follows.
 
 The fingerprint of a draft is its ``changeKey``, which Exchange changes on every change to the
 item, so a draft the user opened and edited reads as "edited" (and so, rarely, does one whose
@@ -18,15 +31,17 @@ drops, the Drafts folder is searched for the key before trying again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import KEY_HEADER
-from connectors.outlook.graph import GraphClient, GraphError, GraphReply
+from connectors.outlook.graph import GraphClient, GraphError, GraphReply, odata_literal
+from connectors.outlook.mapping import MESSAGE_ID
 from daemon.errors import ConnectorError
-from daemon.model import JSON, DraftRef, DraftState
+from daemon.model import JSON, DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +51,12 @@ FIND_MAX_PAGES = 4
 next cycle, so the draft it looks for is among the newest)."""
 MODIFIED_PREFIX = "modified:"
 _CONFLICT = frozenset({409, 412})
+KEY_PROPERTY = f"String {{00020386-0000-0000-C000-000000000046}} Name {KEY_HEADER}"
+"""The key as a single-value extended property: the ``X-Coffeechat-Key`` Internet header
+(``PS_INTERNET_HEADERS`` property set). Graph compares the name in the id case-sensitively."""
+_UNKNOWN_SOURCE = frozenset({400, 404})
+"""createReply's answers when the message to reply to is gone (404 ``ErrorItemNotFound``) or its
+id is not one Graph accepts (400, e.g. ``ErrorInvalidIdMalformed``)."""
 
 
 def to_graph_message(message: EmailMessage, *, key: str | None = None) -> JSON:
@@ -55,11 +76,15 @@ def to_graph_message(message: EmailMessage, *, key: str | None = None) -> JSON:
         if recipients or header == "To":
             result[prop] = recipients
     if key is not None:
-        carried = str(message.get(KEY_HEADER, "") or "").strip()
-        if carried != key:
-            raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
+        _check_key(message, key)
         result["internetMessageHeaders"] = [{"name": KEY_HEADER, "value": key}]
     return result
+
+
+def _check_key(message: EmailMessage, key: str) -> None:
+    carried = str(message.get(KEY_HEADER, "") or "").strip()
+    if carried != key:
+        raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
 
 
 def fingerprint(item: JSON) -> str:
@@ -73,15 +98,15 @@ def fingerprint(item: JSON) -> str:
 
 
 def key_of(item: JSON) -> str | None:
-    """Return the ``X-Coffeechat-Key`` among a message's ``internetMessageHeaders`` (name
-    compared without regard to case), else ``None``."""
-    headers = item.get("internetMessageHeaders")
-    if not isinstance(headers, list):
-        return None
-    for header in headers:
-        if (isinstance(header, dict) and str(header.get("name", "")).lower()
-                == KEY_HEADER.lower()):
-            return str(header.get("value", "")).strip()
+    """Return the ``X-Coffeechat-Key`` of a message: among its ``internetMessageHeaders`` (name
+    compared without regard to case), else in its expanded :data:`KEY_PROPERTY`, else
+    ``None``."""
+    for field, name, wanted in (("internetMessageHeaders", "name", KEY_HEADER),
+                                ("singleValueExtendedProperties", "id", KEY_PROPERTY)):
+        entries = item.get(field)
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and str(entry.get(name, "")).lower() == wanted.lower():
+                return str(entry.get("value", "")).strip()
     return None
 
 
@@ -98,11 +123,23 @@ class GraphDrafts:
 
     # --- DraftBox --------------------------------------------------------------------------
 
-    def create(self, message: EmailMessage, key: str) -> DraftRef:
+    def create(self, message: EmailMessage, key: str,
+               reply_to: ThreadRef | None = None) -> DraftRef:
         """Save ``message`` as a new draft; returns its Graph id and change key.
+
+        With ``reply_to``, the draft is a reply to that message (its ``provider_message_id``,
+        else the message found by its Message-ID); when Graph no longer knows it, the draft is
+        made as a new conversation and a warning logged.
 
         Raises ``ValueError`` when the message does not carry ``key``.
         """
+        if reply_to is not None:
+            _check_key(message, key)
+            made = self._create_reply(message, key, reply_to)
+            if made is not None:
+                return made
+            log.warning("account %s: the message to reply to is no longer in the mailbox, so "
+                        "the draft starts a new conversation", self._client.account)
         body = to_graph_message(message, key=key)
 
         def already_made() -> GraphReply | None:
@@ -115,7 +152,8 @@ class GraphDrafts:
 
     def find(self, key: str) -> DraftRef | None:
         """Return the newest draft in Drafts whose ``X-Coffeechat-Key`` is ``key``, else
-        ``None`` (only the newest few hundred drafts are read)."""
+        ``None``: a reply draft is found by its key property, any other among the newest few
+        hundred drafts by its headers."""
         item = self._find_item(key)
         return None if item is None else self._ref(item, "looking for a draft")
 
@@ -130,9 +168,12 @@ class GraphDrafts:
             return "gone"
         return "untouched" if fingerprint(item) == ref.fingerprint else "edited"
 
-    def update(self, ref: DraftRef, message: EmailMessage) -> DraftRef:
+    def update(self, ref: DraftRef, message: EmailMessage,
+               reply_to: ThreadRef | None = None) -> DraftRef:
         """Replace an untouched draft's subject, body and recipients (the key stays: Graph
-        keeps headers from creation). Returns the new reference.
+        keeps headers from creation). Returns the new reference. ``reply_to`` changes nothing:
+        a draft stays in the conversation it was made in (Graph cannot move a draft into
+        another one).
 
         Raises ``ConnectorError`` when the draft was edited or is gone (it is left as it is).
         """
@@ -192,6 +233,25 @@ class GraphDrafts:
     # --- Graph -----------------------------------------------------------------------------
 
     def _find_item(self, key: str) -> JSON | None:
+        return self._find_reply_draft(key) or self._find_by_header(key)
+
+    def _find_reply_draft(self, key: str) -> JSON | None:
+        """The newest draft carrying ``key`` in :data:`KEY_PROPERTY` (one request; Graph
+        compares the value without regard to case, so it is compared again here)."""
+        wanted = f"ep/id eq '{odata_literal(KEY_PROPERTY)}' and ep/value eq '{odata_literal(key)}'"
+        reply = self._client.request(
+            "GET", self._client.url("/me/mailFolders/drafts/messages"), "looking for a draft",
+            params={"$filter": f"singleValueExtendedProperties/any(ep: {wanted})",
+                    "$expand": f"singleValueExtendedProperties($filter=id eq "
+                               f"'{odata_literal(KEY_PROPERTY)}')",
+                    "$select": "id,changeKey,lastModifiedDateTime,createdDateTime",
+                    "$top": "10"})
+        items = reply.body.get("value", [])
+        found = [item for item in (items if isinstance(items, list) else [])
+                 if isinstance(item, dict) and key_of(item) == key]
+        return max(found, key=lambda item: str(item.get("createdDateTime", "")), default=None)
+
+    def _find_by_header(self, key: str) -> JSON | None:
         url = self._client.url("/me/mailFolders/drafts/messages")
         params: dict[str, str] | None = {
             "$select": "id,changeKey,lastModifiedDateTime,internetMessageHeaders",
@@ -209,6 +269,66 @@ class GraphDrafts:
                 return None
             url, params = self._client.check_link(next_link), None
         return None
+
+    def _create_reply(self, message: EmailMessage, key: str,
+                      thread: ThreadRef) -> DraftRef | None:
+        """Make the reply draft and set its content; ``None`` when Graph does not know the
+        message to reply to."""
+        content = to_graph_message(message)
+        tagged = {**content, "singleValueExtendedProperties": [{"id": KEY_PROPERTY,
+                                                                 "value": key}]}
+        for source in self._reply_sources(thread):
+            made = self._start_reply(source, tagged, key)
+            if made is not None:
+                reply = self._client.request("PATCH", self._message_url(made),
+                                             "writing a reply draft", body=tagged)
+                return self._ref({**reply.body, "id": reply.body.get("id") or made},
+                                 "writing a reply draft")
+        return None
+
+    def _reply_sources(self, thread: ThreadRef) -> Iterator[str]:
+        """Graph ids of the message to reply to: the one remembered, then (looked up only if
+        that one is unknown) the one with its Message-ID, as when the user moved it."""
+        tried = ""
+        if thread.provider_message_id:
+            tried = thread.provider_message_id
+            yield tried
+        if not MESSAGE_ID.fullmatch(thread.message_id):
+            return
+        reply = self._client.request(
+            "GET", self._client.url("/me/messages"), "looking for the message to reply to",
+            params={"$filter": f"internetMessageId eq '{odata_literal(thread.message_id)}'",
+                    "$select": "id,isDraft", "$top": "5"})
+        items = reply.body.get("value", [])
+        for item in items if isinstance(items, list) else []:
+            found = item.get("id") if isinstance(item, dict) else None
+            if isinstance(found, str) and found and found != tried and not item.get("isDraft"):
+                yield found
+                return
+
+    def _start_reply(self, source: str, tagged: JSON, key: str) -> str | None:
+        """``POST .../createReply`` on ``source``; returns the new draft's id, or ``None`` when
+        Graph does not know ``source``. A call whose answer was lost is not repeated when the
+        draft it made can be found."""
+        def already_made() -> GraphReply | None:
+            found = self._find_reply_draft(key)
+            return GraphReply(200, found) if found is not None else None
+
+        url = self._client.url(f"/me/messages/{quote(source, safe='')}/createReply")
+        try:
+            reply = self._client.request("POST", url, "starting a reply draft",
+                                         body={"message": tagged}, on_retry=already_made)
+        except GraphError as exc:
+            if exc.status in _UNKNOWN_SOURCE:
+                log.info("account %s: Graph did not take the reply (%s)",
+                         self._client.account, exc.code or exc.status)
+                return None
+            raise
+        made = reply.body.get("id")
+        if not isinstance(made, str) or not made:
+            raise ConnectorError(f"account {self._client.account!r}: starting a reply draft: "
+                                 "Graph's answer has no message id")
+        return made
 
     def _read(self, message_id: str,
               select: str = "id,changeKey,lastModifiedDateTime,isDraft,parentFolderId"
@@ -273,6 +393,7 @@ def _recipients(message: EmailMessage, header: str) -> list[JSON]:
             entry["name"] = name
         result.append({"emailAddress": entry})
     return result
+
 
 
 def _short(message_id: str) -> str:

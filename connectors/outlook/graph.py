@@ -205,6 +205,12 @@ class GraphClient:
         return GraphReply(status, data, dict(response.headers))
 
 
+def odata_literal(text: str) -> str:
+    """Return ``text`` ready to sit between the quotes of an OData string literal (in a
+    ``$filter``): each single quote doubled."""
+    return text.replace("'", "''")
+
+
 def _hint(status: int, kind: str, account: str) -> str:
     if status == 403:
         return (f"; the app may lack the Calendars.Read or Mail.ReadWrite permission (an "

@@ -1,4 +1,5 @@
-"""Pure mapping from Microsoft Graph JSON to :mod:`daemon.model`, and HTML to plain text.
+"""Pure mapping from Microsoft Graph JSON to :mod:`daemon.model` (events to meetings, messages
+to the mail seen between the user and a contact), and HTML to plain text.
 
 Nothing here does I/O or reads the clock; the user's zone is an argument. Every text that lands
 in a meeting goes through :mod:`daemon.text`.
@@ -29,7 +30,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import occurrence_uid
 from daemon.links import https_link
-from daemon.model import Attendee, Meeting, Removed, Response
+from daemon.model import Attendee, MailSeen, Meeting, Removed, Response, ThreadRef
 from daemon.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
@@ -45,6 +46,11 @@ _RESPONSES: dict[str, Response] = {
     "declined": "declined",
 }
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
+"""An Internet Message-ID as headers write it, angle brackets included."""
+MAX_REFERENCES = 20
+"""The newest References kept (a long thread's header can hold hundreds)."""
+_CONVERSATION = re.compile(r"[A-Za-z0-9+/=_-]{1,512}")
 
 
 class BadEvent(ValueError):
@@ -413,6 +419,55 @@ def html_to_text(html: str) -> str:
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.replace("\u00a0", " ").strip()
+
+
+# --- mail ------------------------------------------------------------------------------------
+
+
+def mail_seen(item: Mapping[str, Any], time_field: str, since: datetime) -> MailSeen | None:
+    """Map a Graph message to when it was seen (its ``time_field``) and how to reply to it:
+    ``internetMessageId``, ``subject`` (one clean line), References (from
+    ``internetMessageHeaders``, when Graph gave them), ``conversationId`` and ``id``.
+
+    Returns ``None`` when its time is missing or before ``since``. A Message-ID or
+    conversation id of an unexpected form is left empty rather than passed on.
+    """
+    at = message_time(item.get(time_field))
+    if at is None or at < since:
+        return None
+    message_id = _str(item.get("internetMessageId")).strip()
+    conversation = _str(item.get("conversationId"))
+    return MailSeen(at=at, thread=ThreadRef(
+        message_id=message_id if MESSAGE_ID.fullmatch(message_id) else "",
+        subject=clean_line(_str(item.get("subject"))),
+        references=_references(item.get("internetMessageHeaders")),
+        thread_id=conversation if _CONVERSATION.fullmatch(conversation) else "",
+        provider_message_id=_str(item.get("id")),
+    ))
+
+
+def _references(headers: Any) -> tuple[str, ...]:
+    """The newest :data:`MAX_REFERENCES` Message-IDs of the References header, oldest first."""
+    for header in headers if isinstance(headers, list) else []:
+        if isinstance(header, Mapping) and _str(header.get("name")).lower() == "references":
+            return tuple(MESSAGE_ID.findall(_str(header.get("value")))[-MAX_REFERENCES:])
+    return ()
+
+
+def address_of(recipient: Any) -> str | None:
+    """The address of a Graph ``recipient`` (``{"emailAddress": {"address": ...}}``),
+    lower-case, when it is a plain address; else ``None``."""
+    return clean_address(_str(_get(recipient, "emailAddress", "address"))) or None
+
+
+def message_time(value: Any) -> datetime | None:
+    """The aware time of a message date-time (``2026-03-02T15:00:00Z``; UTC when no offset is
+    written); ``None`` when it is missing or unreadable."""
+    try:
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", _str(value)))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 # --- JSON access -----------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from email.message import EmailMessage
 import pytest
 
 from connectors.base import KEY_HEADER, DraftBox
-from daemon.model import DraftRef
+from daemon.errors import ConnectorError
+from daemon.model import DraftRef, ThreadRef
 
 
 def make_message(key: str, *, subject: str = "Thank you for the coffee chat",
@@ -140,3 +141,69 @@ class DraftBoxContract:
         self.user_deletes(ref)
         box.delete(ref)
         assert box.get(ref) == "gone"
+
+    # --- an edited draft is the user's: never overwritten, never deleted --------------------
+
+    def test_update_refuses_an_edited_draft_and_keeps_it(self, box: DraftBox) -> None:
+        key = "m3/confirmation/dana"
+        ref = box.create(make_message(key, subject="See you Tuesday"), key)
+        self.user_edits(ref)
+        before = self.stored_message(ref).get_body(("plain",))
+        assert before is not None
+        with pytest.raises(ConnectorError):
+            box.update(ref, make_message(key, subject="See you Wednesday instead"))
+        after = self.stored_message(ref)
+        assert str(after["Subject"]) == "See you Tuesday"
+        body = after.get_body(("plain",))
+        assert body is not None and body.get_content() == before.get_content()
+        assert box.get(ref) == "edited"
+
+    def test_delete_leaves_an_edited_draft_in_place(self, box: DraftBox) -> None:
+        ref = box.create(make_message("m1/confirmation/dana"), "m1/confirmation/dana")
+        self.user_edits(ref)
+        box.delete(ref)
+        assert box.get(ref) == "edited"
+        found = box.find("m1/confirmation/dana")
+        assert found is not None and found.id == ref.id
+
+    # --- replies in a conversation -----------------------------------------------------------
+
+    def known_thread(self) -> ThreadRef:
+        """A conversation the provider knows (a message in the user's mailbox) that a draft
+        can reply to. Default: one only the headers name (enough for a Maildir)."""
+        return ThreadRef(message_id="<first-chat@example.org>", subject="Coffee next week?",
+                         references=("<intro@example.net>",))
+
+    def in_same_conversation(self, ref: DraftRef, thread: ThreadRef) -> bool:
+        """Whether the provider files the draft in ``thread``'s conversation. Default: the
+        stored headers say so (a Maildir has no conversations of its own)."""
+        return str(self.stored_message(ref)["In-Reply-To"]) == thread.message_id
+
+    def test_a_reply_draft_joins_the_conversation(self, box: DraftBox) -> None:
+        thread = self.known_thread()
+        key = "dana@example.org/catch_up/1"
+        message = make_message(key, subject=f"Re: {thread.subject}")
+        message["In-Reply-To"] = thread.message_id
+        message["References"] = " ".join((*thread.references, thread.message_id))
+        ref = box.create(message, key, reply_to=thread)
+        stored = self.stored_message(ref)
+        assert str(stored["Subject"]) == f"Re: {thread.subject}"
+        assert str(stored["In-Reply-To"]) == thread.message_id
+        assert thread.message_id in str(stored["References"]).split()
+        assert str(stored[KEY_HEADER]) == key
+        assert str(stored["To"]) == str(message["To"])
+        assert self.in_same_conversation(ref, thread)
+        found = box.find(key)
+        assert found is not None and found.id == ref.id
+        assert box.get(ref) == "untouched"
+
+    def test_a_reply_to_an_unknown_message_is_still_drafted(self, box: DraftBox) -> None:
+        gone = ThreadRef(message_id="<gone@example.org>", subject="Old thread",
+                         thread_id="no-such-thread", provider_message_id="no-such-message")
+        key = "dana@example.org/catch_up/2"
+        message = make_message(key, subject="Re: Old thread")
+        message["In-Reply-To"] = gone.message_id
+        message["References"] = gone.message_id
+        ref = box.create(message, key, reply_to=gone)
+        assert box.get(ref) == "untouched"
+        assert str(self.stored_message(ref)[KEY_HEADER]) == key

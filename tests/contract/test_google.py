@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import CalendarSource, ConnectorEnv, DraftBox
+from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.google.calendar import GoogleCalendar
 from connectors.google.gmail import GmailDrafts
-from daemon.model import DraftRef
+from connectors.google.mail import GmailHistory
+from daemon.model import DraftRef, ThreadRef
 from tests.fakes.google import FakeGoogle, event_json, fast_session, running
 
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
 from .events import CalendarWorld, EventSpec, expected_meetings
+from .mail_contract import ME, MailHistoryContract
 
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -115,3 +119,58 @@ class TestGoogleDrafts(DraftBoxContract):
 
     def reopen(self, box: DraftBox) -> DraftBox:
         return GmailDrafts(fast_session(self.server))
+
+    def known_thread(self) -> ThreadRef:
+        message = mime("Dana Whitfield <dana.whitfield@example.org>", ME, "Coffee next week?",
+                       "<first-chat@example.org>", NOW - timedelta(days=2),
+                       references=("<intro@example.net>",))
+        stored = self.server.put_message(message, NOW - timedelta(days=2))
+        return ThreadRef(message_id="<first-chat@example.org>", subject="Coffee next week?",
+                         references=("<intro@example.net>",), thread_id=stored.thread_id,
+                         provider_message_id=stored.id)
+
+    def in_same_conversation(self, ref: DraftRef, thread: ThreadRef) -> bool:
+        return self.server.drafts[ref.id].thread_id == thread.thread_id
+
+
+def mime(sender: str, to: str, subject: str, message_id: str, at: datetime, *,
+         references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> bytes:
+    """A message as it sits in a Gmail mailbox (RFC 5322 bytes)."""
+    message = EmailMessage(policy=email.policy.default)
+    message["From"] = sender
+    message["To"] = to
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message["Date"] = format_datetime(at)
+    if references:
+        message["In-Reply-To"] = references[-1]
+        message["References"] = " ".join(references)
+    message.set_content("Hello,\n\nA short note.\n")
+    return message.as_bytes()
+
+
+class TestGmailHistory(MailHistoryContract):
+    server: FakeGoogle
+
+    @pytest.fixture
+    def mail(self, fake: FakeGoogle) -> Iterator[MailHistory]:
+        self.server = fake
+        fake.me = (ME,)
+        yield GmailHistory(fast_session(fake))
+        assert fake.send_requests() == [], "a send endpoint was called"
+        assert [r for r in fake.calls() if r.method != "GET"] == [], "the mailbox was changed"
+
+    def receive(self, sender: str, at: datetime, subject: str, message_id: str,
+                references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+        self.server.put_message(mime(sender, ME, subject, message_id, at,
+                                     references=references, cc=cc), at, ("INBOX", "UNREAD"))
+
+    def send(self, to: str, at: datetime, subject: str, message_id: str,
+             references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+        self.server.put_message(mime(f"Sam Ortiz <{ME}>", to, subject, message_id, at,
+                                     references=references, cc=cc), at, ("SENT",))
+
+    def save_draft(self, to: str, at: datetime, subject: str, message_id: str) -> None:
+        self.server.add_draft(mime(f"Sam Ortiz <{ME}>", to, subject, message_id, at), at)

@@ -1,10 +1,14 @@
-"""The contract suite run against the local connector: a vdir in tmp_path and a Maildir."""
+"""The contract suite run against the local connector: a vdir in tmp_path, a Maildir as
+Drafts, and Maildir folders (INBOX, Sent, Drafts under one mail root) as the mail history."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
+import itertools
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,14 +17,16 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from connectors.base import CalendarSource, ConnectorEnv, DraftBox
+from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.local.calendar import VdirCalendar
+from connectors.local.mail import MaildirHistory
 from connectors.local.maildir import MaildirDrafts
 from daemon.model import DraftRef, Response
 
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
 from .events import CalendarWorld, EventSpec, safe_name
+from .mail_contract import ME, MailHistoryContract
 
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -134,3 +140,73 @@ class TestLocalDrafts(DraftBoxContract):
 
     def reopen(self, box: DraftBox) -> DraftBox:
         return MaildirDrafts(self.folder)
+
+
+# --- mail history: real Maildir files -------------------------------------------------------
+
+_UNIQUE = itertools.count(1)
+
+
+def mail_bytes(sender: str, to: Iterable[str], at: datetime | None, subject: str,
+               message_id: str | None, references: Iterable[str] = (),
+               cc: Iterable[str] = ()) -> bytes:
+    """A message as a mail client writes it: headers and a short body."""
+    message = EmailMessage(policy=email.policy.default)
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    if at is not None:
+        message["Date"] = email.utils.format_datetime(at)
+    if message_id is not None:
+        message["Message-ID"] = message_id
+    refs = tuple(references)
+    if refs:
+        message["References"] = " ".join(refs)
+        message["In-Reply-To"] = refs[-1]
+    message.set_content("Hello,\n\nA few lines of text.\n")
+    return message.as_bytes()
+
+
+def drop(folder: Path, data: bytes, mtime: datetime, flags: str = "S",
+         part: str = "cur") -> Path:
+    """Deliver ``data`` into the Maildir ``folder`` the way a sync tool does: a unique name
+    (``:2,FLAGS`` in cur/), the file's time set to ``mtime``."""
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    stamp = int(mtime.timestamp())
+    name = f"{stamp}.M{next(_UNIQUE)}P{os.getpid()}.test"
+    if part == "cur":
+        name += f":2,{flags}"
+    path = folder / part / name
+    path.write_bytes(data)
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+class TestLocalMail(MailHistoryContract):
+    root: Path
+
+    @pytest.fixture
+    def mail(self, tmp_path: Path) -> MailHistory:
+        self.root = tmp_path / "Mail"
+        for folder in ("INBOX", "Sent", "Drafts"):
+            for sub in ("cur", "new", "tmp"):
+                (self.root / folder / sub).mkdir(parents=True)
+        return MaildirHistory(self.root, [ME], drafts=self.root / "Drafts", account="home")
+
+    def receive(self, sender: str, at: datetime, subject: str, message_id: str,
+                references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+        data = mail_bytes(f"Someone <{sender}>", [f"Sam <{ME}>"], at, subject, message_id,
+                          references, cc)
+        drop(self.root / "INBOX", data, at)
+
+    def send(self, to: str, at: datetime, subject: str, message_id: str,
+             references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+        data = mail_bytes(f"Sam <{ME}>", [to], at, subject, message_id, references, cc)
+        drop(self.root / "Sent", data, at)
+
+    def save_draft(self, to: str, at: datetime, subject: str, message_id: str) -> None:
+        data = mail_bytes(f"Sam <{ME}>", [to], at, subject, message_id)
+        drop(self.root / "Drafts", data, at, flags="DS")

@@ -10,17 +10,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import CalendarSource, ConnectorEnv, DraftBox
+from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.outlook.calendar import GraphCalendar
 from connectors.outlook.drafts import GraphDrafts
 from connectors.outlook.graph import GraphClient
+from connectors.outlook.mail import GraphHistory
 from connectors.retry import Backoff
-from daemon.model import DraftRef
+from daemon.model import DraftRef, ThreadRef
 from tests.fakes.graph import FakeGraph, StaticTokens, add_series, as_email, make_event, running
 
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
 from .events import CalendarWorld, EventSpec
+from .mail_contract import ME, MailHistoryContract
 
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -118,3 +120,43 @@ class TestOutlookDrafts(DraftBoxContract):
 
     def reopen(self, box: DraftBox) -> DraftBox:
         return GraphDrafts(client_for(self.server))
+
+    def known_thread(self) -> ThreadRef:
+        """A message Dana sent, in the Inbox, replying to an earlier one of Sam's."""
+        self.server.put_mail("sentitems", to=["dana.whitfield@example.org"],
+                             subject="Introduction", message_id="<intro@example.net>",
+                             at=NOW - timedelta(days=9))
+        item = self.server.put_mail("inbox", sender="dana.whitfield@example.org",
+                                    to=["sam@example.com"], subject="Coffee next week?",
+                                    message_id="<first-chat@example.org>",
+                                    references=("<intro@example.net>",),
+                                    at=NOW - timedelta(days=8))
+        return ThreadRef(message_id=item["internetMessageId"], subject=item["subject"],
+                         references=("<intro@example.net>",),
+                         thread_id=item["conversationId"], provider_message_id=item["id"])
+
+    def in_same_conversation(self, ref: DraftRef, thread: ThreadRef) -> bool:
+        item = self.server.message(ref.id)
+        return item is not None and item["conversationId"] == thread.thread_id
+
+
+class TestOutlookMail(MailHistoryContract):
+    server: FakeGraph
+
+    @pytest.fixture
+    def mail(self, fake: FakeGraph) -> MailHistory:
+        self.server = fake
+        return GraphHistory(client_for(fake))
+
+    def receive(self, sender: str, at: datetime, subject: str, message_id: str,
+                references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+        self.server.put_mail("inbox", sender=sender, to=[ME], cc=cc, subject=subject,
+                             message_id=message_id, references=references, at=at)
+
+    def send(self, to: str, at: datetime, subject: str, message_id: str,
+             references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+        self.server.put_mail("sentitems", to=[to], cc=cc, subject=subject,
+                             message_id=message_id, references=references, at=at)
+
+    def save_draft(self, to: str, at: datetime, subject: str, message_id: str) -> None:
+        self.server.put_mail("drafts", to=[to], subject=subject, message_id=message_id, at=at)

@@ -49,3 +49,28 @@ def test_a_broken_config_is_a_failed_check(tmp_path: Path) -> None:
     result = ws.run("doctor")
     assert result.returncode == 1
     assert "FAIL  config" in result.stdout and "me.timezone" in result.stdout
+
+
+def test_doctor_says_what_reply_detection_can_do(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w", accounts=("personal", "work"))
+    mail = ws.root / "Mail"
+    for folder in ("INBOX", "Sent"):
+        for sub in ("cur", "new", "tmp"):
+            (mail / folder / sub).mkdir(parents=True)
+    text = ws.config.read_text()
+    head, _, rest = text.partition('name = "work"')
+    ws.config.write_text(head + 'name = "work"\nreply_detection = true\nmail = "Mail"\n' + rest)
+    result = ws.run("doctor")
+    assert result.returncode == 0, result.stdout
+    assert "ok    replies personal" in result.stdout and "reply detection off" in result.stdout
+    assert "ok    replies work" in result.stdout
+    assert "a Maildir has no conversation ids" in result.stdout
+    (mail / "INBOX").rename(mail / "inbox-moved")
+    (mail / "Sent").rename(mail / "sent-moved")
+    for folder in ("inbox-moved", "sent-moved"):
+        for sub in ("cur", "new", "tmp"):
+            (mail / folder / sub).rmdir()
+        (mail / folder).rmdir()
+    failed = ws.run("doctor")
+    assert failed.returncode == 1
+    assert "FAIL  replies work" in failed.stdout and "mail" in failed.stdout

@@ -47,6 +47,10 @@ path = "state.json"
 path = "templates/"
 [service]
 poll_minutes = {poll}
+[cadence]
+# Tests run on the real clock on any day: drafts may fall due at any hour, without a limit.
+working_hours = "any"
+max_new_drafts_per_day = 0
 {accounts}
 """
 

@@ -1,13 +1,22 @@
 """A fake Google API on 127.0.0.1 that the real client libraries talk to.
 
 It serves Calendar ``events.list`` (paging, sync tokens, 410 on demand, cancelled events in
-incremental results), Gmail ``users.drafts`` create/list/get/update/delete, and an OAuth token
-endpoint (``/token``: refresh and authorization-code grants, ``invalid_grant`` on demand).
+incremental results), Gmail ``users.drafts`` create/list/get/update/delete (``threadId``
+checked: 400 "Invalid thread_id value" for an id never handed out, 404 for a conversation
+whose messages are all gone; a draft joins the thread only when it has In-Reply-To or
+References and the same subject, as Gmail documents), Gmail ``users.messages`` list (the part
+of the search language coffeechat uses, parsed for real; anything else is refused with 400 so
+that a test cannot pass by accident) and get (``format``, ``metadataHeaders``), and an OAuth
+token endpoint (``/token``: refresh and authorization-code grants, ``invalid_grant`` on
+demand). Drafts are messages too: ``messages.list`` returns them with the ``DRAFT`` label.
 Every request is recorded; every JSON request body is checked against the schema of the
 discovery document shipped with google-api-python-client, and unknown or mistyped fields are
-refused with 400 as Google does. Faults can be scripted or drawn at random (bounded): 429 with
-Retry-After, 403 rate limit, 500, slow replies, connections dropped before or after the
-request took effect. Send endpoints exist only to be recorded and refused.
+refused with 400 as Google does; query parameters are checked against the method's declared
+parameters; an access token handed out with a scope (``token_scopes``) may only call the
+methods the discovery document allows that scope (403 insufficient scopes otherwise).
+Faults can be scripted or drawn at random (bounded): 429 with Retry-After, 403 rate limit,
+500, slow replies, connections dropped before or after the request took effect. Send
+endpoints exist only to be recorded and refused.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -156,6 +165,19 @@ class _Draft:
     message_id: str
     raw: bytes
     thread_id: str
+    internal_ms: int = 0
+
+
+@dataclass
+class StoredMessage:
+    """A message in the fake mailbox (not a draft: drafts live in ``FakeGoogle.drafts``)."""
+
+    id: str
+    thread_id: str
+    raw: bytes
+    labels: tuple[str, ...]
+    internal_ms: int
+    """When Google accepted it (``internalDate``), in epoch milliseconds."""
 
 
 @dataclass
@@ -178,6 +200,18 @@ def _error(status: int, message: str, reason: str, google_status: str = "") -> _
     return _Reply(status, json.dumps(payload).encode())
 
 
+def _scope_error() -> _Reply:
+    """What Google answers a token whose scopes do not cover the method."""
+    message = "Request had insufficient authentication scopes."
+    payload = {"error": {"code": 403, "message": message, "errors": [
+        {"message": "Insufficient Permission", "domain": "global",
+         "reason": "insufficientPermissions"}], "status": "PERMISSION_DENIED",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                     "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                     "domain": "googleapis.com"}]}}
+    return _Reply(403, json.dumps(payload).encode())
+
+
 def _ok(payload: Any, status: int = 200) -> _Reply:
     return _Reply(status, b"" if payload is None else json.dumps(payload).encode())
 
@@ -198,6 +232,14 @@ class FakeGoogle:
         self._min_sync_version = 0
         self._listings: dict[str, _Listing] = {}
         self.drafts: dict[str, _Draft] = {}
+        self.messages: dict[str, StoredMessage] = {}
+        """The mailbox (drafts aside), by message id."""
+        self.me: tuple[str, ...] = ("sam@example.com",)
+        """The mailbox owner's addresses: what ``from:me`` / ``to:me`` match."""
+        self.token_scopes: dict[str, frozenset[str]] = {}
+        """Access token -> the scopes it carries; a token not in here may call anything.
+        Tokens from the token endpoint are added with the scope it reported."""
+        self._threads_issued: set[str] = set()
         self.faults: deque[Fault] = deque()
         self._random: tuple[float, tuple[FaultKind, ...], int, random.Random] | None = None
         self.faults_served: list[FaultKind] = []
@@ -230,7 +272,7 @@ class FakeGoogle:
         server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+                                        kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
 
@@ -294,12 +336,34 @@ class FakeGoogle:
         """The exact bytes stored for a draft."""
         return self.drafts[draft_id].raw
 
-    def add_draft(self, raw: bytes) -> str:
-        """Put a draft straight into Drafts (as if written elsewhere); returns its id."""
+    def add_draft(self, raw: bytes, at: datetime | None = None) -> str:
+        """Put a draft straight into Drafts (as if written elsewhere), dated ``at`` (default
+        now); returns its id."""
         with self._lock:
-            draft = _Draft(self._new_id("r"), self._new_id("m"), raw, self._new_id("t"))
+            draft = _Draft(self._new_id("r"), self._new_id("m"), raw, self._new_thread(),
+                           _millis(at))
             self.drafts[draft.id] = draft
             return draft.id
+
+    # --- the mailbox ---------------------------------------------------------------------
+
+    def put_message(self, raw: bytes, at: datetime,
+                    labels: tuple[str, ...] = ("INBOX",)) -> StoredMessage:
+        """Deliver ``raw`` (RFC 5322 bytes) into the mailbox with ``labels`` (``INBOX``,
+        ``SENT``...), accepted at ``at``. Like Gmail, it joins the conversation of a stored
+        message that its In-Reply-To/References name and whose subject it shares, else it
+        starts one. Returns what was stored."""
+        with self._lock:
+            thread = self._thread_of_reply(raw) or self._new_thread()
+            stored = StoredMessage(self._new_id("m"), thread, raw, tuple(labels),
+                                   _millis(at))
+            self.messages[stored.id] = stored
+            return stored
+
+    def delete_message(self, message_id: str) -> None:
+        """The user deletes a message for good (its conversation may become empty)."""
+        with self._lock:
+            del self.messages[message_id]
 
     def user_edits_draft(self, draft_id: str, text: str = "P.S. Thanks again.") -> None:
         """What Gmail does when the user edits a draft: same draft id, new message id."""
@@ -342,6 +406,11 @@ class FakeGoogle:
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):012d}"
 
+    def _new_thread(self) -> str:
+        thread = self._new_id("t")
+        self._threads_issued.add(thread)
+        return thread
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
@@ -370,15 +439,39 @@ class FakeGoogle:
                               "authError", "UNAUTHENTICATED")
             if path in SEND_PATHS or path.startswith("/upload/"):
                 return _error(403, "This fake refuses to send or upload anything.", "forbidden")
+            allowed = self._method_scopes(method, path)
+            granted = self.token_scopes.get(token)
+            if allowed is not None and granted is not None and not granted & allowed:
+                return _scope_error()
             match = re.fullmatch(r"/calendar/v3/calendars/([^/]+)/events", path)
             if match and method == "GET":
                 return self._list_events(match.group(1), query)
-            match = re.fullmatch(r"/gmail/v1/users/([^/]+)/drafts(?:/([^/]+))?", path)
+            match = re.fullmatch(r"/gmail/v1/users/([^/]+)/(drafts|messages)(?:/([^/]+))?",
+                                 path)
             if match:
                 if match.group(1) != "me":
                     return _error(400, "Only userId 'me' is served.", "invalidArgument")
-                return self._drafts(method, match.group(2), query, body)
+                if match.group(2) == "messages":
+                    return self._messages(method, match.group(3), query)
+                return self._drafts(method, match.group(3), query, body)
             return _error(404, f"No such method: {method} {path}", "notFound", "NOT_FOUND")
+
+    def _method_scopes(self, method: str, path: str) -> frozenset[str] | None:
+        """The scopes the discovery document allows for the method at ``path``."""
+        if re.fullmatch(r"/calendar/v3/calendars/[^/]+/events", path) and method == "GET":
+            return frozenset(self._calendar.document["resources"]["events"]["methods"]
+                             ["list"]["scopes"])
+        match = re.fullmatch(r"/gmail/v1/users/[^/]+/(drafts|messages)(/[^/]+)?", path)
+        if match is None:
+            return None
+        name = {("GET", False): "list", ("POST", False): "create", ("GET", True): "get",
+                ("PUT", True): "update", ("DELETE", True): "delete"}.get(
+                    (method, match.group(2) is not None))
+        methods = self._gmail.document["resources"]["users"]["resources"][
+            match.group(1)]["methods"]
+        if name is None or name not in methods:
+            return None
+        return frozenset(methods[name]["scopes"])
 
     def _token(self, form: dict[str, list[str]]) -> _Reply:
         if self.token_down:
@@ -404,6 +497,7 @@ class FakeGoogle:
         scope = self.granted_scope or (form.get("scope", [""])[0] or " ".join([
             "https://www.googleapis.com/auth/calendar.events.readonly",
             "https://www.googleapis.com/auth/gmail.compose"]))
+        self.token_scopes[access] = frozenset(scope.split())
         answer: dict[str, Any] = {"access_token": access, "expires_in": 3599,
                                   "token_type": "Bearer", "scope": scope}
         if grant == "authorization_code":
@@ -498,7 +592,12 @@ class FakeGoogle:
             parsed = self._draft_body(body, None)
             if isinstance(parsed, _Reply):
                 return parsed
-            made = _Draft(self._new_id("r"), self._new_id("m"), parsed, self._new_id("t"))
+            raw, requested = parsed
+            thread = self._draft_thread(raw, requested, None)
+            if isinstance(thread, _Reply):
+                return thread
+            made = _Draft(self._new_id("r"), self._new_id("m"), raw,
+                          thread or self._new_thread(), _millis(None))
             self.drafts[made.id] = made
             return _ok(self._draft_json(made, "minimal", []))
         if draft_id is None:
@@ -513,14 +612,22 @@ class FakeGoogle:
             parsed = self._draft_body(body, draft_id)
             if isinstance(parsed, _Reply):
                 return parsed
-            draft.raw, draft.message_id = parsed, self._new_id("m")
+            raw, requested = parsed
+            thread = self._draft_thread(raw, requested, draft_id)
+            if isinstance(thread, _Reply):
+                return thread
+            draft.raw, draft.message_id = raw, self._new_id("m")
+            draft.thread_id = thread or draft.thread_id
+            draft.internal_ms = _millis(None)
             return _ok(self._draft_json(draft, "minimal", []))
         if method == "DELETE":
             del self.drafts[draft_id]
             return _Reply(204)
         return _error(405, "Method not allowed.", "invalid")
 
-    def _draft_body(self, body: bytes, draft_id: str | None) -> bytes | _Reply:
+    def _draft_body(self, body: bytes,
+                    draft_id: str | None) -> tuple[bytes, str | None] | _Reply:
+        """The raw message of a Draft body and the threadId it asks for, or the error."""
         try:
             data = json.loads(body.decode() or "null")
         except ValueError:
@@ -536,27 +643,266 @@ class FakeGoogle:
         decoded = decode_base64(raw)
         if decoded is None or b":" not in decoded.split(b"\n", 1)[0]:
             return _error(400, "Invalid raw message.", "invalidArgument")
-        return decoded
+        return decoded, data["message"].get("threadId")
+
+    def _draft_thread(self, raw: bytes, requested: str | None,
+                      draft_id: str | None) -> str | _Reply | None:
+        """The conversation a draft written with ``threadId=requested`` goes to: ``None``
+        when none was asked for; a new one when the draft does not fit the thread (no
+        In-Reply-To/References, or another subject: Gmail's documented criteria); an error
+        when Gmail does not know the thread."""
+        if requested is None:
+            return None
+        members = [m.raw for m in self.messages.values() if m.thread_id == requested]
+        members += [d.raw for d in self.drafts.values()
+                    if d.thread_id == requested and d.id != draft_id]
+        if not members:
+            if requested in self._threads_issued:
+                return _error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+            return _error(400, "Invalid thread_id value", "invalidArgument",
+                          "INVALID_ARGUMENT")
+        parsed = _parse(raw)
+        replying = bool(parsed["In-Reply-To"] or parsed["References"])
+        subject = _topic(str(parsed["Subject"] or ""))
+        if replying and any(_topic(str(_parse(m)["Subject"] or "")) == subject
+                            for m in members):
+            return requested
+        return self._new_thread()
+
+    def _thread_of_reply(self, raw: bytes) -> str | None:
+        """The thread of a stored message that ``raw`` replies to, with the same subject."""
+        parsed = _parse(raw)
+        cited = set(_MESSAGE_IDS.findall(f"{parsed['In-Reply-To'] or ''} "
+                                         f"{parsed['References'] or ''}"))
+        subject = _topic(str(parsed["Subject"] or ""))
+        for stored in self.messages.values():
+            other = _parse(stored.raw)
+            if str(other["Message-ID"] or "").strip() in cited and \
+                    _topic(str(other["Subject"] or "")) == subject:
+                return stored.thread_id
+        return None
+
+    # --- messages ------------------------------------------------------------------------
+
+    def _mailbox(self) -> list[StoredMessage]:
+        """Every message, drafts included (with the DRAFT label), newest first."""
+        drafts = [StoredMessage(d.message_id, d.thread_id, d.raw, ("DRAFT",), d.internal_ms)
+                  for d in self.drafts.values()]
+        every = [*self.messages.values(), *drafts]
+        return sorted(every, key=lambda m: (m.internal_ms, m.id), reverse=True)
+
+    def _messages(self, method: str, message_id: str | None,
+                  query: dict[str, list[str]]) -> _Reply:
+        if method != "GET":
+            return _error(405, "Method not allowed.", "invalid")
+        name = "list" if message_id is None else "get"
+        declared = self._gmail.document["resources"]["users"]["resources"]["messages"][
+            "methods"][name]["parameters"]
+        unknown = set(query) - set(declared) - {"alt", "prettyPrint", "fields"}
+        if unknown:
+            return _error(400, f"Unknown parameters: {sorted(unknown)}", "invalidParameter")
+        for key, values in query.items():
+            if len(values) > 1 and not declared.get(key, {}).get("repeated"):
+                return _error(400, f"{key} is given more than once.", "invalidParameter")
+        if message_id is None:
+            return self._list_messages({k: v[-1] for k, v in query.items()},
+                                       query.get("labelIds", []))
+        fmt = query.get("format", ["full"])[-1]
+        if fmt not in declared["format"]["enum"]:
+            return _error(400, f"Invalid format: {fmt}", "invalidArgument")
+        for stored in self._mailbox():
+            if stored.id == message_id:
+                return _ok(_message_json(stored, fmt, query.get("metadataHeaders", [])))
+        return _error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+
+    def _list_messages(self, params: dict[str, str], label_ids: list[str]) -> _Reply:
+        size_text = params.get("maxResults", "100")
+        if not size_text.isdigit() or not 1 <= int(size_text) <= 500:
+            return _error(400, "Invalid maxResults.", "invalidArgument")
+        size = int(size_text)
+        try:
+            matches = _compile(params.get("q", ""), self.me)
+        except ValueError as exc:
+            return _error(400, f"Invalid query: {exc}", "invalidArgument", "INVALID_ARGUMENT")
+        hidden = set() if params.get("includeSpamTrash") == "true" else {"SPAM", "TRASH"}
+        found = [m for m in self._mailbox()
+                 if not hidden & set(m.labels) and set(label_ids) <= set(m.labels)
+                 and matches(m)]
+        offset = int(params.get("pageToken", "0") or 0)
+        page: dict[str, Any] = {"resultSizeEstimate": len(found)}
+        chosen = found[offset:offset + size]
+        if chosen:
+            page["messages"] = [{"id": m.id, "threadId": m.thread_id} for m in chosen]
+        if offset + size < len(found):
+            page["nextPageToken"] = str(offset + size)
+        return _ok(page)
 
     def _draft_json(self, draft: _Draft, fmt: str, wanted: list[str]) -> dict[str, Any]:
-        message: dict[str, Any] = {"id": draft.message_id, "threadId": draft.thread_id,
-                                   "labelIds": ["DRAFT"]}
-        parsed = email.message_from_bytes(draft.raw, policy=email.policy.default)
-        if fmt == "raw":
-            message["raw"] = base64.urlsafe_b64encode(draft.raw).decode()
-        elif fmt in ("metadata", "full"):
-            names = {w.lower() for w in wanted}
-            headers = [{"name": k, "value": str(v)} for k, v in parsed.items()
-                       if fmt == "full" or not names or k.lower() in names]
-            payload: dict[str, Any] = {"mimeType": parsed.get_content_type(),
-                                       "headers": headers}
-            if fmt == "full" and not parsed.is_multipart():
-                data = parsed.get_payload(decode=True)
-                payload["body"] = {"size": len(data) if isinstance(data, bytes) else 0,
-                                   "data": base64.urlsafe_b64encode(
-                                       data if isinstance(data, bytes) else b"").decode()}
-            message["payload"] = payload
-        return {"id": draft.id, "message": message}
+        stored = StoredMessage(draft.message_id, draft.thread_id, draft.raw, ("DRAFT",),
+                               draft.internal_ms)
+        return {"id": draft.id, "message": _message_json(stored, fmt, wanted)}
+
+
+def _message_json(stored: StoredMessage, fmt: str, wanted: list[str]) -> dict[str, Any]:
+    """A ``Message`` resource in ``format`` ``fmt``; with ``metadata``, only the headers
+    named in ``wanted`` (all when empty), as Gmail does."""
+    message: dict[str, Any] = {"id": stored.id, "threadId": stored.thread_id,
+                               "labelIds": list(stored.labels)}
+    if fmt != "minimal":
+        message["internalDate"] = str(stored.internal_ms)
+        message["sizeEstimate"] = len(stored.raw)
+    parsed = _parse(stored.raw)
+    if fmt == "raw":
+        message["raw"] = base64.urlsafe_b64encode(stored.raw).decode()
+    elif fmt in ("metadata", "full"):
+        names = {w.lower() for w in wanted}
+        headers = [{"name": k, "value": str(v)} for k, v in parsed.items()
+                   if fmt == "full" or not names or k.lower() in names]
+        payload: dict[str, Any] = {"mimeType": parsed.get_content_type(), "headers": headers}
+        if fmt == "full" and not parsed.is_multipart():
+            data = parsed.get_payload(decode=True)
+            payload["body"] = {"size": len(data) if isinstance(data, bytes) else 0,
+                               "data": base64.urlsafe_b64encode(
+                                   data if isinstance(data, bytes) else b"").decode()}
+        message["payload"] = payload
+    return message
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _millis(at: datetime | None) -> int:
+    return int((at.timestamp() if at is not None else time.time()) * 1000)
+
+
+_MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
+
+
+def _topic(subject: str) -> str:
+    """A subject without its reply/forward prefixes, for comparing conversations."""
+    return re.sub(r"^(\s*(re|fwd?|aw)\s*:)+", "", subject, flags=re.IGNORECASE).strip().lower()
+
+
+# --- the search language (the part coffeechat uses) ------------------------------------------
+
+Matcher = Callable[[StoredMessage], bool]
+_TERM = re.compile(r'([A-Za-z_]+):(?:"([^"]*)"|([^\s(){}"]+))')
+
+
+def _tokens(query: str) -> list[str | tuple[str, str]]:
+    """Split a search into ``{ } ( ) - OR`` and ``(operator, value)`` terms."""
+    tokens: list[str | tuple[str, str]] = []
+    i = 0
+    while i < len(query):
+        char = query[i]
+        if char.isspace():
+            i += 1
+        elif char in "{}()":
+            tokens.append(char)
+            i += 1
+        elif char == "-" and i + 1 < len(query) and not query[i + 1].isspace():
+            tokens.append("-")
+            i += 1
+        elif query.startswith("OR", i) and (i + 2 == len(query) or query[i + 2].isspace()):
+            tokens.append("OR")
+            i += 2
+        else:
+            match = _TERM.match(query, i)
+            if match is None:
+                raise ValueError(f"this fake does not understand {query[i:i + 30]!r}")
+            value = match.group(2) if match.group(2) is not None else match.group(3)
+            tokens.append((match.group(1).lower(), value))
+            i = match.end()
+    return tokens
+
+
+def _compile(query: str, me: tuple[str, ...]) -> Matcher:
+    """Turn a Gmail search into a predicate. Juxtaposed terms must all match; ``OR`` and
+    ``{...}`` need one; ``(...)`` groups; ``-`` negates. Operators: from, to, cc, bcc (an
+    address or part of one, or ``me``), in/label, after/before (epoch seconds only). Matching
+    an address is looser than Gmail (any part of the header), which is what makes the
+    connector's own header checks matter."""
+    tokens = _tokens(query)
+    position = 0
+
+    def peek() -> str | tuple[str, str] | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take() -> str | tuple[str, str]:
+        nonlocal position
+        token = tokens[position]
+        position += 1
+        return token
+
+    def sequence(closing: str | None) -> list[Matcher]:
+        items: list[Matcher] = []
+        while peek() != closing:
+            if peek() is None or peek() in ("}", ")"):
+                raise ValueError("unbalanced brackets")
+            items.append(alternatives())
+        if closing is not None:
+            take()
+        return items
+
+    def alternatives() -> Matcher:
+        options = [unary()]
+        while peek() == "OR":
+            take()
+            options.append(unary())
+        return options[0] if len(options) == 1 else _any_of(options)
+
+    def unary() -> Matcher:
+        token = take()
+        if token == "-":
+            inner = unary()
+            return lambda m: not inner(m)
+        if token == "{":
+            return _any_of(sequence("}"))
+        if token == "(":
+            return _all_of(sequence(")"))
+        if isinstance(token, tuple):
+            return _term(token[0], token[1], me)
+        raise ValueError(f"unexpected {token!r}")
+
+    return _all_of(sequence(None))
+
+
+def _any_of(items: list[Matcher]) -> Matcher:
+    return lambda m: any(item(m) for item in items)
+
+
+def _all_of(items: list[Matcher]) -> Matcher:
+    return lambda m: all(item(m) for item in items)
+
+
+def _term(operator: str, value: str, me: tuple[str, ...]) -> Matcher:
+    wanted = value.lower()
+    if operator in ("from", "to", "cc", "bcc"):
+        header = operator.capitalize()
+        if wanted == "me":
+            mine = {a.lower() for a in me}
+            return lambda m: any(a.addr_spec.lower() in mine
+                                 for a in _addresses_in(m.raw, header))
+        return lambda m: wanted in str(_parse(m.raw)[header] or "").lower()
+    if operator in ("in", "label"):
+        label = {"drafts": "DRAFT", "anywhere": ""}.get(wanted, wanted.upper())
+        return lambda m: not label or label in m.labels
+    if operator in ("after", "before"):
+        if not value.isdigit():
+            raise ValueError(f"this fake takes {operator}: in epoch seconds only")
+        bound = int(value) * 1000
+        if operator == "after":
+            return lambda m: m.internal_ms > bound
+        return lambda m: m.internal_ms < bound
+    raise ValueError(f"this fake does not understand {operator}:")
+
+
+def _addresses_in(raw: bytes, header: str) -> list[Any]:
+    value = _parse(raw)[header]
+    return list(getattr(value, "addresses", ()))
 
 
 def _ends_after(event: dict[str, Any], time_min: str) -> bool:

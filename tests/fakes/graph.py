@@ -8,9 +8,20 @@ token. It serves
   delta link from before :meth:`FakeGraph.expire_delta`;
 * ``GET /me/events/{id}`` (``$select``), for series masters;
 * ``POST /me/messages``, ``GET/PATCH/DELETE /me/messages/{id}`` (``If-Match`` honoured),
-  ``GET /me/mailFolders/drafts`` and ``.../drafts/messages`` (``$select``, ``$top``,
-  ``$orderby``, next links); bodies are checked against :mod:`tests.fakes.graph_schema`;
-* ``/send`` and ``/sendMail`` are recorded and refused with 403 (no ``Mail.Send``).
+  ``POST /me/messages/{id}/createReply``, ``GET /me/mailFolders/{folder}`` and the message
+  lists ``GET /me/messages`` and ``GET /me/mailFolders/{folder}/messages`` with ``$filter``,
+  ``$orderby``, ``$search``, ``$expand``, ``$select``, ``$top``, ``$skip`` and next links (the
+  query language is :mod:`tests.fakes.graph_query`); bodies are checked against
+  :mod:`tests.fakes.graph_schema`;
+* extended properties as Exchange keeps them: a string property in the ``PS_INTERNET_HEADERS``
+  set is an Internet header of that name (MS-OXCMAIL), ``String 0x1042`` is ``In-Reply-To`` and
+  ``String 0x1039`` is ``References``; they are shown only through ``$expand``. Whether
+  ``internetMessageHeaders`` given at creation can in turn be found as such properties is not
+  documented, so the fake does not assume it;
+* ``/send``, ``/sendMail``, ``/reply``, ``/replyAll`` and ``/forward`` (which all send) are
+  recorded and refused with 403 (no ``Mail.Send``).
+
+Mail that arrives, is sent or sits in Drafts is put in with :meth:`FakeGraph.put_mail`.
 
 Every request is recorded (:attr:`FakeGraph.requests`). Faults are injected from a script
 (:meth:`FakeGraph.inject`) or at random (:meth:`FakeGraph.chaos`, bounded in count): 429 and
@@ -33,7 +44,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,8 +52,18 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from tests.fakes.graph_query import (
+    EXTENDED,
+    QueryError,
+    newest_sent_first,
+    ordered,
+    parse_expand,
+    parse_filter,
+    parse_orderby,
+    parse_search,
+)
 from tests.fakes.graph_schema import READABLE, check_message, error
 
 JSON = dict[str, Any]
@@ -51,7 +72,18 @@ FaultKind = Literal["throttle", "unavailable", "server_error", "forbidden", "slo
 DRAFTS_ID = "AAMkADraftsFolder0001"
 DELETED_ID = "AAMkADeletedItems0002"
 SENT_ID = "AAMkASentItems000003"
-_WELL_KNOWN = {"drafts": DRAFTS_ID, "deleteditems": DELETED_ID, "sentitems": SENT_ID}
+INBOX_ID = "AAMkAInboxFolder00004"
+_WELL_KNOWN = {"drafts": DRAFTS_ID, "deleteditems": DELETED_ID, "sentitems": SENT_ID,
+               "inbox": INBOX_ID}
+_FOLDER_NAMES = {DRAFTS_ID: "Drafts", DELETED_ID: "Deleted Items", SENT_ID: "Sent Items",
+                 INBOX_ID: "Inbox"}
+PS_INTERNET_HEADERS = "{00020386-0000-0000-C000-000000000046}"
+IN_REPLY_TO = "String 0x1042"
+"""PidTagInReplyToId: the In-Reply-To of a message."""
+REFERENCES = "String 0x1039"
+"""PidTagInternetReferences: the References of a message."""
+SENDING = ("/send", "/sendmail", "/reply", "/replyall", "/forward")
+"""Actions that send mail (they need Mail.Send, which coffeechat never has)."""
 DEFAULT_PAGE = 10
 """Graph's own page size for delta when the client does not ask for one."""
 
@@ -149,7 +181,7 @@ class FakeGraph:
         self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+                                        kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
 
@@ -219,10 +251,9 @@ class FakeGraph:
                     if (method is None or r.method == method) and path in r.path]
 
     def send_requests(self) -> list[Recorded]:
-        """Every request that tried to send mail."""
+        """Every request that tried to send mail (send, reply, reply all, forward)."""
         with self._lock:
-            return [r for r in self.requests
-                    if r.path.rstrip("/").lower().endswith(("/send", "/sendmail"))]
+            return [r for r in self.requests if r.path.rstrip("/").lower().endswith(SENDING)]
 
     # --- calendar, as the user changes it ------------------------------------------------
 
@@ -310,6 +341,54 @@ class FakeGraph:
             self._state.messages[new_id]["isDraft"] = False
             return new_id
 
+    def put_mail(self, folder: str, *, to: Sequence[str], subject: str, message_id: str,
+                 at: datetime, sender: str | None = None, cc: Sequence[str] = (),
+                 bcc: Sequence[str] = (), references: Sequence[str] = (),
+                 body: str = "") -> JSON:
+        """Put a message in ``folder`` (``inbox``, ``sentitems`` or ``drafts``) as Exchange
+        holds it: from ``sender`` (default the mailbox's owner) to ``to``, ``cc`` and ``bcc``,
+        dated ``at``, with its Message-ID, References and In-Reply-To (the last reference), in
+        the conversation of the newest message it refers to (else a new one). Mail in the Inbox
+        also carries its transport headers in ``internetMessageHeaders``. Returns the stored
+        message."""
+        with self._lock:
+            folder_id = _WELL_KNOWN[folder.lower()]
+            when = _iso(at)
+            item = self._new_message(folder_id, when)
+            owner_name, owner = self.owner
+            who = sender or owner
+            item.update({
+                "subject": subject,
+                "body": {"contentType": "text", "content": body},
+                "from": {"emailAddress": {"name": owner_name if who == owner else "",
+                                          "address": who}},
+                "toRecipients": [{"emailAddress": {"address": a}} for a in to],
+                "ccRecipients": [{"emailAddress": {"address": a}} for a in cc],
+                "bccRecipients": [{"emailAddress": {"address": a}} for a in bcc],
+                "internetMessageId": message_id,
+                "isRead": folder_id != INBOX_ID,
+            })
+            item["sender"] = copy.deepcopy(item["from"])
+            earlier = {m["internetMessageId"]: m for m in self._state.messages.values()}
+            for reference in reversed(references):
+                if reference in earlier:
+                    item["conversationId"] = earlier[reference]["conversationId"]
+                    break
+            if references:
+                _set_extended(item, REFERENCES, " ".join(references))
+                _set_extended(item, IN_REPLY_TO, references[-1])
+            if folder_id == INBOX_ID:
+                item["internetMessageHeaders"] = [
+                    {"name": name, "value": value} for name, value in (
+                        ("Message-ID", message_id), ("From", who), ("To", ", ".join(to)),
+                        ("Cc", ", ".join(cc)), ("Subject", subject),
+                        ("Date", at.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")),
+                        ("In-Reply-To", references[-1] if references else ""),
+                        ("References", " ".join(references))) if value]
+            self._touch(item)
+            self._state.messages[item["id"]] = item
+            return _public(item)
+
     def _move(self, message_id: str, folder: str) -> str:
         item = self._state.messages.pop(message_id)
         item["id"] = self.new_id("AAMkMsg")
@@ -349,7 +428,7 @@ class FakeGraph:
     def _route(self, method: str, path: str, query: dict[str, list[str]],
                headers: dict[str, str], body: Any) -> tuple[int, JSON | None, dict[str, str]]:
         lower = path.lower().rstrip("/")
-        if lower.endswith("/send") or lower.endswith("/sendmail"):
+        if lower.endswith(SENDING):
             return 403, error("ErrorAccessDenied",
                               "Access is denied. Check credentials and try again."), {}
         if lower == "/me/calendarview/delta" and method == "GET":
@@ -359,10 +438,15 @@ class FakeGraph:
             return self._get_event(match.group(1), query)
         if lower == "/me/messages" and method == "POST":
             return self._create(body)
+        if lower == "/me/messages" and method == "GET":
+            return self._list(None, path, query)
+        match = re.fullmatch(r"/me/messages/([^/]+)/createreply", path, re.IGNORECASE)
+        if match and method == "POST":
+            return self._create_reply(match.group(1), body)
         match = re.fullmatch(r"/me/mailfolders/([^/]+)", lower)
         if match and method == "GET":
             folder = _WELL_KNOWN.get(match.group(1), match.group(1))
-            return 200, {"id": folder, "displayName": "Drafts"}, {}
+            return 200, {"id": folder, "displayName": _FOLDER_NAMES.get(folder, folder)}, {}
         match = re.fullmatch(r"/me/mailFolders/([^/]+)/messages", path, re.IGNORECASE)
         if match and method == "GET":
             folder = _WELL_KNOWN.get(match.group(1).lower(), match.group(1))
@@ -471,17 +555,13 @@ class FakeGraph:
 
     # --- messages ----------------------------------------------------------------------------
 
-    def _create(self, body: Any) -> tuple[int, JSON | None, dict[str, str]]:
-        problem = check_message(body, creating=True)
-        if problem is not None:
-            return 400, problem, {}
-        now = self._now()
+    def _new_message(self, folder: str, created: str) -> JSON:
         name, address = self.owner
-        item: JSON = {
+        return {
             "id": self.new_id("AAMkMsg"),
-            "createdDateTime": now,
-            "isDraft": True,
-            "parentFolderId": DRAFTS_ID,
+            "createdDateTime": created,
+            "isDraft": folder == DRAFTS_ID,
+            "parentFolderId": folder,
             "subject": "",
             "body": {"contentType": "text", "content": ""},
             "toRecipients": [], "ccRecipients": [], "bccRecipients": [], "replyTo": [],
@@ -490,42 +570,93 @@ class FakeGraph:
             "internetMessageHeaders": [],
             "importance": "normal",
             "isRead": True,
+            "conversationId": self.new_id("AAQkConv"),
+            "internetMessageId": f"<{self.new_id('fake')}@fake.outlook.com>",
+            "receivedDateTime": created,
+            "sentDateTime": None if folder == DRAFTS_ID else created,
+            EXTENDED: [],
         }
-        item.update(copy.deepcopy(body))
+
+    def _create(self, body: Any) -> tuple[int, JSON | None, dict[str, str]]:
+        problem = check_message(body, creating=True)
+        if problem is not None:
+            return 400, problem, {}
+        now = self._now()
+        item = self._new_message(DRAFTS_ID, now)
+        _apply(item, body)
         self._touch(item)
         item["lastModifiedDateTime"] = now
         self._state.messages[item["id"]] = item
         return 201, _public(item), {"Location": f"{self.root}/me/messages/{item['id']}"}
 
-    def _list(self, folder: str, path: str,
+    def _create_reply(self, message_id: str,
+                      body: Any) -> tuple[int, JSON | None, dict[str, str]]:
+        """createReply: a draft in Drafts, in the original's conversation, addressed to its
+        Reply-To (else its sender), ``RE:`` subject, the original quoted under the comment,
+        In-Reply-To and References set; then the ``message`` parameter applied. Graph's
+        documentation does not say that ``internetMessageHeaders`` may be given here, so the
+        fake refuses them (as on an update)."""
+        original = self._state.messages.get(message_id)
+        if original is None:
+            return _not_found()
+        body = {} if body is None else body
+        if not isinstance(body, dict) or set(body) - {"comment", "message"}:
+            return 400, error("RequestBodyRead", "createReply takes only 'comment' and "
+                                                 "'message'."), {}
+        changes = body.get("message") or {}
+        problem = check_message(changes, creating=False)
+        if problem is not None:
+            return 400, problem, {}
+        if "comment" in body and "body" in changes:
+            return 400, error("ErrorInvalidRequest", "Specify either a comment or the body of "
+                                                     "the message, not both."), {}
+        now = self._now()
+        item = self._new_message(DRAFTS_ID, now)
+        reply_to = original.get("replyTo") or [original["from"]]
+        quoted = html.escape(str((original.get("body") or {}).get("content", "")))
+        item.update({
+            "subject": "RE: " + str(original.get("subject", "")),
+            "toRecipients": copy.deepcopy(reply_to),
+            "conversationId": original["conversationId"],
+            "body": {"contentType": "html",
+                     "content": f"<html><body>{html.escape(str(body.get('comment', '')))}"
+                                f"<hr><div>{quoted}</div></body></html>"},
+        })
+        references = _extended(original, REFERENCES).split()
+        _set_extended(item, IN_REPLY_TO, original["internetMessageId"])
+        _set_extended(item, REFERENCES,
+                      " ".join([*references, original["internetMessageId"]][-20:]))
+        _apply(item, changes)
+        self._touch(item)
+        self._state.messages[item["id"]] = item
+        return 201, _public(item), {"Location": f"{self.root}/me/messages/{item['id']}"}
+
+    def _list(self, folder: str | None, path: str,
               query: dict[str, list[str]]) -> tuple[int, JSON | None, dict[str, str]]:
-        items = [m for m in self._state.messages.values() if m["parentFolderId"] == folder]
-        order = query.get("$orderby", [""])[0]
-        if order:
-            prop, _, direction = order.partition(" ")
-            if prop not in ("createdDateTime", "lastModifiedDateTime", "subject"):
-                return 400, error("BadRequest", f"Could not find a property named '{prop}'."), {}
-            items.sort(key=lambda m: str(m.get(prop, "")), reverse=direction == "desc")
+        """A message list: ``folder``'s, or the whole mailbox's when ``None``."""
+        items = [m for m in self._state.messages.values()
+                 if folder is None or m["parentFolderId"] == folder]
         try:
+            items = _queried(items, query)
+            expand = _expansion(query)
             top = int(query.get("$top", ["10"])[0])
             skip = int(query.get("$skip", ["0"])[0])
+        except QueryError as exc:
+            return 400, error(exc.code, exc.message), {}
         except ValueError:
             return 400, error("BadRequest", "$top and $skip must be numbers."), {}
         if not 1 <= top <= 1000:
             return 400, error("ErrorInvalidParameter", "$top must be between 1 and 1000."), {}
-        selected = query.get("$select", [""])[0]
-        problem = _bad_select(selected)
+        problem = _bad_select(query.get("$select", [""])[0])
         if problem is not None:
             return 400, problem, {}
-        chunk = [_select(m, query, None) for m in items[skip:skip + top]]
+        chunk = [_select(m, query, expand) for m in items[skip:skip + top]]
         body: JSON = {"value": chunk}
         if skip + top < len(items):
-            params = [f"$skip={skip + top}", f"$top={top}"]
-            if selected:
-                params.append(f"$select={quote(selected, safe=',')}")
-            if order:
-                params.append(f"$orderby={quote(order)}")
-            body["@odata.nextLink"] = f"{self.root}{path}?" + "&".join(params)
+            params = {name: values[0] for name, values in query.items() if name != "$skip"}
+            params["$skip"] = str(skip + top)
+            body["@odata.nextLink"] = (f"{self.root}{path}?"
+                                       + urlencode(params, quote_via=quote))
         return 200, body, {}
 
     def _get_message(self, message_id: str,
@@ -536,7 +667,11 @@ class FakeGraph:
         problem = _bad_select(query.get("$select", [""])[0])
         if problem is not None:
             return 400, problem, {}
-        return 200, _select(item, query, None), {}
+        try:
+            expand = _expansion(query)
+        except QueryError as exc:
+            return 400, error(exc.code, exc.message), {}
+        return 200, _select(item, query, expand), {}
 
     def _patch(self, message_id: str, headers: dict[str, str],
                body: Any) -> tuple[int, JSON | None, dict[str, str]]:
@@ -549,7 +684,7 @@ class FakeGraph:
         problem = check_message(body, creating=False)
         if problem is not None:
             return 400, problem, {}
-        item.update(copy.deepcopy(body))
+        _apply(item, body)
         self._touch(item)
         return 200, _public(item), {}
 
@@ -704,7 +839,54 @@ def _not_found() -> tuple[int, JSON | None, dict[str, str]]:
 
 
 def _public(item: JSON) -> JSON:
-    return copy.deepcopy(item)
+    """A message as Graph shows it: no extended properties (those need ``$expand``)."""
+    return {k: copy.deepcopy(v) for k, v in item.items() if k != EXTENDED}
+
+
+def _apply(item: JSON, changes: JSON) -> None:
+    """Write a create or update body into ``item``; extended properties are created or
+    replaced one by one (by id), the others kept, as Graph does."""
+    for name, value in changes.items():
+        if name == EXTENDED:
+            for prop in value:
+                _set_extended(item, prop["id"], prop["value"])
+        else:
+            item[name] = copy.deepcopy(value)
+
+
+def _extended(item: JSON, prop_id: str) -> str:
+    for prop in item.get(EXTENDED) or []:
+        if prop["id"] == prop_id:
+            return str(prop["value"])
+    return ""
+
+
+def _set_extended(item: JSON, prop_id: str, value: str) -> None:
+    props = [p for p in item.get(EXTENDED) or [] if p["id"] != prop_id]
+    item[EXTENDED] = [*props, {"id": prop_id, "value": value}]
+
+
+def _queried(items: list[JSON], query: dict[str, list[str]]) -> list[JSON]:
+    """``items`` after ``$search`` or ``$filter`` and ``$orderby``. Raises ``QueryError``."""
+    search = query.get("$search", [""])[0]
+    if search:
+        for name in ("$filter", "$orderby"):
+            if name in query:
+                raise QueryError("ErrorInvalidUrlQuery",
+                                 f"The query parameter '{name}' is not supported with "
+                                 "'$search'.")
+        matches = parse_search(search)
+        return newest_sent_first([m for m in items if matches(m)])
+    text = query.get("$filter", [""])[0]
+    test = parse_filter(text) if text else None
+    keys = parse_orderby(query.get("$orderby", [""])[0], test)
+    kept = [m for m in items if test is None or test(m)]
+    return ordered(kept, keys)
+
+
+def _expansion(query: dict[str, list[str]]) -> Callable[[JSON], list[JSON]] | None:
+    text = query.get("$expand", [""])[0]
+    return parse_expand(text) if text else None
 
 
 def _bad_select(selected: str) -> JSON | None:
@@ -716,12 +898,18 @@ def _bad_select(selected: str) -> JSON | None:
     return None
 
 
-def _select(item: JSON, query: dict[str, list[str]], _unused: None) -> JSON:
+def _select(item: JSON, query: dict[str, list[str]],
+            expand: Callable[[JSON], list[JSON]] | None) -> JSON:
+    """``item`` with the ``$select``ed properties only (all when none is named), and its
+    extended properties when ``expand`` (a parsed ``$expand``) is given."""
     selected = [s.strip() for s in query.get("$select", [""])[0].split(",") if s.strip()]
-    if not selected:
-        return copy.deepcopy(item)
-    keep = {"id", "@odata.etag", *selected}
-    return {k: copy.deepcopy(v) for k, v in item.items() if k in keep}
+    shown = _public(item)
+    if selected:
+        keep = {"id", "@odata.etag", *selected}
+        shown = {k: v for k, v in shown.items() if k in keep}
+    if expand is not None:
+        shown[EXTENDED] = expand(item)
+    return shown
 
 
 def _if_match(item: JSON, headers: dict[str, str]) -> tuple[int, JSON | None,
@@ -849,12 +1037,29 @@ def as_email(item: JSON) -> EmailMessage:
         if people:
             message[header] = people
     message["Subject"] = item.get("subject", "")
-    for header in item.get("internetMessageHeaders") or []:
-        message[header["name"]] = header["value"]
+    for name, value in _headers(item):
+        if message[name] is None:
+            message[name] = value
     body = item.get("body") or {}
     subtype = "html" if body.get("contentType") == "html" else "plain"
     message.set_content(body.get("content", ""), subtype=subtype)
     return message
+
+
+def _headers(item: JSON) -> list[tuple[str, str]]:
+    """The Internet headers a message carries: its ``internetMessageHeaders``, then its
+    ``PS_INTERNET_HEADERS`` extended properties (which Exchange writes out as headers of those
+    names), then In-Reply-To and References."""
+    found = [(str(h["name"]), str(h["value"])) for h in item.get("internetMessageHeaders") or []]
+    prefix = f"String {PS_INTERNET_HEADERS} Name "
+    for prop in item.get(EXTENDED) or []:
+        if prop["id"].upper().startswith(prefix.upper()):
+            found.append((prop["id"][len(prefix):], prop["value"]))
+    for prop_id, name in ((IN_REPLY_TO, "In-Reply-To"), (REFERENCES, "References")):
+        value = _extended(item, prop_id)
+        if value:
+            found.append((name, value))
+    return found
 
 
 def _address(recipient: JSON) -> Address:

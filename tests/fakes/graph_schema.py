@@ -8,6 +8,7 @@ object whose ``code`` and ``message`` say what was wrong.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Spec = Any
@@ -18,6 +19,7 @@ EMAIL_ADDRESS: dict[str, Spec] = {"address": str, "name": str}
 RECIPIENT: dict[str, Spec] = {"emailAddress": EMAIL_ADDRESS}
 ITEM_BODY: dict[str, Spec] = {"contentType": frozenset({"text", "html"}), "content": str}
 HEADER: dict[str, Spec] = {"name": str, "value": str}
+EXTENDED_PROPERTY: dict[str, Spec] = {"id": str, "value": str}
 FOLLOWUP_FLAG: dict[str, Spec] = {"flagStatus": frozenset({"notFlagged", "complete",
                                                            "flagged"})}
 
@@ -33,13 +35,15 @@ WRITABLE: dict[str, Spec] = {
     "importance": frozenset({"low", "normal", "high"}),
     "categories": [str],
     "internetMessageHeaders": [HEADER],
+    "singleValueExtendedProperties": [EXTENDED_PROPERTY],
     "isReadReceiptRequested": bool,
     "isDeliveryReceiptRequested": bool,
     "isRead": bool,
     "flag": FOLLOWUP_FLAG,
     "inferenceClassification": frozenset({"focused", "other"}),
 }
-"""Properties a client may send when creating or updating a message."""
+"""Properties a client may send when creating or updating a message. Extended properties are a
+relationship, but Graph documents setting them in the body of a create or an update."""
 
 CREATE_ONLY = frozenset({"internetMessageHeaders"})
 """Graph accepts these only when the message is created."""
@@ -51,8 +55,15 @@ READ_ONLY = frozenset({
     "webLink", "uniqueBody",
 })
 
-READABLE = frozenset(WRITABLE) | READ_ONLY
-"""Every property a ``$select`` may name."""
+READABLE = (frozenset(WRITABLE) | READ_ONLY) - {"singleValueExtendedProperties"}
+"""Every property a ``$select`` may name (extended properties are read with ``$expand``)."""
+
+_PROPERTY_ID = re.compile(
+    r"(String|Integer|Boolean|SystemTime|Binary|Long|Double|CLSID)\s+"
+    r"(0x[0-9A-Fa-f]{1,4}|\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}\s+"
+    r"(Name\s+\S.*|Id\s+0x[0-9A-Fa-f]+))")
+"""The documented forms of an extended property id: a proptag, or a GUID with a name or an
+id."""
 
 
 def error(code: str, message: str) -> dict[str, Any]:
@@ -81,6 +92,10 @@ def check_message(body: Any, *, creating: bool) -> dict[str, Any] | None:
         problem = _check(value, WRITABLE[name], name)
         if problem is not None:
             return error("RequestBodyRead", problem)
+    for prop in body.get("singleValueExtendedProperties", []) or []:
+        if not _PROPERTY_ID.fullmatch(str(prop.get("id", ""))):
+            return error("ErrorInvalidProperty",
+                         f"The extended property id '{prop.get('id')}' is not valid.")
     for header in body.get("internetMessageHeaders", []) or []:
         if not str(header.get("name", "")).lower().startswith("x-"):
             return error("InvalidInternetMessageHeader",

@@ -1,0 +1,175 @@
+"""Pure reading of one message's header block: who wrote it to whom, when, and its thread.
+
+Nothing here touches a file or the clock. Header text is other people's data: addresses go
+through :func:`daemon.text.clean_address`, the subject through :func:`daemon.text.clean_line`,
+and only Message-IDs of a strict, plain shape are kept (they end up in the headers of a reply).
+
+A first scan of a real mailbox reads tens of thousands of header blocks, so only the few
+fields needed are picked out (unfolded as RFC 5322 says), and the common address forms
+(``name@example.org``, ``Name <name@example.org>``, lists of them) are read by one regular
+expression; anything else goes through :func:`email.utils.getaddresses`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+
+from daemon.model import ThreadRef
+from daemon.text import clean_address, clean_line
+
+_ID_CHARS = r"[\x21-\x3b\x3d\x3f-\x7e]"
+"""Visible ASCII but ``<`` and ``>``: what a plain ``<left@right>`` Message-ID is made of."""
+_MESSAGE_ID = re.compile(rf"<{_ID_CHARS}{{1,250}}@{_ID_CHARS}{{1,250}}>")
+_ADDR_SPEC = r"[^<>\s\",()\[\]\\:;@]+@[^<>\s\",()\[\]\\:;@]+"
+_PLAIN_ADDRESS = re.compile(rf"\s*(?:[^\",<>()\[\]\\:;@]*<({_ADDR_SPEC})>|({_ADDR_SPEC}))\s*")
+"""One address with an unquoted display name, or a bare one: no quotes, comments, groups or
+escapes, so a comma can only separate two addresses."""
+_NEEDED = frozenset({"from", "to", "cc", "date", "message-id", "references", "in-reply-to",
+                     "subject"})
+MAX_REFERENCES = 50
+"""At most this many (the newest) Message-IDs are kept from a References header."""
+
+
+class BadHeaders(ValueError):
+    """A header block that cannot be read at all; the message says why, in a few words."""
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    """What one message's headers say, kept in the index of a mail history.
+
+    The subject and the references are kept as raw header text and decoded only when the
+    message is the one a draft may reply to (:meth:`thread`): most never are.
+    """
+
+    senders: frozenset[str]
+    """The From addresses, lower-case."""
+    recipients: frozenset[str]
+    """The To and Cc addresses, lower-case."""
+    at: datetime
+    """The Date header in UTC, or the file's time when the Date cannot be used."""
+    message_id: str
+    raw_subject: str
+    raw_references: str
+    """The References header, or In-Reply-To when there is none."""
+
+    def thread(self) -> ThreadRef:
+        """Return the reference a reply to this message needs: its Message-ID, its decoded
+        and cleaned subject, and the valid Message-IDs it refers to (oldest first)."""
+        return ThreadRef(message_id=self.message_id, subject=_subject(self.raw_subject),
+                         references=message_ids(self.raw_references)[-MAX_REFERENCES:])
+
+
+def parse_headers(block: bytes, file_time: datetime) -> MessageInfo | None:
+    """Read a header block (as :func:`connectors.local.maildir.read_header_block` returns it).
+
+    ``file_time`` (aware) is the message's time when it has no usable Date. Returns ``None``
+    for a message there is nothing to learn from: no valid sender or no valid Message-ID.
+    Raises ``BadHeaders`` when the block cannot be parsed.
+    """
+    try:
+        fields = _fields(block.decode("utf-8", errors="replace"))
+        senders = _addresses(fields.get("from", ()))
+        message_id = first_message_id(_first(fields, "message-id"))
+        if not senders or message_id is None:
+            return None
+        references = _first(fields, "references") or _first(fields, "in-reply-to")
+        return MessageInfo(
+            senders=senders,
+            recipients=_addresses([*fields.get("to", ()), *fields.get("cc", ())]),
+            at=_date(_first(fields, "date"), file_time),
+            message_id=message_id,
+            raw_subject=_first(fields, "subject"),
+            raw_references=references,
+        )
+    except Exception as exc:  # hostile or mangled text must never stop the scan
+        raise BadHeaders(f"its headers cannot be parsed ({type(exc).__name__}); it is left "
+                         "out, and the rest of the mail is still read") from exc
+
+
+def first_message_id(value: str) -> str | None:
+    """Return the first valid ``<left@right>`` Message-ID in ``value``, or ``None``."""
+    found = message_ids(value)
+    return found[0] if found else None
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    """Return every valid Message-ID in ``value``, in order, without duplicates. An id that
+    holds an encoded-word marker (``=?``) is not valid: it would be read as one in a reply."""
+    result: list[str] = []
+    for found in _MESSAGE_ID.findall(value):
+        if "=?" not in found and found not in result:
+            result.append(found)
+    return tuple(result)
+
+
+def _fields(text: str) -> dict[str, list[str]]:
+    """The needed header fields of a header block, by lower-case name, each value unfolded
+    (a line that starts with a space or a tab continues the field before it). Lines split
+    only at line feeds: other line-break characters in a value stay part of it."""
+    fields: dict[str, list[str]] = {}
+    name = ""
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if line[:1] in (" ", "\t"):
+            pieces.append(line)
+            continue
+        if name:
+            fields.setdefault(name, []).append("".join(pieces))
+        field, colon, value = line.partition(":")
+        name = field.strip().lower() if colon else ""
+        if name not in _NEEDED:
+            name = ""
+        pieces = [value]
+    if name:
+        fields.setdefault(name, []).append("".join(pieces))
+    return fields
+
+
+def _first(fields: dict[str, list[str]], name: str) -> str:
+    """The first value of field ``name``, "" when absent."""
+    values = fields.get(name)
+    return values[0] if values else ""
+
+
+def _addresses(values: Iterable[str]) -> frozenset[str]:
+    """Every valid address in the header values, lower-case."""
+    found: list[str] = []
+    for value in values:
+        plain = [_PLAIN_ADDRESS.fullmatch(item) for item in value.split(",") if item.strip()]
+        if all(plain):
+            found.extend(m.group(1) or m.group(2) for m in plain if m is not None)
+        else:
+            found.extend(address for _, address in email.utils.getaddresses([value]))
+    cleaned = (clean_address(address) for address in found)
+    return frozenset(address for address in cleaned if address is not None)
+
+
+def _date(value: str, file_time: datetime) -> datetime:
+    """The Date header in UTC (a date without a zone is read as UTC); ``file_time`` when
+    there is none or it cannot be read."""
+    if value.strip():
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return when.astimezone(UTC)
+        except (ValueError, TypeError, OverflowError, IndexError):
+            pass
+    return file_time.astimezone(UTC)
+
+
+def _subject(raw: str) -> str:
+    """The subject decoded from RFC 2047 encoded words and cleaned to one safe line; the raw
+    text (cleaned) when it cannot be decoded."""
+    try:
+        text = str(make_header(decode_header(raw)))
+    except Exception:  # the standard decoder raises many kinds on odd text; keep the raw
+        text = raw
+    return clean_line(text)
