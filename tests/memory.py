@@ -1,5 +1,5 @@
-"""In-memory connector doubles for cycle tests: a calendar to script and a Drafts folder that
-can fail or "crash" at chosen moments."""
+"""In-memory connector doubles for cycle tests: a calendar to script, a Drafts folder that
+can fail or "crash" at chosen moments, a mail history, and a harness running whole cycles."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from connectors.base import KEY_HEADER, Account, ConnectorEnv
+from daemon.config import Settings, parse
+from daemon.cycle import CycleReport, run_cycle
 from daemon.errors import ConnectorError, CursorExpired
 from daemon.model import (
     JSON,
@@ -25,6 +28,8 @@ from daemon.model import (
     Removed,
     ThreadRef,
 )
+from daemon.render import Renderer
+from daemon.store import Store
 
 
 class Crash(BaseException):
@@ -198,3 +203,43 @@ class MemoryWorld:
             raise self.refuse_open[name]
         calendar, drafts = self.account(name)
         return Account(name=name, calendar=calendar, drafts=drafts, mail=self.mail.get(name))
+
+
+def memory_settings(tmp_path: Path, *, reply_detection: bool = False,
+                    accounts: tuple[str, ...] = ("personal",), **cadence: Any) -> Settings:
+    """Settings for in-memory accounts (kind local: the world's opener replaces them), in
+    America/Chicago. ``cadence`` overrides ``[cadence]`` keys; without ``working_hours`` the
+    default (09:00-17:00, Monday to Friday) applies."""
+    account: dict[str, Any] = {"kind": "local", "calendar": "c", "drafts": "d"}
+    if reply_detection:
+        account.update(reply_detection=True, mail="mail")
+    data = {
+        "me": {"name": "Sam Rivera", "emails": ["sam@example.com"],
+               "timezone": "America/Chicago"},
+        "state": {"path": str(tmp_path / "state.json")},
+        "templates": {"path": str(tmp_path / "no-overrides")},
+        "cadence": cadence,
+        "accounts": [{"name": name, **account} for name in accounts],
+    }
+    return parse(data, tmp_path / "config.toml")
+
+
+class Harness:
+    """Settings, a world of in-memory accounts, and a clock the test moves: ``cycle()`` runs
+    one whole cycle at ``now``. ``calendar``, ``box`` and ``mail`` are the first account's."""
+
+    def __init__(self, settings: Settings, now: datetime) -> None:
+        self.settings = settings
+        self.world = MemoryWorld()
+        self.calendar, self.box = self.world.account(settings.accounts[0].name)
+        self.mail = MemoryMail()
+        if settings.accounts[0].options.get("reply_detection"):
+            self.world.mail[settings.accounts[0].name] = self.mail
+        self.now = now
+
+    def cycle(self) -> CycleReport:
+        env = ConnectorEnv(timezone=self.settings.timezone, clock=lambda: self.now,
+                           data_dir=self.settings.state_path.parent)
+        store = Store(self.settings.state_path, writable=True)
+        return run_cycle(self.settings, store, env, Renderer(self.settings.templates_dir),
+                         self.world.opener)

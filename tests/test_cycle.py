@@ -9,14 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import KEY_HEADER, ConnectorEnv
+from connectors.base import KEY_HEADER
 from daemon.config import Settings, parse
-from daemon.cycle import CycleReport, run_cycle
 from daemon.errors import AuthError, TransientError
 from daemon.model import Attendee, Meeting
-from daemon.render import Renderer
 from daemon.store import Store
-from tests.memory import Crash, MemoryWorld
+from tests.memory import Crash
+from tests.memory import Harness as MemoryHarness
 
 NOW = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 ZONE = ZoneInfo("America/Chicago")
@@ -43,18 +42,9 @@ def meeting(uid: str, start: datetime, contact: str = "ana@example.org",
                               Attendee(contact, "Ana Li", "accepted")), **extra)  # type: ignore[arg-type]
 
 
-class Harness:
+class Harness(MemoryHarness):
     def __init__(self, tmp_path: Path, accounts: tuple[str, ...] = ("personal",)) -> None:
-        self.settings = settings(tmp_path, accounts)
-        self.world = MemoryWorld()
-        self.now = NOW
-
-    def cycle(self) -> CycleReport:
-        env = ConnectorEnv(timezone=ZONE, clock=lambda: self.now,
-                           data_dir=self.settings.state_path.parent)
-        store = Store(self.settings.state_path, writable=True)
-        return run_cycle(self.settings, store, env, Renderer(self.settings.templates_dir),
-                         self.world.opener)
+        super().__init__(settings(tmp_path, accounts), NOW)
 
 
 def test_a_thank_you_is_drafted_once_with_the_right_headers(tmp_path: Path) -> None:

@@ -11,32 +11,18 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import KEY_HEADER, ConnectorEnv
-from daemon.config import Settings, parse
-from daemon.cycle import CycleReport, run_cycle
+from connectors.base import KEY_HEADER
 from daemon.health import Health
 from daemon.model import Attendee, Meeting
 from daemon.queries import snapshot
-from daemon.render import Renderer
 from daemon.store import Store
 from daemon.views import status_text
-from tests.memory import Crash, MemoryWorld
+from tests.memory import Crash, memory_settings
+from tests.memory import Harness as MemoryHarness
 
 NOW = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)  # a Monday, 09:00 in Chicago
 ZONE = ZoneInfo("America/Chicago")
 CONFIRM = "m1/confirmation/ana@example.org"
-
-
-def config(tmp_path: Path, **cadence: Any) -> Settings:
-    data = {
-        "me": {"name": "Sam Rivera", "emails": ["sam@example.com"],
-               "timezone": "America/Chicago"},
-        "state": {"path": str(tmp_path / "state.json")},
-        "templates": {"path": str(tmp_path / "no-overrides")},
-        "cadence": {"working_hours": "any", **cadence},
-        "accounts": [{"name": "personal", "kind": "local", "calendar": "c", "drafts": "d"}],
-    }
-    return parse(data, tmp_path / "config.toml")
 
 
 def meeting(start: datetime, **extra: Any) -> Meeting:
@@ -49,19 +35,9 @@ def meeting(start: datetime, **extra: Any) -> Meeting:
                               Attendee("ana@example.org", "Ana Li", ana)), **extra)
 
 
-class Harness:
+class Harness(MemoryHarness):
     def __init__(self, tmp_path: Path, **cadence: Any) -> None:
-        self.settings = config(tmp_path, **cadence)
-        self.world = MemoryWorld()
-        self.calendar, self.box = self.world.account("personal")
-        self.now = NOW
-
-    def cycle(self) -> CycleReport:
-        env = ConnectorEnv(timezone=ZONE, clock=lambda: self.now,
-                           data_dir=self.settings.state_path.parent)
-        store = Store(self.settings.state_path, writable=True)
-        return run_cycle(self.settings, store, env, Renderer(self.settings.templates_dir),
-                         self.world.opener)
+        super().__init__(memory_settings(tmp_path, working_hours="any", **cadence), NOW)
 
     def records(self) -> dict[str, Any]:
         return Store(self.settings.state_path).drafts()

@@ -7,19 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.base import ConnectorEnv
-from daemon.config import Settings, parse
-from daemon.cycle import CycleReport, run_cycle
+from daemon.config import Settings
+from daemon.cycle import CycleReport
 from daemon.errors import AuthError
 from daemon.model import Attendee, ContactMail, ContactPrefs, DraftSpec, Meeting, Person, Plan
 from daemon.queries import snapshot
-from daemon.render import Renderer
 from daemon.replies import wanted
 from daemon.store import Store
-from tests.memory import MemoryMail, MemoryWorld
+from tests.memory import Harness as MemoryHarness
+from tests.memory import memory_settings
 
 NOW = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)  # a Monday, 09:00 in Chicago
 ZONE = ZoneInfo("America/Chicago")
@@ -27,19 +25,7 @@ ANA = "ana@example.org"
 
 
 def config(tmp_path: Path, reply_detection: bool = True) -> Settings:
-    account: dict[str, Any] = {"name": "personal", "kind": "local", "calendar": "c",
-                               "drafts": "d"}
-    if reply_detection:
-        account.update(reply_detection=True, mail="mail")
-    data = {
-        "me": {"name": "Sam Rivera", "emails": ["sam@example.com"],
-               "timezone": "America/Chicago"},
-        "state": {"path": str(tmp_path / "state.json")},
-        "templates": {"path": str(tmp_path / "no-overrides")},
-        "cadence": {"working_hours": "any"},
-        "accounts": [account],
-    }
-    return parse(data, tmp_path / "config.toml")
+    return memory_settings(tmp_path, reply_detection=reply_detection, working_hours="any")
 
 
 def meeting(uid: str, start: datetime) -> Meeting:
@@ -49,21 +35,10 @@ def meeting(uid: str, start: datetime) -> Meeting:
                               Attendee(ANA, "Ana Li", "accepted")))
 
 
-class Harness:
+class Harness(MemoryHarness):
     def __init__(self, tmp_path: Path, reply_detection: bool = True) -> None:
-        self.settings = config(tmp_path, reply_detection)
-        self.world = MemoryWorld()
-        self.calendar, self.box = self.world.account("personal")
-        self.mail = MemoryMail()
+        super().__init__(config(tmp_path, reply_detection), NOW)
         self.world.mail["personal"] = self.mail
-        self.now = NOW
-
-    def cycle(self) -> CycleReport:
-        env = ConnectorEnv(timezone=ZONE, clock=lambda: self.now,
-                           data_dir=self.settings.state_path.parent)
-        store = Store(self.settings.state_path, writable=True)
-        return run_cycle(self.settings, store, env, Renderer(self.settings.templates_dir),
-                         self.world.opener)
 
     def kinds(self, report: CycleReport) -> list[str]:
         return [r.kind for r in report.drafted]
