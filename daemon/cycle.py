@@ -156,7 +156,9 @@ def _check_mail(settings: Settings, store: Store, opened: dict[str, Account],
 
 
 def _sync(settings: Settings, store: Store, account: Account) -> int:
-    """Pull the account's calendar changes into the store; returns how many arrived."""
+    """Pull the account's calendar changes into the store; returns how many arrived. The
+    changed meetings that have drafts are marked pending reconciliation in the same write as
+    the new cursor, so a failure before reconciling loses none of them."""
     cursor = store.cursor(account.name)
     try:
         changes, new_cursor = account.calendar.changes(cursor)
@@ -166,6 +168,7 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
         changes, new_cursor = account.calendar.changes(None)
     my_emails = frozenset(settings.me.emails)
     by_provider_id: dict[str, str] | None = None
+    touched: list[str] = []
     for change in changes:
         if not isinstance(change, Meeting):
             uid = change.uid
@@ -176,7 +179,9 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
                                       if iv.account == account.name and iv.meeting.provider_id}
                 uid = by_provider_id.get(change.provider_id, "")
             _cancel(store, account.name, uid)
+            touched.append(uid)
             continue
+        touched.append(change.uid)
         try:
             interview = interview_from(change, account.name, settings.tagging, my_emails)
         except Exception as exc:  # one odd event must never stop a cycle
@@ -187,6 +192,9 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
             store.remove_meeting(account.name, change.uid)
         else:
             store.put_interview(interview)
+    with_drafts = {r.meeting_uid for r in store.drafts().values()
+                   if r.account == account.name and r.meeting_uid is not None}
+    store.set_pending(account.name, store.pending(account.name) | (with_drafts & set(touched)))
     store.set_cursor(account.name, new_cursor)
     store.flush()
     return len(changes)

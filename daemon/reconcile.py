@@ -61,12 +61,15 @@ class Reconciled:
 
 def reconcile(store: Store, account: str, box: DraftBox, now: datetime) -> Reconciled:
     """Withdraw ``account``'s stale untouched drafts and flag its stale edited ones (see the
-    module's description); settle ``withdrawing`` records left by an earlier cycle first.
+    module's description), looking only at drafts of the meetings the sync marked pending (a
+    meeting that did not change cannot have moved), then clear the mark; settle
+    ``withdrawing`` records left by an earlier cycle.
 
     Provider errors (``ConnectorError``) propagate; records then stay as they were (a
     ``withdrawing`` one keeps its key out of the plan) and a later cycle carries on.
     """
     done = Reconciled()
+    changed = store.pending(account)
     for record in store.drafts().values():
         if record.account != account or record.kind not in ABOUT_ONE_MEETING:
             continue
@@ -74,7 +77,7 @@ def reconcile(store: Store, account: str, box: DraftBox, now: datetime) -> Recon
             _settle(store, record, box, done)
             continue
         if (record.state != "created" or record.ref is None or record.observed == "gone"
-                or record.flag):
+                or record.flag or record.meeting_uid not in changed):
             continue  # a flagged draft stays the user's: it is not looked at again
         interview = (None if record.meeting_uid is None
                      else store.interview(account, record.meeting_uid))
@@ -85,6 +88,7 @@ def reconcile(store: Store, account: str, box: DraftBox, now: datetime) -> Recon
         why = _stale(record, interview, facts, now)
         if why is not None:
             _withdraw(store, record, box, why, done)
+    store.set_pending(account, set())
     store.flush()
     return done
 

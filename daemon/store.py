@@ -64,6 +64,7 @@ class Store:
         self.contacts_table: Table = self._db.table("contacts", cache_size=0)
         self.cursors_table: Table = self._db.table("cursors", cache_size=0)
         self.mail_table: Table = self._db.table("mail", cache_size=0)
+        self.pending_table: Table = self._db.table("pending", cache_size=0)
         self.meta: Table = self._db.table("meta", cache_size=0)
         self._check_schema()
         if writable:
@@ -164,6 +165,23 @@ class Store:
         """Record what ``account``'s mailbox shows about one contact, looked at ``checked_at``."""
         self._upsert(self.mail_table, doc_id(account, mail.contact),
                      codec.mail_to_json(account, mail, checked_at))
+
+    # -- meetings whose drafts are still to be reconciled ------------------------------------
+
+    def pending(self, account: str) -> set[str]:
+        """Uids of ``account``'s meetings that changed while drafts of theirs were written, and
+        whose drafts were not yet checked against the change."""
+        doc = self.pending_table.get(doc_id=doc_id(account))
+        return set() if doc is None else set(doc["uids"])
+
+    def set_pending(self, account: str, uids: set[str]) -> None:
+        """Replace the set :meth:`pending` returns (an empty set removes the entry)."""
+        ident = doc_id(account)
+        if not uids:
+            if self.pending_table.contains(doc_id=ident):
+                self.pending_table.remove(doc_ids=[ident])
+            return
+        self._upsert(self.pending_table, ident, {"account": account, "uids": sorted(uids)})
 
     # -- cursors ----------------------------------------------------------------------------
 

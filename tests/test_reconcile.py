@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import KEY_HEADER
+from daemon.errors import TransientError
 from daemon.health import Health
 from daemon.model import Attendee, Meeting
 from daemon.queries import snapshot
@@ -219,3 +221,26 @@ def test_an_edited_draft_is_never_overwritten_or_deleted(tmp_path_factory: Any,
             assert h.box.messages.get(ident) == data, (step, ident)
         keys = h.box.keys()
         assert len(keys) == len(set(keys)), keys
+
+
+def test_a_move_seen_while_drafts_cannot_be_read_is_handled_next_cycle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(tmp_path)
+    h.calendar.put(meeting(NOW + timedelta(days=1)))
+    h.cycle()
+    h.calendar.put(meeting(NOW + timedelta(days=1, hours=3)))
+
+    def unreachable(ref: object) -> str:
+        raise TransientError("Drafts folder unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(h.box, "get", unreachable)
+        assert not h.cycle().ok
+    assert Store(h.settings.state_path).pending("personal") == {"m1"}
+    report = h.cycle()  # the calendar reports nothing new now; the mark remains
+    assert [r.key for r in report.accounts[0].withdrawn] == [CONFIRM]
+    assert "12:00 PM" in h.box.parse(h.only_draft()).get_content()
+    assert Store(h.settings.state_path).pending("personal") == set()
+    gets = h.box.gets
+    h.cycle()  # an idle cycle looks at no draft
+    assert h.box.gets == gets
