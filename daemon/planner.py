@@ -188,6 +188,7 @@ def plan(
         prefs={k.strip().lower(): v for k, v in prefs.items()},
         drafts=drafts,
         mail=mail or {},
+        work_resumes=_work_resumes(now, cadence, tz),
     )
     meetings = _normalise(interviews)
     by_contact = _valid_meetings_by_contact(meetings)
@@ -215,6 +216,15 @@ class _Context:
     prefs: Mapping[str, ContactPrefs]
     drafts: Mapping[str, DraftRecord]
     mail: Mapping[str, ContactMail]
+    work_resumes: datetime | None
+    """With working hours, when working time next starts if ``now`` is outside it."""
+
+
+def _work_resumes(now: datetime, cadence: Cadence, tz: ZoneInfo) -> datetime | None:
+    if cadence.working_hours is None:
+        return None
+    resumes = next_working_time(now, cadence.working_hours, tz)
+    return resumes if resumes > now.astimezone(UTC) else None
 
 
 class _Meeting(NamedTuple):
@@ -389,7 +399,7 @@ def _one_meeting_draft(
     if held is not None:
         return _skip(kind, m, p, f"{label}: {held}")
     if kind == "confirmation":
-        outcome = _confirmation(m, p, ctx)
+        outcome = _hold_for_work(_confirmation(m, p, ctx), ctx, m.start - CONFIRMATION_CUTOFF)
     elif kind == "prep":
         outcome = _prep(m, p, ctx)
     else:
@@ -405,7 +415,7 @@ def _one_meeting_draft(
                                          f"({_when(wrote, ctx.tz)})")
             outcome = _thank_you(m, p, due, ctx)
         else:
-            outcome = _follow_up(m, p, due, ctx)
+            outcome = _hold_for_work(_follow_up(m, p, due, ctx), ctx)
     return _apply_pause(outcome, p, ctx)
 
 
@@ -435,6 +445,22 @@ def _at_work(kind: DraftKind, due: datetime, ctx: _Context) -> datetime:
     if hours is None or kind not in _WAITS_FOR_WORK:
         return due
     return next_working_time(due, hours, ctx.tz)
+
+
+def _hold_for_work(outcome: _Outcome, ctx: _Context, latest: datetime | None = None
+                   ) -> _Outcome:
+    """A draft of a kind that waits for working hours, due at a working time that has passed
+    (held back by the daily limit, or the service was off), is not written outside working
+    hours either: it waits for them to resume, unless that would be after ``latest``."""
+    resumes = ctx.work_resumes
+    if not isinstance(outcome, _Due) or resumes is None or outcome.spec.kind not in \
+            _WAITS_FOR_WORK or (latest is not None and resumes > latest):
+        return outcome
+    spec = outcome.spec
+    if _at_work(spec.kind, spec.due, ctx) != spec.due:
+        return outcome  # placed outside working hours on purpose (a confirmation's usual time)
+    return _Upcoming(replace(spec, due=resumes, reason=f"{spec.reason}; waiting for working "
+                                                      f"hours ({_when(resumes, ctx.tz)})"))
 
 
 def _superseding(m: _Meeting, others: Sequence[_Meeting], due: datetime) -> _Meeting | None:
@@ -655,8 +681,8 @@ def _catch_up(
         return _apply_pause(_Upcoming(spec), p, ctx)
     spec = DraftSpec(key, "catch_up", p, last.account, last.uid, due,
                      f"catch-up: time to check in with {_name(p)}, {every} after {basis}")
-    paused = _apply_pause(_Due(spec), p, ctx)
-    return paused if isinstance(paused, _Upcoming) else _CatchUp(spec)
+    waiting = _apply_pause(_hold_for_work(_Due(spec), ctx), p, ctx)
+    return waiting if isinstance(waiting, _Upcoming) else _CatchUp(spec)
 
 
 def _unanswered(email: str, records: Sequence[DraftRecord], ctx: _Context) -> int:

@@ -134,3 +134,21 @@ def test_two_unanswered_catch_ups_pause_the_contact() -> None:
     not_sent = plan([interview(start=met)], {}, unsent, MONDAY, Cadence(), BER,
                     mail=_mail(sent=second + timedelta(hours=2)))
     assert not_sent.to_pause == ()
+
+
+def test_a_late_draft_still_waits_for_working_hours() -> None:
+    # The follow-up was due on Friday at 10:00 (the service was off); it is now Saturday.
+    met = datetime(2024, 4, 10, 10, 0, tzinfo=BER)
+    saturday = datetime(2024, 5, 11, 10, 0, tzinfo=BER)
+    held = spec_in(run([interview(start=met)], saturday, cadence=AT_WORK), k("follow_up"),
+                   "upcoming")
+    assert held.due == MONDAY.replace(hour=9).astimezone(UTC)
+    assert "waiting for working hours" in held.reason
+
+
+def test_a_late_confirmation_is_not_held_past_its_last_moment() -> None:
+    # Due on Friday; it is Saturday, and the meeting is on Sunday: Monday would be too late.
+    sunday = datetime(2024, 5, 12, 10, 0, tzinfo=BER)
+    p = run([interview(start=sunday)], datetime(2024, 5, 11, 8, 0, tzinfo=BER),
+            cadence=AT_WORK)
+    spec_in(p, k("confirmation"), "due")

@@ -360,6 +360,16 @@ class FakeGoogle:
             self.messages[stored.id] = stored
             return stored
 
+    def user_sends_draft(self, draft_id: str, at: datetime) -> StoredMessage:
+        """The user sends a draft from Gmail at ``at``: it leaves Drafts and its message, in
+        the draft's conversation, is labelled SENT. (Test-side only: no request may send.)"""
+        with self._lock:
+            draft = self.drafts.pop(draft_id)
+            stored = StoredMessage(self._new_id("m"), draft.thread_id, draft.raw, ("SENT",),
+                                   _millis(at))
+            self.messages[stored.id] = stored
+            return stored
+
     def delete_message(self, message_id: str) -> None:
         """The user deletes a message for good (its conversation may become empty)."""
         with self._lock:

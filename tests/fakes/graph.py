@@ -334,11 +334,15 @@ class FakeGraph:
         with self._lock:
             return self._move(message_id, DELETED_ID)
 
-    def user_sends(self, message_id: str) -> str:
-        """The user sends a draft: it moves to Sent Items, no longer a draft."""
+    def user_sends(self, message_id: str, at: datetime | None = None) -> str:
+        """The user sends a draft (at ``at``, default the fake's clock): it moves to Sent
+        Items, no longer a draft, dated when it was sent. Returns its new id."""
         with self._lock:
             new_id = self._move(message_id, SENT_ID)
-            self._state.messages[new_id]["isDraft"] = False
+            item = self._state.messages[new_id]
+            item["isDraft"] = False
+            item["sentDateTime"] = item["receivedDateTime"] = (
+                self._now() if at is None else _iso(at))
             return new_id
 
     def put_mail(self, folder: str, *, to: Sequence[str], subject: str, message_id: str,
