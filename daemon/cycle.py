@@ -30,6 +30,7 @@ from daemon.replies import (
     mail_for_planning,
     pause_unanswered,
     refresh,
+    seen_in_use,
     threads,
     wanted,
 )
@@ -111,7 +112,7 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
     if any(handle.mail is not None for handle in opened.values()):
         current = _check_mail(settings, store, opened, outcomes, current, now)
     pause_unanswered(store, current.to_pause, now)
-    conversations = threads(store.mail_seen())
+    conversations = threads(seen_in_use(settings, store))
     for name, handle in opened.items():
         outcome = outcomes[name]
         specs = [spec for spec in current.due if spec.account == name]
@@ -192,9 +193,11 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
             store.remove_meeting(account.name, change.uid)
         else:
             store.put_interview(interview)
-    with_drafts = {r.meeting_uid for r in store.drafts().values()
-                   if r.account == account.name and r.meeting_uid is not None}
-    store.set_pending(account.name, store.pending(account.name) | (with_drafts & set(touched)))
+    if touched:
+        with_drafts = {r.meeting_uid for r in store.drafts().values()
+                       if r.account == account.name and r.meeting_uid is not None}
+        store.set_pending(account.name,
+                          store.pending(account.name) | (with_drafts & set(touched)))
     store.set_cursor(account.name, new_cursor)
     store.flush()
     return len(changes)

@@ -55,11 +55,19 @@ def _newer(a: MailSeen | None, b: MailSeen | None) -> MailSeen | None:
     return b if b.at > a.at else a
 
 
-def mail_for_planning(settings: Settings, store: Store) -> dict[str, ContactMail]:
-    """The mail the planner goes by: what the mailboxes of accounts that still have
-    ``reply_detection`` on showed (turning it off makes the calendar alone count again)."""
+def seen_in_use(settings: Settings, store: Store) -> list[Seen]:
+    """What the mailboxes of accounts that still have ``reply_detection`` on showed: only
+    this counts, for planning and for conversations (turning it off makes the calendar alone
+    count again). Reads nothing when no account has it on."""
     reading = {a.name for a in settings.accounts if a.options.get("reply_detection")}
-    return merged(seen for seen in store.mail_seen() if seen[0] in reading)
+    if not reading:
+        return []
+    return [seen for seen in store.mail_seen() if seen[0] in reading]
+
+
+def mail_for_planning(settings: Settings, store: Store) -> dict[str, ContactMail]:
+    """The mail the planner goes by, merged over the accounts (see :func:`seen_in_use`)."""
+    return merged(seen_in_use(settings, store))
 
 
 def threads(seen: Iterable[Seen]) -> dict[tuple[str, str], ThreadRef]:
@@ -135,6 +143,9 @@ def pause_unanswered(store: Store, to_pause: Iterable[tuple[str, str]],
                      now: datetime) -> list[str]:
     """Pause each contact the plan names (no answer to catch-ups), unless the user already
     stopped or paused them; returns the addresses paused."""
+    to_pause = list(to_pause)
+    if not to_pause:
+        return []
     prefs = store.prefs()
     paused = []
     for email, why in to_pause:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,14 +21,9 @@ from connectors.local.headers import parse_headers
 from connectors.local.mail import MTIME_SLACK, MaildirHistory
 from daemon.errors import ConnectorError
 from daemon.text import clean_address
+from tests.contract.mail_contract import DANA, LEE, ME, SINCE, T0
 
 from .contract.test_local import drop, mail_bytes
-
-ME = "sam@example.com"
-DANA = "dana@example.org"
-LEE = "lee@example.net"
-T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-SINCE = T0 - timedelta(days=30)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ many, where it stops, what it does with hostile or odd mail, and a mailbox it ma
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -12,13 +12,8 @@ from connectors.outlook.graph import GraphClient
 from connectors.outlook.mail import SEARCH_PAGE, SEARCH_PAGES, GraphHistory
 from connectors.retry import Backoff
 from daemon.errors import AuthError
+from tests.contract.mail_contract import DANA, LEE, ME, SINCE, T0
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, running
-
-ME = "sam@example.com"
-DANA = "dana@example.org"
-LEE = "lee@example.net"
-T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-SINCE = T0 - timedelta(days=30)
 
 
 @pytest.fixture

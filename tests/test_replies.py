@@ -12,7 +12,17 @@ from zoneinfo import ZoneInfo
 from daemon.config import Settings
 from daemon.cycle import CycleReport
 from daemon.errors import AuthError
-from daemon.model import Attendee, ContactMail, ContactPrefs, DraftSpec, Meeting, Person, Plan
+from daemon.model import (
+    Attendee,
+    ContactMail,
+    ContactPrefs,
+    DraftSpec,
+    MailSeen,
+    Meeting,
+    Person,
+    Plan,
+    ThreadRef,
+)
 from daemon.queries import snapshot
 from daemon.replies import wanted
 from daemon.store import Store
@@ -176,3 +186,18 @@ def test_mail_kept_from_before_is_ignored_once_reply_detection_is_off(tmp_path: 
     h.settings = replace(off, state_path=h.settings.state_path)
     h.world.mail.clear()
     assert h.kinds(h.cycle()) == ["thank_you"]
+
+
+def test_no_reply_into_a_conversation_once_reply_detection_is_off(tmp_path: Path) -> None:
+    h = Harness(tmp_path, reply_detection=False)
+    h.world.mail.clear()
+    h.calendar.put(meeting("m1", NOW - timedelta(days=200)))
+    kept = Store(h.settings.state_path, writable=True)  # seen while it was still on
+    thread = ThreadRef(message_id="<ana-42@example.org>", subject="Great meeting you")
+    kept.put_mail("personal", ContactMail(ANA, MailSeen(NOW - timedelta(days=100), thread)),
+                  NOW - timedelta(days=100))
+    kept.flush()
+    report = h.cycle()
+    assert h.kinds(report) == ["catch_up"]
+    message = h.box.parse(report.drafted[0].ref.id)  # type: ignore[union-attr]
+    assert message["In-Reply-To"] is None and h.box.replies == {}

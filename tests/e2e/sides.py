@@ -21,15 +21,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import icalendar
-
 from daemon.model import KEY_HEADER, Response
+from tests.contract.events import EventSpec
+from tests.contract.test_local import ics_for
 from tests.fakes import google as google_fake
 from tests.fakes import graph as graph_fake
 
@@ -39,8 +39,6 @@ TOKEN = "test-token"
 """The bearer token both fakes accept, printed by each account's ``token_command``."""
 _GOOGLE_STATUS = {"accepted": "accepted", "declined": "declined", "tentative": "tentative",
                   "needs_action": "needsAction"}
-_PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "tentative": "TENTATIVE",
-             "needs_action": "NEEDS-ACTION"}
 
 
 @dataclass(frozen=True)
@@ -180,30 +178,13 @@ class LocalSide:
                 f"reply_detection = {str(reply_detection).lower()}\n")
 
     def put_event(self, event: Event) -> None:
-        calendar = icalendar.Calendar()
-        calendar.add("prodid", "-//coffeechat//e2e tests//EN")
-        calendar.add("version", "2.0")
-        vevent = icalendar.Event()
-        vevent.add("uid", event.uid)
-        vevent.add("dtstamp", datetime(2026, 1, 1, tzinfo=UTC))
-        vevent.add("summary", event.title)
-        vevent.add("dtstart", event.start.astimezone(UTC))
-        vevent.add("dtend", event.end.astimezone(UTC))
-        if event.description:
-            vevent.add("description", event.description)
-        if event.location:
-            vevent.add("location", event.location)
-        organizer = icalendar.vCalAddress(f"mailto:{ME[0]}")
-        organizer.params["CN"] = ME[1]
-        vevent.add("organizer", organizer)
-        attendee = icalendar.vCalAddress(f"mailto:{event.contact[1]}")
-        attendee.params["CN"] = event.contact[0]
-        attendee.params["PARTSTAT"] = _PARTSTAT[event.response]
-        vevent.add("attendee", attendee)
-        vevent.add("status", "CANCELLED" if event.cancelled else "CONFIRMED")
-        calendar.add_component(vevent)
+        ics = ics_for(EventSpec(
+            uid=event.uid, title=event.title, start=event.start, end=event.end,
+            description=event.description, location=event.location, organizer=ME,
+            attendees=((event.contact[1], event.contact[0], event.response),),
+            cancelled=event.cancelled))
         path = self.calendar / f"{event.uid}.ics"
-        path.write_bytes(calendar.to_ical())
+        path.write_bytes(ics)
         stamp = next(self._tick) * 10**9  # a later mtime for every write, even within 1 s
         os.utime(path, ns=(stamp, stamp))
 
