@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,10 @@ class _Snapshotting:
         self._inner = inner
         self._sink = sink
 
-    def changes(self, cursor: JSON | None) -> tuple[list[Change], JSON]:
-        result: tuple[list[Change], JSON] = self._inner.changes(cursor)
+    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+        new_cursor: JSON = yield from self._inner.changes(cursor)
         self._sink.append(tracemalloc.take_snapshot())
-        return result
+        return new_cursor
 
 
 def _run(argv: Sequence[str], world: World, env: Mapping[str, str]) -> str:

@@ -8,7 +8,7 @@ connector module only when an account of that kind is opened.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -24,16 +24,37 @@ from daemon.model import KEY_HEADER as KEY_HEADER
 class CalendarSource(Protocol):
     """Where meetings come from."""
 
-    def changes(self, cursor: JSON | None) -> tuple[list[Change], JSON]:
-        """Return the meetings changed or removed since ``cursor`` and the new cursor.
+    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+        """Yield the meetings changed or removed since ``cursor`` as they are read, and return
+        the new cursor once the whole listing has been read.
 
-        ``cursor=None`` means a full sync: every meeting in reach is returned. The cursor is a
+        A generator, so that a calendar of any size is never held in memory at once: a
+        connector reads it a page (or a file) at a time and yields each change as it is mapped.
+        The cursor comes only at the end; a consumer that stops early, or sees an error, has no
+        new cursor and must not keep what it was given (see :func:`collect`).
+
+        ``cursor=None`` means a full sync: every meeting in reach is yielded. The cursor is a
         JSON object the core stores untouched and hands back next time.
 
-        Raises ``CursorExpired`` when the cursor is no longer accepted (the core then does a
-        full sync), ``AuthError``, ``TransientError`` or ``ConnectorError``.
+        Raises (while being iterated) ``CursorExpired`` when the cursor is no longer accepted
+        (the core then does a full sync), ``AuthError``, ``TransientError`` or
+        ``ConnectorError``.
         """
         ...
+
+
+def collect(changes: Generator[Change, None, JSON]) -> tuple[list[Change], JSON]:
+    """Read a :meth:`CalendarSource.changes` stream to its end: every change, and the cursor.
+
+    For callers that want the whole listing at once (a small calendar, a check, a test); the
+    cycle folds the stream as it comes instead. The stream's errors propagate.
+    """
+    items: list[Change] = []
+    while True:
+        try:
+            items.append(next(changes))
+        except StopIteration as end:
+            return items, end.value
 
 
 class DraftBox(Protocol):

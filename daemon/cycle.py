@@ -20,7 +20,7 @@ from connectors.base import open_account as default_opener
 from daemon.config import Settings
 from daemon.errors import AuthError, ConnectorError, CursorExpired
 from daemon.executor import Executor
-from daemon.model import DraftRecord, Meeting, Plan
+from daemon.model import JSON, DraftRecord, Interview, Meeting, Plan, Removed
 from daemon.observe import observe
 from daemon.planner import plan
 from daemon.reconcile import reconcile
@@ -162,37 +162,31 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
     the new cursor, so a failure before reconciling loses none of them."""
     cursor = store.cursor(account.name)
     try:
-        changes, new_cursor = account.calendar.changes(cursor)
+        read, new_cursor = _read(settings, account, cursor)
     except CursorExpired:
         log.info("%s: the sync position expired; reading the calendar again in full",
                  account.name)
-        changes, new_cursor = account.calendar.changes(None)
-    my_emails = frozenset(settings.me.emails)
+        read, new_cursor = _read(settings, account, None)
     by_provider_id: dict[str, str] | None = None
     touched: list[str] = []
-    for change in changes:
-        if not isinstance(change, Meeting):
-            uid = change.uid
+    for item in read:
+        if isinstance(item, Removed):
+            uid = item.uid
             if not uid:
                 if by_provider_id is None:
                     by_provider_id = {iv.meeting.provider_id: iv.meeting.uid
                                       for iv in store.interviews()
                                       if iv.account == account.name and iv.meeting.provider_id}
-                uid = by_provider_id.get(change.provider_id, "")
+                uid = by_provider_id.get(item.provider_id, "")
             _cancel(store, account.name, uid)
             touched.append(uid)
-            continue
-        touched.append(change.uid)
-        try:
-            interview = interview_from(change, account.name, settings.tagging, my_emails)
-        except Exception as exc:  # one odd event must never stop a cycle
-            log.warning("%s: skipped event %r from %s: %s", account.name, change.uid,
-                        change.source or "the calendar", exc)
-            continue
-        if interview is None:
-            store.remove_meeting(account.name, change.uid)
+        elif isinstance(item, Interview):
+            touched.append(item.meeting.uid)
+            store.put_interview(item)
         else:
-            store.put_interview(interview)
+            touched.append(item.uid)
+            if item.readable:
+                store.remove_meeting(account.name, item.uid)
     if touched:
         with_drafts = {r.meeting_uid for r in store.drafts().values()
                        if r.account == account.name and r.meeting_uid is not None}
@@ -200,7 +194,43 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
                           store.pending(account.name) | (with_drafts & set(touched)))
     store.set_cursor(account.name, new_cursor)
     store.flush()
-    return len(changes)
+    return len(read)
+
+
+@dataclass(frozen=True)
+class _Untagged:
+    """A meeting read from the calendar that is not an interview (any stored copy is dropped),
+    or, when not ``readable``, one that could not be read (its stored copy is kept)."""
+
+    uid: str
+    readable: bool = True
+
+
+def _read(settings: Settings, account: Account, cursor: JSON | None
+          ) -> tuple[list[Interview | Removed | _Untagged], JSON]:
+    """Read the account's calendar changes to their end, keeping of each only what the store
+    needs: a tagged meeting's interview, an untagged one's uid, a removal. The calendar is
+    streamed, so a large one is never in memory whole; nothing is stored before the listing
+    ends, so one that fails partway changes nothing."""
+    my_emails = frozenset(settings.me.emails)
+    kept: list[Interview | Removed | _Untagged] = []
+    stream = account.calendar.changes(cursor)
+    while True:
+        try:
+            change = next(stream)
+        except StopIteration as end:
+            return kept, end.value
+        if not isinstance(change, Meeting):
+            kept.append(change)
+            continue
+        try:
+            interview = interview_from(change, account.name, settings.tagging, my_emails)
+        except Exception as exc:  # one odd event must never stop a cycle
+            log.warning("%s: skipped event %r from %s: %s", account.name, change.uid,
+                        change.source or "the calendar", exc)
+            kept.append(_Untagged(change.uid, readable=False))
+            continue
+        kept.append(_Untagged(change.uid) if interview is None else interview)
 
 
 def _cancel(store: Store, account: str, uid: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -45,6 +45,8 @@ class MemoryCalendar:
     log: list[tuple[int, int]] = field(default_factory=list)
     changed: dict[str, int] = field(default_factory=dict)
     fail_with: ConnectorError | None = None
+    fail_after: int = 0
+    """How many changes the listing yields before ``fail_with`` is raised."""
     expire_cursor: bool = False
     full_syncs: int = 0
     removed_ids: dict[str, int] = field(default_factory=dict)
@@ -60,8 +62,9 @@ class MemoryCalendar:
         self.events.pop(uid)
         self.changed[uid] = self.version
 
-    def changes(self, cursor: JSON | None) -> tuple[list[Change], JSON]:
+    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
         if self.fail_with is not None:
+            yield from self._listing(-1)[:self.fail_after]
             raise self.fail_with
         if cursor is not None and self.expire_cursor:
             self.expire_cursor = False
@@ -69,13 +72,15 @@ class MemoryCalendar:
         since = -1 if cursor is None else int(cursor["version"])
         if cursor is None:
             self.full_syncs += 1
-        out: list[Change] = []
-        for uid, version in sorted(self.changed.items()):
-            if version > since:
-                out.append(self.events[uid] if uid in self.events else Removed(uid))
+        yield from self._listing(since)
+        return {"version": self.version}
+
+    def _listing(self, since: int) -> list[Change]:
+        out: list[Change] = [self.events[uid] if uid in self.events else Removed(uid)
+                             for uid, version in sorted(self.changed.items()) if version > since]
         out.extend(Removed(provider_id=ident) for ident, version in self.removed_ids.items()
                    if version > since)
-        return out, {"version": self.version}
+        return out
 
 
 @dataclass

@@ -196,3 +196,18 @@ def test_hostile_event_text_cannot_add_headers_or_recipients(tmp_path: Path) -> 
     assert [a.addr_spec for a in message["To"].addresses] == ["ana@example.org"]
     assert "{{ 7*7 }}" in message.get_content()
     assert "49" not in message.get_content()
+
+
+def test_a_listing_that_fails_partway_stores_none_of_it(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    calendar, drafts = h.world.account("personal")
+    calendar.put(meeting("m1", NOW - timedelta(hours=2)))
+    calendar.put(meeting("m2", NOW - timedelta(hours=3), contact="bo@example.org"))
+    calendar.fail_with, calendar.fail_after = TransientError("connection reset"), 1
+    report = h.cycle()
+    assert not report.ok and report.drafted == []
+    store = Store(h.settings.state_path)
+    assert store.interviews() == [] and store.cursor("personal") is None
+    calendar.fail_with = None
+    report = h.cycle()
+    assert report.ok and len(report.drafted) == 2 and len(drafts.messages) == 2

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import AuthPrompt, ConnectorEnv, token_file
+from connectors.base import AuthPrompt, ConnectorEnv, collect, token_file
 from connectors.google import open_account
 from connectors.google.auth import READ_MAIL_SCOPE, SCOPES, authorize, scopes_for
 from connectors.google.mail import GmailHistory
@@ -56,7 +56,7 @@ def sync(tmp_path: Path, fake: FakeGoogle) -> Any:
     account = open_account("gmail", {"api_root": fake.api_root, "timeout_seconds": 1},
                            env(tmp_path))
     account.calendar.session.sleep = lambda seconds: None  # type: ignore[attr-defined]
-    return account.calendar.changes(None)
+    return collect(account.calendar.changes(None))
 
 
 def test_an_expired_token_is_refreshed_and_saved(tmp_path: Path, fake: FakeGoogle) -> None:
@@ -284,7 +284,7 @@ def test_stored_credentials_without_mail_reading_need_a_new_sign_in(
         account.mail.history(["dana@example.org"], NOW - timedelta(days=30))
     assert fake.requests == [], "nothing is asked of Google with credentials that cannot do it"
     # Without reply detection the same credentials are fine.
-    open_mail(tmp_path, fake).calendar.changes(None)
+    collect(open_mail(tmp_path, fake).calendar.changes(None))
     assert fake.calls("GET", "/events")
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import ConnectorEnv
+from connectors.base import ConnectorEnv, collect
 from connectors.google import open_account
 from connectors.google.calendar import GoogleCalendar
 from daemon.errors import AuthError, ConnectorError, CursorExpired, TransientError
@@ -52,7 +52,7 @@ def test_full_sync_pages_to_the_sync_token_then_syncs_incrementally(
         fake: FakeGoogle, tmp_path: Path) -> None:
     add(fake, 5)
     source = calendar(fake, tmp_path, history_days=30)
-    changes, cursor = source.changes(None)
+    changes, cursor = collect(source.changes(None))
     assert uids(changes) == {f"e{i}@example.com" for i in range(5)}
     lists = fake.calls("GET", "/calendar/v3/calendars/primary/events")
     assert len(lists) == 3
@@ -65,7 +65,7 @@ def test_full_sync_pages_to_the_sync_token_then_syncs_incrementally(
 
     fake.put_event(event_json("e1", "e1@example.com", "Moved", NOW, NOW + timedelta(hours=1)))
     fake.delete_event("e2")
-    changes, cursor = source.changes(cursor)
+    changes, cursor = collect(source.changes(cursor))
     latest = fake.calls("GET", "/events")[-1].query
     assert "syncToken" in latest and "timeMin" not in latest
     assert uids(changes) == {"e1@example.com"}
@@ -75,9 +75,9 @@ def test_full_sync_pages_to_the_sync_token_then_syncs_incrementally(
 def test_an_idle_cycle_makes_one_request(fake: FakeGoogle, tmp_path: Path) -> None:
     add(fake, 3)
     source = calendar(fake, tmp_path)
-    _, cursor = source.changes(None)
+    _, cursor = collect(source.changes(None))
     before = len(fake.requests)
-    changes, _ = source.changes(cursor)
+    changes, _ = collect(source.changes(cursor))
     idle = len(fake.requests) - before
     print(f"\nrequests for an idle cycle: {idle}")
     assert changes == [] and idle == 1
@@ -87,14 +87,14 @@ def test_first_sync_of_2000_events_takes_one_request(tmp_path: Path) -> None:
     server = FakeGoogle(page_size=2500).start()
     try:
         add(server, 2000)
-        changes, _ = calendar(server, tmp_path).changes(None)
+        changes, _ = collect(calendar(server, tmp_path).changes(None))
         first_sync = len(server.requests)
         print(f"\nrequests for a first sync of 2,000 events: {first_sync}")
         assert len(changes) == 2000 and first_sync == 1
         # Were Google to cap pages at its default 250, it would take ceil(2000/250) = 8.
         server.page_size = 250
         before = len(server.requests)
-        changes, _ = calendar(server, tmp_path).changes(None)
+        changes, _ = collect(calendar(server, tmp_path).changes(None))
         capped = len(server.requests) - before
         print(f"requests with pages capped at 250: {capped}")
         assert len(changes) == 2000 and capped == 8
@@ -105,7 +105,7 @@ def test_first_sync_of_2000_events_takes_one_request(tmp_path: Path) -> None:
 def test_an_empty_page_with_a_page_token_is_followed(fake: FakeGoogle, tmp_path: Path) -> None:
     add(fake, 1)
     fake.empty_first_page = True
-    changes, cursor = calendar(fake, tmp_path).changes(None)
+    changes, cursor = collect(calendar(fake, tmp_path).changes(None))
     assert uids(changes) == {"e0@example.com"} and cursor["sync_token"]
 
 
@@ -113,12 +113,12 @@ def test_an_expired_sync_token_raises_cursor_expired_and_a_full_sync_recovers(
         fake: FakeGoogle, tmp_path: Path) -> None:
     add(fake, 3)
     source = calendar(fake, tmp_path)
-    _, cursor = source.changes(None)
+    _, cursor = collect(source.changes(None))
     fake.delete_event("e0", keep_uid=True)
     fake.expire_sync_tokens()
     with pytest.raises(CursorExpired):
-        source.changes(cursor)
-    changes, _ = source.changes(None)
+        collect(source.changes(cursor))
+    changes, _ = collect(source.changes(None))
     assert uids(changes) == {"e1@example.com", "e2@example.com"}
     assert Removed(uid="e0@example.com", provider_id="e0") in changes
 
@@ -126,9 +126,9 @@ def test_an_expired_sync_token_raises_cursor_expired_and_a_full_sync_recovers(
 def test_a_cursor_of_another_calendar_is_expired(fake: FakeGoogle, tmp_path: Path) -> None:
     source = calendar(fake, tmp_path)
     with pytest.raises(CursorExpired):
-        source.changes({"version": 1, "calendar_id": "other", "sync_token": "sync-1"})
+        collect(source.changes({"version": 1, "calendar_id": "other", "sync_token": "sync-1"}))
     with pytest.raises(CursorExpired):
-        source.changes({"something": "else"})
+        collect(source.changes({"something": "else"}))
     assert fake.requests == []
 
 
@@ -138,7 +138,7 @@ def test_a_passing_fault_is_retried(kind: str, fake: FakeGoogle, tmp_path: Path)
     add(fake, 3)
     fake.script(Fault(kind, retry_after="1"))  # type: ignore[arg-type]
     sleeps: list[float] = []
-    changes, _ = calendar(fake, tmp_path, sleeps=sleeps).changes(None)
+    changes, _ = collect(calendar(fake, tmp_path, sleeps=sleeps).changes(None))
     assert len(uids(changes)) == 3
     assert len(sleeps) == 1
     if kind in ("429", "403-rate"):
@@ -148,7 +148,7 @@ def test_a_passing_fault_is_retried(kind: str, fake: FakeGoogle, tmp_path: Path)
 def test_retry_after_as_a_date_is_honoured(fake: FakeGoogle, tmp_path: Path) -> None:
     fake.script(Fault("429", retry_after="Wed, 04 Mar 2026 08:30:07 GMT"))
     sleeps: list[float] = []
-    calendar(fake, tmp_path, sleeps=sleeps).changes(None)
+    collect(calendar(fake, tmp_path, sleeps=sleeps).changes(None))
     assert sleeps == [7.0]
 
 
@@ -157,7 +157,7 @@ def test_random_faults_still_give_the_whole_calendar(fake: FakeGoogle, tmp_path:
     fake.random_faults(0.4, ("429", "500", "drop"), limit=8, seed=3)
     sleeps: list[float] = []
     source = GoogleCalendar(fast_session(fake, sleeps=sleeps, attempts=10), env(tmp_path))
-    changes, _ = source.changes(None)
+    changes, _ = collect(source.changes(None))
     assert len(uids(changes)) == 12
     assert 1 <= len(sleeps) <= 8
 
@@ -165,26 +165,26 @@ def test_random_faults_still_give_the_whole_calendar(fake: FakeGoogle, tmp_path:
 def test_retries_give_up_with_a_transient_error(fake: FakeGoogle, tmp_path: Path) -> None:
     fake.script(*[Fault("500")] * 5)
     with pytest.raises(TransientError, match="the next cycle will try again"):
-        calendar(fake, tmp_path).changes(None)
+        collect(calendar(fake, tmp_path).changes(None))
     assert len(fake.calls()) == 5
 
 
 def test_a_forbidden_calendar_says_what_to_check(fake: FakeGoogle, tmp_path: Path) -> None:
     with pytest.raises(ConnectorError, match="calendar_id") as caught:
-        calendar(fake, tmp_path, calendar_id="nobody@example.com").changes(None)
+        collect(calendar(fake, tmp_path, calendar_id="nobody@example.com").changes(None))
     assert not isinstance(caught.value, TransientError)
 
 
 def test_a_rejected_token_is_an_auth_error(fake: FakeGoogle, tmp_path: Path) -> None:
     fake.access_tokens = {"good"}
     with pytest.raises(AuthError, match="token_command"):
-        calendar(fake, tmp_path).changes(None)
+        collect(calendar(fake, tmp_path).changes(None))
 
 
 def test_tagging_options_reach_the_meetings(fake: FakeGoogle, tmp_path: Path) -> None:
     fake.put_event(event_json("c1", "c1@x", "Lunch", NOW, NOW + timedelta(hours=1),
                               colorId="7"))
-    changes, _ = calendar(fake, tmp_path, color_id="7").changes(None)
+    changes, _ = collect(calendar(fake, tmp_path, color_id="7").changes(None))
     assert [c.provider_tagged for c in changes if isinstance(c, Meeting)] == [True]
 
 
@@ -202,14 +202,14 @@ def test_opening_does_no_io_and_no_network_is_transient(tmp_path: Path) -> None:
 
     account.calendar.session.source._run = run  # type: ignore[attr-defined]
     with pytest.raises(TransientError, match="could not reach Google"):
-        account.calendar.changes(None)
+        collect(account.calendar.changes(None))
     assert ran == ["false"], "the token command runs once per opened account"
 
 
 def test_a_stored_account_without_sign_in_names_the_command(tmp_path: Path) -> None:
     account = open_account("work", {"api_root": "http://127.0.0.1:9/"}, env(tmp_path))
     with pytest.raises(AuthError, match="coffeechat auth google --account work"):
-        account.calendar.changes(None)
+        collect(account.calendar.changes(None))
 
 
 def test_bad_options_are_reported(tmp_path: Path) -> None:
@@ -228,7 +228,18 @@ def test_a_listing_that_loops_is_refused(tmp_path: Path) -> None:
     server = LoopingFake().start()
     try:
         with pytest.raises(ConnectorError, match="without a sync token"):
-            calendar(server, tmp_path).changes(None)
+            collect(calendar(server, tmp_path).changes(None))
         assert len(server.requests) == 2
     finally:
         server.stop()
+
+
+def test_changes_are_streamed_a_page_at_a_time(fake: FakeGoogle, tmp_path: Path) -> None:
+    add(fake, 5)
+    stream = calendar(fake, tmp_path, history_days=30).changes(None)
+    lists = "/calendar/v3/calendars/primary/events"
+    first, second = next(stream), next(stream)
+    assert len(fake.calls("GET", lists)) == 1, "the second page is read only when needed"
+    rest, cursor = collect(stream)
+    assert uids([first, second, *rest]) == {f"e{i}@example.com" for i in range(5)}
+    assert len(fake.calls("GET", lists)) == 3 and cursor["sync_token"]

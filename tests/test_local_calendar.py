@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import ConnectorEnv
+from connectors.base import ConnectorEnv, collect
 from connectors.local import open_account
 from connectors.local.calendar import VdirCalendar, read_file
 from daemon.errors import ConnectorError, CursorExpired
@@ -91,7 +91,7 @@ def vdir(tmp_path: Path) -> Vdir:
 
 
 def sync(source: VdirCalendar, cursor: JSON | None) -> tuple[list[Change], JSON]:
-    changes, new_cursor = source.changes(cursor)
+    changes, new_cursor = collect(source.changes(cursor))
     return changes, json.loads(json.dumps(new_cursor))
 
 
@@ -511,7 +511,7 @@ def test_a_new_zone_reads_everything_again(vdir: Vdir) -> None:
 def test_unknown_cursor_expires(vdir: Vdir, cursor: JSON) -> None:
     vdir.write("a.ics", ics(vevent("a1")))
     with pytest.raises(CursorExpired):
-        vdir.calendar().changes(cursor)
+        collect(vdir.calendar().changes(cursor))
 
 
 def test_missing_calendar_path_says_what_to_fix(vdir: Vdir) -> None:
@@ -520,7 +520,7 @@ def test_missing_calendar_path_says_what_to_fix(vdir: Vdir) -> None:
     _, cursor = sync(source, None)
     vdir.folder.rename(vdir.folder.with_name("elsewhere"))
     with pytest.raises(ConnectorError) as caught:
-        source.changes(cursor)
+        collect(source.changes(cursor))
     assert str(vdir.folder) in str(caught.value)
     assert "`calendar`" in str(caught.value)
 
@@ -615,7 +615,7 @@ def test_open_account_is_cheap_and_reports_a_missing_calendar_on_sync(tmp_path: 
     assert account.name == "work"
     assert not (tmp_path / "Drafts").exists()
     with pytest.raises(ConnectorError) as caught:
-        account.calendar.changes(None)
+        collect(account.calendar.changes(None))
     message = str(caught.value)
     assert str(tmp_path / "nowhere") in message and "`calendar`" in message
     assert "'work'" in message

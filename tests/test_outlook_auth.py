@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import msal
 import pytest
 
-from connectors.base import AuthPrompt, ConnectorEnv, open_account, token_file
+from connectors.base import AuthPrompt, ConnectorEnv, collect, open_account, token_file
 from connectors.outlook.auth import (
     CACHE_SUFFIX,
     SCOPES,
@@ -202,7 +202,7 @@ def test_opening_an_account_contacts_nothing(tmp_path: Path) -> None:
     account = open_account("work", "outlook", OPTIONS, env_for(tmp_path))
     assert account.name == "work"
     with pytest.raises(AuthError, match="coffeechat auth outlook --account work"):
-        account.calendar.changes(None)
+        collect(account.calendar.changes(None))
     with pytest.raises(ConnectorError, match="graph_root"):
         open_account("work", "outlook", {**OPTIONS, "graph_root": "ftp://x"},
                      env_for(tmp_path))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import ConnectorEnv
+from connectors.base import ConnectorEnv, collect
 from connectors.outlook.calendar import GraphCalendar
 from connectors.outlook.graph import GraphClient
 from connectors.retry import Backoff
@@ -59,7 +59,7 @@ def test_first_sync_asks_for_the_window_in_utc_with_paging(fake: FakeGraph,
     for n in range(7):
         add(fake, f"e{n}", n + 1)
     source = calendar(fake, Clock(NOW), tmp_path, page_size=3)
-    changes, cursor = source.changes(None)
+    changes, cursor = collect(source.changes(None))
     assert uids(changes) == {f"e{n}" for n in range(7)}
     first, *rest = fake.requested("GET", "/calendarView/delta")
     assert first.query["startDateTime"] == ["2025-01-28T08:00:00Z"]  # 400 days back
@@ -75,7 +75,7 @@ def test_an_event_outside_the_window_is_not_listed(fake: FakeGraph, tmp_path: Pa
     add(fake, "far", 500)
     add(fake, "old", -401)
     add(fake, "near", 2)
-    changes, _ = calendar(fake, Clock(NOW), tmp_path).changes(None)
+    changes, _ = collect(calendar(fake, Clock(NOW), tmp_path).changes(None))
     assert uids(changes) == {"near"}
 
 
@@ -87,9 +87,9 @@ def test_a_failure_mid_listing_returns_no_cursor_and_the_next_sync_is_whole(
     fake.inject(Fault("drop", path="/calendarView/delta", skip=1),  # page 2, twice
                 Fault("drop", path="/calendarView/delta"))
     with pytest.raises(TransientError):
-        source.changes(None)
+        collect(source.changes(None))
     assert [r.fault for r in fake.requests] == ["", "drop", "drop"]
-    changes, _ = source.changes(None)
+    changes, _ = collect(source.changes(None))
     assert uids(changes) == {f"e{n}" for n in range(6)}
 
 
@@ -99,43 +99,43 @@ def test_incremental_sync_reports_changes_removals_and_cancellations(
     gone = add(fake, "gone", 2)
     cancel = add(fake, "cancel", 3)
     source = calendar(fake, Clock(NOW), tmp_path)
-    _, cursor = source.changes(None)
+    _, cursor = collect(source.changes(None))
     fake.delete_event(gone["id"])
     fake.put_event({**cancel, "isCancelled": True})
     add(fake, "new", 4)
-    changes, cursor = source.changes(cursor)
+    changes, cursor = collect(source.changes(cursor))
     meetings = {c.uid: c for c in changes if isinstance(c, Meeting)}
     assert set(meetings) == {"cancel", "new"}
     assert meetings["cancel"].cancelled is True
     assert [c for c in changes if isinstance(c, Removed)] == [Removed(provider_id=gone["id"])]
     assert keep["id"] not in {c.provider_id for c in changes}
-    changes, _ = source.changes(cursor)
+    changes, _ = collect(source.changes(cursor))
     assert changes == []
 
 
 def test_an_event_moved_out_of_the_window_is_removed(fake: FakeGraph, tmp_path: Path) -> None:
     event = add(fake, "moving", 2)
     source = calendar(fake, Clock(NOW), tmp_path)
-    _, cursor = source.changes(None)
+    _, cursor = collect(source.changes(None))
     later = NOW + timedelta(days=900)
     fake.put_event({**event, "start": {"dateTime": later.strftime("%Y-%m-%dT%H:%M:%S"),
                                        "timeZone": "UTC"},
                     "end": {"dateTime": (later + timedelta(hours=1)).strftime(
                         "%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}})
-    changes, _ = source.changes(cursor)
+    changes, _ = collect(source.changes(cursor))
     assert changes == [Removed(provider_id=event["id"])]
 
 
 def test_an_expired_delta_link_raises_cursor_expired(fake: FakeGraph, tmp_path: Path) -> None:
     add(fake, "a", 1)
     source = calendar(fake, Clock(NOW), tmp_path)
-    _, cursor = source.changes(None)
+    _, cursor = collect(source.changes(None))
     fake.expire_delta()
     with pytest.raises(CursorExpired):
-        source.changes(cursor)
-    changes, cursor = source.changes(None)
+        collect(source.changes(cursor))
+    changes, cursor = collect(source.changes(None))
     assert uids(changes) == {"a"}
-    assert source.changes(cursor)[0] == []
+    assert collect(source.changes(cursor))[0] == []
 
 
 @pytest.mark.parametrize("cursor", [
@@ -146,18 +146,18 @@ def test_an_expired_delta_link_raises_cursor_expired(fake: FakeGraph, tmp_path: 
 def test_an_unreadable_cursor_raises_cursor_expired(fake: FakeGraph, tmp_path: Path,
                                                     cursor: JSON) -> None:
     with pytest.raises(CursorExpired):
-        calendar(fake, Clock(NOW), tmp_path).changes(cursor)
+        collect(calendar(fake, Clock(NOW), tmp_path).changes(cursor))
     assert fake.requests == []
 
 
 def test_a_cursor_from_another_graph_root_is_expired(fake: FakeGraph, tmp_path: Path) -> None:
     add(fake, "a", 1)
     source = calendar(fake, Clock(NOW), tmp_path)
-    _, cursor = source.changes(None)
+    _, cursor = collect(source.changes(None))
     cursor["delta_link"] = cursor["delta_link"].replace(fake.root, "https://graph.example/v1.0")
     before = len(fake.requests)
     with pytest.raises(CursorExpired):
-        source.changes(cursor)
+        collect(source.changes(cursor))
     assert len(fake.requests) == before
 
 
@@ -166,13 +166,13 @@ def test_the_window_moves_forward_when_its_end_comes_near(fake: FakeGraph,
     add(fake, "soon", 1)
     clock = Clock(NOW)
     source = calendar(fake, clock, tmp_path)
-    _, cursor = source.changes(None)
+    _, cursor = collect(source.changes(None))
     clock.now = NOW + timedelta(days=100)
-    _, cursor = source.changes(cursor)
+    _, cursor = collect(source.changes(cursor))
     assert "startDateTime" not in fake.requests[-1].query, "still inside the window"
     clock.now = NOW + timedelta(days=190)  # less than half the horizon is left
     add(fake, "next-year", 190 + 300)
-    changes, cursor = source.changes(cursor)
+    changes, cursor = collect(source.changes(cursor))
     assert fake.requests[-1].query["endDateTime"] == [
         (clock.now + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")]
     assert "next-year" in uids(changes) and "soon" in uids(changes)
@@ -186,12 +186,12 @@ def test_a_series_is_read_once_and_each_occurrence_is_a_meeting(fake: FakeGraph,
                           starts[0] + timedelta(minutes=30))
     master, occurrences = add_series(fake, template, starts)
     source = calendar(fake, Clock(NOW), tmp_path)
-    changes, cursor = source.changes(None)
+    changes, cursor = collect(source.changes(None))
     expected = {f"series-uid@example.com/{s.strftime('%Y-%m-%dT%H:%M:%SZ')}" for s in starts}
     assert uids(changes) == expected
     assert len(fake.requested("GET", f"/me/events/{master['id']}")) == 1
     fake.put_event({**occurrences[1], "subject": "Weekly coffee chat (moved room)"})
-    changes, _ = source.changes(cursor)
+    changes, _ = collect(source.changes(cursor))
     assert uids(changes) == {f"series-uid@example.com/"
                              f"{starts[1].strftime('%Y-%m-%dT%H:%M:%SZ')}"}
     assert len(fake.requested("GET", "/me/events/")) == 1, "the series uid is remembered"
@@ -206,7 +206,7 @@ def test_a_foreign_next_link_is_refused(fake: FakeGraph, tmp_path: Path) -> None
     hostile = Hostile().start()
     try:
         with pytest.raises(ConnectorError, match="outside"):
-            calendar(hostile, Clock(NOW), tmp_path).changes(None)
+            collect(calendar(hostile, Clock(NOW), tmp_path).changes(None))
         assert len(hostile.requests) == 1
     finally:
         hostile.stop()
@@ -219,12 +219,23 @@ def test_requests_for_a_first_sync_of_2000_events_and_an_idle_cycle(
         fake.put_event(make_event(f"bulk-{n}", f"Meeting {n}", start,
                                   start + timedelta(minutes=30)))
     source = calendar(fake, Clock(NOW), tmp_path, page_size=200)
-    changes, cursor = source.changes(None)
+    changes, cursor = collect(source.changes(None))
     first_sync = len(fake.requests)
     assert len(changes) == 2000
     before = len(fake.requests)
-    assert source.changes(cursor)[0] == []
+    assert collect(source.changes(cursor))[0] == []
     idle = len(fake.requests) - before
     print(f"\nfirst sync of 2000 events: {first_sync} requests; idle cycle: {idle} request")
     assert first_sync == 10
     assert idle == 1
+
+
+def test_changes_are_streamed_a_page_at_a_time(fake: FakeGraph, tmp_path: Path) -> None:
+    for n in range(7):
+        add(fake, f"e{n}", n + 1)
+    stream = calendar(fake, Clock(NOW), tmp_path, page_size=3).changes(None)
+    seen = [next(stream) for _ in range(3)]
+    assert len(fake.requested("GET", "/calendarView/delta")) == 1, "one page read so far"
+    rest, cursor = collect(stream)
+    assert uids([*seen, *rest]) == {f"e{n}" for n in range(7)}
+    assert len(fake.requested("GET", "/calendarView/delta")) == 3 and cursor["delta_link"]

@@ -12,6 +12,7 @@ once the whole listing has been read, so an interrupted listing is simply read a
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
@@ -44,10 +45,10 @@ class GoogleCalendar:
         self.color_id = color_id
         self.page_size = page_size
 
-    def changes(self, cursor: JSON | None) -> tuple[list[Change], JSON]:
-        """Return the meetings changed or removed since ``cursor`` (all of them when
-        ``cursor`` is ``None``) and the new cursor ``{"version", "calendar_id",
-        "sync_token"}``.
+    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+        """Yield the meetings changed or removed since ``cursor`` (all of them when
+        ``cursor`` is ``None``), a page at a time, and return the new cursor ``{"version",
+        "calendar_id", "sync_token"}``.
 
         Raises ``CursorExpired`` when Google answers 410 or the cursor belongs to another
         calendar or format, ``AuthError``, ``TransientError`` or ``ConnectorError``.
@@ -59,7 +60,6 @@ class GoogleCalendar:
             params["timeMin"] = since.isoformat()
         else:
             params["syncToken"] = self._token_of(cursor)
-        result: list[Change] = []
         seen_pages: set[str] = set()
         page_token: str | None = None
         for _ in range(MAX_PAGES):
@@ -67,11 +67,12 @@ class GoogleCalendar:
             for item in page.get("items") or []:
                 change = self._map(item)
                 if change is not None:
-                    result.append(change)
+                    yield change
             sync_token = page.get("nextSyncToken")
             page_token = page.get("nextPageToken")
+            del page  # the next page is read without this one still in memory
             if isinstance(sync_token, str) and sync_token:
-                return result, {"version": CURSOR_VERSION, "calendar_id": self.calendar_id,
+                return {"version": CURSOR_VERSION, "calendar_id": self.calendar_id,
                                 "sync_token": sync_token}
             if not isinstance(page_token, str) or not page_token or page_token in seen_pages:
                 raise ConnectorError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -355,9 +355,10 @@ class VdirCalendar:
         today = now.astimezone(self._env.timezone).date()
         return Window.around(today, self._history_days, self._horizon_days)
 
-    def changes(self, cursor: JSON | None) -> tuple[list[Change], JSON]:
-        """Return the meetings of new and changed files, ``Removed`` for meetings that left a
-        changed or deleted file, and the new cursor. ``cursor=None`` reads every file.
+    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+        """Yield the meetings of new and changed files, a file at a time, then ``Removed`` for
+        meetings that left a changed or deleted file; return the new cursor. ``cursor=None``
+        reads every file.
 
         Unchanged files (same ``mtime_ns`` and size) are not opened, except that files holding
         a series are expanded again when the window has moved by a day, which adds the
@@ -375,7 +376,6 @@ class VdirCalendar:
         window_moved = previous is None or previous.window != window
         old_files = previous.files if previous is not None else {}
 
-        changes: list[Change] = []
         files: dict[str, FileEntry] = {}
         gone: set[str] = set()
         for name, found in sorted(listing.items()):
@@ -391,7 +391,7 @@ class VdirCalendar:
                 # Only the window moved: the file's events are as they were; report newcomers.
                 known = set(old.uids)
                 meetings = [m for m in meetings if m.uid not in known]
-            changes.extend(meetings)
+            yield from meetings
             if old is not None:
                 gone.update(set(old.uids) - set(entry.uids))
         for name in old_files.keys() - listing.keys():
@@ -401,8 +401,8 @@ class VdirCalendar:
         for uid in sorted(gone - still_here):
             when = occurrence_start(uid)
             if when is None or window.holds(when, tz):
-                changes.append(Removed(uid))
-        return changes, SyncState(str(tz), window, files).to_json()
+                yield Removed(uid)
+        return SyncState(str(tz), window, files).to_json()
 
     def _read_one(self, found: _Stat, old: FileEntry | None,
                   window: Window) -> tuple[FileEntry, list[Meeting]]:

@@ -16,6 +16,7 @@ series master (``GET /me/events/{id}?$select=iCalUId``) and remembered in the cu
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,8 +65,9 @@ class GraphCalendar:
         self._horizon = timedelta(days=horizon_days)
         self._page_size = page_size
 
-    def changes(self, cursor: JSON | None) -> tuple[list[Change], JSON]:
-        """Return the meetings changed or removed since ``cursor`` and the new cursor.
+    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+        """Yield the meetings changed or removed since ``cursor``, a page at a time, and
+        return the new cursor.
 
         ``None`` (or a cursor whose window is running out) means a full sync over a fresh
         window. Raises ``CursorExpired`` when Graph no longer accepts the stored delta link
@@ -93,22 +95,18 @@ class GraphCalendar:
                 raise CursorExpired(f"account {self._client.account!r}: the stored calendar "
                                     "position belongs to another graph_root")
             url, params = state.delta_link, None
-        events, delta_link = self._list(url, params)
-        result: list[Change] = []
-        for event in events:
-            change = self._map(event, series)
-            if change is not None:
-                result.append(change)
+        delta_link = yield from self._list(url, params, series)
         if len(series) > MAX_SERIES_REMEMBERED:
             series = dict(list(series.items())[-MAX_SERIES_REMEMBERED:])
-        return result, _Cursor(delta_link, start, end, series).to_json()
+        return _Cursor(delta_link, start, end, series).to_json()
 
     # --- listing ---------------------------------------------------------------------------
 
-    def _list(self, url: str, params: dict[str, str] | None) -> tuple[list[JSON], str]:
-        """Every event of the listing at ``url``, and the delta link that ends it."""
+    def _list(self, url: str, params: dict[str, str] | None,
+              series: dict[str, str]) -> Generator[Change, None, str]:
+        """Yield the changes of the listing at ``url``, a page at a time, and return the delta
+        link that ends it. ``series`` gains the series uids looked up on the way."""
         headers = {"Prefer": f'odata.maxpagesize={self._page_size}, outlook.timezone="UTC"'}
-        events: list[JSON] = []
         for _ in range(MAX_PAGES):
             try:
                 reply = self._client.request("GET", url, "reading calendar changes",
@@ -122,11 +120,15 @@ class GraphCalendar:
             if not isinstance(page, list):
                 raise ConnectorError(f"account {self._client.account!r}: Graph sent a calendar "
                                      "page without a list of events")
-            events.extend(item for item in page if isinstance(item, dict))
+            for item in page:
+                change = self._map(item, series) if isinstance(item, dict) else None
+                if change is not None:
+                    yield change
             next_link = reply.body.get("@odata.nextLink")
             delta_link = reply.body.get("@odata.deltaLink")
+            del reply, page  # the next page is read without this one still in memory
             if isinstance(delta_link, str) and delta_link:
-                return events, self._client.check_link(delta_link)
+                return self._client.check_link(delta_link)
             if not isinstance(next_link, str) or not next_link:
                 raise ConnectorError(f"account {self._client.account!r}: Graph ended a "
                                      "calendar listing without a delta link; the next cycle "

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from connectors.base import collect
 from daemon.model import JSON, Change, Meeting, Removed
 
 from .events import CalendarWorld, EventSpec, Expected, expected_meetings
@@ -19,7 +20,7 @@ from .events import CalendarWorld, EventSpec, Expected, expected_meetings
 
 def sync(world: CalendarWorld, cursor: JSON | None) -> tuple[list[Change], JSON]:
     """Run one sync; the cursor goes through JSON as the store would keep it."""
-    changes, new_cursor = world.source.changes(cursor)
+    changes, new_cursor = collect(world.source.changes(cursor))
     stored: JSON = json.loads(json.dumps(new_cursor))
     assert stored == new_cursor, "the cursor must survive a JSON round trip unchanged"
     return changes, stored
