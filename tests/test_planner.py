@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -636,3 +637,17 @@ def test_settled_meetings_anchor_catch_ups_but_add_nothing_else() -> None:
 
 
 NOW_SETTLED = datetime(2026, 11, 20, 17, 0, tzinfo=ZoneInfo("UTC"))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_planning_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        run([interview()], END + timedelta(hours=2))
+        assert gc.isenabled() is enabled
+        with pytest.raises(ValueError, match="timezone-aware"):
+            run([interview(start=START.replace(tzinfo=None))], END + timedelta(hours=2))
+        assert gc.isenabled() is enabled, "an error while planning must not leave it off"
+    finally:
+        (gc.enable if was else gc.disable)()
