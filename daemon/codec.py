@@ -20,11 +20,14 @@ from daemon.model import (
 )
 
 
-def _time(value: datetime) -> str:
+def format_time(value: datetime) -> str:
+    """An aware time as the state file keeps it (ISO 8601 with its offset)."""
     return value.isoformat()
 
 
-def _parse_time(value: str) -> datetime:
+def parse_time(value: str) -> datetime:
+    """Read back a :func:`format_time` value; raises ``ValueError`` if it is not an aware
+    ISO 8601 time."""
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError(f"naive time {value!r} in the state file")
@@ -32,7 +35,7 @@ def _parse_time(value: str) -> datetime:
 
 
 def _opt_time(value: str | None) -> datetime | None:
-    return None if value is None else _parse_time(value)
+    return None if value is None else parse_time(value)
 
 
 def _attendee(a: Attendee) -> JSON:
@@ -60,8 +63,8 @@ def interview_to_json(iv: Interview) -> JSON:
         "account": iv.account,
         "uid": m.uid,
         "title": m.title,
-        "start": _time(m.start),
-        "end": _time(m.end),
+        "start": format_time(m.start),
+        "end": format_time(m.end),
         "source": m.source,
         "description": m.description,
         "location": m.location,
@@ -83,8 +86,8 @@ def interview_to_json(iv: Interview) -> JSON:
 def interview_from_json(d: JSON) -> Interview:
     """Inverse of :func:`interview_to_json`; raises ``KeyError``/``ValueError`` on bad data."""
     meeting = Meeting(
-        uid=d["uid"], title=d["title"], start=_parse_time(d["start"]),
-        end=_parse_time(d["end"]), source=d["source"], description=d["description"],
+        uid=d["uid"], title=d["title"], start=parse_time(d["start"]),
+        end=parse_time(d["end"]), source=d["source"], description=d["description"],
         location=d["location"], link=d["link"],
         organizer=None if d["organizer"] is None else _attendee_from(d["organizer"]),
         attendees=tuple(_attendee_from(a) for a in d["attendees"]),
@@ -101,12 +104,12 @@ def record_to_json(r: DraftRecord) -> JSON:
     """The document stored for one draft."""
     return {
         "key": r.key, "kind": r.kind, "contact": r.contact, "account": r.account,
-        "meeting_uid": r.meeting_uid, "state": r.state, "due": _time(r.due),
+        "meeting_uid": r.meeting_uid, "state": r.state, "due": format_time(r.due),
         "reason": r.reason,
-        "created_at": None if r.created_at is None else _time(r.created_at),
+        "created_at": None if r.created_at is None else format_time(r.created_at),
         "ref": None if r.ref is None else {"id": r.ref.id, "fingerprint": r.ref.fingerprint},
         "observed": r.observed,
-        "observed_at": None if r.observed_at is None else _time(r.observed_at),
+        "observed_at": None if r.observed_at is None else format_time(r.observed_at),
         "facts": r.facts, "flag": r.flag,
     }
 
@@ -116,7 +119,7 @@ def record_from_json(d: JSON) -> DraftRecord:
     ref = d["ref"]
     return DraftRecord(
         key=d["key"], kind=d["kind"], contact=d["contact"], account=d["account"],
-        meeting_uid=d["meeting_uid"], state=d["state"], due=_parse_time(d["due"]),
+        meeting_uid=d["meeting_uid"], state=d["state"], due=parse_time(d["due"]),
         reason=d["reason"], created_at=_opt_time(d["created_at"]),
         ref=None if ref is None else DraftRef(id=ref["id"], fingerprint=ref["fingerprint"]),
         observed=d.get("observed", "untouched"), observed_at=_opt_time(d.get("observed_at")),
@@ -126,8 +129,8 @@ def record_from_json(d: JSON) -> DraftRecord:
 def prefs_to_json(p: ContactPrefs) -> JSON:
     """The document stored for the user's choice about one contact."""
     return {"email": p.email, "status": p.status,
-            "paused_until": None if p.paused_until is None else _time(p.paused_until),
-            "reason": p.reason, "since": None if p.since is None else _time(p.since)}
+            "paused_until": None if p.paused_until is None else format_time(p.paused_until),
+            "reason": p.reason, "since": None if p.since is None else format_time(p.since)}
 
 
 def prefs_from_json(d: JSON) -> ContactPrefs:
@@ -150,18 +153,18 @@ def _thread_from(d: JSON) -> ThreadRef:
 
 
 def _seen(s: MailSeen | None) -> JSON | None:
-    return None if s is None else {"at": _time(s.at), "thread": _thread(s.thread)}
+    return None if s is None else {"at": format_time(s.at), "thread": _thread(s.thread)}
 
 
 def _seen_from(d: JSON | None) -> MailSeen | None:
     if d is None:
         return None
-    return MailSeen(at=_parse_time(d["at"]), thread=_thread_from(d["thread"]))
+    return MailSeen(at=parse_time(d["at"]), thread=_thread_from(d["thread"]))
 
 
 def mail_to_json(account: str, mail: ContactMail, checked_at: datetime) -> JSON:
     """The document stored for what ``account``'s mailbox showed about one contact."""
-    return {"account": account, "contact": mail.contact, "checked_at": _time(checked_at),
+    return {"account": account, "contact": mail.contact, "checked_at": format_time(checked_at),
             "from_contact": _seen(mail.last_from_contact),
             "to_contact": _seen(mail.last_to_contact)}
 
@@ -170,4 +173,4 @@ def mail_from_json(d: JSON) -> tuple[str, ContactMail, datetime]:
     """Inverse of :func:`mail_to_json`: the account, the mail seen and when it was looked at."""
     mail = ContactMail(contact=d["contact"], last_from_contact=_seen_from(d["from_contact"]),
                        last_to_contact=_seen_from(d["to_contact"]))
-    return d["account"], mail, _parse_time(d["checked_at"])
+    return d["account"], mail, parse_time(d["checked_at"])

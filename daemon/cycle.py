@@ -1,5 +1,5 @@
-"""One cycle: sync each account, tag, store, reconcile written drafts, plan, check mail where
-reply detection is on, write drafts.
+"""One cycle: sync each account, tag, store, reconcile written drafts, plan (unless the cycle
+is idle, see :mod:`daemon.idle`), check mail where reply detection is on, write drafts.
 
 One failing account never stops the others: its error is recorded in the cycle's report and
 the rest go on. The order inside an account keeps drafts exactly-once: leftovers of an
@@ -17,6 +17,7 @@ from typing import Any
 
 from connectors.base import Account, ConnectorEnv
 from connectors.base import open_account as default_opener
+from daemon import idle
 from daemon.config import Settings
 from daemon.errors import AuthError, ConnectorError, CursorExpired
 from daemon.executor import Executor
@@ -66,7 +67,8 @@ class CycleReport:
 
     started: datetime
     accounts: list[AccountOutcome]
-    plan: Plan
+    plan: Plan | None
+    """``None`` when nothing had changed and nothing was due, so the planner did not run."""
 
     @property
     def ok(self) -> bool:
@@ -108,11 +110,17 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
             _fail(outcome, exc)
 
     now = env.clock()
+    key = idle.settings_key(settings)
+    if idle.still_idle(store, key, now):
+        _observe(store, opened, outcomes, env)
+        store.flush()
+        return CycleReport(started=started, accounts=list(outcomes.values()), plan=None)
     current = _plan(settings, store, now)
     if any(handle.mail is not None for handle in opened.values()):
         current = _check_mail(settings, store, opened, outcomes, current, now)
     pause_unanswered(store, current.to_pause, now)
-    conversations = threads(seen_in_use(settings, store))
+    store.set_plan_memo(key, idle.wake_up(current, _paused_checks(settings, store, now), now))
+    conversations = threads(seen_in_use(settings, store)) if current.due else {}
     for name, handle in opened.items():
         outcome = outcomes[name]
         specs = [spec for spec in current.due if spec.account == name]
@@ -125,12 +133,25 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
             continue
         outcome.drafted.extend(written.made)
         outcome.problems.extend(written.problems)
-    for name, handle in opened.items():
-        if outcomes[name].ok:
-            observe(store, name, handle.drafts, env.clock())
+    _observe(store, opened, outcomes, env)
     _report_orphans(current, {a.name for a in settings.accounts})
     store.flush()
     return CycleReport(started=started, accounts=list(outcomes.values()), plan=current)
+
+
+def _observe(store: Store, opened: Mapping[str, Account], outcomes: Mapping[str, AccountOutcome],
+             env: ConnectorEnv) -> None:
+    """Learn what the user did with the drafts of every account that worked this cycle."""
+    for name, handle in opened.items():
+        if outcomes[name].ok:
+            observe(store, name, handle.drafts, env.clock())
+
+
+def _paused_checks(settings: Settings, store: Store, now: datetime) -> list[datetime]:
+    reading = [a.name for a in settings.accounts if a.options.get("reply_detection")]
+    if not reading:
+        return []
+    return idle.paused_checks(store.prefs(), store.mail_seen(), reading, now)
 
 
 def _plan(settings: Settings, store: Store, now: datetime) -> Plan:

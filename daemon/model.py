@@ -279,6 +279,10 @@ class Plan:
     """Will never be written, each with its reason."""
     to_pause: tuple[tuple[str, str], ...] = ()
     """Contacts coffeechat should pause now, each with the reason (no answer to catch-ups)."""
+    next_change: datetime | None = None
+    """The earliest instant at which planning again, with nothing else changed, could give
+    another answer: the first upcoming draft's time, or sooner when a daily limit frees a
+    place. ``None`` when nothing is upcoming."""
 
 
 DEFAULT_KEYWORDS: tuple[str, ...] = (

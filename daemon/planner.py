@@ -226,7 +226,7 @@ def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
             continue  # settled: it still anchors catch-ups, but nothing of its own can be due
         for outcome in _meeting_outcomes(meeting, by_contact, ctx):
             out.add(outcome)
-    outcomes, pauses = _catch_up_outcomes(by_contact, ctx)
+    outcomes, pauses = _catch_up_outcomes(by_contact, ctx, out.limit_frees)
     for outcome in outcomes:
         out.add(outcome)
     return out.result(pauses)
@@ -291,6 +291,8 @@ class _Collector:
         self._due: list[DraftSpec] = []
         self._upcoming: list[DraftSpec] = []
         self._skipped: list[Skip] = []
+        self.limit_frees: list[datetime] = []
+        """When a daily limit that held drafts back makes room again."""
 
     def add(self, outcome: _Outcome) -> None:
         key = outcome.key if isinstance(outcome, Skip) else outcome.spec.key
@@ -306,11 +308,13 @@ class _Collector:
 
     def result(self, pauses: Sequence[tuple[str, str]]) -> Plan:
         due, waiting = self._daily_cap()
+        upcoming = tuple(sorted((*self._upcoming, *waiting), key=_BY_DUE))
         return Plan(
             due=tuple(sorted(due, key=_BY_DUE)),
-            upcoming=tuple(sorted((*self._upcoming, *waiting), key=_BY_DUE)),
+            upcoming=upcoming,
             skipped=tuple(sorted(self._skipped, key=attrgetter("key"))),
             to_pause=tuple(sorted(pauses)),
+            next_change=min((*self.limit_frees, *(s.due for s in upcoming[:1])), default=None),
         )
 
     def _daily_cap(self) -> tuple[list[DraftSpec], list[DraftSpec]]:
@@ -323,6 +327,8 @@ class _Collector:
         ranked = sorted(self._due, key=lambda s: (_PRIORITY[s.kind], s.due, s.key))
         kept, deferred = apply_daily_cap(ranked, made_today=made_today, cap=cap, now=ctx.now,
                                          tz=ctx.tz, hours=ctx.cadence.working_hours)
+        if deferred:  # the count starts again at midnight, for the kinds that need no work hours
+            self.limit_frees.append(add_days(midnight, 1, ctx.tz))
         waiting = [replace(spec, due=turn, reason=(
             f"{_LABELS[spec.kind]} for {_name(spec.contact)}, waiting: at most {cap} new drafts "
             f"a day (its turn comes about {_day(turn, ctx.tz)})")) for spec, turn in deferred]
@@ -638,9 +644,10 @@ class _Unanswered:
 
 
 def _catch_up_outcomes(
-    by_contact: Mapping[str, list[_Meeting]], ctx: _Context
+    by_contact: Mapping[str, list[_Meeting]], ctx: _Context, limit_frees: list[datetime]
 ) -> tuple[list[_Outcome], list[tuple[str, str]]]:
-    """Each contact's next catch-up, and the contacts to pause for want of an answer."""
+    """Each contact's next catch-up, and the contacts to pause for want of an answer. When the
+    daily spread holds catch-ups back, ``limit_frees`` gains the time it next makes room."""
     records = _catch_up_records(ctx.drafts)
     out: list[_Outcome] = []
     pauses: list[tuple[str, str]] = []
@@ -654,7 +661,7 @@ def _catch_up_outcomes(
             pauses.append((email, outcome.reason))
         elif outcome is not None:
             out.append(outcome)
-    out.extend(_spread(ready, records, ctx))
+    out.extend(_spread(ready, records, ctx, limit_frees))
     return out, pauses
 
 
@@ -773,10 +780,13 @@ def _unanswered(email: str, records: Sequence[DraftRecord], ctx: _Context) -> in
 
 
 def _spread(
-    ready: list[_CatchUp], records: Mapping[str, list[DraftRecord]], ctx: _Context
+    ready: list[_CatchUp], records: Mapping[str, list[DraftRecord]], ctx: _Context,
+    limit_frees: list[datetime]
 ) -> list[_Outcome]:
     """Let at most ``max_new_catch_ups_per_day`` catch-ups be due per rolling 24 hours, oldest
-    first; the others wait, each with the day its turn is expected."""
+    first; the others wait, each with the day its turn is expected. When some wait,
+    ``limit_frees`` gains the time the oldest catch-up of the last 24 hours leaves the window
+    (a day from now when there is none)."""
     limit = ctx.cadence.max_new_catch_ups_per_day
     ready = sorted(ready, key=_BY_DUE)
     if limit <= 0:
@@ -784,9 +794,12 @@ def _spread(
                      f"no catch-up with {_name(c.contact)}: catch-ups are turned off "
                      f"(max_new_catch_ups_per_day is {limit})") for c in ready]
     since = ctx.now - timedelta(hours=24)
-    recent = sum(1 for rs in records.values() for r in rs if since < _created(r, ctx) <= ctx.now)
-    budget = max(0, limit - recent)
+    recent = [made for rs in records.values() for r in rs
+              if since < (made := _created(r, ctx)) <= ctx.now]
+    budget = max(0, limit - len(recent))
     out: list[_Outcome] = [_Due(_ready_spec(c, ctx)) for c in ready[:budget]]
+    if len(ready) > budget:
+        limit_frees.append(min(recent, default=ctx.now) + timedelta(hours=24))
     turn, day = ctx.now, ""
     for i, waiting in enumerate(ready[budget:]):
         if i % limit == 0:  # the next day's share: one turn (and its wording) for all of it

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _META_ID = 1
+_PLAN_MEMO_ID = 2
 
 
 def doc_id(*parts: str) -> int:
@@ -110,13 +111,14 @@ class Store:
     def put_interview(self, interview: Interview) -> None:
         """Insert or replace a tagged meeting."""
         key = doc_id(interview.account, interview.meeting.uid)
-        self._upsert(self.meetings, key, codec.interview_to_json(interview))
+        self._upsert(self.meetings, key, codec.interview_to_json(interview), plan_input=True)
 
     def remove_meeting(self, account: str, uid: str) -> bool:
         """Forget a meeting (deleted, or no longer tagged); returns whether it was stored."""
         key = doc_id(account, uid)
         if self.meetings.contains(doc_id=key):
             self.meetings.remove(doc_ids=[key])
+            self._plan_inputs_changed()
             return True
         return False
 
@@ -131,7 +133,8 @@ class Store:
 
     def put_draft(self, record: DraftRecord) -> None:
         """Insert or replace the record of one draft."""
-        self._upsert(self.drafts_table, doc_id(record.key), codec.record_to_json(record))
+        self._upsert(self.drafts_table, doc_id(record.key), codec.record_to_json(record),
+                     plan_input=True)
         if self._records is not None:
             self._records[record.key] = record
 
@@ -140,6 +143,7 @@ class Store:
         ident = doc_id(key)
         if self.drafts_table.contains(doc_id=ident):
             self.drafts_table.remove(doc_ids=[ident])
+            self._plan_inputs_changed()
         if self._records is not None:
             self._records.pop(key, None)
 
@@ -152,7 +156,8 @@ class Store:
 
     def put_prefs(self, prefs: ContactPrefs) -> None:
         """Record the user's choice about one contact."""
-        self._upsert(self.contacts_table, doc_id(prefs.email), codec.prefs_to_json(prefs))
+        self._upsert(self.contacts_table, doc_id(prefs.email), codec.prefs_to_json(prefs),
+                     plan_input=True)
 
     # -- mail seen (reply detection) ---------------------------------------------------------
 
@@ -164,7 +169,7 @@ class Store:
     def put_mail(self, account: str, mail: ContactMail, checked_at: datetime) -> None:
         """Record what ``account``'s mailbox shows about one contact, looked at ``checked_at``."""
         self._upsert(self.mail_table, doc_id(account, mail.contact),
-                     codec.mail_to_json(account, mail, checked_at))
+                     codec.mail_to_json(account, mail, checked_at), plan_input=True)
 
     # -- meetings whose drafts are still to be reconciled ------------------------------------
 
@@ -199,6 +204,32 @@ class Store:
             return
         self._upsert(self.cursors_table, ident, {"account": account, "cursor": cursor})
 
+    # -- the last plan's wake-up time (see daemon.idle) --------------------------------------
+
+    def plan_memo(self) -> tuple[str, datetime] | None:
+        """The settings key and wake-up time the last plan left, if nothing the planner reads
+        has changed in the store since (any change drops it)."""
+        doc = self.meta.get(doc_id=_PLAN_MEMO_ID)
+        if not isinstance(doc, dict):
+            return None
+        try:
+            return str(doc["settings"]), codec.parse_time(doc["wake"])
+        except (KeyError, TypeError, ValueError):
+            return None  # unreadable: as if there were none, so the planner runs
+
+    def set_plan_memo(self, settings_key: str, wake: datetime | None) -> None:
+        """Record that, with settings ``settings_key`` and the store as it is now, the planner
+        has nothing due before ``wake``; ``None`` drops the record."""
+        if wake is None:
+            self._plan_inputs_changed()
+            return
+        document = {"settings": settings_key, "wake": codec.format_time(wake)}
+        self._upsert(self.meta, _PLAN_MEMO_ID, document)
+
+    def _plan_inputs_changed(self) -> None:
+        if self.meta.contains(doc_id=_PLAN_MEMO_ID):
+            self.meta.remove(doc_ids=[_PLAN_MEMO_ID])
+
     # -- persistence ------------------------------------------------------------------------
 
     def flush(self) -> bool:
@@ -211,11 +242,14 @@ class Store:
             raise StateError(f"{self.path} was opened read-only; nothing was written")
         return self._storage.flush()
 
-    @staticmethod
-    def _upsert(table: Table, ident: int, document: JSON) -> None:
+    def _upsert(self, table: Table, ident: int, document: JSON, plan_input: bool = False) -> None:
+        """Insert or replace a document, unless it is already stored as it is. A change to
+        what the planner reads (``plan_input``) drops the last plan's wake-up time."""
         if table.get(doc_id=ident) == document:
             return
         table.upsert(Document(document, doc_id=ident))
+        if plan_input:
+            self._plan_inputs_changed()
 
     def _decode(self, decoder: Any, document: Any) -> Any:
         try:

@@ -79,6 +79,7 @@ def test_untagged_meetings_leave_the_store_and_removed_ones_are_cancelled(
     report = h.cycle()
     [kept] = Store(h.settings.state_path).interviews()
     assert kept.meeting.uid == "m3" and kept.meeting.cancelled
+    assert report.plan is not None
     assert any(s.meeting_uid == "m3" and "cancelled" in s.reason for s in report.plan.skipped)
     calendar.put(meeting("m3", NOW + timedelta(days=5)))  # it comes back
     h.cycle()

@@ -59,6 +59,10 @@ def crash_world(root: Path, seed: int, cycles: int) -> dict[str, int]:
         started = time.monotonic()
         assert three.ws.run("run", "--once").returncode == 0
         busy = time.monotonic() - started
+        # A cycle that syncs a change and plans but has nothing to write: the time before a
+        # busy cycle's first draft (a cycle with no change at all skips planning).
+        three.add("Coffee chat with contact 1 (renamed)", ended,
+                  ("Contact 1", "contact1@example.org"), ACCOUNTS[1], uid="m1")
         started = time.monotonic()
         assert three.ws.run("run", "--once").returncode == 0
         idle = time.monotonic() - started
