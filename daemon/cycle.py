@@ -10,7 +10,7 @@ meetings it delivered; the planner reads meetings from the store, never from the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -113,6 +113,7 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
     key = idle.settings_key(settings)
     if idle.still_idle(store, key, now):
         _observe(store, opened, outcomes, env)
+        _settle(settings, store, key, env.clock(), outcomes.values())
         store.flush()
         return CycleReport(started=started, accounts=list(outcomes.values()), plan=None)
     current = _plan(settings, store, now)
@@ -134,6 +135,7 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
         outcome.drafted.extend(written.made)
         outcome.problems.extend(written.problems)
     _observe(store, opened, outcomes, env)
+    _settle(settings, store, key, env.clock(), outcomes.values())
     _report_orphans(current, {a.name for a in settings.accounts})
     store.flush()
     return CycleReport(started=started, accounts=list(outcomes.values()), plan=current)
@@ -145,6 +147,17 @@ def _observe(store: Store, opened: Mapping[str, Account], outcomes: Mapping[str,
     for name, handle in opened.items():
         if outcomes[name].ok:
             observe(store, name, handle.drafts, env.clock())
+
+
+def _settle(settings: Settings, store: Store, key: str, now: datetime,
+            outcomes: Iterable[AccountOutcome]) -> None:
+    """After a cycle that changed what the planner reads (it wrote drafts, or learnt what the
+    user did with some), and in which every account worked, plan once more so that the next
+    cycle, if nothing changes, can skip planning and write nothing."""
+    if store.plan_memo() is not None or not all(o.ok and not o.problems for o in outcomes):
+        return
+    settled = _plan(settings, store, now)
+    store.set_plan_memo(key, idle.wake_up(settled, _paused_checks(settings, store, now), now))
 
 
 def _paused_checks(settings: Settings, store: Store, now: datetime) -> list[datetime]:

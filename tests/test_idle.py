@@ -47,7 +47,12 @@ def test_an_idle_cycle_skips_planning_until_something_comes_due(
     assert report.ok and report.plan is None and len(plans) == 1
     assert (state.read_bytes(), state.stat().st_mtime_ns) == before, "an idle cycle writes nothing"
     h.now = NOW + timedelta(hours=2, minutes=1)
-    assert [r.kind for r in h.cycle().drafted] == ["thank_you"] and len(plans) == 2
+    assert [r.kind for r in h.cycle().drafted] == ["thank_you"]
+    assert len(plans) == 3, "planned, then once more with the draft made"
+    after = (state.read_bytes(), state.stat().st_mtime_ns)
+    h.now += timedelta(minutes=1)
+    assert h.cycle().plan is None and len(plans) == 3
+    assert (state.read_bytes(), state.stat().st_mtime_ns) == after, "idle right after drafting"
 
 
 def test_a_change_to_the_store_or_the_settings_makes_the_next_cycle_plan(
