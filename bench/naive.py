@@ -6,10 +6,11 @@ description holds a tag keyword, and compares each listed event's id and version
 those it saw last time (a "new or updated event" trigger's de-duplication). It rewrites its
 seen-file only when something changed.
 
-It is deliberately lean, so that the ratios against it are fair to it: it uses the largest
-pages the service allows, keeps one HTTP connection, parses each page once and does nothing
-else (no rendering, no drafts). Run as a script (it imports nothing from coffeechat or the
-benchmark):
+It is deliberately lean, so that the ratios against it are fair to it: it keeps one HTTP
+connection, parses each page once and does nothing else (no rendering, no drafts). The
+benchmark runs it with the largest pages the service allows, and also with the API's default
+page size, which is what a poller that asks for no particular size gets. Run as a script
+(it imports nothing from coffeechat or the benchmark):
 
     python bench/naive.py google|outlook --root URL --token T --state FILE [--page-size N]
 """
