@@ -24,6 +24,10 @@ def clean_line(value: str, limit: int = MAX_LINE) -> str:
     """Return ``value`` as one safe line: line breaks and control or format characters become
     spaces, runs of white space collapse, encoded-word markers (``=?``, ``?=``) are broken up,
     and the result is cut to ``limit`` characters."""
+    if (value.isprintable() and len(value) <= limit and "  " not in value
+            and value[:1] != " " and value[-1:] != " " and "=?" not in value
+            and "?=" not in value):
+        return value  # already one clean line: in printable text " " is the only space
     value = _LINE_BREAKS.sub(" ", value)
     if not value.isprintable():  # printable text holds none of them: skip the scan
         value = "".join(" " if unicodedata.category(ch) in _NOT_IN_A_LINE else ch
@@ -49,6 +53,9 @@ def clean_address(value: str) -> str | None:
 
     A ``mailto:`` prefix (as in iCalendar) is removed first.
     """
+    lowered = value.lower()
+    if len(lowered) <= 254 and _ADDRESS.fullmatch(lowered):
+        return lowered  # a plain address already: no spaces, no prefix
     value = value.strip()
     if value.lower().startswith("mailto:"):
         value = value[7:]

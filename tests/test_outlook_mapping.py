@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.base import occurrence_uid
+from connectors.outlook.htmltext import html_to_text
 from connectors.outlook.mapping import (
     BadEvent,
     address_of,
-    html_to_text,
     mail_seen,
     message_time,
     parse_graph_time,
@@ -265,3 +266,46 @@ def test_recipient_addresses() -> None:
     assert address_of({"emailAddress": {"address": "not an address"}}) is None
     assert address_of({"emailAddress": {"name": "Dana"}}) is None
     assert address_of(None) is None
+
+
+def cut_fraction_as_before(value: str) -> str:
+    """How times were read before: digits of a second past the sixth dropped."""
+    return re.sub(r"(\.\d{6})\d+", r"\1", value)
+
+
+def old_message_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(cut_fraction_as_before(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+TIME_PARTS = st.sampled_from(("2026-03-10", "T", "17:00", ":00", ".", "0", "1234567", "123456",
+                              "12345", "9", "Z", "+01:00", "+01:00:00", "-05:30", "\u0663",
+                              " ", "x"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TIME_PARTS, max_size=10).map("".join))
+def test_times_with_long_fractions_read_as_before(value: str) -> None:
+    assert message_time(value) == old_message_time(value)
+    try:
+        expected: datetime | None = datetime.fromisoformat(
+            cut_fraction_as_before(value.strip().replace("Z", "+00:00")))
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(BadEvent):
+            parse_graph_time({"dateTime": value, "timeZone": "UTC"})
+    else:
+        parsed = parse_graph_time({"dateTime": value, "timeZone": "UTC"})
+        assert parsed == expected.replace(tzinfo=expected.tzinfo or UTC)
+        assert parsed.utcoffset() == (expected.utcoffset() or timedelta(0))
+
+
+@pytest.mark.parametrize("value", ["2026-03-10T17:00:00.1234567", "2026-03-10T17:00:00.123456789Z",
+                                   "2026-03-10T17:00:00.1234567+01:00:00.1234567",
+                                   "2026-03-10T17:00:00.12345", "2026-03-10T17:00:00"])
+def test_fractions_of_a_second_past_the_sixth_digit_are_dropped(value: str) -> None:
+    assert message_time(value) == old_message_time(value)

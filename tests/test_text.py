@@ -43,3 +43,43 @@ def test_what_cleaning_removes() -> None:
     assert clean_block("a\r\nb\x00\x07c\u2029d\te") == "a\nbc\nd\te"
     assert clean_address("MAILTO:Ana@Example.ORG") == "ana@example.org"
     assert clean_address("ana@example.org\r\nBcc: x") is None
+
+
+def old_address(value: str) -> str | None:
+    """clean_address before its fast path for plain addresses."""
+    value = value.strip()
+    if value.lower().startswith("mailto:"):
+        value = value[7:]
+    value = value.strip().lower()
+    if len(value) > 254 or not re.match(
+            r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$",
+            value):
+        return None
+    return value
+
+
+LINE_PARTS = st.sampled_from(("Coffee", "with", "Dana", " ", "  ", "=?", "?=", "=", "?", "é",
+                              "日本", "\t", "\n", "\u00a0", "\u200b", "x" * 40))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(LINE_PARTS, max_size=12).map("".join), st.integers(0, 120))
+def test_clean_line_of_nearly_clean_lines_matches_the_definition(text: str, limit: int) -> None:
+    assert clean_line(text, limit) == slow_line(text, limit)
+
+
+ADDRESS_PARTS = st.sampled_from(("ana", "Ana", "o'neil", "a.b+c", "@", "example", ".org", "-",
+                                 ".", "mailto:", "MAILTO:", " ", "\n", "\r\nBcc: x", "\u212a",
+                                 "\u0130", "é", "x" * 130, ":", "_"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ADDRESS_PARTS, max_size=8).map("".join))
+def test_clean_address_matches_what_it_was(value: str) -> None:
+    assert clean_address(value) == old_address(value)
+
+
+def test_clean_address_of_odd_forms() -> None:
+    for value in ("ana@example.org\n", " Ana@Example.ORG ", "mailto: ana@x.org", "\u212a@x.org",
+                  "a" * 250 + "@x.org", "a" * 240 + "@x.org", "ana@-x.org", "ana@x.org-"):
+        assert clean_address(value) == old_address(value)

@@ -1,5 +1,6 @@
 """Pure mapping from Microsoft Graph JSON to :mod:`daemon.model` (events to meetings, messages
-to the mail seen between the user and a contact), and HTML to plain text.
+to the mail seen between the user and a contact); HTML bodies become text through
+:mod:`connectors.outlook.htmltext`.
 
 Nothing here does I/O or reads the clock; the user's zone is an argument. Every text that lands
 in a meeting goes through :mod:`daemon.text`.
@@ -22,13 +23,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from html.parser import HTMLParser
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import occurrence_uid
+from connectors.outlook.htmltext import html_to_text
 from daemon.links import https_link
 from daemon.model import Attendee, MailSeen, Meeting, Removed, Response, ThreadRef
 from daemon.text import clean_address, clean_block, clean_line
@@ -45,7 +47,10 @@ _RESPONSES: dict[str, Response] = {
     "tentativelyaccepted": "tentative",
     "declined": "declined",
 }
-_FRACTION = re.compile(r"(\.\d{6})\d+")
+_FRACTION = re.compile(r"(?<=\.\d{6})\d+")
+"""The digits of a fraction of a second past the sixth (Graph writes seven), to drop."""
+_OBJECT = (dict, Mapping)
+"""A JSON object: ``dict`` is tried first, as the ``Mapping`` check (an ABC) is slow."""
 MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 """An Internet Message-ID as headers write it, angle brackets included."""
 MAX_REFERENCES = 20
@@ -146,14 +151,14 @@ def _original_start(event: Mapping[str, Any], all_day: bool) -> date | datetime 
     parsed: datetime | None = None
     if value:
         try:
-            parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("Z", "+00:00")))
+            parsed = datetime.fromisoformat(_FRACTION.sub("", value.replace("Z", "+00:00")))
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
     if parsed is None and str(event.get("type")) == "occurrence":
         start = event.get("start")
-        if isinstance(start, Mapping):
+        if isinstance(start, _OBJECT):
             try:
                 parsed = parse_graph_time(start)
             except BadEvent:
@@ -177,6 +182,7 @@ def _wall_date(event: Mapping[str, Any]) -> date | None:
 # --- times -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def zone_named(name: str) -> ZoneInfo | None:
     """Return the zone for an IANA name or a Windows zone name (as Outlook uses), else
     ``None``."""
@@ -205,7 +211,7 @@ def parse_graph_time(value: Mapping[str, Any], problems: list[str] | None = None
     """
     raw = _str(value.get("dateTime")).strip()
     try:
-        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", raw.replace("Z", "+00:00")))
+        parsed = datetime.fromisoformat(_FRACTION.sub("", raw.replace("Z", "+00:00")))
     except ValueError:
         raise BadEvent(f"its time {raw[:40]!r} cannot be read") from None
     if parsed.tzinfo is not None:
@@ -222,7 +228,7 @@ def parse_graph_time(value: Mapping[str, Any], problems: list[str] | None = None
 def _times(event: Mapping[str, Any], tz: ZoneInfo, all_day: bool,
            problems: list[str]) -> tuple[datetime, datetime]:
     start_value = event.get("start")
-    if not isinstance(start_value, Mapping):
+    if not isinstance(start_value, _OBJECT):
         raise BadEvent("it has no start")
     end_value = event.get("end")
     if all_day:
@@ -235,7 +241,7 @@ def _times(event: Mapping[str, Any], tz: ZoneInfo, all_day: bool,
     else:
         start = parse_graph_time(start_value, problems).astimezone(tz)
         end = (parse_graph_time(end_value, problems).astimezone(tz)
-               if isinstance(end_value, Mapping) else start)
+               if isinstance(end_value, _OBJECT) else start)
     if end < start:
         problems.append("it ends before it starts; read as taking no time")
         end = start
@@ -243,7 +249,7 @@ def _times(event: Mapping[str, Any], tz: ZoneInfo, all_day: bool,
 
 
 def _date_of(value: Any) -> date | None:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, _OBJECT):
         return None
     try:
         return date.fromisoformat(_str(value.get("dateTime"))[:10])
@@ -269,7 +275,7 @@ def _attendees(event: Mapping[str, Any], problems: list[str]) -> tuple[Attendee,
     seen: set[str] = set()
     result: list[Attendee] = []
     for item in raw:
-        if not isinstance(item, Mapping):
+        if not isinstance(item, _OBJECT):
             continue
         person = _person(item.get("emailAddress"), problems, "attendee")
         if person is None or person[0] in seen:
@@ -285,7 +291,7 @@ def _attendees(event: Mapping[str, Any], problems: list[str]) -> tuple[Attendee,
 
 
 def _person(value: Any, problems: list[str], role: str) -> tuple[str, str] | None:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, _OBJECT):
         return None
     raw = _str(value.get("address"))
     address = clean_address(raw)
@@ -320,105 +326,12 @@ def _link(event: Mapping[str, Any]) -> str:
 
 
 def _description(body: Any) -> str:
-    if not isinstance(body, Mapping):
+    if not isinstance(body, _OBJECT):
         return ""
     content = _str(body.get("content"))
     if _str(body.get("contentType")).lower() == "html":
         content = html_to_text(content)
     return clean_block(content)
-
-
-# --- HTML to text ----------------------------------------------------------------------------
-
-_BLOCKS = frozenset({"div", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5",
-                     "h6", "blockquote", "pre", "hr", "dt", "dd", "section", "article",
-                     "header", "footer", "address", "center"})
-_PARAGRAPHS = frozenset({"p"})
-_SKIPPED = frozenset({"script", "style", "head", "title", "template", "noscript"})
-_VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr"})
-_SPACE = re.compile(r"[ \t\r\n\f\v]+")
-
-
-class _TextParser(HTMLParser):
-    """Collects the text of an HTML body, turning block elements into line breaks."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = [""]
-        self._skip = 0
-        self._pre = 0
-        self._bullet = False
-
-    def _break(self, blank: bool = False) -> None:
-        if _has_text(self.lines[-1]):
-            self.lines.append("")
-        if blank and len(self.lines) >= 2 and _has_text(self.lines[-2]):
-            self.lines.append("")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
-            self._skip += 1
-        elif tag == "br":
-            self.lines.append("")
-        elif tag in _PARAGRAPHS:
-            self._break(blank=True)
-        elif tag in _BLOCKS:
-            self._break()
-            self._bullet = tag == "li"
-            if tag == "pre":
-                self._pre += 1
-        elif tag in ("td", "th") and _has_text(self.lines[-1]):
-            self.lines[-1] += " "
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.lines.append("")
-        elif tag in _BLOCKS:
-            self._break()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _PARAGRAPHS:
-            self._break(blank=True)
-        elif tag in _BLOCKS and tag not in _VOID:
-            if tag == "pre":
-                self._pre = max(0, self._pre - 1)
-            self._break()
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        if self._pre:
-            parts = data.split("\n")
-            self.lines[-1] += parts[0]
-            self.lines.extend(parts[1:])
-            return
-        text = _SPACE.sub(" ", data)
-        current = self.lines[-1]
-        if not _has_text(current):
-            text = text.lstrip()
-            if text and self._bullet:
-                text = "- " + text
-                self._bullet = False
-        self.lines[-1] = current + text
-
-
-def _has_text(line: str) -> bool:
-    return bool(line.strip())
-
-
-def html_to_text(html: str) -> str:
-    """Return the readable text of an HTML body: paragraphs separated by a blank line, ``div``,
-    list items, table rows and ``<br>`` on their own lines, scripts and styles dropped,
-    entities decoded, runs of spaces collapsed."""
-    parser = _TextParser()
-    parser.feed(html)
-    parser.close()
-    lines = [line.rstrip() for line in parser.lines]
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.replace("\u00a0", " ").strip()
 
 
 # --- mail ------------------------------------------------------------------------------------
@@ -449,7 +362,7 @@ def mail_seen(item: Mapping[str, Any], time_field: str, since: datetime) -> Mail
 def _references(headers: Any) -> tuple[str, ...]:
     """The newest :data:`MAX_REFERENCES` Message-IDs of the References header, oldest first."""
     for header in headers if isinstance(headers, list) else []:
-        if isinstance(header, Mapping) and _str(header.get("name")).lower() == "references":
+        if isinstance(header, _OBJECT) and _str(header.get("name")).lower() == "references":
             return tuple(MESSAGE_ID.findall(_str(header.get("value")))[-MAX_REFERENCES:])
     return ()
 
@@ -464,7 +377,7 @@ def message_time(value: Any) -> datetime | None:
     """The aware time of a message date-time (``2026-03-02T15:00:00Z``; UTC when no offset is
     written); ``None`` when it is missing or unreadable."""
     try:
-        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", _str(value)))
+        parsed = datetime.fromisoformat(_FRACTION.sub("", _str(value)))
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
@@ -475,7 +388,7 @@ def message_time(value: Any) -> datetime | None:
 
 def _get(value: Any, *keys: str) -> Any:
     for key in keys:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, _OBJECT):
             return None
         value = value.get(key)
     return value
