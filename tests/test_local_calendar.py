@@ -632,3 +632,12 @@ def test_open_account_rejects_bad_options(tmp_path: Path, options: dict[str, Any
     env = ConnectorEnv(timezone=NEW_YORK, clock=lambda: NOW, data_dir=tmp_path)
     with pytest.raises(ConnectorError, match="config"):
         open_account("work", options, env)
+
+
+def test_a_file_holding_a_path_is_not_read_as_that_path(vdir: Vdir, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.ics"  # outside the vdir: its meeting must not appear
+    elsewhere.write_text(ics(vevent("secret")))
+    vdir.write("pointer.ics", str(elsewhere).encode())
+    vdir.write("good.ics", ics(vevent("good")))
+    changes, _ = sync(vdir.calendar(), None)
+    assert set(meetings(changes)) == {"good"}

@@ -3,7 +3,10 @@ from one .ics file.
 
 Incremental sync rests on the files' size and modification time: a file whose ``mtime_ns`` and
 size are those recorded in the cursor is not opened at all. Series are expanded over a window
-around today; each occurrence is a meeting of its own.
+around today; each occurrence is a meeting of its own. A file without series is read by a
+quick reader that gives icalendar only the lines of each event that matter and asks it about
+the rest (time zones, alarms, parameters) once per distinct text: about four times faster,
+with the same meetings; a file it is unsure of is read in full.
 
 Bad input never breaks a sync: an unreadable or malformed file is skipped with a warning and
 keeps the meetings it had (a broken file must not cancel anything); a bad event inside a good
@@ -36,6 +39,7 @@ from connectors.local.mapping import (
     original_start,
     to_meeting,
 )
+from connectors.local.quickread import cancels, read_plain
 from daemon.errors import ConnectorError, CursorExpired
 from daemon.model import JSON, Change, Meeting, Removed
 
@@ -187,39 +191,39 @@ class ParsedFile:
     recurring: bool
 
 
-def parse_file(data: bytes, *, path: Path, tz: ZoneInfo, window: Window) -> ParsedFile:
+def parse_file(data: bytes, *, path: Path, tz: ZoneInfo, window: Window,
+               quick: bool = True) -> ParsedFile:
     """Read the meetings of one .ics file.
 
     Bytes that are not UTF-8 are replaced (with a warning) rather than losing the file. Events
     that cannot be read are skipped with a warning naming the file and the UID. Series are
     expanded over ``window``; events that do not repeat are always returned.
 
+    A file without series is read by a quicker reader that gives the same meetings (see
+    :func:`read_plain`); ``quick=False`` reads every file in full, as the reference the
+    quicker reader is tested against.
+
     Raises ``MalformedCalendar`` when the file as a whole is not an iCalendar calendar.
     """
     text = _decode(data, path)
-    try:
-        calendars = icalendar.Calendar.from_ical(text, multiple=True)
-    except Exception as exc:  # icalendar raises many types on garbage; a file is a boundary
-        raise MalformedCalendar(_reason(exc)) from exc
-    if not calendars:
-        raise MalformedCalendar("it holds no VCALENDAR")
-    for calendar in calendars:
-        if calendar.name != "VCALENDAR":
-            raise MalformedCalendar(f"it holds a {calendar.name}, not a VCALENDAR")
+    plain = read_plain(text) if quick else None
+    if plain is not None:
+        meetings = [meeting for calendar in plain
+                    for uid, events in _group_by_uid(calendar.events, path).items()
+                    for meeting in _single(uid, events, path, tz, calendar.cancel_all)]
+        return ParsedFile(_last_per_uid(meetings), recurring=False)
 
-    found: dict[str, Meeting] = {}
+    meetings = []
     recurring = False
-    for calendar in calendars:
-        cancel_all = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
-        for uid, events in _group_by_uid(calendar, path).items():
+    for calendar in _read_full(text):
+        cancel_all = cancels(calendar)
+        for uid, events in _group_by_uid(calendar.walk("VEVENT"), path).items():
             if any(is_part_of_series(event) for event in events):
                 recurring = True
-                meetings = _expand_series(calendar, uid, events, path, tz, window, cancel_all)
+                meetings += _expand_series(calendar, uid, events, path, tz, window, cancel_all)
             else:
-                meetings = _single(uid, events, path, tz, cancel_all)
-            for meeting in meetings:
-                found[meeting.uid] = meeting
-    return ParsedFile(tuple(found.values()), recurring)
+                meetings += _single(uid, events, path, tz, cancel_all)
+    return ParsedFile(_last_per_uid(meetings), recurring)
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -231,9 +235,29 @@ def _decode(data: bytes, path: Path) -> str:
         return data.decode("utf-8-sig", errors="replace")
 
 
-def _group_by_uid(calendar: Component, path: Path) -> dict[str, list[Component]]:
+def _read_full(text: str) -> list[icalendar.Calendar]:
+    """Read the whole file with icalendar; raises ``MalformedCalendar``."""
+    try:
+        # bytes: icalendar reads a str with no line break as the path of a file to open
+        calendars = icalendar.Calendar.from_ical(text.encode("utf-8"), multiple=True)
+    except Exception as exc:  # icalendar raises many types on garbage; a file is a boundary
+        raise MalformedCalendar(_reason(exc)) from exc
+    if not calendars:
+        raise MalformedCalendar("it holds no VCALENDAR")
+    for calendar in calendars:
+        if calendar.name != "VCALENDAR":
+            raise MalformedCalendar(f"it holds a {calendar.name}, not a VCALENDAR")
+    return calendars
+
+
+def _last_per_uid(meetings: Iterable[Meeting]) -> tuple[Meeting, ...]:
+    """Of meetings with the same uid, keep the last, in the place of the first."""
+    return tuple({meeting.uid: meeting for meeting in meetings}.values())
+
+
+def _group_by_uid(events: Iterable[Component], path: Path) -> dict[str, list[Component]]:
     groups: dict[str, list[Component]] = {}
-    for event in calendar.walk("VEVENT"):
+    for event in events:
         try:
             uid = event_uid(event)
         except BadEvent as exc:

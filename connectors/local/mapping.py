@@ -37,6 +37,13 @@ _RESPONSES: dict[str, Response] = {
 _RESOURCE_TYPES = frozenset({"ROOM", "RESOURCE"})
 _LINK_PROPERTIES = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL", "URL")
 """Properties that hold the online-meeting link itself, best first."""
+READ_PROPERTIES = frozenset({
+    "UID", "RRULE", "RDATE", "RECURRENCE-ID", "DTSTART", "DTEND", "DURATION", "STATUS",
+    "SUMMARY", "DESCRIPTION", "LOCATION", "ORGANIZER", "ATTENDEE", "CATEGORIES",
+    *_LINK_PROPERTIES,
+})
+"""Every property of a VEVENT that the functions here read: an event may be given without
+the others."""
 _OCCURRENCE_SUFFIX = re.compile(r"/(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2}):(\d{2})Z)?$")
 
 

@@ -1,0 +1,360 @@
+"""A quicker reader of the common .ics file: one with no series, read event by event.
+
+icalendar spends most of a file's time on what repeats from file to file (the parameters of
+each line, the VTIMEZONE, the VALARM) and on lines no meeting reads. The quick reader gives
+icalendar only the lines of each event that matter, and asks it once per distinct text
+about the rest. A file it cannot read exactly as icalendar would is left to _read_full. So
+that its meetings are the same, it reads a file only when:
+
+- every line's name and parameters end at the first colon outside double quotes, with no
+  backslash outside quotes before it, so the line splits where icalendar splits it
+  (_DECLARED: icalendar takes such a backslash for an escape, not one inside quotes), and
+  icalendar accepts them (_declared, which asks icalendar once per distinct text);
+- the file is VCALENDARs holding events and other components, components nest properly,
+  no event holds an event, and no VTIMEZONE comes after another component (icalendar reads
+  such a file twice);
+- no event repeats or overrides an occurrence (RRULE, RDATE, RECURRENCE-ID);
+- the lines of a VCALENDAR outside its components, and each component other than an event
+  (alarms included), parse alone with icalendar, and hold no event and no TZID parameter
+  (their reading could then depend on zones that other files defined).
+
+Each event is then parsed by icalendar itself, in file order (so time zones are looked up
+as in a full read), from its own lines without its subcomponents (no meeting depends on
+an alarm). Of the lines no meeting reads, those icalendar reads without an error that
+could stop the file are left out (_harmless): inside an event icalendar keeps a bad value
+as an error of that event and goes on.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import icalendar
+from icalendar import Component, Parameters, vDDDTypes, vText, vUnknown
+from icalendar.parser import Contentline
+from icalendar.parser.content_line import NEWLINE as _NEWLINE
+from icalendar.parser.content_line import UFOLD as _UNFOLD
+from icalendar.parser.ical import ComponentIcalParser
+
+from connectors.local.mapping import READ_PROPERTIES
+
+
+def cancels(calendar: Component) -> bool:
+    """Return True when the calendar is published with METHOD:CANCEL."""
+    return str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
+
+
+_DECLARED = re.compile(r'[A-Za-z0-9-]+(?:;(?:[^":\\]|"[^"]*")*)?(?=:)')
+"""A line's name and parameters, when no backslash outside quotes comes before its value."""
+_PLAIN_PARAMETERS = re.compile(r'(?:[^"\s]|"[^"]*")*')
+"""Parameters with no white space outside quotes (no backslash or colon either: _DECLARED)."""
+_PARAMETER = re.compile(r'(?:^|;)((?:[^";]|"[^"]*")*)')
+"""One parameter of such a list, without the semicolons around it."""
+_COMPONENT_NAME = re.compile(r"[A-Za-z0-9-]+")
+_SERIES_PROPERTIES = frozenset({"RRULE", "RDATE", "RECURRENCE-ID"})
+_KEPT_PROPERTIES = READ_PROPERTIES | {"SEQUENCE"}
+"""The event properties meetings are made of (SEQUENCE picks among duplicates)."""
+_UTC_STAMP = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_COMPONENTS = icalendar.ComponentFactory()
+_CACHED_PREFIXES = 4096
+"""Distinct names and parameters remembered (a vdir's attendees repeat from file to file)."""
+_CACHED_BLOCKS = 256
+"""Distinct calendar headers, and first lines of components, remembered."""
+_BLOCKS_PER_KIND = 8
+"""Good components remembered per first line (a vdir may use a few time zones)."""
+_GOOD_BLOCKS: dict[str, list[tuple[str, ...]]] = {}
+"""Components (VTIMEZONE, VALARM...) icalendar reads alone without an error, by first line,
+the most recent first; they hold no event and no TZID parameter."""
+
+_ParamItems = tuple[tuple[str, Any], ...]
+
+
+class _NotPlain(Exception):
+    """The file is outside what the quick reader takes: it is read in full instead."""
+
+
+@dataclass(frozen=True)
+class PlainCalendar:
+    """One VCALENDAR read quickly: its events, and whether it is published as cancelled."""
+
+    events: list[Component]
+    cancel_all: bool
+
+
+@functools.lru_cache(maxsize=_CACHED_PREFIXES)
+def _declared(prefix: str) -> tuple[str, _ParamItems] | None:
+    """Return icalendar's reading of a line's name and parameters (lists of values as
+    tuples), or ``None`` when icalendar rejects them.
+
+    Parameters are read one at a time when no white space lies outside their quotes (then
+    icalendar reads each on its own, the last of a repeated name winning), so that a new
+    attendee costs only its name.
+    """
+    name, _, params = prefix.partition(";")
+    if not params or _PLAIN_PARAMETERS.fullmatch(params) is None:
+        return _icalendar_parts(prefix)
+    merged: dict[str, Any] = {}
+    for segment in _PARAMETER.findall(params):
+        items = _parameter(segment)
+        if items is None:
+            return None
+        merged.update(items)
+    return name, tuple(merged.items())
+
+
+@functools.lru_cache(maxsize=_CACHED_PREFIXES)
+def _parameter(segment: str) -> _ParamItems | None:
+    """Return icalendar's reading of one ``NAME=value`` parameter, ``None`` when rejected."""
+    parts = _icalendar_parts(f"X;{segment}")
+    return None if parts is None else parts[1]
+
+
+def _icalendar_parts(prefix: str) -> tuple[str, _ParamItems] | None:
+    try:
+        name, params, _ = Contentline(prefix + ":").raw_parts()  # type: ignore[no-untyped-call]
+    except ValueError:
+        return None
+    return name, tuple((key, tuple(value) if isinstance(value, list) else value)
+                       for key, value in params.items())
+
+
+def _parameters(items: _ParamItems) -> Parameters:
+    """Return fresh parameters holding cached items (lists of values become lists again).
+
+    The items come from icalendar's own parameters, so their names are already in upper
+    case: they are stored as they are, which builds the very object ``Parameters(items)``
+    would, without its per-item case folding.
+    """
+    params: Parameters = Parameters.__new__(Parameters)
+    for key, value in items:
+        OrderedDict.__setitem__(params, key, list(value) if isinstance(value, tuple) else value)
+    return params
+
+
+class _Line(Contentline):
+    """A content line whose name and parameters are read once per distinct text."""
+
+    __slots__ = ()
+
+    def raw_parts(self) -> tuple[str, Parameters, str]:
+        """Return what ``Contentline.raw_parts`` returns: name, parameters, raw value.
+
+        Raises ``ValueError`` when the line cannot be split, as ``Contentline`` does.
+        """
+        match = _DECLARED.match(self)
+        declared = _declared(match.group()) if match is not None else None
+        if match is None or declared is None:
+            return super().raw_parts()
+        name, items = declared
+        return name, _parameters(items), self[match.end() + 1:]
+
+
+def _line(text: str) -> _Line:
+    return _Line(text)  # type: ignore[no-untyped-call]
+
+
+def _check_block(block: tuple[str, ...]) -> None:
+    """Remember a component (its lines, BEGIN to END) that icalendar reads alone without an
+    error, so that files holding the same lines skip it; raises ``_NotPlain`` for one that
+    fails."""
+    try:
+        icalendar.Calendar.from_ical("\r\n".join(block).encode("utf-8"), multiple=True)
+    except Exception:  # any error: the file is read in full, and fails there
+        raise _NotPlain from None
+    if len(_GOOD_BLOCKS) >= _CACHED_BLOCKS:
+        _GOOD_BLOCKS.clear()
+    known = _GOOD_BLOCKS.setdefault(block[0], [])
+    known.insert(0, block)
+    del known[_BLOCKS_PER_KIND:]
+
+
+@functools.lru_cache(maxsize=_CACHED_BLOCKS)
+def _header_cancels(lines: tuple[str, ...]) -> bool | None:
+    """Return whether a VCALENDAR with these lines outside its components is published as
+    cancelled, or ``None`` when icalendar cannot read them."""
+    text = "\r\n".join(("BEGIN:VCALENDAR", *lines, "END:VCALENDAR"))
+    try:
+        [calendar] = icalendar.Calendar.from_ical(text.encode("utf-8"), multiple=True)
+    except Exception:  # any error: the file is read in full, and fails there
+        return None
+    return cancels(calendar)
+
+
+def read_plain(text: str) -> list[PlainCalendar] | None:
+    """Return the calendars of a file holding no series, read quickly, or ``None`` when the
+    file must be read in full (see the rules above)."""
+    try:
+        return _PlainReader(_content_lines(text)).read()
+    except _NotPlain:
+        return None
+
+
+class _PlainReader:
+    """The quick reader's walk over one file's lines; raises ``_NotPlain`` to give up."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._next = 0
+        """The index of the line to read next."""
+        self._calendars: list[PlainCalendar] = []
+        self._in_calendar = False
+        self._header: list[str] = []
+        self._events: list[Component] = []
+        self._event: list[Contentline] | None = None
+        self._block: list[str] = []
+        self._open: list[str] = []
+        """The components open inside the block being read."""
+        self._past_timezones = False
+        """A component other than a VTIMEZONE was seen: no VTIMEZONE may follow."""
+
+    def read(self) -> list[PlainCalendar]:
+        """Return the file's calendars; raises ``_NotPlain``."""
+        while self._next < len(self._lines):
+            line = self._lines[self._next]
+            self._next += 1
+            if line:
+                self._take(line)
+        if self._in_calendar or not self._calendars:
+            raise _NotPlain
+        return self._calendars
+
+    def _take(self, line: str) -> None:
+        match = _DECLARED.match(line)
+        declared = _declared(match.group()) if match is not None else None
+        if match is None or declared is None:
+            raise _NotPlain
+        name, items = declared
+        name = name.upper()
+        value = line[match.end() + 1:]
+        if self._open:
+            self._in_block(line, name, items, value)
+        elif name == "BEGIN":
+            self._begin(line, _component_name(value))
+        elif name == "END":
+            self._end(line, _component_name(value))
+        elif self._event is not None:
+            if name in _SERIES_PROPERTIES:
+                raise _NotPlain
+            if name in _KEPT_PROPERTIES or not _harmless(name, items, value):
+                self._event.append(_line(line))
+        elif self._in_calendar and not _has_tzid(items):
+            self._header.append(line)
+        else:
+            raise _NotPlain
+
+    def _begin(self, line: str, name: str) -> None:
+        if not self._in_calendar:
+            if name != "VCALENDAR":
+                raise _NotPlain
+            self._in_calendar, self._header, self._events = True, [], []
+        elif name == "VEVENT":
+            if self._event is not None:
+                raise _NotPlain
+            self._past_timezones = True
+            self._event = [_line(line)]
+        else:
+            if self._event is None:
+                if name == "VTIMEZONE" and self._past_timezones:
+                    raise _NotPlain
+                self._past_timezones = self._past_timezones or name != "VTIMEZONE"
+            if not self._skip_known_block(line):
+                self._block, self._open = [line], [name]
+
+    def _end(self, line: str, name: str) -> None:
+        if self._event is not None:
+            if name != "VEVENT":
+                raise _NotPlain
+            self._event.append(_line(line))
+            self._events.append(_parse_event(self._event))
+            self._event = None
+        elif self._in_calendar and name == "VCALENDAR":
+            cancel_all = _header_cancels(tuple(self._header))
+            if cancel_all is None:
+                raise _NotPlain
+            self._calendars.append(PlainCalendar(self._events, cancel_all))
+            self._in_calendar = False
+        else:
+            raise _NotPlain
+
+    def _skip_known_block(self, begin: str) -> bool:
+        """Skip the component starting on the line just read when its lines are those of one
+        already found good; return whether it was skipped."""
+        start = self._next - 1
+        for block in _GOOD_BLOCKS.get(begin, ()):
+            end = start + len(block)
+            if tuple(self._lines[start:end]) == block:
+                self._next = end
+                return True
+        return False
+
+    def _in_block(self, line: str, name: str, items: _ParamItems, value: str) -> None:
+        self._block.append(line)
+        if _has_tzid(items):
+            raise _NotPlain
+        if name == "BEGIN":
+            inner = _component_name(value)
+            if inner == "VEVENT":
+                raise _NotPlain
+            self._open.append(inner)
+        elif name == "END":
+            if _component_name(value) != self._open.pop():
+                raise _NotPlain
+            if not self._open:
+                _check_block(tuple(self._block))
+
+
+def _content_lines(text: str) -> list[str]:
+    """Return the lines of ``text`` unfolded and split as icalendar does, with its blank lines.
+
+    icalendar's own expressions are costly; when every line ends alike (all CRLF, or all LF
+    with no CR anywhere) and no line is blank, a fold is only a line end followed by a space
+    or a tab, and plain string operations find the same lines.
+    """
+    if text.count("\n") == text.count("\r\n") == text.count("\r") and "\r\n\r\n" not in text:
+        return text.replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")
+    if "\r" not in text and "\n\n" not in text:
+        return text.replace("\n ", "").replace("\n\t", "").split("\n")
+    return _NEWLINE.split(_UNFOLD.sub("", text))
+
+
+def _component_name(value: str) -> str:
+    """The component a BEGIN or END line names; raises ``_NotPlain`` for an odd one."""
+    if _COMPONENT_NAME.fullmatch(value) is None:
+        raise _NotPlain
+    return value.upper()
+
+
+def _harmless(name: str, items: _ParamItems, value: str) -> bool:
+    """Return True when icalendar reads this event line without an error that could stop the
+    file: it has no parameters, and its type takes any text (TEXT, unknown) or it is a
+    date-time in the basic UTC form (a bad date there is an error the event keeps)."""
+    if items:
+        return False
+    kind = _value_type(name)
+    return kind is vText or kind is vUnknown or (
+        kind is vDDDTypes and _UTC_STAMP.fullmatch(value) is not None)
+
+
+@functools.lru_cache(maxsize=_CACHED_PREFIXES)
+def _value_type(name: str) -> type:
+    """The type icalendar gives a property without a VALUE parameter."""
+    kind: type = icalendar.Calendar.types_factory.for_property(name, None)
+    return kind
+
+
+def _has_tzid(items: _ParamItems) -> bool:
+    return any(key == "TZID" for key, _ in items)
+
+
+def _parse_event(lines: list[Contentline]) -> Component:
+    """Parse one event's own lines with icalendar; raises ``_NotPlain`` on any error."""
+    try:
+        [event] = ComponentIcalParser(lines, _COMPONENTS,
+                                      icalendar.Calendar.types_factory).parse()
+    except Exception:  # any error: the file is read in full, and fails there
+        raise _NotPlain from None
+    return event
