@@ -10,9 +10,6 @@ world (:mod:`bench.worlds`), then measures, each as a whole process, with median
 
 Then the planner alone (:mod:`bench.planning`) and ``coffeechat --help``. It prints markdown
 tables and writes the figures to ``bench/results.json``. Progress goes to stderr.
-
-The local vdir stops at 10,000 events in the full run: at about 5 ms per .ics file, one first
-sync of 50,000 files takes over four minutes, more than the whole benchmark's budget.
 """
 
 from __future__ import annotations
@@ -62,7 +59,7 @@ class Settings:
     kinds: tuple[str, ...] = KINDS
     sizes: dict[str, tuple[int, ...]] = field(default_factory=lambda: {
         "google": (1_000, 10_000, 50_000), "outlook": (1_000, 10_000, 50_000),
-        "local": (1_000, 10_000)})
+        "local": (1_000, 10_000, 50_000)})
     first_runs: int = 3
     """First syncs (and naive polls) per size up to ``large``."""
     first_runs_large: int = 1
