@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -92,9 +92,9 @@ class Window:
 # --- the cursor --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """What the cursor remembers of one file."""
+class FileEntry(NamedTuple):
+    """What the cursor remembers of one file. (A named tuple: an idle sync of a large vdir
+    reads one per file from the cursor, and tuples are cheap to make.)"""
 
     mtime_ns: int
     size: int
@@ -118,14 +118,14 @@ class FileEntry:
     @classmethod
     def from_json(cls, raw: Any) -> FileEntry:
         """Read an entry; raises ``CursorExpired`` when it has not the expected shape."""
-        if not isinstance(raw, dict):
+        if type(raw) is not dict:
             raise _expired("a file entry is not an object")
         mtime_ns, size, uids = raw.get("mtime_ns"), raw.get("size"), raw.get("uids")
         recurring, broken = raw.get("recurring"), raw.get("broken", False)
-        if not (isinstance(mtime_ns, int) and not isinstance(mtime_ns, bool)
-                and isinstance(size, int) and not isinstance(size, bool)
-                and isinstance(uids, list) and all(isinstance(u, str) for u in uids)
-                and isinstance(recurring, bool) and isinstance(broken, bool)):
+        # exact types (JSON gives no subclasses; a bool is not taken for an int)
+        if not (type(mtime_ns) is int and type(size) is int and type(uids) is list
+                and type(recurring) is bool and type(broken) is bool
+                and all(type(u) is str for u in uids)):
             raise _expired("a file entry has missing or mistyped fields")
         return cls(mtime_ns, size, tuple(uids), recurring, broken)
 
@@ -343,11 +343,19 @@ def _reason(exc: BaseException) -> str:
 # --- the calendar source -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Stat:
-    path: Path
+class _Stat(NamedTuple):
+    """A calendar file as listed: its folder and name (the path is only made when the file is
+    read: listing 50,000 files must not build 50,000 paths), size and time."""
+
+    folder: Path
+    name: str
     mtime_ns: int
     size: int
+
+    @property
+    def path(self) -> Path:
+        """The file's path."""
+        return self.folder / self.name
 
 
 class VdirCalendar:
@@ -468,7 +476,7 @@ class VdirCalendar:
                 "permissions, or fix `calendar` in the config"
             ) from exc
         if not stat.S_ISDIR(top.st_mode):
-            return {path.name: _Stat(path, top.st_mtime_ns, top.st_size)}
+            return {path.name: _Stat(path.parent, path.name, top.st_mtime_ns, top.st_size)}
         found: dict[str, _Stat] = {}
         try:
             with os.scandir(path) as entries:
@@ -481,7 +489,7 @@ class VdirCalendar:
                         info = entry.stat()
                     except OSError:
                         continue  # removed while we listed: the next sync will see it gone
-                    found[entry.name] = _Stat(Path(entry.path), info.st_mtime_ns, info.st_size)
+                    found[entry.name] = _Stat(path, entry.name, info.st_mtime_ns, info.st_size)
         except OSError as exc:
             raise ConnectorError(
                 f"{self._who()}the calendar folder {path} cannot be listed ({exc.strerror}): "
