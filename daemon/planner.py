@@ -369,8 +369,8 @@ def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
             reason = "the meeting was cancelled"
         elif iv.user_declined:
             reason = "you declined the meeting"
-        out.append(_Meeting(m.uid, iv.account, m.title, start, max(start, end), contacts,
-                            declined, reason))
+        out.append(_Meeting(m.uid, iv.account, m.title, start, end if end > start else start,
+                            contacts, declined, reason))
     return out
 
 
