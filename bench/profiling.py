@@ -8,7 +8,7 @@ The world is built as for the benchmark. For ``idle`` and ``busy`` a first sync 
 (as a child process, unmeasured); then the asked phase runs in this process under cProfile
 (only this thread: the fake server's thread is not profiled), or with ``--memory`` under
 tracemalloc, which shows the Python allocations alive right after the calendar sync returned
-(the usual peak) and the peak of the whole cycle. ``--imports`` prints the slowest imports of
+and the peak of the whole cycle. ``--imports`` prints the slowest imports of
 ``coffeechat run --once`` (``python -X importtime``) instead.
 """
 

@@ -30,6 +30,8 @@ from daemon.replies import (
     lift_answered,
     mail_for_planning,
     pause_unanswered,
+    paused_checks,
+    reading,
     refresh,
     seen_in_use,
     threads,
@@ -161,10 +163,10 @@ def _settle(settings: Settings, store: Store, key: str, now: datetime,
 
 
 def _paused_checks(settings: Settings, store: Store, now: datetime) -> list[datetime]:
-    reading = [a.name for a in settings.accounts if a.options.get("reply_detection")]
-    if not reading:
+    accounts = reading(settings)
+    if not accounts:
         return []
-    return idle.paused_checks(store.prefs(), store.mail_seen(), reading, now)
+    return paused_checks(store.prefs(), store.mail_seen(), accounts, now)
 
 
 def _plan(settings: Settings, store: Store, now: datetime) -> Plan:

@@ -16,12 +16,12 @@ at least that often whatever happens.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from daemon.config import Settings
-from daemon.model import ContactMail, ContactPrefs, Plan
-from daemon.replies import PAUSED_FRESH
+from daemon.model import Plan
+from daemon.replies import reading
 from daemon.store import Store
 
 MAX_IDLE = timedelta(hours=24)
@@ -31,9 +31,8 @@ MAX_IDLE = timedelta(hours=24)
 def settings_key(settings: Settings) -> str:
     """A digest of the settings the plan depends on: the cadence, the zone, which accounts
     are configured and which read mail."""
-    accounts = sorted((a.name, bool(a.options.get("reply_detection")))
-                      for a in settings.accounts)
-    basis = repr((settings.cadence, str(settings.timezone), accounts))
+    accounts = sorted(a.name for a in settings.accounts)
+    basis = repr((settings.cadence, str(settings.timezone), accounts, sorted(reading(settings))))
     return hashlib.blake2b(basis.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -43,27 +42,16 @@ def still_idle(store: Store, key: str, now: datetime) -> bool:
     return memo is not None and memo[0] == key and now < memo[1]
 
 
-def wake_up(current: Plan, paused_checks: Iterable[datetime], now: datetime) -> datetime | None:
+def wake_up(current: Plan, mail_checks: Iterable[datetime], now: datetime) -> datetime | None:
     """When the planner must run again after ``current`` (planned at ``now``): when its answer
     can next change (see :attr:`Plan.next_change`) or a paused contact is next to be looked
-    up, at most :data:`MAX_IDLE` on. ``None`` when it must run at the next cycle (``current``
-    has drafts due or contacts to pause)."""
+    up (``mail_checks``, see :func:`daemon.replies.paused_checks`), at most
+    :data:`MAX_IDLE` on. ``None`` when it must run at the next cycle (``current`` has drafts
+    due or contacts to pause)."""
     if current.due or current.to_pause:
         return None
-    candidates = [*paused_checks, now + MAX_IDLE]
+    candidates = [*mail_checks, now + MAX_IDLE]
     if current.next_change is not None:
         candidates.append(current.next_change)
     return min(candidates)
 
-
-def paused_checks(prefs: Mapping[str, ContactPrefs],
-                  seen: Iterable[tuple[str, ContactMail, datetime]],
-                  reading: Iterable[str], now: datetime) -> list[datetime]:
-    """When each contact coffeechat paused is next to be looked up in each mailbox that
-    reads mail (``reading``): a day after the last look, or ``now`` if never looked up."""
-    paused = {email for email, p in prefs.items() if p.status == "paused" and p.reason}
-    if not paused:
-        return []
-    checked = {(account, mail.contact): at for account, mail, at in seen}
-    return [checked[(account, email)] + PAUSED_FRESH if (account, email) in checked else now
-            for account in reading for email in paused]

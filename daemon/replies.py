@@ -55,14 +55,19 @@ def _newer(a: MailSeen | None, b: MailSeen | None) -> MailSeen | None:
     return b if b.at > a.at else a
 
 
+def reading(settings: Settings) -> set[str]:
+    """The accounts whose mailboxes count: those with ``reply_detection`` on."""
+    return {a.name for a in settings.accounts if a.options.get("reply_detection")}
+
+
 def seen_in_use(settings: Settings, store: Store) -> list[Seen]:
     """What the mailboxes of accounts that still have ``reply_detection`` on showed: only
     this counts, for planning and for conversations (turning it off makes the calendar alone
     count again). Reads nothing when no account has it on."""
-    reading = {a.name for a in settings.accounts if a.options.get("reply_detection")}
-    if not reading:
+    accounts = reading(settings)
+    if not accounts:
         return []
-    return [seen for seen in store.mail_seen() if seen[0] in reading]
+    return [seen for seen in store.mail_seen() if seen[0] in accounts]
 
 
 def mail_for_planning(settings: Settings, store: Store) -> dict[str, ContactMail]:
@@ -86,7 +91,7 @@ def wanted(current: Plan, prefs: Mapping[str, ContactPrefs], seen: Iterable[Seen
     """Which contacts each account's mailbox should be asked about now (see the module)."""
     checked = {(account, mail.contact): at for account, mail, at in seen}
     due_now = {s.contact.email for s in current.due if s.kind in _DEPENDS_ON_MAIL}
-    paused = {email for email, p in prefs.items() if p.status == "paused" and p.reason}
+    paused = _paused_by_coffeechat(prefs)
 
     def stale(account: str, email: str, fresh: timedelta) -> bool:
         at = checked.get((account, email))
@@ -99,6 +104,22 @@ def wanted(current: Plan, prefs: Mapping[str, ContactPrefs], seen: Iterable[Seen
         if emails:
             out[account] = emails
     return out
+
+
+def paused_checks(prefs: Mapping[str, ContactPrefs], seen: Iterable[Seen],
+                  accounts: Iterable[str], now: datetime) -> list[datetime]:
+    """When :func:`wanted` will next ask each mailbox in ``accounts`` about each contact
+    coffeechat paused: :data:`PAUSED_FRESH` after the last look, or ``now`` if never looked."""
+    paused = _paused_by_coffeechat(prefs)
+    if not paused:
+        return []
+    checked = {(account, mail.contact): at for account, mail, at in seen}
+    return [checked[(account, email)] + PAUSED_FRESH if (account, email) in checked else now
+            for account in accounts for email in paused]
+
+
+def _paused_by_coffeechat(prefs: Mapping[str, ContactPrefs]) -> set[str]:
+    return {email for email, p in prefs.items() if p.status == "paused" and p.reason}
 
 
 def refresh(store: Store, account: str, mailbox: MailHistory, contacts: Iterable[str],

@@ -13,8 +13,18 @@ from hypothesis import strategies as st
 
 from daemon import idle, planner
 from daemon.errors import TransientError
-from daemon.model import Cadence, ContactPrefs, DraftRecord, Interview, Meeting, Person, Plan
+from daemon.model import (
+    Cadence,
+    ContactMail,
+    ContactPrefs,
+    DraftRecord,
+    Interview,
+    Meeting,
+    Person,
+    Plan,
+)
 from daemon.planner import catch_up_key, plan
+from daemon.replies import paused_checks, wanted
 from daemon.store import Store
 from daemon.timing import WorkingHours
 from tests.test_cycle import NOW, Harness, meeting
@@ -163,3 +173,16 @@ def test_a_catch_up_held_by_the_spread_is_due_when_a_place_frees(tmp_path: Path)
     assert held.due == () and held.upcoming[0].key == waiting
     assert held.next_change == yesterday + timedelta(hours=24) < held.upcoming[0].due
     assert [s.key for s in plan(old, {}, drafts, held.next_change, cadence, NY).due] == [waiting]
+
+
+def test_a_paused_contacts_next_mail_check_is_when_wanted_asks_for_it() -> None:
+    now = datetime(2024, 6, 3, 15, 0, tzinfo=NY)
+    prefs = {ANA.email: ContactPrefs(ANA.email, "paused", reason="no answer"),
+             BO.email: ContactPrefs(BO.email, "paused")}  # paused by the user: not looked up
+    seen = [("work", ContactMail(ANA.email), now - timedelta(hours=5))]
+    nothing = Plan((), (), ())
+    checks = paused_checks(prefs, seen, ["work", "home"], now)
+    assert sorted(checks) == [now, now + timedelta(hours=19)]  # never looked in "home"
+    later = now + timedelta(hours=19)
+    assert wanted(nothing, prefs, seen, ["work"], later - timedelta(seconds=1)) == {}
+    assert wanted(nothing, prefs, seen, ["work"], later) == {"work": {ANA.email}}
