@@ -1,9 +1,9 @@
 """Turning measured scenarios into the markdown tables and the targets of issue 7.
 
 A scenario is a plain JSON object (what ``bench/results.json`` holds): ``scenario``
-(``first_sync``, ``idle``, ``busy``, ``planner``, ``help``), ``tool`` (``coffeechat`` or
-``naive``), ``connector``, ``events``, the medians of its figures under ``median`` and every
-run under ``samples``.
+(``first_sync``, ``idle``, ``idle_every_file`` (local only), ``busy``, ``planner``,
+``help``), ``tool`` (``coffeechat`` or ``naive``), ``connector``, ``events``, the medians of
+its figures under ``median`` and every run under ``samples``.
 """
 
 from __future__ import annotations
@@ -161,6 +161,22 @@ def naive_table(scenarios: Sequence[JSON]) -> str:
     return "\n".join(rows)
 
 
+def every_file_table(scenarios: Sequence[JSON]) -> str:
+    """A local vdir's idle cycle as measured (the folder shows no change: no file is listed)
+    beside one that compares every file (``full_check_minutes = 0``, or the hourly check)."""
+    rows = ["| events | idle s | idle s, every file compared | files read | bytes written |",
+            "|---|---|---|---|---|"]
+    for n in _sizes(scenarios, "local"):
+        idle = find(scenarios, scenario="idle", tool="coffeechat", connector="local", events=n)
+        every = find(scenarios, scenario="idle_every_file", tool="coffeechat",
+                     connector="local", events=n)
+        if every is None:
+            continue
+        rows.append(f"| {n:,} | {_s(_m(idle, 'wall_s'))} | {_s(_m(every, 'wall_s'))} "
+                    f"| {_n(_m(every, 'files_read'))} | {_n(_m(every, 'state_bytes_written'))} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
 def planner_table(scenarios: Sequence[JSON]) -> str:
     """The planner alone, by number of contacts."""
     rows = ["| contacts | meetings | draft records | plan() median ms | µs per contact |",
@@ -192,6 +208,8 @@ def markdown(result: JSON) -> str:
         "", "### coffeechat run --once", "", coffeechat_table(scenarios),
         "", "### Against a naive poller (lists the whole window every cycle)", "",
         naive_table(scenarios),
+        "", "### A local vdir whose every file is compared (`full_check_minutes = 0`)", "",
+        every_file_table(scenarios) or "not measured",
         "", "### The planner alone (in process)", "", planner_table(scenarios), "",
         f"`coffeechat --help`: {_s(_m(help_item, 'wall_s'), 3)} s "
         f"(median of {help_item['runs'] if help_item else 0}).",

@@ -114,8 +114,8 @@ class Bench:
         self.env = environment(self.home)
         self.scenarios: list[JSON] = []
 
-    def _coffeechat(self, world: World, *args: str) -> ChildRun:
-        argv = [str(COFFEECHAT), "--config", str(world.config), *args]
+    def _coffeechat(self, world: World, *args: str, config: Path | None = None) -> ChildRun:
+        argv = [str(COFFEECHAT), "--config", str(config or world.config), *args]
         return self.spawner.run(argv, cwd=world.root, env=self.env)
 
     def world(self, kind: str, n: int) -> None:
@@ -134,6 +134,8 @@ class Bench:
                 self._naive(world, base, runs)
             self._first_syncs(world, base, runs)
             self._repeat(world, base, "idle", self.settings.idle_runs, lambda r: None)
+            if isinstance(world, LocalWorld):
+                self._every_file(world, base)
             self._repeat(world, base, "busy", self.settings.busy_runs,
                          lambda r: world.apply(busy_edits(calendar, r, datetime.now(UTC))))
         finally:
@@ -186,8 +188,17 @@ class Bench:
                             "changes": _changes(done.stdout)})
         self._add(base, "first_sync", "coffeechat", samples)
 
+    def _every_file(self, world: LocalWorld, base: JSON) -> None:
+        """Idle cycles of a local account that compares every file each cycle (what the
+        hourly full check costs), after one unmeasured cycle that rewrites the cursor for
+        that setting."""
+        _check(self._coffeechat(world, "run", "--once", config=world.every_file_config),
+               "coffeechat run --once (every file compared, first)")
+        self._repeat(world, base, "idle_every_file", self.settings.idle_runs, lambda r: None,
+                     config=world.every_file_config)
+
     def _repeat(self, world: World, base: JSON, phase: str, runs: int,
-                before: Callable[[int], None]) -> None:
+                before: Callable[[int], None], config: Path | None = None) -> None:
         samples = []
         for r in range(runs):
             before(r)
@@ -197,7 +208,7 @@ class Bench:
             others = folder_states(world.root, {world.state})
             if isinstance(world, LocalWorld):
                 world.mark_unread()
-            done = self._coffeechat(world, "run", "--once")
+            done = self._coffeechat(world, "run", "--once", config=config)
             _check(done, f"coffeechat run --once ({phase})")
             counts = world.counts()
             after = file_state(world.state)

@@ -18,7 +18,7 @@ from bench import naive
 from bench.events import ZONE, Event, build_calendar, busy_edits
 from bench.formats import google_event, graph_event, ics_file
 from bench.measure import bytes_written, file_state
-from bench.report import evaluate
+from bench.report import evaluate, every_file_table
 from bench.servers import BenchGoogle, BenchGraph
 from connectors.google.mapping import to_change
 from connectors.local.calendar import Window, parse_file
@@ -190,3 +190,17 @@ def test_targets_flag_a_state_write_in_an_idle_cycle() -> None:
                            calendar_requests=1, state_bytes_written=5000)]
     (idle,) = [t for t in evaluate(scenarios) if t["target"].startswith("Idle cycle")]
     assert idle["status"] == "missed"
+
+
+def test_every_file_idle_is_shown_beside_the_idle_cycle_and_not_taken_for_it() -> None:
+    quiet = {"files_read": 0, "state_bytes_written": 0}
+    scenarios = [_scenario("idle", "coffeechat", "local", 1000, wall_s=0.5, **quiet),
+                 _scenario("idle_every_file", "coffeechat", "local", 1000, wall_s=0.6, **quiet),
+                 _scenario("idle", "coffeechat", "local", 50000, wall_s=0.6, **quiet),
+                 _scenario("idle_every_file", "coffeechat", "local", 50000, wall_s=2.0,
+                           **quiet)]
+    assert every_file_table(scenarios).splitlines()[2:] == [
+        "| 1,000 | 0.50 | 0.60 | 0 | 0 |", "| 50,000 | 0.60 | 2.00 | 0 | 0 |"]
+    targets = {t["target"]: t for t in evaluate(scenarios)}
+    ratio = targets["Idle wall at 50,000 events within 1.3x of 1,000, local vdir"]
+    assert (ratio["value"], ratio["status"]) == ("0.60 s / 0.50 s = 1.20x", "met")

@@ -19,6 +19,7 @@ from typing import Protocol
 from bench.events import ME, ZONE, Calendar, Event
 from bench.formats import GOOGLE_TAG_COLOR, google_event, graph_event, ics_file
 from bench.servers import GOOGLE_MAX_PAGE, GRAPH_MAX_TOP, BenchGoogle, BenchGraph
+from tests.vdir import save
 
 KINDS = ("google", "outlook", "local")
 NAIVE_SCRIPT = Path(__file__).with_name("naive.py")
@@ -113,9 +114,9 @@ class _Base:
     def state(self) -> Path:
         return self.root / "state.json"
 
-    def _write_config(self, account: str) -> None:
-        self.config.write_text(_CONFIG.format(name=ME[0], email=ME[1], zone=ZONE.key,
-                                              account=account), "utf-8")
+    def _write_config(self, account: str, path: Path | None = None) -> None:
+        (path or self.config).write_text(_CONFIG.format(name=ME[0], email=ME[1], zone=ZONE.key,
+                                                        account=account), "utf-8")
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -232,7 +233,8 @@ timeout_seconds = 30
 
 class LocalWorld(_Base):
     """The calendar as a vdir, one .ics file per event (as vdirsyncer keeps it); account
-    ``personal`` with a Maildir for drafts."""
+    ``personal`` with a Maildir for drafts. A second config, :attr:`every_file_config`, has
+    the account compare every file each cycle (``full_check_minutes = 0``)."""
 
     kind = "local"
 
@@ -241,9 +243,11 @@ class LocalWorld(_Base):
         super().__init__(calendar, root)
         self.vdir = root / "calendar"
         self.maildir = root / "Maildir" / "Drafts"
+        self.every_file_config = root / "config-every-file.toml"
         self.vdir.mkdir()
         self.apply(calendar.events)
-        self._write_config(f"""
+        for path, full_check in ((self.config, 60), (self.every_file_config, 0)):
+            self._write_config(f"""
 [[accounts]]
 name = "personal"
 kind = "local"
@@ -251,7 +255,8 @@ calendar = "{self.vdir}"
 drafts = "{self.maildir}"
 history_days = {HISTORY_DAYS}
 horizon_days = {HORIZON_DAYS}
-""")
+full_check_minutes = {full_check}
+""", path)
 
     def counts(self) -> Counts:
         """No requests (no network); drafts are the files in the Maildir."""
@@ -267,9 +272,10 @@ horizon_days = {HORIZON_DAYS}
         shutil.rmtree(self.maildir.parent, ignore_errors=True)
 
     def apply(self, events: Iterable[Event]) -> None:
-        """Write each event's file (a new modification time and, mostly, size)."""
+        """Write each event's file as vdirsyncer does, renamed over the old one (a new
+        modification time and, mostly, size)."""
         for event in events:
-            (self.vdir / f"{event.key}.ics").write_bytes(ics_file(event))
+            save(self.vdir / f"{event.key}.ics", ics_file(event))
 
     def mark_unread(self) -> None:
         """Set every calendar file's access time far in the past (modification time kept)."""

@@ -144,6 +144,9 @@ class _LocalAccountModel(_AccountModel):
     calendar: str
     drafts: str
     horizon_days: int = Field(default=365, ge=1, le=3650)
+    full_check_minutes: int = Field(default=60, ge=0, le=10080)
+    """Compare every file at least this often, even when the folder shows no change (for tools
+    that rewrite files in place); 0 compares them every cycle."""
     mail: str | None = None
     """A Maildir folder, or a folder of Maildir folders (INBOX, Sent, ...), read for
     ``reply_detection``."""

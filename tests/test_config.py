@@ -38,6 +38,7 @@ def test_good_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None
     options = settings.accounts[0].options
     assert options["calendar"] == str(tmp_path / "calendar")
     assert options["drafts"] == str(tmp_path / "Maildir" / "Drafts")
+    assert options["full_check_minutes"] == 60
     assert settings.cadence.follow_up_days_after == 30
     assert settings.cadence.max_new_catch_ups_per_day == 5
 
@@ -54,6 +55,15 @@ def test_three_mistakes_are_all_reported_with_their_keys(tmp_path: Path) -> None
     assert any(p.startswith("accounts[0].calender:") and "unknown key" in p for p in problems)
     assert any(p.startswith("cadence.follow_up_days_after:") for p in problems)
     assert "3 problems" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["-1", "10081", '"hourly"'])
+def test_a_bad_full_check_interval_is_reported(tmp_path: Path, value: str) -> None:
+    text = GOOD + f"full_check_minutes = {value}\n"
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "accounts[0].full_check_minutes"]
 
 
 def test_duplicate_account_names_are_reported(tmp_path: Path) -> None:

@@ -17,9 +17,10 @@ import pytest
 
 from connectors.base import ConnectorEnv, collect
 from connectors.local import open_account
-from connectors.local.calendar import VdirCalendar, read_file
+from connectors.local.calendar import SyncState, VdirCalendar, read_file
 from daemon.errors import ConnectorError, CursorExpired
 from daemon.model import JSON, Change, Meeting, Removed
+from tests.vdir import save
 
 DATA = Path(__file__).parent / "data" / "ics"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -30,6 +31,11 @@ OUTLOOK_ONE_OFF = ("040000008200E00074C5B7101A82E00800000000D0D2A1F3C5A8DC010000
                    "000000B62F1E9A64C0E84A9E2F8C1D7A3B5E44")
 OUTLOOK_SERIES = ("040000008200E00074C5B7101A82E00800000000F1E2D3C4B5A6DC01000000000000000010"
                   "0000004D8E2C6A1B3F9E4C8A7D5B2E1F0C9A83")
+
+
+def a_minute_on() -> int:
+    """The file system's clock a minute from now: a folder that just changed looks settled."""
+    return time.time_ns() + 60 * 10**9
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -68,12 +74,25 @@ class Vdir:
         self._tick = 1_770_000_000 * 10**9
 
     def write(self, name: str, content: str | bytes) -> Path:
+        """Write a file as vdir tools do (a temporary file renamed over it)."""
         path = self.folder / name
-        data = content.encode() if isinstance(content, str) else content
-        path.write_bytes(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        self._tick += 10**9
+        save(path, _crlf(content), self._tick)
+        return path
+
+    def write_in_place(self, name: str, content: str | bytes) -> Path:
+        """Rewrite a file in place, as some editors do: the folder itself does not change."""
+        path = self.folder / name
+        path.write_bytes(_crlf(content))
         self._tick += 10**9
         os.utime(path, ns=(self._tick, self._tick))
         return path
+
+    def settle(self) -> None:
+        """Set the folder's time back, as if it had not changed for a while (give the calendar
+        ``file_clock=a_minute_on`` too); a later change gives it a new time for sure."""
+        self._tick += 10**9
+        os.utime(self.folder, ns=(self._tick, self._tick))
 
     def copy(self, name: str, target: str | None = None) -> Path:
         return self.write(target or name, (DATA / name).read_bytes())
@@ -83,6 +102,11 @@ class Vdir:
         env = ConnectorEnv(timezone=tz, clock=self.clock, data_dir=self.folder.parent)
         return VdirCalendar(path or self.folder, env, account="test", reader=self.reader,
                             **options)
+
+
+def _crlf(content: str | bytes) -> bytes:
+    data = content.encode() if isinstance(content, str) else content
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 @pytest.fixture
@@ -475,7 +499,7 @@ def test_window_moving_by_a_day_expands_series_again(vdir: Vdir) -> None:
     assert vdir.reader.opened == ["open.ics"]  # the file without a series is not opened
     assert set(meetings(changes)) == {"open/2026-03-16T14:00:00Z"}
     assert removed(changes) == set()  # 23 February fell out of the window: not "removed"
-    assert "open/2026-02-23T15:00:00Z" not in cursor["files"]["open.ics"]["uids"]
+    assert "open/2026-02-23T15:00:00Z" not in SyncState.from_json(cursor).files["open.ics"].uids
 
 
 def test_window_move_with_a_change_reports_only_removals_inside_the_window(vdir: Vdir) -> None:
@@ -497,6 +521,10 @@ def test_a_new_zone_reads_everything_again(vdir: Vdir) -> None:
     assert meetings(changes)["f"].start == utc(2026, 3, 10, 8)
 
 
+V2: JSON = {"version": 2, "kind": "local-vdir", "timezone": "UTC", "window_start": "2026-01-01",
+            "window_end": "2027-01-01", "folder": None, "listed_at": None, "files": "{}"}
+
+
 @pytest.mark.parametrize("cursor", [
     {},
     {"version": 99, "kind": "local-vdir"},
@@ -507,11 +535,148 @@ def test_a_new_zone_reads_everything_again(vdir: Vdir) -> None:
      "window_end": "2027-01-01", "files": {}},
     {"version": 1, "kind": "local-vdir", "timezone": "UTC", "window_start": "2026-01-01",
      "window_end": "2027-01-01", "files": []},
+    {**V2, "files": {}},
+    {**V2, "files": "{not json"},
+    {**V2, "files": '{"a.ics": [1, 2, [], false]}'},
+    {**V2, "files": '{"a.ics": [1, 2, [3], false, false]}'},
+    {**V2, "folder": {"device": 1, "inode": 2, "mtime_ns": 3}},
+    {**V2, "folder": {"device": 1, "inode": 2, "mtime_ns": 3, "ctime_ns": "4"}},
+    {**V2, "listed_at": "an hour ago"},
+    {**V2, "listed_at": "2026-03-01T12:00:00"},
 ])
 def test_unknown_cursor_expires(vdir: Vdir, cursor: JSON) -> None:
     vdir.write("a.ics", ics(vevent("a1")))
     with pytest.raises(CursorExpired):
         collect(vdir.calendar().changes(cursor))
+
+
+# --- the folder's stamp: an unchanged folder is not listed -----------------------------------
+
+
+def test_an_unchanged_folder_is_not_listed_until_the_full_check(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1", summary="Alpha")))
+    vdir.settle()
+    source = vdir.calendar(file_clock=a_minute_on)
+    _, cursor = sync(source, None)
+    # An editor that rewrites the file in place leaves the folder as it was.
+    vdir.write_in_place("a.ics", ics(vevent("a1", summary="Omega")))
+    vdir.clock.now = NOW + timedelta(minutes=59)
+    changes, same = collect(source.changes(cursor))
+    assert changes == [] and same is cursor  # not listed: the cursor comes back as it was
+    vdir.clock.now = NOW + timedelta(minutes=60)  # full_check_minutes (60) later: every file
+    changes, cursor = sync(source, cursor)
+    assert meetings(changes)["a1"].title == "Omega"
+    assert sync(source, cursor)[0] == []
+
+
+def test_a_file_written_as_vdir_tools_do_is_seen_at_once(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1", summary="Alpha")))
+    vdir.settle()
+    source = vdir.calendar(file_clock=a_minute_on)
+    _, cursor = sync(source, None)
+    vdir.reader.opened.clear()
+    vdir.write("a.ics", ics(vevent("a1", summary="Omega")))  # renamed over: the folder changes
+    vdir.write("b.ics", ics(vevent("b1")))
+    changes, cursor = sync(source, cursor)
+    assert sorted(vdir.reader.opened) == ["a.ics", "b.ics"]
+    assert meetings(changes)["a1"].title == "Omega" and "b1" in meetings(changes)
+    vdir.settle()
+    (vdir.folder / "b.ics").unlink()
+    assert removed(sync(source, cursor)[0]) == {"b1"}
+
+
+def test_a_folder_whose_time_is_set_back_is_still_seen_to_change(vdir: Vdir) -> None:
+    # rsync -t and backup tools restore a folder's modification time; its change time moves.
+    vdir.write("a.ics", ics(vevent("a1")))
+    vdir.settle()
+    source = vdir.calendar(file_clock=a_minute_on)
+    _, cursor = sync(source, None)
+    kept = (vdir.folder.stat().st_atime_ns, vdir.folder.stat().st_mtime_ns)
+    time.sleep(0.05)  # the file system's clock ticks coarsely: let it move
+    vdir.write("b.ics", ics(vevent("b1")))
+    os.utime(vdir.folder, ns=kept)
+    assert vdir.folder.stat().st_mtime_ns == kept[1]
+    assert set(meetings(sync(source, cursor)[0])) == {"b1"}
+
+
+def test_full_check_minutes_zero_lists_every_cycle(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1", summary="Alpha")))
+    vdir.settle()
+    source = vdir.calendar(file_clock=a_minute_on, full_check_minutes=0)
+    _, cursor = sync(source, None)
+    vdir.write_in_place("a.ics", ics(vevent("a1", summary="Omega")))
+    changes, cursor = sync(source, cursor)
+    assert meetings(changes)["a1"].title == "Omega"
+    vdir.clock.now = NOW + timedelta(minutes=5)
+    assert sync(source, cursor) == ([], cursor)  # no new listing time: nothing to write
+
+
+def test_a_folder_that_just_changed_is_listed_again_next_time(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1", summary="Alpha")))
+    source = vdir.calendar()  # the real clock: the folder changed a moment ago
+    _, cursor = sync(source, None)
+    assert SyncState.from_json(cursor).folder is None  # the same tick may still hide a change
+    vdir.write_in_place("a.ics", ics(vevent("a1", summary="Omega")))
+    assert meetings(sync(source, cursor)[0])["a1"].title == "Omega"
+
+
+def test_a_folder_that_changes_while_it_is_listed_is_listed_again(
+        vdir: Vdir, monkeypatch: pytest.MonkeyPatch) -> None:
+    vdir.write("a.ics", ics(vevent("a1")))
+    vdir.settle()
+    source = vdir.calendar(file_clock=a_minute_on)
+    scandir = os.scandir
+
+    class BusyListing:
+        """The folder's listing; a file arrives just after its last entry."""
+
+        def __init__(self, path: Path) -> None:
+            self._entries = scandir(path)
+
+        def __enter__(self) -> BusyListing:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            self._entries.close()
+
+        def __iter__(self) -> Iterator[os.DirEntry[str]]:
+            yield from self._entries
+            vdir.write("late.ics", ics(vevent("late")))
+
+    monkeypatch.setattr("connectors.local.calendar.os.scandir", BusyListing)
+    _, cursor = sync(source, None)
+    monkeypatch.undo()
+    assert SyncState.from_json(cursor).folder is None
+    assert "late" in meetings(sync(source, cursor)[0])
+
+
+def test_the_next_day_expands_series_again_in_a_quiet_folder(vdir: Vdir) -> None:
+    vdir.write("open.ics", ics(WEEKLY_OPEN))
+    vdir.settle()
+    source = vdir.calendar(history_days=7, horizon_days=14, file_clock=a_minute_on)
+    _, cursor = sync(source, None)
+    vdir.clock.now = NOW + timedelta(days=7)
+    assert set(meetings(sync(source, cursor)[0])) == {"open/2026-03-16T14:00:00Z"}
+
+
+def test_a_version_1_cursor_is_read_and_rewritten_without_reading_files(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1")))
+    vdir.write("open.ics", ics(WEEKLY_OPEN))
+    source = vdir.calendar()
+    _, cursor = sync(source, None)
+    state = SyncState.from_json(cursor)
+    version_1 = {
+        "version": 1, "kind": "local-vdir", "timezone": state.timezone,
+        "window_start": state.window.start.isoformat(),
+        "window_end": state.window.end.isoformat(),
+        "files": {name: {"mtime_ns": e.mtime_ns, "size": e.size, "uids": list(e.uids),
+                         "recurring": e.recurring, "broken": e.broken}
+                  for name, e in state.files.items()}}
+    vdir.reader.opened.clear()
+    changes, upgraded = sync(source, version_1)
+    assert changes == [] and vdir.reader.opened == []
+    assert upgraded["version"] == 2
+    assert SyncState.from_json(upgraded).files == state.files
 
 
 def test_missing_calendar_path_says_what_to_fix(vdir: Vdir) -> None:
@@ -559,7 +724,7 @@ def test_a_file_that_breaks_keeps_its_meetings_until_fixed(vdir: Vdir,
     with caplog.at_level(logging.WARNING):
         changes, cursor = sync(source, cursor)
     assert changes == []
-    assert cursor["files"]["a.ics"]["uids"] == ["a1", "a2"]
+    assert SyncState.from_json(cursor).files["a.ics"].uids == ("a1", "a2")
     assert any("a.ics" in r.getMessage() and "kept" in r.getMessage() for r in caplog.records)
     assert sync(source, cursor)[0] == []
     vdir.write("a.ics", ics(vevent("a1", summary="Fixed")))
@@ -626,6 +791,8 @@ def test_open_account_is_cheap_and_reports_a_missing_calendar_on_sync(tmp_path: 
     {"calendar": "relative/dir", "drafts": "/tmp/Drafts"},
     {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "history_days": -1},
     {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "horizon_days": "a year"},
+    {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "full_check_minutes": -5},
+    {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "full_check_minutes": True},
     {"calendar": "/tmp/cal"},
 ])
 def test_open_account_rejects_bad_options(tmp_path: Path, options: dict[str, Any]) -> None:

@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Account, ConnectorEnv
-from connectors.local.calendar import DEFAULT_HISTORY_DAYS, DEFAULT_HORIZON_DAYS, VdirCalendar
+from connectors.local.calendar import (
+    DEFAULT_FULL_CHECK_MINUTES,
+    DEFAULT_HISTORY_DAYS,
+    DEFAULT_HORIZON_DAYS,
+    VdirCalendar,
+)
 from connectors.local.mail import MaildirHistory, shared_index
 from connectors.local.maildir import MaildirDrafts
 from daemon.errors import ConnectorError
@@ -23,18 +28,21 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
 
     ``options``: ``calendar`` (a vdir folder or one .ics file), ``drafts`` (a Maildir folder,
     created on first use), ``history_days`` (default 400), ``horizon_days`` (default 365),
-    and ``reply_detection`` (default false); when it is true, ``mail`` (a Maildir folder or a
-    folder of Maildir folders) and ``my_emails`` (the user's addresses) give the account its
-    mail history. Nothing is read or created here; a missing calendar or mail folder is
-    reported by the first use.
+    ``full_check_minutes`` (default 60: how often every file is compared even when the folder
+    shows no change) and ``reply_detection`` (default false); when it is true, ``mail`` (a
+    Maildir folder or a folder of Maildir folders) and ``my_emails`` (the user's addresses)
+    give the account its mail history. Nothing is read or created here; a missing calendar or
+    mail folder is reported by the first use.
 
     Returns the account. Raises ``ConnectorError`` when an option is missing or of the wrong
     type.
     """
     calendar = _path_option(name, options, "calendar")
     drafts = _path_option(name, options, "drafts")
-    history_days = _days_option(name, options, "history_days", DEFAULT_HISTORY_DAYS)
-    horizon_days = _days_option(name, options, "horizon_days", DEFAULT_HORIZON_DAYS)
+    history_days = _count_option(name, options, "history_days", DEFAULT_HISTORY_DAYS, "days")
+    horizon_days = _count_option(name, options, "horizon_days", DEFAULT_HORIZON_DAYS, "days")
+    full_check = _count_option(name, options, "full_check_minutes", DEFAULT_FULL_CHECK_MINUTES,
+                               "minutes")
     mail = None
     if _bool_option(name, options, "reply_detection"):
         root = _path_option(name, options, "mail")
@@ -43,7 +51,7 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     return Account(
         name=name,
         calendar=VdirCalendar(calendar, env, account=name, history_days=history_days,
-                              horizon_days=horizon_days),
+                              horizon_days=horizon_days, full_check_minutes=full_check),
         drafts=MaildirDrafts(drafts, account=name),
         mail=mail,
     )
@@ -64,12 +72,13 @@ def _path_option(account: str, options: Mapping[str, Any], key: str) -> Path:
     return path
 
 
-def _days_option(account: str, options: Mapping[str, Any], key: str, default: int) -> int:
+def _count_option(account: str, options: Mapping[str, Any], key: str, default: int,
+                  unit: str) -> int:
     value = options.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConnectorError(
             f"account {account!r}: `{key}` is {value!r}; set it in the config to a whole "
-            "number of days, 0 or more"
+            f"number of {unit}, 0 or more"
         )
     return value
 

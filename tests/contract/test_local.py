@@ -22,6 +22,7 @@ from connectors.local.calendar import VdirCalendar
 from connectors.local.mail import MaildirHistory
 from connectors.local.maildir import MaildirDrafts
 from daemon.model import DraftRef, Response
+from tests.vdir import save
 
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
@@ -93,10 +94,8 @@ class LocalWorld(CalendarWorld):
         return self.folder / f"{safe_name(uid)}.ics"
 
     def put(self, event: EventSpec) -> None:
-        path = self.path(event.uid)
-        path.write_bytes(ics_for(event))
         self._tick += 10**9
-        os.utime(path, ns=(self._tick, self._tick))
+        save(self.path(event.uid), ics_for(event), self._tick)
 
     def remove(self, uid: str) -> None:
         self.path(uid).unlink()

@@ -32,6 +32,7 @@ from tests.contract.events import EventSpec
 from tests.contract.test_local import ics_for
 from tests.fakes import google as google_fake
 from tests.fakes import graph as graph_fake
+from tests.vdir import save
 
 ME = ("sam@example.com", "Sam Rivera")
 """The user: (address, name), as the config's ``[me]`` says."""
@@ -183,10 +184,8 @@ class LocalSide:
             description=event.description, location=event.location, organizer=ME,
             attendees=((event.contact[1], event.contact[0], event.response),),
             cancelled=event.cancelled))
-        path = self.calendar / f"{event.uid}.ics"
-        path.write_bytes(ics)
         stamp = next(self._tick) * 10**9  # a later mtime for every write, even within 1 s
-        os.utime(path, ns=(stamp, stamp))
+        save(self.calendar / f"{event.uid}.ics", ics, stamp)
 
     def _draft_files(self) -> list[Path]:
         folder = self.mail / "Drafts"

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from connectors.base import KEY_HEADER
+from tests.vdir import save
 
 
 def ics_time(value: datetime) -> str:
@@ -88,7 +89,7 @@ class Workspace:
                   contact: tuple[str, str] | None, account: str = "personal",
                   **extra: object) -> Path:
         path = self.root / f"{account}-calendar" / f"{uid}.ics"
-        path.write_text(event_ics(uid, title, start, contact, **extra))  # type: ignore[arg-type]
+        save(path, event_ics(uid, title, start, contact, **extra).encode())  # type: ignore[arg-type]
         return path
 
     def drafts(self, account: str = "personal") -> list[EmailMessage]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import time
@@ -14,6 +13,7 @@ import pytest
 from daemon.store import Store
 from tests.e2e.workspace import Workspace
 from tests.reliability.conftest import Record
+from tests.vdir import save
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,7 @@ def test_random_kills_during_cycles_leave_no_duplicate_and_no_loss(tmp_path: Pat
     for _ in range(KILLS):
         add_meetings(12)  # the calendar keeps changing while the service dies
         victim = ws.root / "personal-calendar" / f"m{rng.randint(1, serial)}.ics"
-        victim.write_text(victim.read_text().replace("Coffee chat", "Coffee chat (moved)"))
-        os.utime(victim, ns=(time.time_ns(), time.time_ns()))
+        save(victim, victim.read_bytes().replace(b"Coffee chat", b"Coffee chat (moved)"))
         before = len(ws.draft_keys())
         process = ws.popen("run", "--once")
         # aim at the whole cycle, weighted towards the stretch where drafts are written
