@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from daemon.timing import WorkingHours
@@ -239,9 +239,9 @@ class DraftRecord:
     they edited it); empty when all is well."""
 
 
-@dataclass(frozen=True)
-class DraftSpec:
-    """A draft the planner wants written: to whom, about which meeting, when, and why."""
+class DraftSpec(NamedTuple):
+    """A draft the planner wants written: to whom, about which meeting, when, and why. (A named
+    tuple: a plan makes one per planned draft, thousands per call, and tuples are cheap.)"""
 
     key: str
     kind: DraftKind
@@ -254,9 +254,9 @@ class DraftSpec:
     """For ``news``: the user's announcement, handed to the template as data."""
 
 
-@dataclass(frozen=True)
-class Skip:
-    """A draft the planner decided not to write, with the reason shown to the user.
+class Skip(NamedTuple):
+    """A draft the planner decided not to write, with the reason shown to the user. (A named
+    tuple, like :class:`DraftSpec`.)
 
     ``kind=None`` (key ``uid/no-contact``) marks a tagged meeting with nobody to write to."""
 

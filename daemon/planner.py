@@ -58,7 +58,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
@@ -97,6 +97,9 @@ LATE_GRACE = timedelta(hours=1)
 """A confirmation planned later than this after its time is reported as "tagged late"."""
 UNANSWERED_LIMIT = 2
 """Catch-ups without an answer after which the contact is paused (with reply detection)."""
+_ONE_DAY = timedelta(days=1)
+_DAY_BEFORE = -_ONE_DAY
+"""A prep note's shift from its meeting, for :func:`_wall_shift`."""
 
 _LABELS: dict[DraftKind, str] = {
     "confirmation": "confirmation",
@@ -116,6 +119,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 _BY_DUE = attrgetter("due", "key")
 """Sort key of planned drafts: by due time, then key."""
+_BY_START = attrgetter("start", "uid")
+"""Sort key of a contact's meetings: by start, then uid."""
 
 _PLAIN_UID = re.compile(r"[\x21-\x7e]{1,400}")
 
@@ -147,12 +152,25 @@ def add_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
     by the gap; one that exists twice (autumn) resolves to the first. Raises ``ValueError`` if
     ``moment`` is naive.
     """
-    if moment.tzinfo is not UTC and (moment.tzinfo is None or moment.utcoffset() is None):
+    if moment.tzinfo is not UTC:
         require_aware(moment, "moment")
+        moment = moment.astimezone(UTC)
+    return _wall_shift(moment, timedelta(days=days), tz)
+
+
+def _wall_shift(moment: datetime, days: timedelta, tz: ZoneInfo) -> datetime:
+    """:func:`add_days` for a ``moment`` whose tzinfo is ``UTC`` (the result keeps it), with the
+    whole ``days`` already made a timedelta (the planner makes its few once per plan: building
+    one costs as much as the arithmetic)."""
+    local = moment.astimezone(tz)
     # Adding a timedelta to an aware datetime moves its wall-clock time and keeps its zone; the
-    # result's fold is 0, so converting it resolves a repeated time to the first and a missing
-    # one forward by the gap.
-    return (moment.astimezone(tz) + timedelta(days=days)).astimezone(UTC)
+    # result's fold is 0, so its offset resolves a repeated time to the first and a missing one
+    # forward by the gap. Moving ``moment`` by the days and by the change of offset gives the
+    # instant that ``wall.astimezone(UTC)`` would, at a third of the cost.
+    wall = local + days
+    before, after = tz.utcoffset(local), tz.utcoffset(wall)
+    assert before is not None and after is not None  # a ZoneInfo always knows its offset
+    return moment + (days + (before - after))
 
 
 def plan(
@@ -216,6 +234,9 @@ def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
         drafts=drafts,
         mail=mail or {},
         work_resumes=_work_resumes(now, cadence, tz),
+        confirmation_shift=timedelta(days=-cadence.confirmation_days_before),
+        follow_up_shift=timedelta(days=cadence.follow_up_days_after),
+        catch_up_shift=timedelta(days=cadence.catch_up_every_days),
     )
     meetings = _normalise(interviews)
     by_contact = _valid_meetings_by_contact(meetings)
@@ -245,6 +266,12 @@ class _Context:
     mail: Mapping[str, ContactMail]
     work_resumes: datetime | None
     """With working hours, when working time next starts if ``now`` is outside it."""
+    confirmation_shift: timedelta
+    """Minus ``confirmation_days_before`` days, for :func:`_wall_shift` (made once per plan)."""
+    follow_up_shift: timedelta
+    """``follow_up_days_after`` days, likewise."""
+    catch_up_shift: timedelta
+    """``catch_up_every_days`` days, likewise."""
 
 
 def _work_resumes(now: datetime, cadence: Cadence, tz: ZoneInfo) -> datetime | None:
@@ -329,7 +356,7 @@ class _Collector:
                                          tz=ctx.tz, hours=ctx.cadence.working_hours)
         if deferred:  # the count starts again at midnight, for the kinds that need no work hours
             self.limit_frees.append(add_days(midnight, 1, ctx.tz))
-        waiting = [replace(spec, due=turn, reason=(
+        waiting = [spec._replace(due=turn, reason=(
             f"{_LABELS[spec.kind]} for {_name(spec.contact)}, waiting: at most {cap} new drafts "
             f"a day (its turn comes about {_day(turn, ctx.tz)})")) for spec, turn in deferred]
         return list(kept), waiting
@@ -387,15 +414,19 @@ def _unique_people(people: Sequence[Person], exclude: Sequence[Person]) -> tuple
 
 
 def _valid_meetings_by_contact(meetings: Iterable[_Meeting]) -> dict[str, list[_Meeting]]:
-    """Each contact's valid meetings, sorted by start (then uid)."""
+    """Each contact's valid meetings, sorted by start (then uid). Grouped first, then each
+    contact's few meetings sorted: much cheaper than sorting every meeting at once."""
     by_contact: dict[str, list[_Meeting]] = {}
-    for m in sorted(meetings, key=attrgetter("start", "uid")):
+    for m in meetings:
         if m.invalid_reason is None:
             for p in m.contacts:
                 if p.email in by_contact:
                     by_contact[p.email].append(m)
                 else:
                     by_contact[p.email] = [m]
+    for group in by_contact.values():
+        if len(group) > 1:
+            group.sort(key=_BY_START)
     return by_contact
 
 
@@ -463,14 +494,14 @@ def _wrote_since(p: Person, moment: datetime, ctx: _Context) -> datetime | None:
 def _meeting_due(kind: DraftKind, m: _Meeting, ctx: _Context) -> datetime:
     c = ctx.cadence
     if kind == "confirmation":
-        usual = add_days(m.start, -c.confirmation_days_before, ctx.tz)
+        usual = _wall_shift(m.start, ctx.confirmation_shift, ctx.tz)
         waited = _at_work(kind, usual, ctx)
         return waited if waited <= m.start - CONFIRMATION_CUTOFF else usual
     if kind == "thank_you":
         return m.end + timedelta(hours=c.thank_you_hours_after)
     if kind == "prep":
-        return add_days(m.start, -1, ctx.tz)
-    return _at_work(kind, add_days(m.end, c.follow_up_days_after, ctx.tz), ctx)
+        return _wall_shift(m.start, _DAY_BEFORE, ctx.tz)
+    return _at_work(kind, _wall_shift(m.end, ctx.follow_up_shift, ctx.tz), ctx)
 
 
 def _at_work(kind: DraftKind, due: datetime, ctx: _Context) -> datetime:
@@ -493,7 +524,7 @@ def _hold_for_work(outcome: _Outcome, ctx: _Context, latest: datetime | None = N
     spec = outcome.spec
     if _at_work(spec.kind, spec.due, ctx) != spec.due:
         return outcome  # placed outside working hours on purpose (a confirmation's usual time)
-    return _Upcoming(replace(spec, due=resumes, reason=f"{spec.reason}; waiting for working "
+    return _Upcoming(spec._replace(due=resumes, reason=f"{spec.reason}; waiting for working "
                                                       f"hours ({_when(resumes, ctx.tz)})"))
 
 
@@ -614,7 +645,7 @@ def _apply_pause(outcome: _Outcome, p: Person, ctx: _Context) -> _Outcome:
     spec = outcome.spec
     reason = (f"{_LABELS[spec.kind]} for {_name(p)}: paused until {_when(until, ctx.tz)}, "
               f"then planned again")
-    return _Upcoming(replace(spec, due=until, reason=reason))
+    return _Upcoming(spec._replace(due=until, reason=reason))
 
 
 # --- catch-ups ---------------------------------------------------------------------------------
@@ -721,7 +752,7 @@ def _catch_up(
                                 f"contact (to start again: coffeechat contact resume {email})"),
                            why)
     cadence = ctx.cadence
-    anchor = add_days(last.end, cadence.follow_up_days_after, ctx.tz)
+    anchor = _wall_shift(last.end, ctx.follow_up_shift, ctx.tz)
     basis = ("follow_up", last.start)
     if records:
         latest = max(_created(r, ctx) for r in records)
@@ -733,12 +764,13 @@ def _catch_up(
     if exchanged is not None and exchanged.at >= anchor:
         anchor = exchanged.at.astimezone(UTC)
         basis = ("email", anchor)
-    due = _at_work("catch_up", add_days(anchor, cadence.catch_up_every_days, ctx.tz), ctx)
-    ready = _CatchUp(key, p, last, due, basis)
+    due = _at_work("catch_up", _wall_shift(anchor, ctx.catch_up_shift, ctx.tz), ctx)
     if now < due:
         every = _plural(cadence.catch_up_every_days, "day")
-        spec = ready.spec(f"catch-up with {_name(p)}: {every} after {_basis(basis, ctx.tz)}")
+        spec = DraftSpec(key, "catch_up", p, last.account, last.uid, due,
+                         f"catch-up with {_name(p)}: {every} after {_basis(basis, ctx.tz)}")
         return _apply_pause(_Upcoming(spec), p, ctx) if has_prefs else _Upcoming(spec)
+    ready = _CatchUp(key, p, last, due, basis)
     if ctx.work_resumes is None and (not has_prefs or _paused_until(p, ctx) is None):
         return ready  # the common case, worded only if the daily spread lets it through
     waiting = _apply_pause(_hold_for_work(_Due(_ready_spec(ready, ctx)), ctx), p, ctx)
@@ -800,14 +832,15 @@ def _spread(
     out: list[_Outcome] = [_Due(_ready_spec(c, ctx)) for c in ready[:budget]]
     if len(ready) > budget:
         limit_frees.append(min(recent, default=ctx.now) + timedelta(hours=24))
-    turn, day = ctx.now, ""
+    turn, days_ahead, why = ctx.now, ctx.now, ""
     for i, waiting in enumerate(ready[budget:]):
         if i % limit == 0:  # the next day's share: one turn (and its wording) for all of it
-            turn = _at_work("catch_up", ctx.now + timedelta(days=i // limit + 1), ctx)
-            day = _day(turn, ctx.tz)
-        spec = waiting.spec(f"catch-up with {_name(waiting.contact)}, waiting: at most {limit} "
-                            f"new catch-ups a day (its turn comes about {day})", due=turn)
-        out.append(_Upcoming(spec))
+            days_ahead += _ONE_DAY
+            turn = _at_work("catch_up", days_ahead, ctx)
+            why = (f", waiting: at most {limit} new catch-ups a day (its turn comes about "
+                   f"{_day(turn, ctx.tz)})")
+        out.append(_Upcoming(waiting.spec(f"catch-up with {_name(waiting.contact)}{why}",
+                                          due=turn)))
     return out
 
 

@@ -268,6 +268,13 @@ def test_earlier_meeting_does_not_supersede_a_later_one() -> None:
     assert where(p, k("follow_up", "m2"))[0] == "upcoming"
 
 
+def test_the_first_later_meeting_supersedes_whatever_the_input_order() -> None:
+    ivs = [interview("m1"), interview("m3", start=START + timedelta(days=14)),
+           interview("m2", start=START + timedelta(days=7))]
+    skip = skip_of(run(ivs, START + timedelta(days=14, hours=2)), k("follow_up", "m1"))
+    assert "superseded by the meeting on Fri 17 May 2024" in skip.reason
+
+
 # --- catch-ups ---------------------------------------------------------------------------
 
 
@@ -323,6 +330,19 @@ def test_no_catch_up_while_a_meeting_is_coming_up() -> None:
     name, skip = where(p, catch_up_key(ANA.email, 1))
     assert name == "skipped"
     assert "a meeting is coming up" in skip.reason
+
+
+def test_the_next_meeting_holds_the_catch_up_whatever_the_input_order() -> None:
+    ivs = [interview("m1"), interview("m2", start=START + timedelta(days=300)),
+           interview("m3", start=START + timedelta(days=200))]
+    skip = skip_of(run(ivs, START + timedelta(days=199)), catch_up_key(ANA.email, 1))
+    assert skip.reason.endswith("a meeting is coming up (Tue 26 Nov 2024 at 10:00)")
+
+
+def test_catch_up_counts_from_the_greater_uid_of_two_meetings_ending_together() -> None:
+    ivs = [interview("m2", account="home"), interview("m1")]
+    spec = spec_in(run(ivs, FIRST_CATCH_UP), catch_up_key(ANA.email, 1), "due")
+    assert (spec.meeting_uid, spec.account) == ("m2", "home")
 
 
 def test_no_catch_up_without_a_held_meeting() -> None:
