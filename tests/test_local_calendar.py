@@ -100,8 +100,8 @@ class Vdir:
     def calendar(self, tz: ZoneInfo = NEW_YORK, path: Path | None = None,
                  **options: Any) -> VdirCalendar:
         env = ConnectorEnv(timezone=tz, clock=self.clock, data_dir=self.folder.parent)
-        return VdirCalendar(path or self.folder, env, account="test", reader=self.reader,
-                            **options)
+        return VdirCalendar(path or self.folder, env, account="test",
+                            **{"reader": self.reader, **options})
 
 
 def _crlf(content: str | bytes) -> bytes:
@@ -648,6 +648,55 @@ def test_a_folder_that_changes_while_it_is_listed_is_listed_again(
     monkeypatch.undo()
     assert SyncState.from_json(cursor).folder is None
     assert "late" in meetings(sync(source, cursor)[0])
+
+
+def test_a_long_first_sync_records_the_folder_once_it_has_settled(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1")))
+    vdir.write("b.ics", ics(vevent("b1")))  # the folder changed a moment ago
+    ahead = [0]
+
+    def slow_reader(path: Path) -> bytes:
+        ahead[0] += 3 * 10**9  # each file takes 3 s to read
+        return read_file(path)
+
+    source = vdir.calendar(reader=slow_reader, file_clock=lambda: time.time_ns() + ahead[0])
+    _, cursor = sync(source, None)
+    assert SyncState.from_json(cursor).folder is not None  # listed again and found the same
+    assert sync(source, cursor) == ([], cursor)  # so the next cycle writes nothing
+
+
+def test_a_file_that_arrives_during_a_long_first_sync_is_seen_next_time(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1")))
+    ahead = [0]
+
+    def slow_reader(path: Path) -> bytes:
+        ahead[0] += 3 * 10**9
+        if path.name == "a.ics":
+            vdir.write("late.ics", ics(vevent("late")))
+        return read_file(path)
+
+    source = vdir.calendar(reader=slow_reader, file_clock=lambda: time.time_ns() + ahead[0])
+    _, cursor = sync(source, None)
+    assert SyncState.from_json(cursor).folder is None
+    assert "late" in meetings(sync(source, cursor)[0])
+
+
+def test_a_file_that_could_not_be_read_is_tried_again_in_a_quiet_folder(vdir: Vdir) -> None:
+    vdir.write("a.ics", ics(vevent("a1")))
+    vdir.write("b.ics", ics(vevent("b1")))
+    vdir.settle()
+    failing = {"b.ics"}
+
+    def flaky_reader(path: Path) -> bytes:
+        if path.name in failing:
+            raise PermissionError(13, "Permission denied")
+        return read_file(path)
+
+    source = vdir.calendar(reader=flaky_reader, file_clock=a_minute_on)
+    first, cursor = sync(source, None)
+    assert set(meetings(first)) == {"a1"}
+    failing.clear()
+    assert set(meetings(sync(source, cursor)[0])) == {"b1"}
 
 
 def test_the_next_day_expands_series_again_in_a_quiet_folder(vdir: Vdir) -> None:

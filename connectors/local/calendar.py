@@ -512,21 +512,25 @@ class VdirCalendar:
         """
         tz = self._env.timezone
         window = self.window()
+        started = self._file_clock()
         top = self._stat_calendar()
-        stamp = FolderStamp.of(top) if stat.S_ISDIR(top.st_mode) else None
+        # a single file has no stamp, and with full_check_minutes = 0 it would never be used
+        stamp = (FolderStamp.of(top) if stat.S_ISDIR(top.st_mode)
+                 and self._full_check > timedelta(0) else None)
         now = self._env.clock().astimezone(UTC)
         if cursor is not None and self._still_current(cursor, SyncState(str(tz), window,
                                                                          folder=stamp), now):
             return cursor
         previous = SyncState.from_json(cursor) if cursor is not None else None
         listing = self._list_files(top)
-        folder = self._settled(stamp)
+        folder = self._settled(stamp, started)
         same_zone = previous is not None and previous.timezone == str(tz)
         window_moved = previous is None or previous.window != window
         old_files = previous.files if previous is not None else {}
 
         files: dict[str, FileEntry] = {}
         gone: set[str] = set()
+        retry = False
         for name, found in sorted(listing.items()):
             old = old_files.get(name)
             unchanged = (same_zone and old is not None and old.mtime_ns == found.mtime_ns
@@ -536,6 +540,8 @@ class VdirCalendar:
                 continue
             entry, meetings = self._read_one(found, old, window)
             files[name] = entry
+            # not recorded at its current size and time: it could not be read, try again
+            retry = retry or (entry.mtime_ns, entry.size) != (found.mtime_ns, found.size)
             if old is not None and unchanged:
                 # Only the window moved: the file's events are as they were; report newcomers.
                 known = set(old.uids)
@@ -551,6 +557,10 @@ class VdirCalendar:
             when = occurrence_start(uid)
             if when is None or window.holds(when, tz):
                 yield Removed(uid)
+        if retry:
+            folder = None  # a file waits to be read again: the next sync must list
+        elif folder is None and stamp is not None:
+            folder = self._confirmed(listing)
         return SyncState(str(tz), window, files, folder,
                          None if folder is None else now).to_json()
 
@@ -569,20 +579,39 @@ class VdirCalendar:
             return False
         return listed_at is not None and listed_at <= now < listed_at + self._full_check
 
-    def _settled(self, before: FolderStamp | None) -> FolderStamp | None:
-        """The folder's stamp, if the listing just made can be trusted to match it: the folder
-        did not change while it was listed, and last changed long enough ago that a change
-        from now on shows a new time. ``None`` otherwise, for a single file, and when
-        ``full_check_minutes`` is 0 (the stamp would never be used)."""
-        if before is None or self._full_check <= timedelta(0):
+    def _settled(self, before: FolderStamp | None, started: int) -> FolderStamp | None:
+        """The folder's stamp, if the listing just made (begun at ``started`` by the file
+        clock) can be trusted to match it: the folder did not change while it was listed, and
+        had last changed long enough before the listing began that a change since would show a
+        new time. ``None`` otherwise, and when there is no stamp to keep (``before``)."""
+        if before is None:
             return None
         try:
             after = FolderStamp.of(self._path.stat())
         except OSError:
             return None
-        if after != before or self._file_clock() - max(after.mtime_ns, after.ctime_ns) < SETTLE_NS:
+        if after != before or started - max(after.mtime_ns, after.ctime_ns) < SETTLE_NS:
             return None
         return after
+
+    def _confirmed(self, listing: dict[str, _Stat]) -> FolderStamp | None:
+        """After a listing too close to a change of the folder to be trusted: if the folder
+        has settled since (a long first sync), list it once more and return its stamp when
+        nothing changed; ``None`` otherwise (the next sync lists it). This spares the next,
+        idle, cycle a rewrite of the state only to record the stamp."""
+        started = self._file_clock()
+        try:
+            top = self._path.stat()
+        except OSError:
+            return None
+        stamp = FolderStamp.of(top)
+        if started - max(stamp.mtime_ns, stamp.ctime_ns) < SETTLE_NS:
+            return None
+        try:
+            again = self._list_files(top)
+        except ConnectorError:
+            return None
+        return self._settled(stamp, started) if again == listing else None
 
     def _read_one(self, found: _Stat, old: FileEntry | None,
                   window: Window) -> tuple[FileEntry, list[Meeting]]:
