@@ -205,7 +205,17 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
         read, new_cursor = _read(settings, account, None)
     by_provider_id: dict[str, str] | None = None
     touched: list[str] = []
+    # Tagged meetings are stored together (one write of the table); an item about one of them,
+    # or a removal known only by its provider id, stores them first.
+    arrived: dict[str, Interview] = {}
     for item in read:
+        if isinstance(item, Interview):
+            touched.append(item.meeting.uid)
+            arrived[item.meeting.uid] = item
+            continue
+        if item.uid in arrived or not item.uid:
+            store.put_interviews(arrived.values())
+            arrived.clear()
         if isinstance(item, Removed):
             uid = item.uid
             if not uid:
@@ -216,13 +226,11 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
                 uid = by_provider_id.get(item.provider_id, "")
             _cancel(store, account.name, uid)
             touched.append(uid)
-        elif isinstance(item, Interview):
-            touched.append(item.meeting.uid)
-            store.put_interview(item)
         else:
             touched.append(item.uid)
             if item.readable:
                 store.remove_meeting(account.name, item.uid)
+    store.put_interviews(arrived.values())
     if touched:
         with_drafts = {r.meeting_uid for r in store.drafts().values()
                        if r.account == account.name and r.meeting_uid is not None}

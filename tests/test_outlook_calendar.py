@@ -3,6 +3,7 @@ expiry, and how many requests a sync costs."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,12 +231,43 @@ def test_requests_for_a_first_sync_of_2000_events_and_an_idle_cycle(
     assert idle == 1
 
 
-def test_changes_are_streamed_a_page_at_a_time(fake: FakeGraph, tmp_path: Path) -> None:
+def test_changes_are_streamed_with_the_next_page_read_ahead(fake: FakeGraph,
+                                                            tmp_path: Path) -> None:
     for n in range(7):
         add(fake, f"e{n}", n + 1)
     stream = calendar(fake, Clock(NOW), tmp_path, page_size=3).changes(None)
     seen = [next(stream) for _ in range(3)]
-    assert len(fake.requested("GET", "/calendarView/delta")) == 1, "one page read so far"
+    pages = fake.requested("GET", "/calendarView/delta")
+    # while the first page is mapped the second is asked for, and nothing beyond it
+    deadline = time.monotonic() + 5
+    while len(pages) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        pages = fake.requested("GET", "/calendarView/delta")
+    assert len(pages) == 2, "the second page is read ahead, the third is not"
     rest, cursor = collect(stream)
     assert uids([*seen, *rest]) == {f"e{n}" for n in range(7)}
     assert len(fake.requested("GET", "/calendarView/delta")) == 3 and cursor["delta_link"]
+
+
+def test_read_ahead_keeps_requests_in_order(fake: FakeGraph, tmp_path: Path) -> None:
+    # a page's series are looked up before the next page is asked for, as in one thread
+    for s in range(3):
+        starts = [NOW + timedelta(days=s * 10 + 7 * n + 1) for n in range(2)]
+        add_series(fake, make_event(f"series-{s}@example.com", "Weekly coffee chat",
+                                    starts[0], starts[0] + timedelta(minutes=30)), starts)
+    changes, _ = collect(calendar(fake, Clock(NOW), tmp_path, page_size=2).changes(None))
+    assert len(uids(changes)) == 6
+    order = ["page" if "/calendarView/delta" in r.path else "series"
+             for r in fake.requests]
+    assert order == ["page", "series", "page", "series", "page", "series"]
+
+
+def test_a_stream_left_early_stops_reading_ahead(fake: FakeGraph, tmp_path: Path) -> None:
+    for n in range(9):
+        add(fake, f"e{n}", n + 1)
+    stream = calendar(fake, Clock(NOW), tmp_path, page_size=3).changes(None)
+    next(stream)
+    stream.close()  # as `coffeechat doctor` does: one change is enough
+    asked = len(fake.requests)
+    time.sleep(0.2)
+    assert asked <= 2 and len(fake.requests) == asked

@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +64,32 @@ def test_same_uid_in_two_accounts_are_two_documents(tmp_path: Path) -> None:
     assert store.remove_meeting("a", "m1") is True
     assert store.remove_meeting("a", "m1") is False
     assert [iv.account for iv in store.interviews()] == ["b"]
+
+
+def test_many_interviews_are_stored_in_one_write_of_the_table(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    store = Store(tmp_path / "s.json", writable=True)
+    store.put_interview(interview("m0"))
+    store.set_plan_memo("key", T0)
+    writes: list[str] = []
+    update = type(store.meetings)._update_table
+
+    def counted(table: Any, updater: Any) -> None:
+        writes.append(table.name)
+        update(table, updater)
+
+    monkeypatch.setattr(type(store.meetings), "_update_table", counted)
+    first = interview("m2")
+    renamed = replace(first, meeting=replace(first.meeting, title="Renamed"))
+    store.put_interviews([interview(f"m{n}") for n in range(1, 500)] + [renamed])
+    assert writes.count("meetings") == 1  # not one per meeting: that made a first sync slow
+    assert len(store.interviews()) == 500
+    assert store.interview("personal", "m2") == renamed  # of one uid twice, the last stays
+    assert store.plan_memo() is None  # what the planner reads changed
+    store.set_plan_memo("key", T0)
+    store.put_interviews([interview("m0"), interview("m3")])  # stored as they are
+    assert store.plan_memo() == ("key", T0)
 
 
 def test_a_flush_without_changes_writes_nothing(tmp_path: Path) -> None:

@@ -11,12 +11,18 @@ Graph no longer accepts (410, or ``SyncStateNotFound``) raises ``CursorExpired``
 
 Occurrences of a series carry their own ``iCalUId``; the series' UID is read once from the
 series master (``GET /me/events/{id}?$select=iCalUId``) and remembered in the cursor.
+
+Each next page is asked for in a background thread while the current one is mapped, which
+hides the server's time for a page behind ours. The requests stay in the order they would
+have in one thread: a page's series lookups are made before the next page is asked for, and
+mapping makes no request.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,37 +111,65 @@ class GraphCalendar:
     def _list(self, url: str, params: dict[str, str] | None,
               series: dict[str, str]) -> Generator[Change, None, str]:
         """Yield the changes of the listing at ``url``, a page at a time, and return the delta
-        link that ends it. ``series`` gains the series uids looked up on the way."""
+        link that ends it. ``series`` gains the series uids looked up on the way. The next
+        page is read in a background thread while this one is mapped."""
         headers = {"Prefer": f'odata.maxpagesize={self._page_size}, outlook.timezone="UTC"'}
-        for _ in range(MAX_PAGES):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-pages") as ahead:
+            pending: Future[JSON] | None = ahead.submit(self._page, url, params, headers)
             try:
-                reply = self._client.request("GET", url, "reading calendar changes",
-                                             params=params, headers=headers)
-            except GraphError as exc:
-                if exc.status == 410 or exc.code.lower() in EXPIRED_CODES:
-                    raise CursorExpired(f"account {self._client.account!r}: Graph no longer "
-                                        "accepts the stored calendar position") from exc
-                raise
-            page = reply.body.get("value", [])
-            if not isinstance(page, list):
-                raise ConnectorError(f"account {self._client.account!r}: Graph sent a calendar "
-                                     "page without a list of events")
-            for item in page:
-                change = self._map(item, series) if isinstance(item, dict) else None
-                if change is not None:
-                    yield change
-            next_link = reply.body.get("@odata.nextLink")
-            delta_link = reply.body.get("@odata.deltaLink")
-            del reply, page  # the next page is read without this one still in memory
-            if isinstance(delta_link, str) and delta_link:
-                return self._client.check_link(delta_link)
-            if not isinstance(next_link, str) or not next_link:
-                raise ConnectorError(f"account {self._client.account!r}: Graph ended a "
-                                     "calendar listing without a delta link; the next cycle "
-                                     "will try again")
-            url, params = self._client.check_link(next_link), None
+                for _ in range(MAX_PAGES):
+                    assert pending is not None  # set again below, or the listing has ended
+                    body = pending.result()
+                    page: list[Any] = body["value"]
+                    self._learn_series(page, series)  # its requests come before the next page
+                    next_link = body.get("@odata.nextLink")
+                    delta_link = body.get("@odata.deltaLink")
+                    if isinstance(delta_link, str) and delta_link:
+                        pending = None
+                        delta_link = self._client.check_link(delta_link)
+                    elif isinstance(next_link, str) and next_link:
+                        pending = ahead.submit(self._page, self._client.check_link(next_link),
+                                               None, headers)
+                    else:
+                        raise ConnectorError(
+                            f"account {self._client.account!r}: Graph ended a calendar "
+                            "listing without a delta link; the next cycle will try again")
+                    for item in page:
+                        change = self._map(item, series) if isinstance(item, dict) else None
+                        if change is not None:
+                            yield change
+                    if pending is None:
+                        return str(delta_link)
+            finally:
+                if pending is not None:
+                    pending.cancel()  # a read already under way is waited for on leaving
         raise ConnectorError(f"account {self._client.account!r}: the calendar listing went on "
                              f"for more than {MAX_PAGES} pages; the next cycle will try again")
+
+    def _page(self, url: str, params: dict[str, str] | None,
+              headers: dict[str, str]) -> JSON:
+        """Read one page of the listing; its ``value`` is a list. Raises ``CursorExpired``
+        when Graph no longer accepts the delta state, and what ``request`` raises."""
+        try:
+            reply = self._client.request("GET", url, "reading calendar changes",
+                                         params=params, headers=headers)
+        except GraphError as exc:
+            if exc.status == 410 or exc.code.lower() in EXPIRED_CODES:
+                raise CursorExpired(f"account {self._client.account!r}: Graph no longer "
+                                    "accepts the stored calendar position") from exc
+            raise
+        if not isinstance(reply.body.get("value", []), list):
+            raise ConnectorError(f"account {self._client.account!r}: Graph sent a calendar "
+                                 "page without a list of events")
+        return {**reply.body, "value": reply.body.get("value", [])}
+
+    def _learn_series(self, page: list[Any], series: dict[str, str]) -> None:
+        """Look up the uid of each series the page's occurrences belong to, once each."""
+        for item in page:
+            if isinstance(item, dict) and removed(item) is None:
+                master = series_master_id(item)
+                if master is not None and master not in series:
+                    series[master] = self._series_uid(master)
 
     def _map(self, event: JSON, series: dict[str, str]) -> Change | None:
         gone = removed(event)
@@ -143,9 +177,6 @@ class GraphCalendar:
             return gone if gone.provider_id else None
         if event.get("type") == "seriesMaster":
             return None
-        master = series_master_id(event)
-        if master is not None and master not in series:
-            series[master] = self._series_uid(master)
         try:
             mapped = to_meeting(event, tz=self._env.timezone, series_uids=series)
         except BadEvent as exc:

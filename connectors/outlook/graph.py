@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import orjson
 import requests
 
 from connectors.retry import Backoff, with_retries
@@ -194,7 +195,7 @@ class GraphClient:
         if status == 204 or not response.content:
             return GraphReply(status, {}, dict(response.headers))
         try:
-            data = response.json()
+            data = orjson.loads(response.content)
         except ValueError:
             raise ConnectorError(f"account {self._account!r}: {what}: Microsoft Graph sent an "
                                  "answer that is not JSON; check `graph_root` in the config"
@@ -233,7 +234,7 @@ def _retry_after(value: str | None) -> float | None:
 def _error_parts(response: requests.Response) -> tuple[str, str]:
     """Graph's ``error.code`` and a short text for a message (never the whole body)."""
     try:
-        data = response.json()
+        data = orjson.loads(response.content)
     except ValueError:
         return "", f"HTTP {response.status_code}"
     error = data.get("error") if isinstance(data, dict) else None
