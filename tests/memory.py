@@ -51,6 +51,9 @@ class MemoryCalendar:
     full_syncs: int = 0
     removed_ids: dict[str, int] = field(default_factory=dict)
     """Provider ids removed, with the version: reported as ``Removed(provider_id=...)``."""
+    then: list[Change] = field(default_factory=list)
+    """Changes the next listing yields after its own (then forgotten): later news, in the same
+    listing, of a meeting it already brought."""
 
     def put(self, meeting: Meeting) -> None:
         self.version += 1
@@ -73,6 +76,8 @@ class MemoryCalendar:
         if cursor is None:
             self.full_syncs += 1
         yield from self._listing(since)
+        yield from self.then
+        self.then = []
         return {"version": self.version}
 
     def _listing(self, since: int) -> list[Change]:

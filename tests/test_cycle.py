@@ -12,7 +12,7 @@ import pytest
 from connectors.base import KEY_HEADER
 from daemon.config import Settings, parse
 from daemon.errors import AuthError, TransientError
-from daemon.model import Attendee, Meeting
+from daemon.model import Attendee, Change, Meeting, Removed
 from daemon.store import Store
 from tests.memory import Crash
 from tests.memory import Harness as MemoryHarness
@@ -99,6 +99,22 @@ def test_a_removal_named_only_by_the_provider_id_cancels_the_meeting(tmp_path: P
     report = h.cycle()
     assert report.drafted == []
     assert Store(h.settings.state_path).interviews()[0].meeting.cancelled
+
+
+@pytest.mark.parametrize("news", ["removed", "removed by provider id", "untagged"])
+def test_later_news_of_a_meeting_in_the_same_listing_wins(tmp_path: Path, news: str) -> None:
+    # tagged meetings are stored together: news of one of them must come after it, not before
+    h = Harness(tmp_path)
+    calendar, _ = h.world.account("personal")
+    tagged = replace(meeting("m1", NOW + timedelta(days=5)), provider_id="evt-1")
+    calendar.put(tagged)
+    later: dict[str, Change] = {"removed": Removed("m1"),
+                                "removed by provider id": Removed(provider_id="evt-1"),
+                                "untagged": replace(tagged, title="Lunch with Ana")}
+    calendar.then = [later[news]]
+    h.cycle()
+    stored = Store(h.settings.state_path).interviews()
+    assert [iv.meeting.cancelled for iv in stored] == ([] if news == "untagged" else [True])
 
 
 def test_one_failing_account_does_not_stop_the_others(tmp_path: Path) -> None:

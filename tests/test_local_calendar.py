@@ -708,6 +708,35 @@ def test_the_next_day_expands_series_again_in_a_quiet_folder(vdir: Vdir) -> None
     assert set(meetings(sync(source, cursor)[0])) == {"open/2026-03-16T14:00:00Z"}
 
 
+def test_a_new_zone_reads_a_quiet_folder_again(vdir: Vdir) -> None:
+    vdir.write("floating.ics", ics(vevent("f", start="DTSTART:20260310T090000")))
+    vdir.settle()
+    _, cursor = sync(vdir.calendar(NEW_YORK, file_clock=a_minute_on), None)
+    changes, _ = sync(vdir.calendar(BERLIN, file_clock=a_minute_on), cursor)
+    assert meetings(changes)["f"].start == utc(2026, 3, 10, 8)
+
+
+def test_a_series_that_could_not_be_expanded_again_is_tried_next_time(vdir: Vdir) -> None:
+    vdir.write("open.ics", ics(WEEKLY_OPEN))
+    vdir.settle()
+    failing: set[str] = set()
+
+    def flaky_reader(path: Path) -> bytes:
+        if path.name in failing:
+            raise PermissionError(13, "Permission denied")
+        return read_file(path)
+
+    source = vdir.calendar(history_days=7, horizon_days=14, reader=flaky_reader,
+                           file_clock=a_minute_on)
+    _, cursor = sync(source, None)
+    vdir.clock.now = NOW + timedelta(days=7)  # the window moved: the series is read again...
+    failing.add("open.ics")  # ...but cannot be, this time
+    changes, cursor = sync(source, cursor)
+    assert changes == []
+    failing.clear()
+    assert "open/2026-03-16T14:00:00Z" in meetings(sync(source, cursor)[0])
+
+
 def test_a_version_1_cursor_is_read_and_rewritten_without_reading_files(vdir: Vdir) -> None:
     vdir.write("a.ics", ics(vevent("a1")))
     vdir.write("open.ics", ics(WEEKLY_OPEN))

@@ -262,12 +262,36 @@ def test_read_ahead_keeps_requests_in_order(fake: FakeGraph, tmp_path: Path) -> 
     assert order == ["page", "series", "page", "series", "page", "series"]
 
 
-def test_a_stream_left_early_stops_reading_ahead(fake: FakeGraph, tmp_path: Path) -> None:
+def test_a_stream_left_early_waits_for_the_page_under_way_and_reads_no_more(
+        fake: FakeGraph, tmp_path: Path) -> None:
     for n in range(9):
         add(fake, f"e{n}", n + 1)
+    fake.inject(Fault("slow", "GET", "/calendarView/delta", delay=1.0, skip=1))
+    stream = calendar(fake, Clock(NOW), tmp_path, page_size=3).changes(None)
+    next(stream)  # the second page is being read, slowly
+    started = time.monotonic()
+    stream.close()  # as `coffeechat doctor` does: one change is enough
+    assert time.monotonic() - started >= 0.5, "the client is not left to another thread"
+    time.sleep(0.2)
+    assert len(fake.requested("GET", "/calendarView/delta")) == 2
+
+
+def test_a_stop_does_not_wait_for_the_page_read_ahead(fake: FakeGraph, tmp_path: Path) -> None:
+    for n in range(9):
+        add(fake, f"e{n}", n + 1)
+    fake.inject(Fault("slow", "GET", "/calendarView/delta", delay=1.5, skip=1))
     stream = calendar(fake, Clock(NOW), tmp_path, page_size=3).changes(None)
     next(stream)
-    stream.close()  # as `coffeechat doctor` does: one change is enough
-    asked = len(fake.requests)
-    time.sleep(0.2)
-    assert asked <= 2 and len(fake.requests) == asked
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):  # SIGTERM's grace running out raises alike
+        stream.throw(KeyboardInterrupt())
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_page_holding_half_an_emoji_is_still_read(fake: FakeGraph, tmp_path: Path) -> None:
+    # Graph cuts previews mid-character; JSON then holds an escaped lone surrogate, which
+    # orjson refuses and the json module reads.
+    event = add(fake, "cut", 1)
+    fake.put_event({**event, "bodyPreview": "Looking forward \ud83d", "subject": "Chat \ud83d"})
+    changes, _ = collect(calendar(fake, Clock(NOW), tmp_path).changes(None))
+    assert uids(changes) == {"cut"}

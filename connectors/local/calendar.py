@@ -63,7 +63,10 @@ DEFAULT_HORIZON_DAYS = 365
 DEFAULT_FULL_CHECK_MINUTES = 60
 SETTLE_NS = 2 * 10**9
 """A folder changed less than this long before it was listed may change again within the same
-timestamp tick (file systems keep times as coarse as 2 s): its stamp is not trusted."""
+timestamp tick (file systems keep times as coarse as 2 s): its stamp is not trusted. This takes
+the file system's times and ``time.time_ns`` to come from one clock; on a network file system
+whose server runs more than 2 s behind, a change in the same tick could hide until the next
+full check (``full_check_minutes``)."""
 
 Reader = Callable[[Path], bytes]
 """Reads one calendar file; injected so tests can see which files are opened."""
@@ -184,7 +187,8 @@ class SyncState:
     listed_at: datetime | None = None
 
     def header(self) -> JSON:
-        """Return the cursor's fields but the file list: a stored cursor whose header equals
+        """Return the cursor's fields but the file list and the time of the listing: a stored
+        cursor whose header equals
         the one a sync would write now, and whose listing is recent enough, is still current
         (see :meth:`VdirCalendar.changes`)."""
         return {
@@ -623,8 +627,11 @@ class VdirCalendar:
         except OSError as exc:
             log.warning("calendar file %s cannot be read (%s); keeping its meetings as they "
                         "were and trying again next time", found.path, exc.strerror or exc)
-            # Record no new size and time, so the next sync tries it again.
-            return old if old is not None else FileEntry(-1, -1, (), False, True), []
+            # Record no size and time, so the next sync reads it again (even when only the
+            # window moved); its meetings are kept meanwhile.
+            if old is None:
+                return FileEntry(-1, -1, (), False, True), []
+            return old._replace(mtime_ns=-1, size=-1), []
         try:
             parsed = parse_file(data, path=found.path, tz=self._env.timezone, window=window)
         except MalformedCalendar as exc:

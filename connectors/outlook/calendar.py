@@ -14,17 +14,19 @@ series master (``GET /me/events/{id}?$select=iCalUId``) and remembered in the cu
 
 Each next page is asked for in a background thread while the current one is mapped, which
 hides the server's time for a page behind ours. The requests stay in the order they would
-have in one thread: a page's series lookups are made before the next page is asked for, and
-mapping makes no request.
+have in one thread: a page's series lookups are made before the next page is asked for,
+mapping makes no request, and a listing left early waits for a read under way (except when
+the process is stopping).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -57,6 +59,37 @@ class _Cursor:
         return {"version": CURSOR_VERSION, "delta_link": self.delta_link,
                 "window_start": _iso(self.window_start), "window_end": _iso(self.window_end),
                 "series": dict(self.series)}
+
+
+class _ReadAhead:
+    """One page read in a background thread. The thread is a daemon: a stop (SIGTERM, Ctrl-C)
+    that leaves the cycle does not wait for its request (up to retries x timeout)."""
+
+    def __init__(self, read: Callable[[], JSON]) -> None:
+        """Start reading."""
+        self._done = threading.Event()
+        self._page: JSON = {}
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(read,), name="graph-page", daemon=True).start()
+
+    def _run(self, read: Callable[[], JSON]) -> None:
+        try:
+            self._page = read()
+        except BaseException as exc:  # handed to the reader of the page, in its thread
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def wait(self) -> None:
+        """Wait until the read has ended, however it ended."""
+        self._done.wait()
+
+    def result(self) -> JSON:
+        """The page; raises what reading it raised."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._page
 
 
 class GraphCalendar:
@@ -111,38 +144,39 @@ class GraphCalendar:
     def _list(self, url: str, params: dict[str, str] | None,
               series: dict[str, str]) -> Generator[Change, None, str]:
         """Yield the changes of the listing at ``url``, a page at a time, and return the delta
-        link that ends it. ``series`` gains the series uids looked up on the way. The next
-        page is read in a background thread while this one is mapped."""
+        link that ends it. ``series`` gains the series uids looked up on the way. The first
+        page is read here; each next one in a background thread while this one is mapped."""
         headers = {"Prefer": f'odata.maxpagesize={self._page_size}, outlook.timezone="UTC"'}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-pages") as ahead:
-            pending: Future[JSON] | None = ahead.submit(self._page, url, params, headers)
-            try:
-                for _ in range(MAX_PAGES):
-                    assert pending is not None  # set again below, or the listing has ended
-                    body = pending.result()
-                    page: list[Any] = body["value"]
-                    self._learn_series(page, series)  # its requests come before the next page
-                    next_link = body.get("@odata.nextLink")
-                    delta_link = body.get("@odata.deltaLink")
+        body = self._page(url, params, headers)
+        ahead: _ReadAhead | None = None
+        try:
+            for count in range(1, MAX_PAGES + 1):
+                page: list[Any] = body["value"]
+                self._learn_series(page, series)  # its requests come before the next page
+                next_link = body.get("@odata.nextLink")
+                delta_link = body.get("@odata.deltaLink")
+                if isinstance(delta_link, str) and delta_link:
+                    delta_link = self._client.check_link(delta_link)
+                elif not isinstance(next_link, str) or not next_link:
+                    raise ConnectorError(
+                        f"account {self._client.account!r}: Graph ended a calendar listing "
+                        "without a delta link; the next cycle will try again")
+                elif count < MAX_PAGES:
+                    ahead = _ReadAhead(partial(self._page, self._client.check_link(next_link),
+                                               None, headers))
+                for item in page:
+                    change = self._map(item, series) if isinstance(item, dict) else None
+                    if change is not None:
+                        yield change
+                if ahead is None:
                     if isinstance(delta_link, str) and delta_link:
-                        pending = None
-                        delta_link = self._client.check_link(delta_link)
-                    elif isinstance(next_link, str) and next_link:
-                        pending = ahead.submit(self._page, self._client.check_link(next_link),
-                                               None, headers)
-                    else:
-                        raise ConnectorError(
-                            f"account {self._client.account!r}: Graph ended a calendar "
-                            "listing without a delta link; the next cycle will try again")
-                    for item in page:
-                        change = self._map(item, series) if isinstance(item, dict) else None
-                        if change is not None:
-                            yield change
-                    if pending is None:
-                        return str(delta_link)
-            finally:
-                if pending is not None:
-                    pending.cancel()  # a read already under way is waited for on leaving
+                        return delta_link
+                    break
+                body, ahead = ahead.result(), None
+        except (Exception, GeneratorExit):
+            if ahead is not None:
+                ahead.wait()  # the client is never used by two threads at once
+            raise
         raise ConnectorError(f"account {self._client.account!r}: the calendar listing went on "
                              f"for more than {MAX_PAGES} pages; the next cycle will try again")
 
