@@ -119,13 +119,13 @@ class Store:
         table for each write, which made a first sync's thousands of inserts quadratic."""
         latest = {doc_id(iv.account, iv.meeting.uid): codec.interview_to_json(iv)
                   for iv in interviews}
-        new = [Document(document, doc_id=key) for key, document in latest.items()
-               if not self.meetings.contains(doc_id=key)]
+        new = {key for key in latest if not self.meetings.contains(doc_id=key)}
         if new:
-            self.meetings.insert_multiple(new)
+            self.meetings.insert_multiple(Document(latest[key], doc_id=key) for key in new)
             self._plan_inputs_changed()
         for key, document in latest.items():
-            self._upsert(self.meetings, key, document, plan_input=True)  # a no-op for the new
+            if key not in new:
+                self._upsert(self.meetings, key, document, plan_input=True)
 
     def remove_meeting(self, account: str, uid: str) -> bool:
         """Forget a meeting (deleted, or no longer tagged); returns whether it was stored."""

@@ -89,21 +89,17 @@ def when(draw: st.DrawFn, name: str) -> str:
     year, month, day, hour, minute = draw(STAMP)
     day_text = f"{year:04d}{month:02d}{day:02d}"
     time_text = f"{day_text}T{hour:02d}{minute:02d}00"
-    shape = draw(st.sampled_from(("zone", "utc", "floating", "date", "bare-date", "broken",
-                                  "zone-date")))
-    if shape == "zone":
-        return f"{name};TZID={draw(st.sampled_from(ZONES))}:{time_text}"
-    if shape == "zone-date":
-        return f"{name};TZID={draw(st.sampled_from(ZONES))}:{day_text}"
-    if shape == "utc":
-        return f"{name}:{time_text}Z"
-    if shape == "floating":
-        return f"{name}:{time_text}"
-    if shape == "date":
-        return f"{name};VALUE=DATE:{day_text}"
-    if shape == "bare-date":
-        return f"{name}:{day_text}"
-    return f"{name}:{draw(st.sampled_from(('2026-03-01', 'soon', '', '20261399T250000')))}"
+    zone = draw(st.sampled_from(ZONES))
+    broken = draw(st.sampled_from(("2026-03-01", "soon", "", "20261399T250000")))
+    return draw(st.sampled_from((
+        f"{name};TZID={zone}:{time_text}",
+        f"{name};TZID={zone}:{day_text}",
+        f"{name}:{time_text}Z",
+        f"{name}:{time_text}",
+        f"{name};VALUE=DATE:{day_text}",
+        f"{name}:{day_text}",
+        f"{name}:{broken}",
+    )))
 
 
 PLAIN_PARAM_VALUES = st.one_of(

@@ -173,6 +173,11 @@ class FolderStamp(NamedTuple):
         """Return the stamp as the JSON object the cursor keeps."""
         return self._asdict()
 
+    def settled_at(self, instant_ns: int) -> bool:
+        """Whether the folder last changed at least :data:`SETTLE_NS` before ``instant_ns``
+        (by the file clock), so that a change from then on shows a new time."""
+        return instant_ns - max(self.mtime_ns, self.ctime_ns) >= SETTLE_NS
+
 
 @dataclass(frozen=True)
 class SyncState:
@@ -594,9 +599,7 @@ class VdirCalendar:
             after = FolderStamp.of(self._path.stat())
         except OSError:
             return None
-        if after != before or started - max(after.mtime_ns, after.ctime_ns) < SETTLE_NS:
-            return None
-        return after
+        return after if after == before and after.settled_at(started) else None
 
     def _confirmed(self, listing: dict[str, _Stat]) -> FolderStamp | None:
         """After a listing too close to a change of the folder to be trusted: if the folder
@@ -609,7 +612,7 @@ class VdirCalendar:
         except OSError:
             return None
         stamp = FolderStamp.of(top)
-        if started - max(stamp.mtime_ns, stamp.ctime_ns) < SETTLE_NS:
+        if not stamp.settled_at(started):
             return None
         try:
             again = self._list_files(top)

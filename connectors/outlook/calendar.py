@@ -155,22 +155,24 @@ class GraphCalendar:
                 self._learn_series(page, series)  # its requests come before the next page
                 next_link = body.get("@odata.nextLink")
                 delta_link = body.get("@odata.deltaLink")
-                if isinstance(delta_link, str) and delta_link:
-                    delta_link = self._client.check_link(delta_link)
-                elif not isinstance(next_link, str) or not next_link:
-                    raise ConnectorError(
-                        f"account {self._client.account!r}: Graph ended a calendar listing "
-                        "without a delta link; the next cycle will try again")
-                elif count < MAX_PAGES:
-                    ahead = _ReadAhead(partial(self._page, self._client.check_link(next_link),
-                                               None, headers))
+                end = (self._client.check_link(delta_link)
+                       if isinstance(delta_link, str) and delta_link else None)
+                if end is None:
+                    if not isinstance(next_link, str) or not next_link:
+                        raise ConnectorError(
+                            f"account {self._client.account!r}: Graph ended a calendar listing "
+                            "without a delta link; the next cycle will try again")
+                    if count < MAX_PAGES:
+                        ahead = _ReadAhead(partial(self._page,
+                                                   self._client.check_link(next_link), None,
+                                                   headers))
                 for item in page:
                     change = self._map(item, series) if isinstance(item, dict) else None
                     if change is not None:
                         yield change
+                if end is not None:
+                    return end
                 if ahead is None:
-                    if isinstance(delta_link, str) and delta_link:
-                        return delta_link
                     break
                 body, ahead = ahead.result(), None
         except (Exception, GeneratorExit):
