@@ -21,7 +21,8 @@ from bench.measure import bytes_written, file_state
 from bench.report import evaluate, every_file_table
 from bench.servers import BenchGoogle, BenchGraph
 from connectors.google.mapping import to_change
-from connectors.local.calendar import Window, parse_file
+from connectors.local.ics import parse_file
+from connectors.local.window import Window
 from connectors.outlook.mapping import to_meeting
 from daemon.model import Meeting, TaggingRules
 from daemon.tagging import interview_from

@@ -80,7 +80,18 @@ class Removed:
     provider_id: str = ""
 
 
-Change = Meeting | Removed
+@dataclass(frozen=True)
+class SourceNotes:
+    """What one source of a calendar (a file of a local calendar) could not give when it was
+    last read: files and events skipped or read only in part, each said in words a user can act
+    on (for ``status`` and ``doctor``). It replaces whatever was said of ``source`` before; empty
+    ``notes`` say the source now reads in full, or is gone."""
+
+    source: str
+    notes: tuple[str, ...] = ()
+
+
+Change = Meeting | Removed | SourceNotes
 
 
 @dataclass(frozen=True)

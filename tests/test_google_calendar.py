@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +13,7 @@ from connectors.base import ConnectorEnv, collect
 from connectors.google import open_account
 from connectors.google.calendar import GoogleCalendar
 from daemon.errors import AuthError, ConnectorError, CursorExpired, TransientError
-from daemon.model import Meeting, Removed
+from daemon.model import Change, Meeting, Removed
 from tests.fakes.google import FakeGoogle, Fault, _ok, _Reply, event_json, fast_session, running
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -44,7 +44,7 @@ def add(fake: FakeGoogle, n: int, prefix: str = "e") -> None:
                                   start, start + timedelta(minutes=30)))
 
 
-def uids(changes: list[Meeting | Removed]) -> set[str]:
+def uids(changes: Sequence[Change]) -> set[str]:
     return {c.uid for c in changes if isinstance(c, Meeting)}
 
 

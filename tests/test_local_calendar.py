@@ -17,7 +17,8 @@ import pytest
 
 from connectors.base import ConnectorEnv, collect
 from connectors.local import open_account
-from connectors.local.calendar import SyncState, VdirCalendar, read_file
+from connectors.local.calendar import VdirCalendar, read_file
+from connectors.local.cursor import SyncState
 from daemon.errors import ConnectorError, CursorExpired
 from daemon.model import JSON, Change, Meeting, Removed
 from tests.vdir import save

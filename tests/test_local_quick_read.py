@@ -22,8 +22,9 @@ from icalendar.parser.content_line import NEWLINE, UFOLD
 
 from bench.events import build_calendar
 from bench.formats import ics_file
-from connectors.local.calendar import MalformedCalendar, Window, parse_file
+from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.quickread import _content_lines, _declared, _line, _parameters, read_plain
+from connectors.local.window import Window
 
 ZONE = ZoneInfo("America/New_York")
 WINDOW = Window.around(date(2026, 3, 1), 400, 365)
@@ -36,7 +37,7 @@ Outcome = tuple[object, ...]
 
 @contextmanager
 def warnings_of_the_connector() -> Iterator[list[str]]:
-    """Collect what connectors.local.calendar logs (pytest's caplog does not mix with
+    """Collect what connectors.local.ics logs (pytest's caplog does not mix with
     Hypothesis)."""
     records: list[str] = []
 
@@ -44,7 +45,7 @@ def warnings_of_the_connector() -> Iterator[list[str]]:
         def emit(self, record: logging.LogRecord) -> None:
             records.append(f"{record.levelname} {record.getMessage()}")
 
-    logger = logging.getLogger("connectors.local.calendar")
+    logger = logging.getLogger("connectors.local.ics")
     handler, level = Keep(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

@@ -10,11 +10,7 @@ the same at 50,000 files as at 1,000. A tool that rewrites a file in place leave
 it was: every file is listed and compared anyway at least every ``full_check_minutes`` (60 by
 default; 0 lists every cycle).
 
-Series are expanded over a window around today; each occurrence is a meeting of its own. A
-file without series is read by a quick reader that gives icalendar only the lines of each
-event that matter and asks it about the rest (time zones, alarms, parameters) once per
-distinct text: about four times faster, with the same meetings; a file it is unsure of is read
-in full.
+Each file is read by :mod:`connectors.local.ics`; the cursor is :mod:`connectors.local.cursor`.
 
 Bad input never breaks a sync: an unreadable or malformed file is skipped with a warning and
 keeps the meetings it had (a broken file must not cancel anything); a bad event inside a good
@@ -23,50 +19,28 @@ file is skipped with a warning and its siblings still count.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Generator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
-
-import icalendar
-import recurring_ical_events
-from icalendar import Component
+from typing import NamedTuple
 
 from connectors.base import ConnectorEnv
-from connectors.local.mapping import (
-    BadEvent,
-    event_uid,
-    is_part_of_series,
-    occurrence_start,
-    occurrence_uid,
-    original_start,
-    to_meeting,
-)
-from connectors.local.quickread import cancels, read_plain
+from connectors.local.cursor import FileEntry, FolderStamp, SyncState, read_listed_at
+from connectors.local.ics import MalformedCalendar, parse_file
+from connectors.local.mapping import occurrence_start
+from connectors.local.window import Window
 from daemon.errors import ConnectorError, CursorExpired
 from daemon.model import JSON, Change, Meeting, Removed
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 2
-"""Version 2 keeps the folder's stamp and the file list as JSON text; version 1 is still read."""
-CURSOR_KIND = "local-vdir"
 DEFAULT_HISTORY_DAYS = 400
 DEFAULT_HORIZON_DAYS = 365
 DEFAULT_FULL_CHECK_MINUTES = 60
-SETTLE_NS = 2 * 10**9
-"""A folder changed less than this long before it was listed may change again within the same
-timestamp tick (file systems keep times as coarse as 2 s): its stamp is not trusted. This takes
-the file system's times and ``time.time_ns`` to come from one clock; on a network file system
-whose server runs more than 2 s behind, a change in the same tick could hide until the next
-full check (``full_check_minutes``)."""
 
 Reader = Callable[[Path], bytes]
 """Reads one calendar file; injected so tests can see which files are opened."""
@@ -75,376 +49,6 @@ Reader = Callable[[Path], bytes]
 def read_file(path: Path) -> bytes:
     """Return the bytes of ``path`` (the default :data:`Reader`); raises ``OSError``."""
     return path.read_bytes()
-
-
-# --- the expansion window ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    """The days over which series are expanded: ``start`` included, ``end`` excluded."""
-
-    start: date
-    end: date
-
-    @classmethod
-    def around(cls, today: date, history_days: int, horizon_days: int) -> Window:
-        """Return [today - history_days, today + horizon_days], both days included."""
-        return cls(today - timedelta(days=history_days), today + timedelta(days=horizon_days + 1))
-
-    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """Return the window as two aware datetimes at local midnight in ``tz``."""
-        return (
-            datetime.combine(self.start, datetime.min.time(), tzinfo=tz),
-            datetime.combine(self.end, datetime.min.time(), tzinfo=tz),
-        )
-
-    def holds(self, when: date | datetime, tz: ZoneInfo) -> bool:
-        """Return True when the day or instant ``when`` lies inside the window."""
-        if isinstance(when, datetime):
-            low, high = self.bounds(tz)
-            return low <= when < high
-        return self.start <= when < self.end
-
-
-# --- the cursor --------------------------------------------------------------------------
-
-
-class FileEntry(NamedTuple):
-    """What the cursor remembers of one file. (A named tuple: a sync that lists a large vdir
-    reads one per file from the cursor, and tuples are cheap to make.)"""
-
-    mtime_ns: int
-    size: int
-    uids: tuple[str, ...]
-    """The meetings it gave when last read successfully."""
-    recurring: bool
-    """It holds a series, so it is read again when the window moves."""
-    broken: bool = False
-    """It could not be read at this size and time: ``uids`` are from before it broke."""
-
-    def to_row(self) -> list[Any]:
-        """Return the entry as the JSON array the cursor keeps."""
-        return [self.mtime_ns, self.size, list(self.uids), self.recurring, self.broken]
-
-    @classmethod
-    def from_row(cls, raw: Any) -> FileEntry:
-        """Read an entry made by :meth:`to_row`; raises ``CursorExpired`` for another shape."""
-        if type(raw) is not list or len(raw) != 5:
-            raise _expired("a file entry is not a list of five")
-        return cls._checked(*raw)
-
-    @classmethod
-    def from_object(cls, raw: Any) -> FileEntry:
-        """Read an entry of a version 1 cursor (a JSON object); raises ``CursorExpired`` for
-        another shape."""
-        if type(raw) is not dict:
-            raise _expired("a file entry is not an object")
-        return cls._checked(raw.get("mtime_ns"), raw.get("size"), raw.get("uids"),
-                            raw.get("recurring"), raw.get("broken", False))
-
-    @classmethod
-    def _checked(cls, mtime_ns: Any, size: Any, uids: Any, recurring: Any,
-                 broken: Any) -> FileEntry:
-        # exact types (JSON gives no subclasses; a bool is not taken for an int)
-        if not (type(mtime_ns) is int and type(size) is int and type(uids) is list
-                and type(recurring) is bool and type(broken) is bool
-                and all(type(u) is str for u in uids)):
-            raise _expired("a file entry has missing or mistyped fields")
-        return cls(mtime_ns, size, tuple(uids), recurring, broken)
-
-
-class FolderStamp(NamedTuple):
-    """What a folder's own metadata says of its list of files. Adding, removing or renaming a
-    file changes the modification and change times; the change time also moves when a tool
-    (rsync -t) sets the modification time back; device and inode tell a replaced folder."""
-
-    device: int
-    inode: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @classmethod
-    def of(cls, info: os.stat_result) -> FolderStamp:
-        """Return the stamp of a folder's ``stat`` result."""
-        return cls(info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
-
-    def to_json(self) -> JSON:
-        """Return the stamp as the JSON object the cursor keeps."""
-        return self._asdict()
-
-    def settled_at(self, instant_ns: int) -> bool:
-        """Whether the folder last changed at least :data:`SETTLE_NS` before ``instant_ns``
-        (by the file clock), so that a change from then on shows a new time."""
-        return instant_ns - max(self.mtime_ns, self.ctime_ns) >= SETTLE_NS
-
-
-@dataclass(frozen=True)
-class SyncState:
-    """The cursor, as a value: the zone and window of the last sync, every file seen, and the
-    folder as it was when they were listed (``None`` when it cannot be trusted), with the time
-    of that listing."""
-
-    timezone: str
-    window: Window
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    folder: FolderStamp | None = None
-    listed_at: datetime | None = None
-
-    def header(self) -> JSON:
-        """Return the cursor's fields but the file list and the time of the listing: a stored
-        cursor whose header equals
-        the one a sync would write now, and whose listing is recent enough, is still current
-        (see :meth:`VdirCalendar.changes`)."""
-        return {
-            "version": CURSOR_VERSION,
-            "kind": CURSOR_KIND,
-            "timezone": self.timezone,
-            "window_start": self.window.start.isoformat(),
-            "window_end": self.window.end.isoformat(),
-            "folder": None if self.folder is None else self.folder.to_json(),
-        }
-
-    def to_json(self) -> JSON:
-        """Return the cursor as the JSON object the core stores. The file list is JSON text
-        inside it: reading the state back then parses one string, not an object per file."""
-        rows = {name: entry.to_row() for name, entry in sorted(self.files.items())}
-        return {
-            **self.header(),
-            "listed_at": None if self.listed_at is None else self.listed_at.isoformat(),
-            "files": json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
-        }
-
-    @classmethod
-    def from_json(cls, raw: Any) -> SyncState:
-        """Read a cursor made by :meth:`to_json`, or one of version 1.
-
-        Raises ``CursorExpired`` for any other shape or version, so the core does a full sync.
-        """
-        if not isinstance(raw, dict):
-            raise _expired("it is not an object")
-        if raw.get("version") not in (1, CURSOR_VERSION) or raw.get("kind") != CURSOR_KIND:
-            raise _expired("it is of another kind or version")
-        timezone = raw.get("timezone")
-        if not isinstance(timezone, str):
-            raise _expired("its zone is missing")
-        try:
-            window = Window(date.fromisoformat(raw["window_start"]),
-                            date.fromisoformat(raw["window_end"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _expired("its window is missing or not a pair of dates") from exc
-        if raw["version"] == 1:
-            return cls(timezone, window, _files_v1(raw.get("files")))
-        return cls(timezone, window, _files(raw.get("files")), _folder(raw.get("folder")),
-                   _listed_at(raw.get("listed_at")))
-
-
-def _files(text: Any) -> dict[str, FileEntry]:
-    if not isinstance(text, str):
-        raise _expired("its file list is missing")
-    try:
-        rows = json.loads(text)
-    except ValueError as exc:
-        raise _expired("its file list does not parse") from exc
-    if not isinstance(rows, dict):
-        raise _expired("its file list is not an object")
-    return {name: FileEntry.from_row(row) for name, row in rows.items()}
-
-
-def _files_v1(files: Any) -> dict[str, FileEntry]:
-    if not isinstance(files, dict):
-        raise _expired("its file list is missing")
-    return {str(name): FileEntry.from_object(entry) for name, entry in files.items()}
-
-
-def _folder(raw: Any) -> FolderStamp | None:
-    if raw is None:
-        return None
-    if (not isinstance(raw, dict) or set(raw) != set(FolderStamp._fields)
-            or not all(type(value) is int for value in raw.values())):
-        raise _expired("its folder stamp has missing or mistyped fields")
-    return FolderStamp(**raw)
-
-
-def _listed_at(raw: Any) -> datetime | None:
-    if raw is None:
-        return None
-    try:
-        listed_at = datetime.fromisoformat(raw)
-    except (TypeError, ValueError) as exc:
-        raise _expired("the time of its listing is not a time") from exc
-    if listed_at.tzinfo is None:
-        raise _expired("the time of its listing has no offset")
-    return listed_at
-
-
-def _expired(why: str) -> CursorExpired:
-    return CursorExpired(f"the stored position in the local calendar cannot be used ({why}); "
-                         "it will be read again in full")
-
-
-# --- reading one file --------------------------------------------------------------------
-
-
-class MalformedCalendar(ValueError):
-    """A file that is not a readable iCalendar calendar; the message says why."""
-
-
-@dataclass(frozen=True)
-class ParsedFile:
-    """The meetings one file gave, and whether it holds a series."""
-
-    meetings: tuple[Meeting, ...]
-    recurring: bool
-
-
-def parse_file(data: bytes, *, path: Path, tz: ZoneInfo, window: Window,
-               quick: bool = True) -> ParsedFile:
-    """Read the meetings of one .ics file.
-
-    Bytes that are not UTF-8 are replaced (with a warning) rather than losing the file. Events
-    that cannot be read are skipped with a warning naming the file and the UID. Series are
-    expanded over ``window``; events that do not repeat are always returned.
-
-    A file without series is read by a quicker reader that gives the same meetings (see
-    :func:`read_plain`); ``quick=False`` reads every file in full, as the reference the
-    quicker reader is tested against.
-
-    Raises ``MalformedCalendar`` when the file as a whole is not an iCalendar calendar.
-    """
-    text = _decode(data, path)
-    plain = read_plain(text) if quick else None
-    if plain is not None:
-        meetings = [meeting for calendar in plain
-                    for uid, events in _group_by_uid(calendar.events, path).items()
-                    for meeting in _single(uid, events, path, tz, calendar.cancel_all)]
-        return ParsedFile(_last_per_uid(meetings), recurring=False)
-
-    meetings = []
-    recurring = False
-    for calendar in _read_full(text):
-        cancel_all = cancels(calendar)
-        for uid, events in _group_by_uid(calendar.walk("VEVENT"), path).items():
-            if any(is_part_of_series(event) for event in events):
-                recurring = True
-                meetings += _expand_series(calendar, uid, events, path, tz, window, cancel_all)
-            else:
-                meetings += _single(uid, events, path, tz, cancel_all)
-    return ParsedFile(_last_per_uid(meetings), recurring)
-
-
-def _decode(data: bytes, path: Path) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        log.warning("calendar file %s is not valid UTF-8 (byte %d); reading it with the bad "
-                    "bytes replaced: save it as UTF-8 to keep every character", path, exc.start)
-        return data.decode("utf-8-sig", errors="replace")
-
-
-def _read_full(text: str) -> list[icalendar.Calendar]:
-    """Read the whole file with icalendar; raises ``MalformedCalendar``."""
-    try:
-        # bytes: icalendar reads a str with no line break as the path of a file to open
-        calendars = icalendar.Calendar.from_ical(text.encode("utf-8"), multiple=True)
-    except Exception as exc:  # icalendar raises many types on garbage; a file is a boundary
-        raise MalformedCalendar(_reason(exc)) from exc
-    if not calendars:
-        raise MalformedCalendar("it holds no VCALENDAR")
-    for calendar in calendars:
-        if calendar.name != "VCALENDAR":
-            raise MalformedCalendar(f"it holds a {calendar.name}, not a VCALENDAR")
-    return calendars
-
-
-def _last_per_uid(meetings: Iterable[Meeting]) -> tuple[Meeting, ...]:
-    """Of meetings with the same uid, keep the last, in the place of the first."""
-    return tuple({meeting.uid: meeting for meeting in meetings}.values())
-
-
-def _group_by_uid(events: Iterable[Component], path: Path) -> dict[str, list[Component]]:
-    groups: dict[str, list[Component]] = {}
-    for event in events:
-        try:
-            uid = event_uid(event)
-        except BadEvent as exc:
-            title = str(event.get("SUMMARY", ""))[:60]
-            log.warning("calendar file %s: skipped the event %r: %s", path, title, exc)
-            continue
-        groups.setdefault(uid, []).append(event)
-    return groups
-
-
-def _single(uid: str, events: list[Component], path: Path, tz: ZoneInfo,
-            cancel_all: bool) -> list[Meeting]:
-    """Map an event that does not repeat; of duplicates, the highest SEQUENCE (then the last)
-    wins."""
-    if len(events) > 1:
-        log.warning("calendar file %s: the event %s appears %d times; using the latest",
-                    path, uid, len(events))
-        events = [max(enumerate(events), key=lambda pair: (_sequence(pair[1]), pair[0]))[1]]
-    return _map_all(uid, [(uid, events[0])], path, tz, cancel_all)
-
-
-def _expand_series(calendar: Component, uid: str, events: list[Component], path: Path,
-                   tz: ZoneInfo, window: Window, cancel_all: bool) -> list[Meeting]:
-    """Expand one series (its master and its overrides) over the window."""
-    series = icalendar.Calendar()
-    for name in ("CALSCALE", "X-WR-TIMEZONE"):
-        if name in calendar:
-            series[name] = calendar[name]
-    for component in calendar.walk("VTIMEZONE"):
-        series.add_component(component)
-    for event in events:
-        series.add_component(event)
-    try:
-        occurrences = recurring_ical_events.of(series).between(*window.bounds(tz))
-    except Exception as exc:  # a bad rule or date inside one series must not stop the file
-        log.warning("calendar file %s: skipped the repeating event %s: %s", path, uid,
-                    _reason(exc))
-        return []
-    pairs: list[tuple[str, Component]] = []
-    for occurrence in occurrences:
-        try:
-            pairs.append((occurrence_uid(uid, original_start(occurrence), tz), occurrence))
-        except BadEvent as exc:
-            log.warning("calendar file %s: skipped an occurrence of %s: %s", path, uid, exc)
-    return _map_all(uid, pairs, path, tz, cancel_all)
-
-
-def _map_all(uid: str, pairs: Iterable[tuple[str, Component]], path: Path, tz: ZoneInfo,
-             cancel_all: bool) -> list[Meeting]:
-    """Map each (uid, component); problems are logged once per event, not per occurrence."""
-    meetings: list[Meeting] = []
-    problems: dict[str, None] = {}
-    for meeting_uid, component in pairs:
-        try:
-            mapped = to_meeting(component, uid=meeting_uid, source=path.name, tz=tz,
-                                cancelled=cancel_all)
-        except BadEvent as exc:
-            log.warning("calendar file %s: skipped the event %s: %s", path, meeting_uid, exc)
-            continue
-        except Exception as exc:  # one odd event must not stop its siblings
-            log.warning("calendar file %s: skipped the event %s: %s", path, meeting_uid,
-                        _reason(exc))
-            continue
-        meetings.append(mapped.meeting)
-        problems.update(dict.fromkeys(mapped.problems))
-    for problem in problems:
-        log.warning("calendar file %s: event %s: %s", path, uid, problem)
-    return meetings
-
-
-def _sequence(event: Component) -> int:
-    try:
-        return int(str(event.get("SEQUENCE", 0)))
-    except ValueError:
-        return 0
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200] if text else type(exc).__name__
 
 
 # --- the calendar source -----------------------------------------------------------------
@@ -583,7 +187,7 @@ class VdirCalendar:
                 cursor.get(key) != value for key, value in now_state.header().items()):
             return False
         try:
-            listed_at = _listed_at(cursor.get("listed_at"))
+            listed_at = read_listed_at(cursor.get("listed_at"))
         except CursorExpired:
             return False
         return listed_at is not None and listed_at <= now < listed_at + self._full_check
@@ -699,14 +303,7 @@ __all__ = [
     "DEFAULT_HISTORY_DAYS",
     "DEFAULT_HORIZON_DAYS",
     "FileClock",
-    "FileEntry",
-    "FolderStamp",
-    "MalformedCalendar",
-    "ParsedFile",
     "Reader",
-    "SyncState",
     "VdirCalendar",
-    "Window",
-    "parse_file",
     "read_file",
 ]

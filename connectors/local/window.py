@@ -1,0 +1,34 @@
+"""The days over which a local calendar's series are expanded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days over which series are expanded: ``start`` included, ``end`` excluded."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def around(cls, today: date, history_days: int, horizon_days: int) -> Window:
+        """Return [today - history_days, today + horizon_days], both days included."""
+        return cls(today - timedelta(days=history_days), today + timedelta(days=horizon_days + 1))
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """Return the window as two aware datetimes at local midnight in ``tz``."""
+        return (
+            datetime.combine(self.start, datetime.min.time(), tzinfo=tz),
+            datetime.combine(self.end, datetime.min.time(), tzinfo=tz),
+        )
+
+    def holds(self, when: date | datetime, tz: ZoneInfo) -> bool:
+        """Return True when the day or instant ``when`` lies inside the window."""
+        if isinstance(when, datetime):
+            low, high = self.bounds(tz)
+            return low <= when < high
+        return self.start <= when < self.end
