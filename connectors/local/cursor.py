@@ -40,16 +40,24 @@ class FileEntry(NamedTuple):
     """It holds a series, so it is read again when the window moves."""
     broken: bool = False
     """It could not be read at this size and time: ``uids`` are from before it broke."""
+    noted: bool = False
+    """Its last reading left notes (a :class:`daemon.model.SourceNotes` with some), so a new
+    reading, or its removal, must say what became of them."""
+    events: tuple[str, ...] = ()
+    """The UIDs of the events it holds (of a series, the series' own UID), so that files that
+    share one can be read together."""
 
     def to_row(self) -> list[Any]:
         """Return the entry as the JSON array the cursor keeps."""
-        return [self.mtime_ns, self.size, list(self.uids), self.recurring, self.broken]
+        return [self.mtime_ns, self.size, list(self.uids), self.recurring, self.broken,
+                self.noted, list(self.events)]
 
     @classmethod
     def from_row(cls, raw: Any) -> FileEntry:
-        """Read an entry made by :meth:`to_row`; raises ``CursorExpired`` for another shape."""
-        if type(raw) is not list or len(raw) != 5:
-            raise _expired("a file entry is not a list of five")
+        """Read an entry made by :meth:`to_row` (or by an earlier version, without ``noted``
+        and ``events``); raises ``CursorExpired`` for another shape."""
+        if type(raw) is not list or len(raw) not in (5, 7):
+            raise _expired("a file entry is not a list of five or seven")
         return cls._checked(*raw)
 
     @classmethod
@@ -63,13 +71,14 @@ class FileEntry(NamedTuple):
 
     @classmethod
     def _checked(cls, mtime_ns: Any, size: Any, uids: Any, recurring: Any,
-                 broken: Any) -> FileEntry:
+                 broken: Any, noted: Any = False, events: Any = ()) -> FileEntry:
         # exact types (JSON gives no subclasses; a bool is not taken for an int)
         if not (type(mtime_ns) is int and type(size) is int and type(uids) is list
-                and type(recurring) is bool and type(broken) is bool
-                and all(type(u) is str for u in uids)):
+                and type(recurring) is bool and type(broken) is bool and type(noted) is bool
+                and type(events) in (list, tuple)
+                and all(type(u) is str for u in uids) and all(type(u) is str for u in events)):
             raise _expired("a file entry has missing or mistyped fields")
-        return cls(mtime_ns, size, tuple(uids), recurring, broken)
+        return cls(mtime_ns, size, tuple(uids), recurring, broken, noted, tuple(events))
 
 
 class FolderStamp(NamedTuple):
