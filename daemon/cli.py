@@ -216,9 +216,11 @@ def status(obj: Context, as_json: bool) -> None:
     rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
     found = health.load(settings.state_path)
     if as_json:
-        click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan), indent=2))
+        click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
+                                                snap.not_read), indent=2))
     else:
-        click.echo(views.status_text(found, rows, snap.drafts, snap.plan, settings.timezone))
+        click.echo(views.status_text(found, rows, snap.drafts, snap.plan, settings.timezone,
+                                     snap.not_read))
 
 
 @cli.command()

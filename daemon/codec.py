@@ -18,6 +18,7 @@ from daemon.model import (
     Person,
     ThreadRef,
 )
+from daemon.skipped import Skipped
 
 
 def format_time(value: datetime) -> str:
@@ -174,3 +175,30 @@ def mail_from_json(d: JSON) -> tuple[str, ContactMail, datetime]:
     mail = ContactMail(contact=d["contact"], last_from_contact=_seen_from(d["from_contact"]),
                        last_to_contact=_seen_from(d["to_contact"]))
     return d["account"], mail, parse_time(d["checked_at"])
+
+
+def skipped_to_json(account: str, skipped: Skipped) -> JSON:
+    """The document stored for what ``account``'s calendar could not give."""
+    return {"account": account, "said": {s: list(n) for s, n in skipped.said.items()},
+            "refused": {s: list(n) for s, n in skipped.refused.items()},
+            "more": skipped.more}
+
+
+def skipped_from_json(d: JSON) -> tuple[str, Skipped]:
+    """Inverse of :func:`skipped_to_json`: the account and its notes. Raises ``TypeError``
+    when a value is not of its kind (a table of sources, each a list of texts)."""
+    if not isinstance(d["account"], str) or not isinstance(d["more"], bool):
+        raise TypeError("account must be a text and more true or false")
+    return d["account"], Skipped(said=_notes_table(d["said"]),
+                                 refused=_notes_table(d["refused"]), more=d["more"])
+
+
+def _notes_table(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise TypeError(f"a table of sources was expected, not {type(value).__name__}")
+    table = {}
+    for source, notes in value.items():
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise TypeError(f"the notes of {source!r} must be a list of texts")
+        table[source] = tuple(notes)
+    return table

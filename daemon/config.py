@@ -236,6 +236,12 @@ class _ConfigModel(_Section):
     accounts: list[_AnyAccount] = Field(min_length=1)
 
 
+TAGGING_KEYS = ("color_id",)
+"""Account keys that decide which of the account's events are tagged (a Google account's
+``color_id``): changing one reads that calendar again in full, as a change of ``[tagging]``
+does."""
+
+
 @dataclass(frozen=True)
 class AccountSettings:
     """One ``[[accounts]]`` entry: its name, kind, and the options its connector reads

@@ -4,7 +4,14 @@ is idle, see :mod:`daemon.idle`), check mail where reply detection is on, write 
 One failing account never stops the others: its error is recorded in the cycle's report and
 the rest go on. The order inside an account keeps drafts exactly-once: leftovers of an
 interrupted cycle are resolved first; a new sync cursor is saved only together with the
-meetings it delivered; the planner reads meetings from the store, never from the last batch.
+meetings it delivered, and with what the calendar could not give (:mod:`daemon.skipped`); the
+planner reads meetings from the store, never from the last batch.
+
+Each cursor is stored with the fingerprint of the tagging settings its meetings were read with
+(:func:`daemon.tagging.fingerprint`). When the settings differ, or a cursor from an earlier
+coffeechat has none, the account is read in full once, so that meetings synced before and
+unchanged since are tagged by the current settings; their drafts are not made twice (keys
+are deterministic and every draft is recorded).
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from typing import Any
 
 from connectors.base import Account, ConnectorEnv
 from connectors.base import open_account as default_opener
-from daemon import idle
-from daemon.config import Settings
+from daemon import idle, skipped
+from daemon.config import TAGGING_KEYS, AccountSettings, Settings
 from daemon.errors import AuthError, ConnectorError, CursorExpired
 from daemon.executor import Executor
 from daemon.model import JSON, DraftRecord, Interview, Meeting, Plan, Removed, SourceNotes
@@ -38,7 +45,8 @@ from daemon.replies import (
     wanted,
 )
 from daemon.store import Store
-from daemon.tagging import interview_from
+from daemon.tagging import fingerprint, interview_from
+from daemon.text import clean_line
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +112,7 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
             handle = opener(account.name, account.kind, account.options, env)
             adopted = executor.resolve_leftovers(account.name, handle.drafts)
             outcome.drafted.extend(adopted)
-            outcome.changes = _sync(settings, store, handle)
+            outcome.changes = _sync(settings, account, store, handle)
             done = reconcile(store, account.name, handle.drafts, env.clock())
             outcome.withdrawn, outcome.flagged = done.withdrawn, done.flagged
             opened[account.name] = handle
@@ -192,19 +200,31 @@ def _check_mail(settings: Settings, store: Store, opened: dict[str, Account],
     return _plan(settings, store, now) if changed or lifted else current
 
 
-def _sync(settings: Settings, store: Store, account: Account) -> int:
+def _sync(settings: Settings, configured: AccountSettings, store: Store,
+          account: Account) -> int:
     """Pull the account's calendar changes into the store; returns how many arrived. The
     changed meetings that have drafts are marked pending reconciliation in the same write as
     the new cursor, so a failure before reconciling loses none of them."""
+    tagging = fingerprint(settings.tagging, settings.me.emails,
+                          {key: configured.options.get(key) for key in TAGGING_KEYS})
     cursor = store.cursor(account.name)
+    if cursor is not None and store.cursor_tagging(account.name) != tagging:
+        log.info("%s: the tagging rules are not those the calendar was last read with "
+                 "([tagging], [me] emails, the account's own tag, or a new coffeechat); "
+                 "reading it again in full, once", account.name)
+        cursor = None
     try:
         read, new_cursor = _read(settings, account, cursor)
     except CursorExpired:
         log.info("%s: the sync position expired; reading the calendar again in full",
                  account.name)
+        cursor = None
         read, new_cursor = _read(settings, account, None)
     by_provider_id: dict[str, str] | None = None
     touched: list[str] = []
+    said: dict[str, tuple[str, ...]] = {}
+    refused: dict[str, list[str]] = {}
+    sources: set[str] = set()
     # Tagged meetings are stored together (one write of the table); an item about one of them,
     # or a removal known only by its provider id, stores them first.
     arrived: dict[str, Interview] = {}
@@ -212,9 +232,11 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
         if isinstance(item, Interview):
             touched.append(item.meeting.uid)
             arrived[item.meeting.uid] = item
+            sources.add(item.meeting.source)
             continue
         if isinstance(item, SourceNotes):
-            continue  # not yet kept: issue 13 item 10 stores them for status and doctor
+            said[item.source] = item.notes
+            continue
         if item.uid in arrived or not item.uid:
             store.put_interviews(arrived.values())
             arrived.clear()
@@ -230,15 +252,22 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
             touched.append(uid)
         else:
             touched.append(item.uid)
+            sources.add(item.source)
             if item.readable:
                 store.remove_meeting(account.name, item.uid)
+            else:
+                refused.setdefault(item.source, []).append(item.note)
     store.put_interviews(arrived.values())
     if touched:
         with_drafts = {r.meeting_uid for r in store.drafts().values()
                        if r.account == account.name and r.meeting_uid is not None}
         store.set_pending(account.name,
                           store.pending(account.name) | (with_drafts & set(touched)))
-    store.set_cursor(account.name, new_cursor)
+    before = store.skipped().get(account.name, skipped.Skipped())
+    store.set_skipped(account.name, skipped.update(
+        before, full=cursor is None, said=said,
+        refused={source: tuple(notes) for source, notes in refused.items()}, read=sources))
+    store.set_cursor(account.name, new_cursor, tagging)
     store.flush()
     return len(read)
 
@@ -246,18 +275,21 @@ def _sync(settings: Settings, store: Store, account: Account) -> int:
 @dataclass(frozen=True)
 class _Untagged:
     """A meeting read from the calendar that is not an interview (any stored copy is dropped),
-    or, when not ``readable``, one that could not be read (its stored copy is kept)."""
+    or, when not ``readable``, one that could not be read (its stored copy is kept; ``note``
+    says so, for ``status``)."""
 
     uid: str
+    source: str
     readable: bool = True
+    note: str = ""
 
 
 def _read(settings: Settings, account: Account, cursor: JSON | None
           ) -> tuple[list[Interview | Removed | SourceNotes | _Untagged], JSON]:
     """Read the account's calendar changes to their end, keeping of each only what the store
-    needs: a tagged meeting's interview, an untagged one's uid, a removal. The calendar is
-    streamed, so a large one is never in memory whole; nothing is stored before the listing
-    ends, so one that fails partway changes nothing."""
+    needs: a tagged meeting's interview, an untagged one's uid, a removal, a source's notes.
+    The calendar is streamed, so a large one is never in memory whole; nothing is stored
+    before the listing ends, so one that fails partway changes nothing."""
     my_emails = frozenset(settings.me.emails)
     kept: list[Interview | Removed | SourceNotes | _Untagged] = []
     stream = account.calendar.changes(cursor)
@@ -274,9 +306,12 @@ def _read(settings: Settings, account: Account, cursor: JSON | None
         except Exception as exc:  # one odd event must never stop a cycle
             log.warning("%s: skipped event %r from %s: %s", account.name, change.uid,
                         change.source or "the calendar", exc)
-            kept.append(_Untagged(change.uid, readable=False))
+            note = (f"the event {clean_line(change.title, limit=80)!r} was skipped: coffeechat "
+                    f"could not tag it ({type(exc).__name__}: {exc}); a copy read before is "
+                    "kept. Please report this.")
+            kept.append(_Untagged(change.uid, change.source, readable=False, note=note))
             continue
-        kept.append(_Untagged(change.uid) if interview is None else interview)
+        kept.append(_Untagged(change.uid, change.source) if interview is None else interview)
 
 
 def _cancel(store: Store, account: str, uid: str) -> None:

@@ -1,5 +1,9 @@
 """``coffeechat doctor``: checks that everything coffeechat needs is in order, each with a fix.
 
+A check passes, fails, or passes with a warning (``WARN``: something needs the user's attention,
+such as a calendar file the last cycle could not read, but nothing stops coffeechat; doctor
+still exits 0).
+
 Read-only: it never writes the state, never takes a lock, and never creates a draft (account
 checks read the calendar and look a key up in Drafts).
 """
@@ -18,6 +22,7 @@ from daemon.errors import AuthError, CoffeechatError
 from daemon.model import DRAFT_KINDS
 from daemon.paths import data_dir
 from daemon.render import Renderer, build_message, draft_variables
+from daemon.skipped import Skipped
 from daemon.store import Store
 
 PROBE_KEY = "coffeechat-doctor/probe"
@@ -41,6 +46,8 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False
+    """It passed, but the user should act on it (``fix``)."""
 
 
 def run_checks(settings: Settings, now: datetime | None = None) -> list[Check]:
@@ -70,6 +77,7 @@ def _state(path: Path) -> Iterator[Check]:
     try:
         store = Store(path)
         count = len(store.drafts())
+        store.skipped()
     except CoffeechatError as exc:
         yield Check("state file", False, str(exc), "follow the advice above before any run")
         return
@@ -115,8 +123,9 @@ def _accounts(settings: Settings) -> Iterator[Check]:
     store: Store | None
     try:
         store = Store(settings.state_path)
+        not_read = store.skipped()
     except CoffeechatError:
-        store = None
+        store, not_read = None, {}
     for account in settings.accounts:
         cursor = None if store is None else store.cursor(account.name)
         try:
@@ -135,6 +144,20 @@ def _accounts(settings: Settings) -> Iterator[Check]:
             yield Check(f"account {account.name}", True,
                         f"{account.kind}: calendar and Drafts folder reachable")
             yield _replies(account.name, account.kind, handle.mail)
+        if account.name in not_read:
+            yield _not_read(account.name, not_read[account.name])
+
+
+def _not_read(name: str, found: Skipped) -> Check:
+    sources = [s.source for s in found.by_source()]
+    shown = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3
+                                      else "")
+    more = " (and more than are kept)" if found.more else ""
+    return Check(f"calendar {name}", True,
+                 f"the last cycle could not read all of it: {len(sources)} file(s) or "
+                 f"event(s){more}: {shown}",
+                 "`coffeechat status` says what is wrong with each; fix or remove them, and "
+                 "the next cycle reads them again", warning=True)
 
 
 def _replies(name: str, kind: str, mail: MailHistory | None) -> Check:
@@ -152,14 +175,18 @@ def _replies(name: str, kind: str, mail: MailHistory | None) -> Check:
 
 
 def report_text(checks: list[Check]) -> str:
-    """One line per check (``ok``/``FAIL``), with the fix under each failure."""
+    """One line per check (``ok``/``WARN``/``FAIL``), with the fix under each failure and
+    warning."""
     lines = []
     for check in checks:
-        lines.append(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<22} {check.detail}")
-        if not check.ok and check.fix:
+        label = "FAIL" if not check.ok else "WARN" if check.warning else "ok  "
+        lines.append(f"{label}  {check.name:<22} {check.detail}")
+        if (not check.ok or check.warning) and check.fix:
             lines.append(f"      {'':<22} fix: {check.fix}")
     failed = sum(not c.ok for c in checks)
-    lines.append(f"\n{len(checks) - failed} passed, {failed} failed" if failed else
-                 f"\nall {len(checks)} checks passed")
+    warned = sum(c.ok and c.warning for c in checks)
+    warnings = f", {warned} warning(s)" if warned else ""
+    lines.append(f"\n{len(checks) - failed} passed, {failed} failed{warnings}" if failed else
+                 f"\nall {len(checks)} checks passed{warnings}")
     return "\n".join(lines)
 

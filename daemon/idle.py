@@ -30,7 +30,9 @@ MAX_IDLE = timedelta(hours=24)
 
 def settings_key(settings: Settings) -> str:
     """A digest of the settings the plan depends on: the cadence, the zone, which accounts
-    are configured and which read mail."""
+    are configured and which read mail. The tagging settings are not in it: a change of them
+    reads the calendars again in full (:mod:`daemon.cycle`), before this key is compared, and
+    every meeting that this stores or drops drops the wake-up time."""
     accounts = sorted(a.name for a in settings.accounts)
     basis = repr((settings.cadence, str(settings.timezone), accounts, sorted(reading(settings))))
     return hashlib.blake2b(basis.encode("utf-8"), digest_size=16).hexdigest()

@@ -22,6 +22,7 @@ from daemon.model import (
 from daemon.planner import plan
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.replies import mail_for_planning
+from daemon.skipped import Skipped
 from daemon.store import Store
 
 
@@ -34,6 +35,9 @@ class Snapshot:
     prefs: dict[str, ContactPrefs]
     drafts: dict[str, DraftRecord]
     plan: Plan
+    not_read: dict[str, Skipped]
+    """What each account's calendar could not give when last read (see
+    :meth:`Store.skipped`)."""
 
 
 def snapshot(settings: Settings, now: datetime | None = None) -> Snapshot:
@@ -46,7 +50,7 @@ def snapshot(settings: Settings, now: datetime | None = None) -> Snapshot:
     current = plan(interviews, prefs, drafts, moment, settings.cadence, settings.timezone,
                    mail=mail_for_planning(settings, store))
     return Snapshot(now=moment, interviews=interviews, prefs=prefs, drafts=drafts,
-                    plan=current)
+                    plan=current, not_read=store.skipped())
 
 
 def sample_interview(settings: Settings, now: datetime) -> Interview:

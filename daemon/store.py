@@ -1,5 +1,6 @@
-"""coffeechat's state: tagged meetings, drafts, the user's contact choices, sync cursors, and
-(with reply detection) the mail last seen with each contact.
+"""coffeechat's state: tagged meetings, drafts, the user's contact choices, sync cursors (each
+with the tagging settings it was read with), what each calendar could not give, and (with
+reply detection) the mail last seen with each contact.
 
 Kept in TinyDB over :class:`~daemon.storage.AtomicJSONStorage`: changes stay in memory until
 :meth:`Store.flush`, which writes the whole state atomically. Each document's ``doc_id`` is a
@@ -23,6 +24,7 @@ from tinydb.table import Document, Table
 from daemon import backups, codec
 from daemon.errors import StateError
 from daemon.model import JSON, ContactMail, ContactPrefs, DraftRecord, Interview
+from daemon.skipped import Skipped
 from daemon.storage import AtomicJSONStorage, sweep_temporaries
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class Store:
         self.cursors_table: Table = self._db.table("cursors", cache_size=0)
         self.mail_table: Table = self._db.table("mail", cache_size=0)
         self.pending_table: Table = self._db.table("pending", cache_size=0)
+        self.skipped_table: Table = self._db.table("skipped", cache_size=0)
         self.meta: Table = self._db.table("meta", cache_size=0)
         self._check_schema()
         if writable:
@@ -209,14 +212,41 @@ class Store:
         doc = self.cursors_table.get(doc_id=doc_id(account))
         return None if doc is None else dict(doc["cursor"])
 
-    def set_cursor(self, account: str, cursor: JSON | None) -> None:
-        """Store (or, with ``None``, drop) the sync cursor of ``account``."""
+    def cursor_tagging(self, account: str) -> str | None:
+        """The tagging fingerprint stored with ``account``'s cursor (see
+        :func:`daemon.tagging.fingerprint`), or ``None`` when there is no cursor or it was
+        stored by a coffeechat that did not record one."""
+        doc = self.cursors_table.get(doc_id=doc_id(account))
+        tagging = None if doc is None else doc.get("tagging")
+        return tagging if isinstance(tagging, str) else None
+
+    def set_cursor(self, account: str, cursor: JSON | None, tagging: str) -> None:
+        """Store the sync cursor of ``account`` with the ``tagging`` fingerprint its meetings
+        were read with, or, with ``None``, drop both."""
         ident = doc_id(account)
         if cursor is None:
             if self.cursors_table.contains(doc_id=ident):
                 self.cursors_table.remove(doc_ids=[ident])
             return
-        self._upsert(self.cursors_table, ident, {"account": account, "cursor": cursor})
+        self._upsert(self.cursors_table, ident,
+                     {"account": account, "cursor": cursor, "tagging": tagging})
+
+    # -- what the calendars could not give (see daemon.skipped) ------------------------------
+
+    def skipped(self) -> dict[str, Skipped]:
+        """What each account's calendar could not give when last read, by account (accounts
+        with nothing to say are left out)."""
+        found = (self._decode(codec.skipped_from_json, d) for d in self.skipped_table.all())
+        return dict(found)
+
+    def set_skipped(self, account: str, skipped: Skipped) -> None:
+        """Replace what :meth:`skipped` gives for ``account`` (an empty one removes it)."""
+        ident = doc_id(account)
+        if skipped.empty:
+            if self.skipped_table.contains(doc_id=ident):
+                self.skipped_table.remove(doc_ids=[ident])
+            return
+        self._upsert(self.skipped_table, ident, codec.skipped_to_json(account, skipped))
 
     # -- the last plan's wake-up time (see daemon.idle) --------------------------------------
 

@@ -11,6 +11,11 @@ Choices made here (the rules in one place):
 - Contacts are the attendees, then the organizer, who are not the user, not resources and have
   a valid address, de-duplicated by address (the first non-empty name wins). Someone listed
   twice counts as declined if any of their entries declined.
+- A calendar's own address is nobody: an address at ``calendar.google.com`` or any of its
+  subdomains (a calendar's ``...@group.calendar.google.com``, ``...@group.v.calendar.google.com``
+  for holidays, ``...@import.calendar.google.com``, ``...@resource.calendar.google.com`` for
+  rooms) is never a contact, from an attendee, the organizer or a ``Contact:`` line, and does
+  not count as someone the calendar names. (Outlook and Exchange rooms are resources already.)
 - ``Contact: Name <email>`` (or ``Contact: email``) lines in the description name the contacts
   only when the calendar names nobody else with a valid address (no attendee and no organizer
   other than the user, counting those who declined). They are always removed from the notes.
@@ -19,12 +24,18 @@ Choices made here (the rules in one place):
   hashtag-like tag tokens (``#infointerview``; also ``#<keyword>`` for a keyword configured
   without the ``#``), without lines that hold nothing but tags and punctuation, and without
   ``Contact:`` lines. Other lines are kept exactly as written.
+
+A change to these rules that can give a stored meeting another answer bumps
+:data:`RULES_VERSION`, which is part of :func:`fingerprint`: every calendar is then read again
+once, as after a change of the settings.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from daemon.model import Attendee, Interview, Meeting, Person, TaggingRules
@@ -33,6 +44,10 @@ from daemon.text import clean_address, clean_block, clean_line
 _CONTACT_LINE = re.compile(r"^[ \t]*contact[ \t]*:[ \t]*(?P<value>.*?)[ \t]*$", re.IGNORECASE)
 _NAME_ADDRESS = re.compile(r"^(?P<name>[^<>]*?)[ \t]*<(?P<address>[^<>]*)>$")
 _TRIM_CHARS = " \t.,;:!?-_*|/()[]{}\"'#"
+_CALENDAR_DOMAIN = "calendar.google.com"
+
+RULES_VERSION = 2
+"""The version of these rules (2: calendar-system addresses are not contacts)."""
 
 
 def interview_from(
@@ -76,6 +91,29 @@ def is_tagged(meeting: Meeting, rules: TaggingRules) -> bool:
         return True
     wanted = {c.strip().casefold() for c in rules.categories if c.strip()}
     return any(c.strip().casefold() in wanted for c in meeting.categories)
+
+
+def fingerprint(rules: TaggingRules, my_emails: Iterable[str],
+                marks: Mapping[str, object]) -> str:
+    """Return a digest of everything that decides what a calendar's events become: the
+    keywords and categories, the user's addresses, ``marks`` (an account's own tagging keys,
+    such as a Google ``color_id``; ``None`` values count as unset) and :data:`RULES_VERSION`.
+    The same settings give the same digest in any order and in every run. Raises nothing."""
+    basis = json.dumps([
+        RULES_VERSION,
+        sorted({k.strip() for k in rules.keywords}),
+        sorted({c.strip() for c in rules.categories}),
+        sorted({e.strip().lower() for e in my_emails}),
+        sorted((key, str(value)) for key, value in marks.items() if value is not None),
+    ])
+    return hashlib.blake2b(basis.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _is_calendar_address(address: str) -> bool:
+    """Return whether ``address`` (already cleaned, lower-case) belongs to a calendar system
+    rather than a person (see the module's rules). Raises nothing."""
+    domain = address.rpartition("@")[2]
+    return domain == _CALENDAR_DOMAIN or domain.endswith("." + _CALENDAR_DOMAIN)
 
 
 def notes_from(description: str, keywords: Iterable[str]) -> str:
@@ -122,7 +160,7 @@ def _people(meeting: Meeting, mine: frozenset[str]) -> list[_Candidate]:
         if entry.is_resource or _is_me(entry, mine):
             continue
         address = clean_address(entry.email)
-        if address is None:
+        if address is None or _is_calendar_address(address):
             continue
         if not names.get(address):
             names[address] = _clean_name(entry.name, address)
@@ -156,7 +194,8 @@ def _contact_lines(description: str) -> tuple[Person, ...]:
     found: dict[str, Person] = {}
     for line in description.split("\n"):
         _, person = _contact_line(line)
-        if person is not None and person.email not in found:
+        if (person is not None and person.email not in found
+                and not _is_calendar_address(person.email)):
             found[person.email] = person
     return tuple(found.values())
 

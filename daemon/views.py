@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.health import Health
 from daemon.model import ContactPrefs, DraftRecord, DraftSpec, Interview, Plan, Skip
+from daemon.skipped import MAX_SOURCES, Skipped
 
 SHOWN_SKIPS = 15
 """How many skipped drafts ``status`` lists before pointing to ``plan``."""
@@ -104,9 +105,31 @@ def no_contact(current: Plan) -> list[Skip]:
     return [s for s in current.skipped if s.kind is None]
 
 
+def _not_read_json(not_read: Mapping[str, Skipped]) -> list[dict[str, Any]]:
+    """What each account's calendar could not give, as JSON: by account, each source with its
+    notes, and whether more sources were left out."""
+    return [{"account": name, "more": found.more,
+             "sources": [{"source": s.source, "notes": list(s.notes)}
+                         for s in found.by_source()]}
+            for name, found in sorted(not_read.items())]
+
+
+def _not_read_lines(not_read: Mapping[str, Skipped]) -> list[str]:
+    """The same for people: one line per note, ``account  source: note``."""
+    out: list[str] = []
+    for name, found in sorted(not_read.items()):
+        for source in found.by_source():
+            out.extend(f"  {name}  {source.source}: {note}" for note in source.notes)
+        if found.more:
+            out.append(f"  {name}  more than {MAX_SOURCES} files or events have notes; only "
+                       "these are kept, the log names every one")
+    return out
+
+
 def status_json(health: Health, rows: list[ContactRow],
-                records: dict[str, DraftRecord], current: Plan) -> dict[str, Any]:
-    """Everything ``status --json`` prints."""
+                records: dict[str, DraftRecord], current: Plan,
+                not_read: Mapping[str, Skipped] | None = None) -> dict[str, Any]:
+    """Everything ``status --json`` prints; ``not_read`` is :meth:`Store.skipped`."""
     return {
         "next_cycle": iso(health.next_cycle),
         "accounts": [{"name": h.name, "last_cycle": iso(h.at), "ok": h.ok,
@@ -121,17 +144,22 @@ def status_json(health: Health, rows: list[ContactRow],
         "due_now": [spec_json(s) for s in current.due],
         "skipped": [skip_json(s) for s in current.skipped if s.kind is not None],
         "needs_attention": [skip_json(s) for s in no_contact(current)],
+        "not_read": _not_read_json(not_read or {}),
     }
 
 
 def status_text(health: Health, rows: list[ContactRow],
-                records: dict[str, DraftRecord], current: Plan, tz: ZoneInfo) -> str:
-    """Everything ``status`` prints, for people."""
+                records: dict[str, DraftRecord], current: Plan, tz: ZoneInfo,
+                not_read: Mapping[str, Skipped] | None = None) -> str:
+    """Everything ``status`` prints, for people; ``not_read`` is :meth:`Store.skipped`."""
+    not_read = not_read or {}
     out = ["Accounts:"]
     if not health.accounts:
         out.append("  no cycle has run yet (coffeechat run --once)")
     for h in health.accounts:
         result = "ok" if h.ok else f"FAILED: {h.message}"
+        if h.ok and h.name in not_read:
+            result += ", but not all of its calendar was read (below)"
         out.append(f"  {h.name:<12} last cycle {when(h.at, tz)}  {result}  "
                    f"({h.drafted} drafted)")
     if health.next_cycle is not None:
@@ -175,6 +203,10 @@ def status_text(health: Health, rows: list[ContactRow],
     if attention:
         out.append("\nNeeds your attention:")
         out.extend(f"  {s.meeting_uid}: {s.reason}" for s in attention)
+    if not_read:
+        out.append("\nNot read in full (fix or remove these; the next cycle reads them "
+                   "again):")
+        out.extend(_not_read_lines(not_read))
     return "\n".join(out)
 
 

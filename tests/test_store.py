@@ -20,6 +20,7 @@ from daemon.errors import StateError
 from daemon.fileio import TEMP_PREFIX
 from daemon.locks import run_lock, write_lock
 from daemon.model import ContactPrefs, DraftRecord, DraftRef, Interview, Meeting, Person
+from daemon.skipped import Skipped
 from daemon.store import SCHEMA_VERSION, Store
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
@@ -44,7 +45,11 @@ def test_round_trip_of_every_table(tmp_path: Path) -> None:
     store.put_interview(interview("m1"))
     store.put_draft(record("m1/thank_you/a@example.com"))
     store.put_prefs(ContactPrefs("a@example.com", "paused", T0))
-    store.set_cursor("personal", {"files": {"a.ics": [1, 2]}})
+    store.set_cursor("personal", {"files": {"a.ics": [1, 2]}}, "tags-1")
+    notes = Skipped(said={"big.ics": ("over the size limit",)},
+                    refused={"a.ics": ("the event 'x' was skipped",)}, more=True)
+    store.set_skipped("personal", notes)
+    store.set_skipped("other", Skipped())
     assert store.flush() is True
     again = Store(path)
     assert again.interviews() == [interview("m1")]
@@ -52,8 +57,41 @@ def test_round_trip_of_every_table(tmp_path: Path) -> None:
     assert again.prefs()["a@example.com"].paused_until == T0
     assert again.cursor("personal") == {"files": {"a.ics": [1, 2]}}
     assert again.cursor("other") is None
+    assert again.cursor_tagging("personal") == "tags-1"
+    assert again.cursor_tagging("other") is None
+    assert again.skipped() == {"personal": notes}
     assert again.interview("personal", "m1") == interview("m1")
     assert again.interview("other", "m1") is None
+
+
+def test_a_cursor_stored_before_fingerprints_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.set_cursor("personal", {"version": 3}, "tags-1")
+    store.flush()
+    raw = json.loads(path.read_text())
+    for doc in raw["cursors"].values():
+        del doc["tagging"]  # as the previous coffeechat wrote it
+    path.write_text(json.dumps(raw))
+    again = Store(path)
+    assert again.cursor("personal") == {"version": 3}
+    assert again.cursor_tagging("personal") is None
+
+
+@pytest.mark.parametrize("damage", [
+    {"said": ["big.ics"]}, {"said": {"big.ics": "too big"}}, {"refused": {"a.ics": [3]}},
+    {"more": "yes"}, {"account": None}, {"said": None}])
+def test_a_malformed_notes_table_is_refused(tmp_path: Path, damage: dict[str, Any]) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.set_skipped("personal", Skipped(said={"big.ics": ("too big",)}))
+    store.flush()
+    raw = json.loads(path.read_text())
+    for doc in raw["skipped"].values():
+        doc.update(damage)
+    path.write_text(json.dumps(raw))
+    with pytest.raises(StateError, match="does not read back"):
+        Store(path).skipped()
 
 
 def test_same_uid_in_two_accounts_are_two_documents(tmp_path: Path) -> None:
@@ -287,7 +325,7 @@ def test_a_flush_after_no_write_does_not_even_serialise(tmp_path: Path,
     monkeypatch.setattr("daemon.storage.json.dumps", counting_dumps)
     again = Store(path, writable=True)
     again.put_interview(interview("m1"))  # unchanged: the store does not even write it
-    again.set_cursor("personal", None)
+    again.set_cursor("personal", None, "")
     assert again.flush() is False
     assert dumps == []
 

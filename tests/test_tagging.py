@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daemon.model import Attendee, Interview, Meeting, Person, TaggingRules
-from daemon.tagging import interview_from, is_tagged, notes_from
+from daemon.tagging import fingerprint, interview_from, is_tagged, notes_from
 
 TZ = ZoneInfo("Europe/Berlin")
 ME = "me@example.org"
@@ -113,6 +113,36 @@ def test_resources_excluded() -> None:
     assert [p.email for p in tag(meeting(attendees=(room, ANA))).contacts] == [
         "ana.li@corp.example"]
 
+
+
+@pytest.mark.parametrize("address", [
+    "c_4f2a9e@group.calendar.google.com",         # a secondary calendar's own address
+    "en.usa#holiday@group.v.calendar.google.com",  # a holiday calendar
+    "AB12cd@import.calendar.google.com",           # a calendar subscribed by URL
+    "corp.example_3436@resource.calendar.google.com",  # a room not marked as a resource
+])
+def test_calendar_system_addresses_are_not_contacts(address: str) -> None:
+    system = Attendee(address, "Team calendar", "accepted")
+    as_attendee = tag(meeting(attendees=(system, ANA)))
+    assert as_attendee.contacts == (Person("ana.li@corp.example", "Ana Li"),)
+    as_organizer = tag(meeting(organizer=system, attendees=(ANA,)))
+    assert as_organizer.contacts == (Person("ana.li@corp.example", "Ana Li"),)
+    assert as_organizer.declined == ()
+
+
+def test_a_calendar_organizer_does_not_hide_the_contact_line() -> None:
+    # an event kept on a secondary Google calendar has that calendar as its organizer
+    calendar = Attendee("team_x1@group.calendar.google.com", "Team", "accepted")
+    text = "Contact: Dana Roe <dana@firm.example>\nContact: c_1@group.calendar.google.com"
+    iv = tag(meeting(organizer=calendar, attendees=(), description=text))
+    assert iv.contacts == (Person("dana@firm.example", "Dana Roe"),)
+
+
+@pytest.mark.parametrize("address", ["ana@calendar.google.com.evil.example",
+                                     "ana@mycalendar.google.com", "ana@google.com"])
+def test_addresses_that_only_look_alike_stay_contacts(address: str) -> None:
+    iv = tag(meeting(attendees=(Attendee(address, "Ana"),)))
+    assert [p.email for p in iv.contacts] == [address]
 
 def test_declined_attendee_split_out() -> None:
     bo = Attendee("bo@corp.example", "Bo Chen", "declined")
@@ -301,3 +331,29 @@ def test_line_separator_splits_a_contact_line_and_names_nobody() -> None:
 def test_control_characters_in_contact_line_name_are_cleaned() -> None:
     iv = tag(meeting(attendees=(), description="Contact: Eve\x07 \tRoe <eve@x.example>"))
     assert iv.contacts == (Person("eve@x.example", "Eve Roe"),)
+
+
+# --- the fingerprint of the tagging settings -------------------------------------------------
+
+
+def test_the_fingerprint_is_stable_and_ignores_order_and_unset_marks() -> None:
+    rules = TaggingRules(keywords=("coffee chat", "#career"), categories=("Mentoring",))
+    reordered = TaggingRules(keywords=(" #career", "coffee chat"), categories=("Mentoring ",))
+    first = fingerprint(rules, ["Me@Example.org", "b@x.example"], {"color_id": None})
+    assert first == fingerprint(reordered, ["b@x.example", "me@example.org"], {})
+
+
+@pytest.mark.parametrize("change", ["keyword", "category", "address", "colour"])
+def test_the_fingerprint_changes_with_what_decides_tagging(change: str) -> None:
+    rules = TaggingRules(keywords=("coffee chat",), categories=("Mentoring",))
+    emails, marks = ["me@example.org"], {"color_id": "5"}
+    before = fingerprint(rules, emails, marks)
+    if change == "keyword":
+        rules = replace(rules, keywords=("coffee chat", "mentor call"))
+    elif change == "category":
+        rules = replace(rules, categories=())
+    elif change == "address":
+        emails = [*emails, "me.too@work.example"]
+    else:
+        marks = {"color_id": "6"}
+    assert fingerprint(rules, emails, marks) != before

@@ -86,6 +86,24 @@ def test_a_broken_ics_is_named_and_skipped(tmp_path: Path) -> None:
     assert ws.draft_keys() == ["good/thank_you/ana@x.org"]
 
 
+
+def test_a_new_keyword_enrolls_meetings_synced_before(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    base = ws.config.read_text()
+    ws.config.write_text(base + '[tagging]\nkeywords = ["#career"]\n')
+    ws.add_event("a1", "#career chat with Ana", NOW - timedelta(hours=2), ("Ana", "ana@x.org"))
+    ws.add_event("b1", "Mentor call with Bo", NOW - timedelta(hours=3), ("Bo", "bo@x.org"))
+    assert ws.run("run", "--once").returncode == 0
+    assert ws.draft_keys() == ["a1/thank_you/ana@x.org"]
+    ws.config.write_text(base + '[tagging]\nkeywords = ["#career", "mentor call"]\n')
+    second = ws.run("run", "--once")
+    assert second.returncode == 0, second.stderr
+    assert "reading it again in full" in second.stderr
+    assert ws.draft_keys() == ["a1/thank_you/ana@x.org", "b1/thank_you/bo@x.org"]
+    third = ws.run("run", "--once")
+    assert third.returncode == 0 and "reading it again" not in third.stderr
+    assert len(ws.drafts()) == 2
+
 def test_a_failing_account_exits_1_and_the_others_still_draft(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "w", accounts=("personal", "work"))
     ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana", "ana@x.org"))
@@ -128,6 +146,40 @@ def test_status_plan_contacts_and_contact_stop(tmp_path: Path) -> None:
     unknown = ws.run("contact", "pause", "nobody@x.org")
     assert unknown.returncode == 1 and "coffeechat contacts" in unknown.stderr
 
+
+
+def test_status_names_what_the_calendar_could_not_give(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana Li", "ana@x.org"))
+    assert ws.run("run", "--once").returncode == 0
+    text = ws.run("status", check=True).stdout
+    assert "not all of its calendar" not in text and "Not read in full" not in text
+    store_notes(ws)
+    text = ws.run("status", check=True).stdout
+    assert "ok, but not all of its calendar was read (below)" in text
+    section = text.split("Not read in full", 1)[1]
+    assert "personal  big.ics: 2.1 GB is over the 50 MB limit; the file was skipped" in section
+    assert "personal  rule.ics: 'Weekly': UNTL= is not a rule part" in section
+    assert "personal  rule.ics: the event 'Chat' was skipped" in section
+    status = json.loads(ws.run("status", "--json", check=True).stdout)
+    assert status["not_read"] == [{"account": "personal", "more": False, "sources": [
+        {"source": "big.ics", "notes": ["2.1 GB is over the 50 MB limit; the file was skipped"]},
+        {"source": "rule.ics", "notes": ["'Weekly': UNTL= is not a rule part",
+                                         "the event 'Chat' was skipped"]}]}]
+    assert status["accounts"][0]["ok"] is True
+
+
+def store_notes(ws: Workspace) -> None:
+    """Keep in the state what a cycle keeps when a calendar says files were skipped."""
+    from daemon.skipped import Skipped
+    from daemon.store import Store
+
+    store = Store(ws.root / "state.json", writable=True)
+    store.set_skipped("personal", Skipped(
+        said={"big.ics": ("2.1 GB is over the 50 MB limit; the file was skipped",),
+              "rule.ics": ("'Weekly': UNTL= is not a rule part",)},
+        refused={"rule.ics": ("the event 'Chat' was skipped",)}))
+    store.flush()
 
 def test_preview_renders_without_writing(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "w")

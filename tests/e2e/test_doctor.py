@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_cli import store_notes
 from tests.e2e.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,23 @@ def test_a_healthy_setup_passes_every_check(tmp_path: Path) -> None:
         assert f"ok    {name}" in result.stdout
     assert "America/Chicago" in result.stdout
     assert "checks passed" in result.stdout
+
+
+def test_files_the_last_cycle_could_not_read_are_a_warning_with_its_fix(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w", accounts=("personal", "work"))
+    assert ws.run("run", "--once").returncode == 0
+    store_notes(ws)
+    result = ws.run("doctor")
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    [warning] = [line for line in out.splitlines() if line.startswith("WARN")]
+    label, rest = warning.split(" calendar personal ")
+    assert label == "WARN " and rest.strip() == (
+        "the last cycle could not read all of it: 2 file(s) or event(s): big.ics, rule.ics")
+    assert "fix: `coffeechat status` says what is wrong with each" in out
+    assert "calendar work" not in out
+    assert "ok    account personal" in out and "ok    account work" in out
+    assert "checks passed, 1 warning(s)" in out
 
 
 def test_each_problem_is_reported_with_its_fix(tmp_path: Path) -> None:

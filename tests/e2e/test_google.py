@@ -153,6 +153,39 @@ def test_an_expired_sync_token_is_recovered_without_drafting_again(tmp_path: Pat
     no_send(fake)
 
 
+
+@pytest.mark.parametrize("change", ["keyword", "color_id"])
+def test_a_tagging_change_reads_the_calendar_in_full_once(tmp_path: Path, fake: FakeGoogle,
+                                                          change: str) -> None:
+    fake.put_event(google_event("a1", "#career chat with Ana", NOW - timedelta(hours=2),
+                                ("Ana Li", "ana@x.org")))
+    fake.put_event(google_event("b1", "Mentor call with Bo", NOW - timedelta(hours=3),
+                                ("Bo Chen", "bo@x.org"), colorId="5"))
+    config = google_workspace(tmp_path / "g", fake)
+    base = config.read_text()
+    config.write_text(base + '[tagging]\nkeywords = ["#career"]\n')
+    assert run(config, "run", "--once").returncode == 0
+    assert [str(m[KEY_HEADER]) for m in stored(fake)] == ["a1/thank_you/ana@x.org"]
+    if change == "keyword":
+        config.write_text(base + '[tagging]\nkeywords = ["#career", "mentor call"]\n')
+    else:
+        config.write_text(base.replace("timeout_seconds = 2", 'timeout_seconds = 2\n'
+                                       'color_id = "5"') + '[tagging]\nkeywords = ["#career"]\n')
+    before = len(fake.calls("GET", "/events"))
+    second = run(config, "run", "--once")
+    assert second.returncode == 0, second.stderr
+    lists = fake.calls("GET", "/events")[before:]
+    assert "syncToken" not in lists[0].query and "timeMin" in lists[0].query
+    assert "reading it again in full" in second.stderr
+    keys = sorted(str(m[KEY_HEADER]) for m in stored(fake))
+    assert keys == ["a1/thank_you/ana@x.org", "b1/thank_you/bo@x.org"]
+    assert len(fake.calls("POST", "/drafts")) == 2
+    before = len(fake.calls("GET", "/events"))
+    assert run(config, "run", "--once").returncode == 0
+    assert all("syncToken" in r.query for r in fake.calls("GET", "/events")[before:])
+    assert len(fake.calls("POST", "/drafts")) == 2
+    no_send(fake)
+
 def test_a_rate_limited_run_still_drafts_each_once(tmp_path: Path, fake: FakeGoogle) -> None:
     for uid, title, start, contact, description in EVENTS:
         fake.put_event(google_event(uid, title, start, contact, description))

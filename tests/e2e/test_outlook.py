@@ -127,6 +127,31 @@ def test_expired_delta_is_recovered_without_redrafting(tmp_path: Path, fake: Fak
     assert "startDateTime" in deltas[1].query, "a fresh full sync follows the expired link"
 
 
+
+def test_a_new_category_reads_the_calendar_in_full_once(tmp_path: Path,
+                                                        fake: FakeGraph) -> None:
+    root = outlook_workspace(tmp_path / "w", fake)
+    config = root / "config.toml"
+    put_meeting(fake, "a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana", "ana@x.org"))
+    put_meeting(fake, "b1", "Lunch with Bo", NOW - timedelta(hours=3), ("Bo", "bo@x.org"),
+                categories=("Mentoring",))
+    assert run_once(root)[0] == 0
+    assert sorted(outlook_drafts(fake)) == ["a1/thank_you/ana@x.org"]
+    config.write_text(config.read_text() + '[tagging]\ncategories = ["Mentoring"]\n')
+    before = len(fake.requests)
+    code, output = run_once(root)
+    assert code == 0, output
+    deltas = [r for r in fake.requests[before:] if r.path == "/me/calendarView/delta"]
+    assert "$deltatoken" not in deltas[0].query and "startDateTime" in deltas[0].query
+    assert "reading it again in full" in output
+    assert sorted(outlook_drafts(fake)) == ["a1/thank_you/ana@x.org", "b1/thank_you/bo@x.org"]
+    assert len(fake.requested("POST", "/me/messages")) == 2
+    before = len(fake.requests)
+    assert run_once(root)[0] == 0
+    deltas = [r for r in fake.requests[before:] if r.path == "/me/calendarView/delta"]
+    assert deltas and all("$deltatoken" in r.query for r in deltas)
+    assert len(fake.messages()) == 2
+
 def test_throttled_and_flaky_run_still_drafts_each_once(tmp_path: Path,
                                                         fake: FakeGraph) -> None:
     root = outlook_workspace(tmp_path / "w", fake, timeout=1)
