@@ -209,9 +209,9 @@ def _sync(settings: Settings, configured: AccountSettings, store: Store,
                           {key: configured.options.get(key) for key in TAGGING_KEYS})
     cursor = store.cursor(account.name)
     if cursor is not None and store.cursor_tagging(account.name) != tagging:
-        log.info("%s: the tagging rules are not those the calendar was last read with "
-                 "([tagging], [me] emails, the account's own tag, or a new coffeechat); "
-                 "reading it again in full, once", account.name)
+        log.info("%s: the tagging rules changed since the calendar was last read ([tagging], "
+                 "me.emails, color_id, or a newer coffeechat); reading it again in full, once",
+                 account.name)
         cursor = None
     try:
         read, new_cursor = _read(settings, account, cursor)

@@ -152,7 +152,7 @@ def _not_read(name: str, found: Skipped) -> Check:
     sources = [s.source for s in found.by_source()]
     shown = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3
                                       else "")
-    more = " (and more than are kept)" if found.more else ""
+    more = ", and more that the log names" if found.more else ""
     return Check(f"calendar {name}", True,
                  f"the last cycle could not read all of it: {len(sources)} file(s) or "
                  f"event(s){more}: {shown}",

@@ -14,6 +14,9 @@ from daemon.skipped import MAX_SOURCES, Skipped
 
 SHOWN_SKIPS = 15
 """How many skipped drafts ``status`` lists before pointing to ``plan``."""
+SHOWN_NOTES = 30
+"""How many lines of what the calendars could not give ``status`` lists before pointing to
+``status --json``."""
 
 
 def when(value: datetime | None, tz: ZoneInfo) -> str:
@@ -115,7 +118,8 @@ def _not_read_json(not_read: Mapping[str, Skipped]) -> list[dict[str, Any]]:
 
 
 def _not_read_lines(not_read: Mapping[str, Skipped]) -> list[str]:
-    """The same for people: one line per note, ``account  source: note``."""
+    """The same for people: one line per note, ``account  source: note``, at most
+    :data:`SHOWN_NOTES` of them."""
     out: list[str] = []
     for name, found in sorted(not_read.items()):
         for source in found.by_source():
@@ -123,6 +127,10 @@ def _not_read_lines(not_read: Mapping[str, Skipped]) -> list[str]:
         if found.more:
             out.append(f"  {name}  more than {MAX_SOURCES} files or events have notes; only "
                        "these are kept, the log names every one")
+    if len(out) > SHOWN_NOTES:
+        hidden = len(out) - SHOWN_NOTES
+        out = [*out[:SHOWN_NOTES], f"  ... and {hidden} more: `coffeechat status --json` "
+                                   "lists them all"]
     return out
 
 

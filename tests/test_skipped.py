@@ -3,18 +3,22 @@ replaced by a full sync, per source by an incremental one, written with the curs
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from daemon import skipped
 from daemon.errors import TransientError
-from daemon.model import JSON, Change, Meeting, SourceNotes
+from daemon.health import Health
+from daemon.model import JSON, Change, Meeting, Plan, SourceNotes
 from daemon.skipped import MAX_NOTE_CHARS, MAX_NOTES, MAX_SOURCE_CHARS, MAX_SOURCES, Skipped
 from daemon.store import Store
+from daemon.views import SHOWN_NOTES, status_json, status_text
 from tests.memory import MemoryCalendar
 from tests.test_cycle import NOW, Harness, meeting
 
@@ -154,12 +158,23 @@ def test_update_clears_the_flag_only_on_a_full_sync() -> None:
     assert not fresh.more and list(fresh.said) == ["0.ics"]
 
 
+def test_status_text_lists_a_long_tail_in_part_and_json_in_full() -> None:
+    many = {"personal": Skipped(said={f"{i:02}.ics": ("bad", "worse") for i in range(20)},
+                                more=True)}
+    nothing = Plan(due=(), upcoming=(), skipped=())
+    text = status_text(Health(), [], {}, nothing, ZoneInfo("UTC"), many)
+    lines = text.split("Not read in full", 1)[1].splitlines()[1:]
+    assert len(lines) == SHOWN_NOTES + 1
+    assert lines[0] == "  personal  00.ics: bad"
+    assert lines[-1] == "  ... and 11 more: `coffeechat status --json` lists them all"
+    [shown] = status_json(Health(), [], {}, nothing, many)["not_read"]
+    assert shown["more"] is True and len(shown["sources"]) == 20
+
+
 def calendar_said(*pairs: tuple[str, str]) -> list[SourceNotes]:
     return [SourceNotes(source, (note,)) for source, note in pairs]
 
 
 def _tables(h: Harness) -> dict[str, object]:
-    import json
-
     tables: dict[str, object] = json.loads(h.settings.state_path.read_text())
     return {name: docs for name, docs in tables.items() if docs}
