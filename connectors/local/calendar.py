@@ -370,7 +370,7 @@ class VdirCalendar:
                             "alone", _both(members), exc)
         if parsed is None:
             for name in readable:
-                if name not in delivered:
+                if name not in delivered and not sync.files[name].broken:
                     old = sync.old.get(name)
                     yield from sync.deliver(name, self._read_alone(listing[name], old, window),
                                             old.uids if old is not None else ())
