@@ -10,11 +10,15 @@ the same at 50,000 files as at 1,000. A tool that rewrites a file in place leave
 it was: every file is listed and compared anyway at least every ``full_check_minutes`` (60 by
 default; 0 lists every cycle).
 
-Each file is read by :mod:`connectors.local.ics`; the cursor is :mod:`connectors.local.cursor`.
+Files are listed and read by :mod:`connectors.local.files`, their text by
+:mod:`connectors.local.ics`; files that hold the same event are found by
+:mod:`connectors.local.groups`; the cursor is :mod:`connectors.local.cursor`.
 
-Bad input never breaks a sync: an unreadable or malformed file is skipped with a warning and
-keeps the meetings it had (a broken file must not cancel anything); a bad event inside a good
-file is skipped with a warning and its siblings still count.
+Bad input never breaks a sync: a file that is unreadable, malformed, over ``max_file_mb`` or
+not a regular file is skipped with a warning (once, not every cycle) and a
+:class:`daemon.model.SourceNotes`, and keeps the meetings it had (a broken file must not
+cancel anything); a bad event inside a good file is skipped with a warning and its siblings
+still count.
 """
 
 from __future__ import annotations
@@ -168,35 +172,11 @@ class VdirCalendar:
         folder = self._settled(stamp, started)
         same_zone = previous is not None and previous.timezone == str(tz)
         window_moved = previous is None or previous.window != window
-        old_limit = previous.max_file if previous is not None else None
         sync = _Sync({name: with_events(entry) for name, entry in previous.files.items()}
                      if previous is not None else {})
-
-        read_now: set[str] = set()
-        deferred: set[str] = set()  # read, but to be read again with the files it shares with
-        holders_before: dict[str, int] | None = None
-        for name, found in sorted(listing.items()):
-            old = sync.old.get(name)
-            if old is not None and not self._must_read(found, old, same_zone, window_moved,
-                                                       old_limit):
-                sync.files[name] = old
-                continue
-            read_now.add(name)
-            reading = self._read_alone(found, old, window)
-            if not reading.entry.broken and sync.old:
-                if holders_before is None:
-                    holders_before = _shared_counts(sync.old)
-                own = old.events if old is not None else ()
-                if any(holders_before.get(key, 0) > (key in own)
-                       for key in {*reading.entry.events, *own}):
-                    deferred.add(name)
-                    sync.files[name] = reading.entry
-                    continue
-            # Only the window moved: the file's events are as they were; report newcomers.
-            known = (frozenset(old.uids) if old is not None and same_zone and not old.broken
-                     and (old.mtime_ns, old.size) == (found.mtime_ns, found.size)
-                     else frozenset())
-            yield from sync.deliver(name, reading, old.uids if old is not None else (), known)
+        read_now, deferred = yield from self._read_changed(
+            sync, listing, window, same_zone=same_zone, window_moved=window_moved,
+            old_limit=previous.max_file if previous is not None else None)
         removed = sync.old.keys() - listing.keys()
         for name in sorted(removed):
             sync.gone.update(sync.old[name].uids)
@@ -217,6 +197,39 @@ class VdirCalendar:
             folder = self._confirmed(listing)
         return SyncState(str(tz), window, sync.files, folder,
                          None if folder is None else now, self._max_bytes).to_json()
+
+    def _read_changed(self, sync: _Sync, listing: dict[str, Listed], window: Window, *,
+                      same_zone: bool, window_moved: bool, old_limit: int | None
+                      ) -> Generator[Change, None, tuple[set[str], set[str]]]:
+        """Read each new or changed file alone and report what it gives, except a file that
+        holds an event another file held at the last sync: it is to be read again with that
+        file. Return the names read, and of those the names held back."""
+        read_now: set[str] = set()
+        deferred: set[str] = set()
+        holders_before: dict[str, int] | None = None
+        for name, found in sorted(listing.items()):
+            old = sync.old.get(name)
+            if old is not None and not self._must_read(found, old, same_zone, window_moved,
+                                                       old_limit):
+                sync.files[name] = old
+                continue
+            read_now.add(name)
+            reading = self._read_alone(found, old, window)
+            if not reading.entry.broken and sync.old:
+                if holders_before is None:
+                    holders_before = _holders(sync.old)
+                own = old.events if old is not None else ()
+                if any(holders_before.get(key, 0) > (key in own)
+                       for key in {*reading.entry.events, *own}):
+                    deferred.add(name)
+                    sync.files[name] = reading.entry
+                    continue
+            # Only the window moved: the file's events are as they were; report newcomers.
+            known = (frozenset(old.uids) if old is not None and same_zone and not old.broken
+                     and (old.mtime_ns, old.size) == (found.mtime_ns, found.size)
+                     else frozenset())
+            yield from sync.deliver(name, reading, old.uids if old is not None else (), known)
+        return read_now, deferred
 
     def _must_read(self, found: Listed, old: FileEntry, same_zone: bool, window_moved: bool,
                    old_limit: int | None) -> bool:
@@ -430,7 +443,7 @@ class VdirCalendar:
         return f"account {self._account!r}: " if self._account else ""
 
 
-def _shared_counts(files: dict[str, FileEntry]) -> dict[str, int]:
+def _holders(files: dict[str, FileEntry]) -> dict[str, int]:
     """How many files hold each event."""
     counts: dict[str, int] = {}
     for entry in files.values():
