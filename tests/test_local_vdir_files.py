@@ -4,6 +4,7 @@ same event in several files; what is said of them (SourceNotes), and said once."
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import stat
@@ -154,6 +155,7 @@ def test_odd_entries_are_named_once_and_never_opened(
     with caplog.at_level(logging.WARNING):
         changes, cursor = sync(source, None)
     assert set(meetings(changes)) == {"good", "inner"}
+    assert meetings(changes)["inner"].source == "inside.ics"  # named as it is in the folder
     assert sorted(vdir.reader.opened) == ["good.ics", "inner.ics"]
     said = {n.source: n.notes for n in notes(changes)}
     assert sorted(said) == ["dangling.ics", "folder.ics", "loop.ics", "out.ics", "pipe.ics",
@@ -352,3 +354,32 @@ def test_a_first_sync_removes_what_only_the_losing_copy_gave(vdir: Vdir) -> None
     assert {uid for uid, c in last.items() if isinstance(c, Removed)} == removed(changes)
     files = SyncState.from_json(cursor).files
     assert set(files["a.ics"].uids) == set(files["b.ics"].uids) == kept
+
+
+def test_files_of_a_cursor_without_events_are_still_found_to_share_one(vdir: Vdir) -> None:
+    vdir.write("synced.ics", invite("chat", 0, "Coffee chat"))
+    source = vdir.calendar()
+    _, cursor = sync(source, None)
+    state = SyncState.from_json(cursor)
+    # a cursor of the version before events were kept: rows of five
+    rows = {name: entry.to_row()[:5] for name, entry in state.files.items()}
+    cursor = {**cursor, "files": json.dumps(rows)}
+    vdir.reader.opened.clear()
+    vdir.write("zz-invite.ics", invite("chat", 1, "Coffee chat (moved)"))
+    changes, cursor = sync(source, cursor)
+    assert "synced.ics" in vdir.reader.opened  # read again with the invitation
+    assert meetings(changes)["chat"].title == "Coffee chat (moved)"
+    assert SyncState.from_json(cursor).files["synced.ics"].events == ("chat",)
+
+
+def test_files_too_big_to_read_together_are_read_alone(
+        vdir: Vdir, caplog: pytest.LogCaptureFixture) -> None:
+    vdir.write("a.ics", padded("chat", 6 * MB // 10))
+    vdir.write("b.ics", padded("chat", 6 * MB // 10))
+    with caplog.at_level(logging.WARNING):
+        changes, cursor = sync(vdir.calendar(max_file_mb=1), None)
+    assert "chat" in meetings(changes) and not removed(changes) and not notes(changes)
+    assert any("a.ics and b.ics" in m and "over the limit of 1 MB" in m
+               for m in warnings_naming(caplog, "b.ics"))
+    files = SyncState.from_json(cursor).files
+    assert files["a.ics"].uids == files["b.ics"].uids == ("chat",)

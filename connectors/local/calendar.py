@@ -314,7 +314,7 @@ class VdirCalendar:
         if found.size > self._max_bytes:
             return self._refused(found, old, self._too_big(f"{found.size / MB:.1f} MB"))
         try:
-            data = self._read(found.path, self._max_bytes + 1)
+            data = self._read(found.target, self._max_bytes + 1)
         except OSError as exc:
             # Recorded with no size and time, so that the next sync reads it again (even when
             # only the window moved); its meetings are kept meanwhile.

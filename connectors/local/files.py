@@ -65,8 +65,13 @@ class Listed(NamedTuple):
 
     @property
     def path(self) -> Path:
+        """The file's path in the calendar, as the user sees it (for messages)."""
+        return self.folder / self.name
+
+    @property
+    def target(self) -> Path:
         """The path to read: the file's, or for a link the real path it leads to."""
-        return Path(self.link) if self.link else self.folder / self.name
+        return Path(self.link) if self.link else self.path
 
 
 def list_calendar(path: Path, top: os.stat_result) -> dict[str, Listed]:
