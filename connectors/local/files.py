@@ -1,12 +1,12 @@
 """The files of a local calendar: listing them, and reading one without letting it stall or
 bloat a sync.
 
-Only regular files are read. A FIFO, device, socket or folder named ``*.ics``, a link that
-leads nowhere or in a loop, and a link out of the calendar folder (to ``/dev/zero``, say, or
-to another user's files) are listed with the reason they are not read, and never opened. A
-file is read with ``O_NONBLOCK`` and ``O_NOFOLLOW`` and checked again once open, so that one
-swapped for a FIFO or a link after the listing cannot stall the read either, and no more
-than a given number of bytes is read from it.
+Only regular files are read. A FIFO, device, other special file or folder named ``*.ics``,
+a link that leads nowhere or in a loop, and a link out of the calendar folder (to
+``/dev/zero``, say, or to another user's files) are listed with the reason they are not
+read, and never opened. A file is read with ``O_NONBLOCK`` and ``O_NOFOLLOW`` and checked
+again once open, so that one swapped for a FIFO or a link after the listing cannot stall the
+read either, and no more than a given number of bytes is read from it.
 """
 
 from __future__ import annotations
@@ -135,14 +135,14 @@ def _odd_entry(folder: Path, entry: os.DirEntry[str], inside: str) -> Listed:
 
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
 
 
 def _not_regular(mode: int, prefix: str = "it is ") -> str:
     """Why an entry of this mode is not read: ``""`` for a regular file."""
     if stat.S_ISREG(mode):
         return ""
-    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
     return (f"{prefix}{kind}, not a regular file, so it is not read; move it out of the "
             "calendar folder, or rename it so that its name does not end in .ics")
 
