@@ -147,6 +147,8 @@ class _LocalAccountModel(_AccountModel):
     full_check_minutes: int = Field(default=60, ge=0, le=10080)
     """Compare every file at least this often, even when the folder shows no change (for tools
     that rewrite files in place); 0 compares them every cycle."""
+    max_file_mb: int = Field(default=10, ge=1, le=4096)
+    """A larger calendar file is not read (its meetings are kept as they were)."""
     mail: str | None = None
     """A Maildir folder, or a folder of Maildir folders (INBOX, Sent, ...), read for
     ``reply_detection``."""

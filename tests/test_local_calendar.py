@@ -17,10 +17,11 @@ import pytest
 
 from connectors.base import ConnectorEnv, collect
 from connectors.local import open_account
-from connectors.local.calendar import VdirCalendar, read_file
+from connectors.local.calendar import VdirCalendar
 from connectors.local.cursor import SyncState
+from connectors.local.files import read_file
 from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import JSON, Change, Meeting, Removed
+from daemon.model import JSON, Change, Meeting, Removed, SourceNotes
 from tests.vdir import save
 
 DATA = Path(__file__).parent / "data" / "ics"
@@ -59,9 +60,9 @@ class CountingReader:
     def __init__(self) -> None:
         self.opened: list[str] = []
 
-    def __call__(self, path: Path) -> bytes:
+    def __call__(self, path: Path, most: int) -> bytes:
         self.opened.append(path.name)
-        return read_file(path)
+        return read_file(path, most)
 
 
 class Vdir:
@@ -126,6 +127,10 @@ def meetings(changes: list[Change]) -> dict[str, Meeting]:
 
 def removed(changes: list[Change]) -> set[str]:
     return {c.uid for c in changes if isinstance(c, Removed)}
+
+
+def notes(changes: list[Change]) -> list[SourceNotes]:
+    return [c for c in changes if isinstance(c, SourceNotes)]
 
 
 def ics(*events: str, head: str = "") -> str:
@@ -450,7 +455,9 @@ def test_deleted_file_removes_its_meetings_unless_another_file_has_them(vdir: Vd
     assert removed(changes) == {"a1", "weekly/2026-03-02T15:00:00Z",
                                 "weekly/2026-03-09T14:00:00Z", "weekly/2026-03-16T14:00:00Z",
                                 "weekly/2026-03-23T14:00:00Z"}
-    assert not meetings(changes)
+    # b.ics held "shared" too: it is read again, its copy now the one that counts
+    assert set(meetings(changes)) == {"shared"}
+    assert vdir.reader.opened[-1] == "b.ics"
 
 
 def test_new_file_is_read(vdir: Vdir) -> None:
@@ -656,9 +663,9 @@ def test_a_long_first_sync_records_the_folder_once_it_has_settled(vdir: Vdir) ->
     vdir.write("b.ics", ics(vevent("b1")))  # the folder changed a moment ago
     ahead = [0]
 
-    def slow_reader(path: Path) -> bytes:
+    def slow_reader(path: Path, most: int) -> bytes:
         ahead[0] += 3 * 10**9  # each file takes 3 s to read
-        return read_file(path)
+        return read_file(path, most)
 
     source = vdir.calendar(reader=slow_reader, file_clock=lambda: time.time_ns() + ahead[0])
     _, cursor = sync(source, None)
@@ -670,11 +677,11 @@ def test_a_file_that_arrives_during_a_long_first_sync_is_seen_next_time(vdir: Vd
     vdir.write("a.ics", ics(vevent("a1")))
     ahead = [0]
 
-    def slow_reader(path: Path) -> bytes:
+    def slow_reader(path: Path, most: int) -> bytes:
         ahead[0] += 3 * 10**9
         if path.name == "a.ics":
             vdir.write("late.ics", ics(vevent("late")))
-        return read_file(path)
+        return read_file(path, most)
 
     source = vdir.calendar(reader=slow_reader, file_clock=lambda: time.time_ns() + ahead[0])
     _, cursor = sync(source, None)
@@ -688,10 +695,10 @@ def test_a_file_that_could_not_be_read_is_tried_again_in_a_quiet_folder(vdir: Vd
     vdir.settle()
     failing = {"b.ics"}
 
-    def flaky_reader(path: Path) -> bytes:
+    def flaky_reader(path: Path, most: int) -> bytes:
         if path.name in failing:
             raise PermissionError(13, "Permission denied")
-        return read_file(path)
+        return read_file(path, most)
 
     source = vdir.calendar(reader=flaky_reader, file_clock=a_minute_on)
     first, cursor = sync(source, None)
@@ -722,10 +729,10 @@ def test_a_series_that_could_not_be_expanded_again_is_tried_next_time(vdir: Vdir
     vdir.settle()
     failing: set[str] = set()
 
-    def flaky_reader(path: Path) -> bytes:
+    def flaky_reader(path: Path, most: int) -> bytes:
         if path.name in failing:
             raise PermissionError(13, "Permission denied")
-        return read_file(path)
+        return read_file(path, most)
 
     source = vdir.calendar(history_days=7, horizon_days=14, reader=flaky_reader,
                            file_clock=a_minute_on)
@@ -733,7 +740,9 @@ def test_a_series_that_could_not_be_expanded_again_is_tried_next_time(vdir: Vdir
     vdir.clock.now = NOW + timedelta(days=7)  # the window moved: the series is read again...
     failing.add("open.ics")  # ...but cannot be, this time
     changes, cursor = sync(source, cursor)
-    assert changes == []
+    assert not meetings(changes) and not removed(changes)
+    assert [(n.source, "Permission denied" in n.notes[0]) for n in notes(changes)] == [
+        ("open.ics", True)]
     failing.clear()
     assert "open/2026-03-16T14:00:00Z" in meetings(sync(source, cursor)[0])
 
@@ -802,14 +811,19 @@ def test_a_file_that_breaks_keeps_its_meetings_until_fixed(vdir: Vdir,
     vdir.write("a.ics", "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a1\n")  # half-written by an editor
     with caplog.at_level(logging.WARNING):
         changes, cursor = sync(source, cursor)
-    assert changes == []
+    [note] = notes(changes)
+    assert len(changes) == 1 and note.source == "a.ics"
+    assert note.notes[0].startswith("it is not a valid iCalendar file")
     assert SyncState.from_json(cursor).files["a.ics"].uids == ("a1", "a2")
+    assert SyncState.from_json(cursor).files["a.ics"].noted
     assert any("a.ics" in r.getMessage() and "kept" in r.getMessage() for r in caplog.records)
     assert sync(source, cursor)[0] == []
     vdir.write("a.ics", ics(vevent("a1", summary="Fixed")))
-    changes, _ = sync(source, cursor)
+    changes, cursor = sync(source, cursor)
     assert meetings(changes)["a1"].title == "Fixed"
     assert removed(changes) == {"a2"}
+    assert notes(changes) == [SourceNotes("a.ics", ())]  # fixed: what was said is cleared
+    assert not SyncState.from_json(cursor).files["a.ics"].noted
 
 
 @pytest.mark.parametrize(("bad", "uid"), [

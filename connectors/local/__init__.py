@@ -14,6 +14,7 @@ from connectors.local.calendar import (
     DEFAULT_FULL_CHECK_MINUTES,
     DEFAULT_HISTORY_DAYS,
     DEFAULT_HORIZON_DAYS,
+    DEFAULT_MAX_FILE_MB,
     VdirCalendar,
 )
 from connectors.local.mail import MaildirHistory, shared_index
@@ -29,10 +30,11 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     ``options``: ``calendar`` (a vdir folder or one .ics file), ``drafts`` (a Maildir folder,
     created on first use), ``history_days`` (default 400), ``horizon_days`` (default 365),
     ``full_check_minutes`` (default 60: how often every file is compared even when the folder
-    shows no change) and ``reply_detection`` (default false); when it is true, ``mail`` (a
-    Maildir folder or a folder of Maildir folders) and ``my_emails`` (the user's addresses)
-    give the account its mail history. Nothing is read or created here; a missing calendar or
-    mail folder is reported by the first use.
+    shows no change), ``max_file_mb`` (default 10: a larger calendar file is not read) and
+    ``reply_detection`` (default false); when it is true, ``mail`` (a Maildir folder or a
+    folder of Maildir folders) and ``my_emails`` (the user's addresses) give the account its
+    mail history. Nothing is read or created here; a missing calendar or mail folder is
+    reported by the first use.
 
     Returns the account. Raises ``ConnectorError`` when an option is missing or of the wrong
     type.
@@ -43,6 +45,8 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     horizon_days = _count_option(name, options, "horizon_days", DEFAULT_HORIZON_DAYS, "days")
     full_check = _count_option(name, options, "full_check_minutes", DEFAULT_FULL_CHECK_MINUTES,
                                "minutes")
+    max_file_mb = _count_option(name, options, "max_file_mb", DEFAULT_MAX_FILE_MB, "MB",
+                                least=1)
     mail = None
     if _bool_option(name, options, "reply_detection"):
         root = _path_option(name, options, "mail")
@@ -51,7 +55,8 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     return Account(
         name=name,
         calendar=VdirCalendar(calendar, env, account=name, history_days=history_days,
-                              horizon_days=horizon_days, full_check_minutes=full_check),
+                              horizon_days=horizon_days, full_check_minutes=full_check,
+                              max_file_mb=max_file_mb),
         drafts=MaildirDrafts(drafts, account=name),
         mail=mail,
     )
@@ -73,12 +78,12 @@ def _path_option(account: str, options: Mapping[str, Any], key: str) -> Path:
 
 
 def _count_option(account: str, options: Mapping[str, Any], key: str, default: int,
-                  unit: str) -> int:
+                  unit: str, least: int = 0) -> int:
     value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConnectorError(
             f"account {account!r}: `{key}` is {value!r}; set it in the config to a whole "
-            f"number of {unit}, 0 or more"
+            f"number of {unit}, {least} or more"
         )
     return value
 

@@ -10,68 +10,89 @@ the same at 50,000 files as at 1,000. A tool that rewrites a file in place leave
 it was: every file is listed and compared anyway at least every ``full_check_minutes`` (60 by
 default; 0 lists every cycle).
 
-Each file is read by :mod:`connectors.local.ics`; the cursor is :mod:`connectors.local.cursor`.
+Files are listed and read by :mod:`connectors.local.files`, their text by
+:mod:`connectors.local.ics`; files that hold the same event are found by
+:mod:`connectors.local.groups`; the cursor is :mod:`connectors.local.cursor`.
 
-Bad input never breaks a sync: an unreadable or malformed file is skipped with a warning and
-keeps the meetings it had (a broken file must not cancel anything); a bad event inside a good
-file is skipped with a warning and its siblings still count.
+Bad input never breaks a sync: a file that is unreadable, malformed, over ``max_file_mb`` or
+not a regular file is skipped with a warning (once, not every cycle) and a
+:class:`daemon.model.SourceNotes`, and keeps the meetings it had (a broken file must not
+cancel anything); a bad event inside a good file is skipped with a warning and its siblings
+still count.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
 from connectors.base import ConnectorEnv
 from connectors.local.cursor import FileEntry, FolderStamp, SyncState, read_listed_at
+from connectors.local.files import Listed, Reader, list_calendar, read_file
+from connectors.local.groups import event_keys, read_together, with_events
 from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.mapping import occurrence_start
 from connectors.local.window import Window
 from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import JSON, Change, Meeting, Removed
+from daemon.model import JSON, Change, Meeting, Removed, SourceNotes
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_DAYS = 400
 DEFAULT_HORIZON_DAYS = 365
 DEFAULT_FULL_CHECK_MINUTES = 60
-
-Reader = Callable[[Path], bytes]
-"""Reads one calendar file; injected so tests can see which files are opened."""
-
-
-def read_file(path: Path) -> bytes:
-    """Return the bytes of ``path`` (the default :data:`Reader`); raises ``OSError``."""
-    return path.read_bytes()
-
-
-# --- the calendar source -----------------------------------------------------------------
-
-
-class _Stat(NamedTuple):
-    """A calendar file as listed: its folder and name (the path is only made when the file is
-    read: listing 50,000 files must not build 50,000 paths), size and time."""
-
-    folder: Path
-    name: str
-    mtime_ns: int
-    size: int
-
-    @property
-    def path(self) -> Path:
-        """The file's path."""
-        return self.folder / self.name
-
+DEFAULT_MAX_FILE_MB = 10
+"""A file larger than this is not read. A Google export of years of a busy calendar is a few
+MB; a 10 MB file of events takes about 120 MB of memory to read."""
+MB = 1 << 20
 
 FileClock = Callable[[], int]
 """Returns the time the file system stamps changes with, in ns since the epoch (injected so
 tests can say how long ago the folder changed)."""
+
+
+class _Reading(NamedTuple):
+    """What reading one file (or a group of files) gave: its entry for the cursor, the
+    meetings to report, the notes to tell, and whether the notes were told already (a file
+    refused again as before)."""
+
+    entry: FileEntry
+    meetings: tuple[Meeting, ...] = ()
+    notes: tuple[str, ...] = ()
+    told_before: bool = False
+
+
+@dataclass
+class _Sync:
+    """One sync's work in progress: each file's entry so far, what the core was last told of
+    each file's notes (``told``), and the meetings that may have left a file (``gone``)."""
+
+    old: dict[str, FileEntry]
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    told: dict[str, bool] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+
+    def deliver(self, name: str, reading: _Reading, before: Iterable[str],
+                skip: frozenset[str] = frozenset()) -> Generator[Change, None, None]:
+        """Record the file's new entry, and yield its notes (when there are some, or when the
+        core was told of some before: to clear them) and its meetings but those in ``skip``;
+        ``before`` are the meetings the core holds from it."""
+        told = self.told.get(name, name in self.old and self.old[name].noted)
+        if not reading.told_before and (reading.notes or told):
+            yield SourceNotes(name, reading.notes)
+            told = bool(reading.notes)
+        self.told[name] = told
+        self.files[name] = reading.entry._replace(noted=told)
+        self.gone.update(set(before) - set(reading.entry.uids))
+        yield from (meeting for meeting in reading.meetings if meeting.uid not in skip)
 
 
 class VdirCalendar:
@@ -86,6 +107,7 @@ class VdirCalendar:
         history_days: int = DEFAULT_HISTORY_DAYS,
         horizon_days: int = DEFAULT_HORIZON_DAYS,
         full_check_minutes: int = DEFAULT_FULL_CHECK_MINUTES,
+        max_file_mb: int = DEFAULT_MAX_FILE_MB,
         reader: Reader = read_file,
         file_clock: FileClock = time.time_ns,
     ) -> None:
@@ -96,6 +118,8 @@ class VdirCalendar:
         self._history_days = history_days
         self._horizon_days = horizon_days
         self._full_check = timedelta(minutes=full_check_minutes)
+        self._max_file_mb = max_file_mb
+        self._max_bytes = max_file_mb * MB
         self._read = reader
         self._file_clock = file_clock
 
@@ -112,13 +136,22 @@ class VdirCalendar:
         meetings that left a changed or deleted file; return the new cursor. ``cursor=None``
         reads every file.
 
-        When the folder shows no change since the cursor's listing, in the same zone and
-        window, and that listing is less than ``full_check_minutes`` old, nothing is listed:
-        the cursor is returned as it was. Otherwise every file is listed, and unchanged files
-        (same ``mtime_ns`` and size) are not opened, except that files holding a series are
-        expanded again when the window has moved by a day, which adds the occurrences that
-        came into reach; occurrences that fell out of the window are not reported as removed.
-        A file that cannot be read keeps its meetings.
+        When the folder shows no change since the cursor's listing, in the same zone, window
+        and size limit, and that listing is less than ``full_check_minutes`` old, nothing is
+        listed: the cursor is returned as it was. Otherwise every file is listed, and
+        unchanged files (same ``mtime_ns`` and size) are not opened, except that files holding
+        a series are expanded again when the window has moved by a day, which adds the
+        occurrences that came into reach; occurrences that fell out of the window are not
+        reported as removed. A file that cannot be read, or is not read (too big, not a
+        regular file, a link out of the folder), keeps its meetings.
+
+        Files that hold the same event are read together (see :mod:`connectors.local.groups`)
+        whenever one of them is read or removed: the copy of each event with the highest
+        SEQUENCE counts, and a meeting leaves only when no file holds it any more.
+
+        ``SourceNotes`` say, for each file read, what it could not give (empty when it now
+        reads in full, or is gone, after notes were given for it); a file refused for the same
+        reason as before is not named again.
 
         Raises ``CursorExpired`` for a cursor this class did not make, and ``ConnectorError``
         when the calendar path does not exist or cannot be listed.
@@ -131,51 +164,84 @@ class VdirCalendar:
         stamp = (FolderStamp.of(top) if stat.S_ISDIR(top.st_mode)
                  and self._full_check > timedelta(0) else None)
         now = self._env.clock().astimezone(UTC)
-        if cursor is not None and self._still_current(cursor, SyncState(str(tz), window,
-                                                                         folder=stamp), now):
+        if cursor is not None and self._still_current(
+                cursor, SyncState(str(tz), window, folder=stamp, max_file=self._max_bytes), now):
             return cursor
         previous = SyncState.from_json(cursor) if cursor is not None else None
         listing = self._list_files(top)
         folder = self._settled(stamp, started)
         same_zone = previous is not None and previous.timezone == str(tz)
         window_moved = previous is None or previous.window != window
-        old_files = previous.files if previous is not None else {}
+        sync = _Sync({name: with_events(entry) for name, entry in previous.files.items()}
+                     if previous is not None else {})
+        read_now, deferred = yield from self._read_changed(
+            sync, listing, window, same_zone=same_zone, window_moved=window_moved,
+            old_limit=previous.max_file if previous is not None else None)
+        removed = sync.old.keys() - listing.keys()
+        for name in sorted(removed):
+            sync.gone.update(sync.old[name].uids)
+            if sync.old[name].noted:
+                yield SourceNotes(name, ())
 
-        files: dict[str, FileEntry] = {}
-        gone: set[str] = set()
-        retry = False
-        for name, found in sorted(listing.items()):
-            old = old_files.get(name)
-            unchanged = (same_zone and old is not None and old.mtime_ns == found.mtime_ns
-                         and old.size == found.size)
-            if old is not None and unchanged and not (old.recurring and window_moved):
-                files[name] = old
-                continue
-            entry, meetings = self._read_one(found, old, window)
-            files[name] = entry
-            # not recorded at its current size and time: it could not be read, try again
-            retry = retry or (entry.mtime_ns, entry.size) != (found.mtime_ns, found.size)
-            if old is not None and unchanged:
-                # Only the window moved: the file's events are as they were; report newcomers.
-                known = set(old.uids)
-                meetings = [m for m in meetings if m.uid not in known]
-            yield from meetings
-            if old is not None:
-                gone.update(set(old.uids) - set(entry.uids))
-        for name in old_files.keys() - listing.keys():
-            gone.update(old_files[name].uids)
+        for group in read_together(sync.files, sync.old, read_now | removed, deferred):
+            yield from self._read_group(sync, group, listing, window, read_now - deferred)
 
-        still_here = {uid for entry in files.values() for uid in entry.uids}
-        for uid in sorted(gone - still_here):
+        still_here = {uid for entry in sync.files.values() for uid in entry.uids}
+        for uid in sorted(sync.gone - still_here):
             when = occurrence_start(uid)
             if when is None or window.holds(when, tz):
                 yield Removed(uid)
-        if retry:
+        if any(entry.mtime_ns < 0 for entry in sync.files.values()):
             folder = None  # a file waits to be read again: the next sync must list
         elif folder is None and stamp is not None:
             folder = self._confirmed(listing)
-        return SyncState(str(tz), window, files, folder,
-                         None if folder is None else now).to_json()
+        return SyncState(str(tz), window, sync.files, folder,
+                         None if folder is None else now, self._max_bytes).to_json()
+
+    def _read_changed(self, sync: _Sync, listing: dict[str, Listed], window: Window, *,
+                      same_zone: bool, window_moved: bool, old_limit: int | None
+                      ) -> Generator[Change, None, tuple[set[str], set[str]]]:
+        """Read each new or changed file alone and report what it gives, except a file that
+        holds an event another file held at the last sync: it is to be read again with that
+        file. Return the names read, and of those the names held back."""
+        read_now: set[str] = set()
+        deferred: set[str] = set()
+        holders_before: dict[str, int] | None = None
+        for name, found in sorted(listing.items()):
+            old = sync.old.get(name)
+            if old is not None and not self._must_read(found, old, same_zone, window_moved,
+                                                       old_limit):
+                sync.files[name] = old
+                continue
+            read_now.add(name)
+            reading = self._read_alone(found, old, window)
+            if not reading.entry.broken and sync.old:
+                if holders_before is None:
+                    holders_before = _holders(sync.old)
+                own = old.events if old is not None else ()
+                if any(holders_before.get(key, 0) > (key in own)
+                       for key in {*reading.entry.events, *own}):
+                    deferred.add(name)
+                    sync.files[name] = reading.entry
+                    continue
+            # Only the window moved: the file's events are as they were; report newcomers.
+            known = (frozenset(old.uids) if old is not None and same_zone and not old.broken
+                     and (old.mtime_ns, old.size) == (found.mtime_ns, found.size)
+                     else frozenset())
+            yield from sync.deliver(name, reading, old.uids if old is not None else (), known)
+        return read_now, deferred
+
+    def _must_read(self, found: Listed, old: FileEntry, same_zone: bool, window_moved: bool,
+                   old_limit: int | None) -> bool:
+        """Whether a file the cursor knows is read again: it changed (or the zone did), or it
+        holds a series and the window moved, or it was too big and the limit was raised so
+        that it fits. A file that was not read for its content (malformed, refused) is not
+        read again until it changes."""
+        if not same_zone or (old.mtime_ns, old.size) != (found.mtime_ns, found.size):
+            return True
+        if old.broken:
+            return old_limit is not None and old_limit < old.size <= self._max_bytes
+        return old.recurring and window_moved
 
     def _still_current(self, cursor: JSON, now_state: SyncState, now: datetime) -> bool:
         """Whether ``cursor`` describes the calendar as it is: the folder shows no change since
@@ -205,7 +271,7 @@ class VdirCalendar:
             return None
         return after if after == before and after.settled_at(started) else None
 
-    def _confirmed(self, listing: dict[str, _Stat]) -> FolderStamp | None:
+    def _confirmed(self, listing: dict[str, Listed]) -> FolderStamp | None:
         """After a listing too close to a change of the folder to be trusted: if the folder
         has settled since (a long first sync), list it once more and return its stamp when
         nothing changed; ``None`` otherwise (the next sync lists it). This spares the next,
@@ -224,29 +290,126 @@ class VdirCalendar:
             return None
         return self._settled(stamp, started) if again == listing else None
 
-    def _read_one(self, found: _Stat, old: FileEntry | None,
-                  window: Window) -> tuple[FileEntry, list[Meeting]]:
-        """Read one file; when it cannot be read, keep what the cursor knew of it."""
-        kept_uids = old.uids if old is not None else ()
-        kept_recurring = old.recurring if old is not None else False
-        try:
-            data = self._read(found.path)
-        except OSError as exc:
-            log.warning("calendar file %s cannot be read (%s); keeping its meetings as they "
-                        "were and trying again next time", found.path, exc.strerror or exc)
-            # Record no size and time, so the next sync reads it again (even when only the
-            # window moved); its meetings are kept meanwhile.
-            if old is None:
-                return FileEntry(-1, -1, (), False, True), []
-            return old._replace(mtime_ns=-1, size=-1), []
+    def _read_alone(self, found: Listed, old: FileEntry | None, window: Window) -> _Reading:
+        """Read one file; when it cannot be read, or is not read, keep what the cursor knew of
+        it and say why."""
+        data = self._bytes(found, old)
+        if isinstance(data, _Reading):
+            return data
         try:
             parsed = parse_file(data, path=found.path, tz=self._env.timezone, window=window)
         except MalformedCalendar as exc:
-            log.warning("calendar file %s skipped: it is not a valid iCalendar file (%s); its "
-                        "meetings are kept as they were until it is fixed", found.path, exc)
-            return FileEntry(found.mtime_ns, found.size, kept_uids, kept_recurring, True), []
+            return self._refused(found, old, f"it is not a valid iCalendar file ({exc}); its "
+                                 "meetings are kept as they were until it is fixed")
         uids = tuple(meeting.uid for meeting in parsed.meetings)
-        return FileEntry(found.mtime_ns, found.size, uids, parsed.recurring), list(parsed.meetings)
+        entry = FileEntry(found.mtime_ns, found.size, uids, parsed.recurring,
+                          events=event_keys(uids))
+        return _Reading(entry, parsed.meetings, parsed.notes)
+
+    def _bytes(self, found: Listed, old: FileEntry | None) -> bytes | _Reading:
+        """The file's bytes, or why they are not read: the entry is not a regular file, is
+        over the size limit, or cannot be read."""
+        if found.problem:
+            return self._refused(found, old, found.problem)
+        if found.size > self._max_bytes:
+            return self._refused(found, old, self._too_big(f"{found.size / MB:.1f} MB"))
+        try:
+            data = self._read(found.target, self._max_bytes + 1)
+        except OSError as exc:
+            # Recorded with no size and time, so that the next sync reads it again (even when
+            # only the window moved); its meetings are kept meanwhile.
+            return self._refused(found, old, f"it cannot be read ({exc.strerror or exc}); its "
+                                 "meetings are kept as they were, and it is tried again each "
+                                 "cycle: check its permissions", again=True)
+        if len(data) > self._max_bytes:  # it grew since it was listed
+            return self._refused(found, old, self._too_big(f"over {self._max_file_mb} MB"))
+        return data
+
+    def _too_big(self, size: str) -> str:
+        return (f"it is {size}, over the limit of {self._max_file_mb} MB, so it is not read and "
+                "its meetings are kept as they were; split it into smaller files, or raise "
+                "`max_file_mb` for this account in the config")
+
+    def _refused(self, found: Listed, old: FileEntry | None, note: str, *,
+                 again: bool = False) -> _Reading:
+        """A file not read, with the meetings the cursor had of it. Logged as a warning, unless
+        the cursor says it was refused just so before (same time and size, or both unknown
+        for a file read ``again``): a file is named once, not every cycle."""
+        at = (-1, -1) if again else (found.mtime_ns, found.size)
+        if old is None:
+            entry = FileEntry(*at, (), False, True)
+        else:
+            entry = old._replace(mtime_ns=at[0], size=at[1], broken=True)
+        before = old is not None and old.broken and old.noted and (old.mtime_ns, old.size) == at
+        if before:
+            log.info("calendar file %s still not read: %s", found.path, note)
+        else:
+            log.warning("calendar file %s skipped: %s", found.path, note)
+        return _Reading(entry, notes=(note,), told_before=before)
+
+    def _read_group(self, sync: _Sync, names: list[str], listing: dict[str, Listed],
+                    window: Window, delivered: set[str]) -> Generator[Change, None, None]:
+        """Read files that hold the same events together (one group of one is read alone,
+        unless it was just read); ``delivered`` are the files whose reading alone was already
+        reported in this sync."""
+        readable = [name for name in names if not sync.files[name].broken]
+        data: dict[str, bytes] = {}
+        if len(readable) > 1:
+            total = sum(listing[name].size for name in readable)
+            if total <= self._max_bytes:
+                for name in readable:
+                    got = self._bytes(listing[name], sync.old.get(name))
+                    if isinstance(got, _Reading):
+                        yield from sync.deliver(name, got, ())
+                    else:
+                        data[name] = got.removeprefix(codecs.BOM_UTF8)
+            else:
+                log.warning("calendar files %s hold the same events but are %.1f MB together, "
+                            "over the limit of %d MB (`max_file_mb`): each is read alone, and "
+                            "the one whose name sorts last counts", _both(readable),
+                            total / MB, self._max_file_mb)
+        parsed = None
+        if len(data) > 1:
+            members = list(data)
+            log.warning("calendar files %s hold the same events: they are read together, and "
+                        "of each event the copy with the highest SEQUENCE counts (then "
+                        "LAST-MODIFIED, then DTSTAMP)", _both(members))
+            try:
+                parsed = parse_file(b"\r\n".join(data.values()),
+                                    path=listing[members[0]].path, tz=self._env.timezone,
+                                    window=window)
+            except MalformedCalendar as exc:
+                log.warning("calendar files %s cannot be read together (%s): each is read "
+                            "alone", _both(members), exc)
+        if parsed is None:
+            for name in readable:
+                if name not in delivered and not sync.files[name].broken:
+                    old = sync.old.get(name)
+                    yield from sync.deliver(name, self._read_alone(listing[name], old, window),
+                                            old.uids if old is not None else ())
+            return
+        owners: dict[str, list[str]] = {}
+        for name in data:
+            for key in sync.files[name].events:
+                owners.setdefault(key, []).append(name)
+        uids: dict[str, list[str]] = {name: [] for name in data}
+        meetings = []
+        for meeting in parsed.meetings:
+            holders = owners.get(event_keys((meeting.uid,))[0]) or list(data)
+            for name in holders:
+                uids[name].append(meeting.uid)
+            meetings.append(meeting if meeting.source == holders[0]
+                            else replace(meeting, source=holders[0]))
+        for index, name in enumerate(data):
+            found, old = listing[name], sync.old.get(name)
+            before = sync.files[name].uids if name in delivered else (
+                old.uids if old is not None else ())
+            entry = FileEntry(found.mtime_ns, found.size, tuple(uids[name]), parsed.recurring,
+                              events=sync.files[name].events)
+            # the notes of the reading go with the first file: they name the event
+            notes = parsed.notes if index == 0 else ()
+            yield from sync.deliver(name, _Reading(entry, notes=notes), before)
+        yield from meetings
 
     def _stat_calendar(self) -> os.stat_result:
         """Return the calendar path's ``stat``; raises ``ConnectorError`` when it is missing or
@@ -265,45 +428,39 @@ class VdirCalendar:
                 "permissions, or fix `calendar` in the config"
             ) from exc
 
-    def _list_files(self, top: os.stat_result) -> dict[str, _Stat]:
-        """Return the calendar's .ics files by name with their size and time (``top`` is the
-        calendar path's ``stat``).
-
-        Raises ``ConnectorError`` when the folder cannot be listed.
-        """
-        path = self._path
-        if not stat.S_ISDIR(top.st_mode):
-            return {path.name: _Stat(path.parent, path.name, top.st_mtime_ns, top.st_size)}
-        found: dict[str, _Stat] = {}
+    def _list_files(self, top: os.stat_result) -> dict[str, Listed]:
+        """Return the calendar's .ics files by name (see :func:`list_calendar`); raises
+        ``ConnectorError`` when the folder cannot be listed."""
         try:
-            with os.scandir(path) as entries:
-                for entry in entries:
-                    if entry.name.startswith(".") or not entry.name.lower().endswith(".ics"):
-                        continue
-                    try:
-                        if not entry.is_file():
-                            continue
-                        info = entry.stat()
-                    except OSError:
-                        continue  # removed while we listed: the next sync will see it gone
-                    found[entry.name] = _Stat(path, entry.name, info.st_mtime_ns, info.st_size)
+            return list_calendar(self._path, top)
         except OSError as exc:
             raise ConnectorError(
-                f"{self._who()}the calendar folder {path} cannot be listed ({exc.strerror}): "
-                "check its permissions, or fix `calendar` in the config"
+                f"{self._who()}the calendar folder {self._path} cannot be listed "
+                f"({exc.strerror}): check its permissions, or fix `calendar` in the config"
             ) from exc
-        return found
 
     def _who(self) -> str:
         return f"account {self._account!r}: " if self._account else ""
+
+
+def _holders(files: dict[str, FileEntry]) -> dict[str, int]:
+    """How many files hold each event."""
+    counts: dict[str, int] = {}
+    for entry in files.values():
+        for key in entry.events:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _both(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 __all__ = [
     "DEFAULT_FULL_CHECK_MINUTES",
     "DEFAULT_HISTORY_DAYS",
     "DEFAULT_HORIZON_DAYS",
+    "DEFAULT_MAX_FILE_MB",
     "FileClock",
-    "Reader",
     "VdirCalendar",
-    "read_file",
 ]

@@ -117,6 +117,9 @@ class SyncState:
     files: dict[str, FileEntry] = field(default_factory=dict)
     folder: FolderStamp | None = None
     listed_at: datetime | None = None
+    max_file: int | None = None
+    """The size limit files were read under, in bytes (``None``: not recorded), so that a file
+    skipped as too big is read once the limit is raised."""
 
     def header(self) -> JSON:
         """Return the cursor's fields but the file list and the time of the listing: a stored
@@ -130,6 +133,7 @@ class SyncState:
             "window_start": self.window.start.isoformat(),
             "window_end": self.window.end.isoformat(),
             "folder": None if self.folder is None else self.folder.to_json(),
+            "max_file_bytes": self.max_file,
         }
 
     def to_json(self) -> JSON:
@@ -162,8 +166,11 @@ class SyncState:
             raise _expired("its window is missing or not a pair of dates") from exc
         if raw["version"] == 1:
             return cls(timezone, window, _files_v1(raw.get("files")))
+        max_file = raw.get("max_file_bytes")
+        if max_file is not None and type(max_file) is not int:
+            raise _expired("its size limit is not a number")
         return cls(timezone, window, _files(raw.get("files")), _folder(raw.get("folder")),
-                   read_listed_at(raw.get("listed_at")))
+                   read_listed_at(raw.get("listed_at")), max_file)
 
 
 def _files(text: Any) -> dict[str, FileEntry]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
+import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -88,13 +89,28 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(tmp_path: Path) 
     assert "config reloaded" in err
 
 
+SILENT_ACCOUNT = """
+[[accounts]]
+name = "stuck"
+kind = "google"
+calendar_id = "primary"
+api_root = "http://127.0.0.1:{port}/"
+token_command = '{command}'
+timeout_seconds = 60
+"""
+
+
 def test_sigterm_abandons_a_stuck_cycle_and_exits_0_within_5_seconds(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "w")
-    os.mkfifo(ws.root / "stuck.ics")  # a one-file calendar whose reading blocks forever
-    ws.config.write_text(ws.config.read_text().replace('"personal-calendar/"', '"stuck.ics"'))
-    service = ws.popen("run")
-    time.sleep(1.5)
-    code, seconds, err = stop(service)
+    with socket.socket() as silent:  # takes connections and never answers: the cycle blocks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        command = f"{shlex.quote(sys.executable)} -c \"print(20260304)\""
+        ws.config.write_text(ws.config.read_text() + SILENT_ACCOUNT.format(
+            port=silent.getsockname()[1], command=command))
+        service = ws.popen("run")
+        time.sleep(1.5)
+        code, seconds, err = stop(service)
     assert code == 0, err
     assert seconds < 5
     assert "abandoned" in err
