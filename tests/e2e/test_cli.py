@@ -84,7 +84,21 @@ def test_a_broken_ics_is_named_and_skipped(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "broken.ics" in result.stderr
     assert ws.draft_keys() == ["good/thank_you/ana@x.org"]
-
+    # where the user looks: status (text and JSON) and doctor name the skipped file
+    status = ws.run("status", check=True).stdout
+    assert "not all of its calendar was read" in status and "broken.ics" in status
+    [entry] = json.loads(ws.run("status", "--json", check=True).stdout)["not_read"]
+    assert entry["account"] == "personal"
+    assert [s["source"] for s in entry["sources"]] == ["broken.ics"]
+    assert entry["sources"][0]["notes"]
+    doctor = ws.run("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert any(line.startswith("WARN") and "broken.ics" in line
+               for line in doctor.stdout.splitlines())
+    # once the file is fixed, nothing is left to say
+    (ws.root / "personal-calendar" / "broken.ics").unlink()
+    assert ws.run("run", "--once").returncode == 0
+    assert json.loads(ws.run("status", "--json", check=True).stdout)["not_read"] == []
 
 
 def test_a_new_keyword_enrolls_meetings_synced_before(tmp_path: Path) -> None:
@@ -103,6 +117,7 @@ def test_a_new_keyword_enrolls_meetings_synced_before(tmp_path: Path) -> None:
     third = ws.run("run", "--once")
     assert third.returncode == 0 and "reading it again" not in third.stderr
     assert len(ws.drafts()) == 2
+
 
 def test_a_failing_account_exits_1_and_the_others_still_draft(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "w", accounts=("personal", "work"))
@@ -147,7 +162,6 @@ def test_status_plan_contacts_and_contact_stop(tmp_path: Path) -> None:
     assert unknown.returncode == 1 and "coffeechat contacts" in unknown.stderr
 
 
-
 def test_status_names_what_the_calendar_could_not_give(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "w")
     ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana Li", "ana@x.org"))
@@ -180,6 +194,7 @@ def store_notes(ws: Workspace) -> None:
               "rule.ics": ("'Weekly': UNTL= is not a rule part",)},
         refused={"rule.ics": ("the event 'Chat' was skipped",)}))
     store.flush()
+
 
 def test_preview_renders_without_writing(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "w")
