@@ -65,18 +65,18 @@ What the mailbox shows (``mail``, from reply detection; without it the calendar 
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from daemon import collector
 from daemon.model import (
     Cadence,
     ContactMail,
@@ -215,27 +215,8 @@ def plan(
     ``created_at`` is a naive datetime.
     """
     require_aware(now, "now")
-    with _collector_paused():
+    with collector.paused():
         return _plan(interviews, prefs, drafts, now, cadence, tz, mail)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while planning.
-
-    A plan makes tens of thousands of small immutable objects and no reference cycles, so the
-    collector finds nothing to free; left running, it would walk every object the caller holds
-    (a large state) each time enough of them had been made, which measured 20-30% of the
-    planner's time at 5,000 contacts. Memory is still freed as usual, by reference counting.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
@@ -990,12 +971,18 @@ def _ago(delta: timedelta) -> str:
     return "just now" if delta < timedelta(minutes=1) else f"{_span(delta)} ago"
 
 
+@lru_cache(maxsize=8192)
 def _day(moment: datetime, tz: ZoneInfo) -> str:
+    """``moment``'s local date in words, e.g. ``Fri 10 May 2024``. (Memoised, as
+    :func:`_when`: a meeting's times appear in the reasons of its own drafts and of its
+    neighbours', and the conversion to local time costs more than the look-up.)"""
     local = moment.astimezone(tz)
     return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
+@lru_cache(maxsize=8192)
 def _when(moment: datetime, tz: ZoneInfo) -> str:
+    """``moment``'s local date and time in words, e.g. ``Fri 10 May 2024 at 10:00``."""
     local = moment.astimezone(tz)
     return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
             f"at {local.hour:02d}:{local.minute:02d}")

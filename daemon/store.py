@@ -20,7 +20,7 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.table import Document, Table
 
-from daemon import backups, codec
+from daemon import backups, codec, collector
 from daemon.errors import StateError
 from daemon.model import JSON, ContactMail, ContactPrefs, DraftRecord, Interview
 from daemon.storage import AtomicJSONStorage, sweep_temporaries
@@ -101,8 +101,9 @@ class Store:
 
     def interviews(self) -> list[Interview]:
         """Every stored tagged meeting, in a stable order (account, then uid)."""
-        docs = sorted(self.meetings.all(), key=lambda d: (d["account"], d["uid"]))
-        return [self._decode(codec.interview_from_json, d) for d in docs]
+        with collector.paused():
+            docs = sorted(self.meetings.all(), key=lambda d: (d["account"], d["uid"]))
+            return [self._decode(codec.interview_from_json, d) for d in docs]
 
     def interview(self, account: str, uid: str) -> Interview | None:
         """The stored meeting ``uid`` of ``account``, or ``None``."""
@@ -141,8 +142,10 @@ class Store:
     def drafts(self) -> dict[str, DraftRecord]:
         """Every draft record, by key (a copy: the caller may change the store meanwhile)."""
         if self._records is None:
-            records = (self._decode(codec.record_from_json, d) for d in self.drafts_table.all())
-            self._records = {r.key: r for r in records}
+            with collector.paused():
+                records = (self._decode(codec.record_from_json, d)
+                           for d in self.drafts_table.all())
+                self._records = {r.key: r for r in records}
         return dict(self._records)
 
     def put_draft(self, record: DraftRecord) -> None:

@@ -320,3 +320,23 @@ def test_draft_records_are_decoded_once_and_kept_in_step(tmp_path: Path,
     assert len(decoded) == 3  # the table was decoded once, by the first call
     again.flush()
     assert sorted(Store(path).drafts()) == ["k1", "k2", "k9"]
+
+
+def test_a_state_file_only_the_json_module_reads_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.flush()
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a byte-order mark (a hand edit)
+    assert Store(path).interviews() == [interview("m1")]
+
+
+def test_people_met_in_many_meetings_read_back_equal_and_shared(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    ana = Person("ana@example.com", "Ana Li")
+    store = Store(path, writable=True)
+    store.put_interviews(replace(interview(f"m{i}"), contacts=(ana,)) for i in range(3))
+    store.flush()
+    read = Store(path).interviews()
+    assert [iv.contacts for iv in read] == [(ana,)] * 3
+    assert read[0].contacts[0] is read[2].contacts[0]
