@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -450,12 +449,14 @@ class _Place(NamedTuple):
 
 class _History:
     """Each contact's valid meetings, sorted by start (then uid), and the look-ups the
-    one-at-a-time rules make in them: a bisection per meeting, and one scan per contact and
-    kind, so that a plan stays n log n in the meetings of one contact."""
+    one-at-a-time rules make in them: each meeting's place from an index made once per
+    contact, and one scan per contact and kind, so that a plan stays linear in the meetings
+    of one contact."""
 
     def __init__(self, by_contact: Mapping[str, list[_Meeting]], ctx: _Context) -> None:
         self._by_contact = by_contact
         self._ctx = ctx
+        self._places: dict[str, dict[str, int]] = {}
         self._latest_due: dict[tuple[str, DraftKind], int] = {}
 
     def place(self, email: str, m: _Meeting) -> _Place:
@@ -463,7 +464,10 @@ class _History:
         line = self._by_contact[email]
         if len(line) == 1:
             return _Place(0, None, None)
-        i = bisect_left(line, (m.start, m.uid), key=_BY_START)
+        places = self._places.get(email)
+        if places is None:  # a uid is one meeting: _normalise keeps the first of each
+            places = self._places[email] = {other.uid: i for i, other in enumerate(line)}
+        i = places[m.uid]
         return _Place(i, line[i - 1] if i else None, line[i + 1] if i + 1 < len(line) else None)
 
     def latest_due(self, email: str, kind: DraftKind) -> tuple[int, _Meeting] | None:
