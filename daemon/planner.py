@@ -70,7 +70,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -975,16 +974,12 @@ def _ago(delta: timedelta) -> str:
     return "just now" if delta < timedelta(minutes=1) else f"{_span(delta)} ago"
 
 
-@lru_cache(maxsize=8192)
 def _day(moment: datetime, tz: ZoneInfo) -> str:
-    """``moment``'s local date in words, e.g. ``Fri 10 May 2024``. (Memoised, as
-    :func:`_when`: a meeting's times appear in the reasons of its own drafts and of its
-    neighbours', and the conversion to local time costs more than the look-up.)"""
+    """``moment``'s local date in words, e.g. ``Fri 10 May 2024``."""
     local = moment.astimezone(tz)
     return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
-@lru_cache(maxsize=8192)
 def _when(moment: datetime, tz: ZoneInfo) -> str:
     """``moment``'s local date and time in words, e.g. ``Fri 10 May 2024 at 10:00``."""
     local = moment.astimezone(tz)
