@@ -523,7 +523,7 @@ def _one_meeting_draft(kind: DraftKind, m: _Meeting, p: Person, place: _Place,
                        history: _History, ctx: _Context) -> _Outcome:
     """The draft of ``kind`` about the valid meeting ``m`` for ``p``, one at a time: a
     confirmation or prep note only for the contact's next meeting, a thank-you or follow-up
-    only for the latest meeting due one and while the last of its kind has left Drafts."""
+    only for the latest meeting due one, once the last of its kind has left Drafts."""
     label = f"no {_LABELS[kind]} to {_name(p)}"
     held = _held_by_prefs(p, ctx)
     if held is not None:
