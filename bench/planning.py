@@ -22,6 +22,7 @@ from daemon.model import (
     DraftKind,
     DraftRecord,
     DraftRef,
+    DraftState,
     Interview,
     Meeting,
     Person,
@@ -80,13 +81,13 @@ def planner_inputs(contacts: int, now: datetime = NOW, seed: int = 11) -> Planne
             for kind, after in pairs:
                 if meeting.end + after < now and rng.random() < 0.85:
                     key = draft_key(kind, meeting.uid, person.email)
-                    drafts[key] = _record(key, kind, person.email, meeting.uid,
-                                          meeting.end + after)
+                    drafts[key] = record(key, kind, person.email, meeting.uid,
+                                         meeting.end + after)
         if c % 3 == 0:
             for n in range(1, rng.randint(1, 2) + 1):
                 key = catch_up_key(person.email, n)
                 made = now - timedelta(days=rng.uniform(5, 300))
-                drafts[key] = _record(key, "catch_up", person.email, None, made)
+                drafts[key] = record(key, "catch_up", person.email, None, made)
         if c % 50 == 1:
             prefs[person.email] = ContactPrefs(person.email, "stopped")
         elif c % 50 == 2:
@@ -95,12 +96,13 @@ def planner_inputs(contacts: int, now: datetime = NOW, seed: int = 11) -> Planne
     return PlannerInputs(interviews, prefs, drafts)
 
 
-def _record(key: str, kind: DraftKind, contact: str, meeting_uid: str | None,
-            made: datetime) -> DraftRecord:
+def record(key: str, kind: DraftKind, contact: str, meeting_uid: str | None,
+           made: datetime, observed: DraftState = "untouched") -> DraftRecord:
+    """The record of a draft coffeechat made at ``made``, last seen ``observed``."""
     return DraftRecord(key=key, kind=kind, contact=contact,
                        account="bench", meeting_uid=meeting_uid, state="created", due=made,
                        reason="made earlier", created_at=made, ref=DraftRef(f"d-{key}"),
-                       observed="untouched", observed_at=made)
+                       observed=observed, observed_at=made)
 
 
 def time_planner(contacts: int, runs: int) -> PlannerTiming:

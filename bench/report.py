@@ -2,6 +2,7 @@
 
 A scenario is a plain JSON object (what ``bench/results.json`` holds): ``scenario``
 (``first_sync``, ``idle``, ``idle_every_file`` (local only), ``busy``, ``planner``,
+``series_planner`` (by ``occurrences``), ``plan`` and ``status`` (by stored ``meetings``),
 ``help``), ``tool`` (``coffeechat`` or ``naive``), ``connector``, ``events``, the medians of
 its figures under ``median`` and every run under ``samples``.
 """
@@ -189,6 +190,46 @@ def planner_table(scenarios: Sequence[JSON]) -> str:
     return "\n".join(rows)
 
 
+def _series(scenarios: Sequence[JSON]) -> list[JSON]:
+    return sorted((s for s in scenarios if s["scenario"] == "series_planner"),
+                  key=lambda s: int(s["occurrences"]))
+
+
+def _stored(scenarios: Sequence[JSON], command: str) -> list[JSON]:
+    return sorted((s for s in scenarios if s["scenario"] == command and "meetings" in s
+                   and s["tool"] == "coffeechat"), key=lambda s: int(s["meetings"]))
+
+
+def series_table(scenarios: Sequence[JSON]) -> str:
+    """The planner over one contact's hourly series, by its length."""
+    rows = ["| occurrences | plan() median ms | µs per occurrence |", "|---|---|---|"]
+    for item in _series(scenarios):
+        seconds = float(item["median"]["wall_s"])
+        rows.append(f"| {item['occurrences']:,} | {seconds * 1000:.1f} "
+                    f"| {seconds / item['occurrences'] * 1e6:.0f} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def stored_table(scenarios: Sequence[JSON]) -> str:
+    """``coffeechat plan`` and ``status`` as processes, by the size of the stored state, each
+    also as a multiple of ``coffeechat --help`` in the same run."""
+    help_wall = _m(find(scenarios, scenario="help"), "wall_s")
+    rows = ["| stored meetings (one series) | draft records | state file | plan s (x --help) "
+            "| status s (x --help) | peak RSS MB |", "|---|---|---|---|---|---|"]
+    for plan in _stored(scenarios, "plan"):
+        status = find(scenarios, scenario="status", meetings=plan["meetings"])
+        cells = []
+        for item in (plan, status):
+            wall = _m(item, "wall_s")
+            ratio = _ratio(wall, help_wall)
+            cells.append(f"{_s(wall)}" + ("" if ratio is None else f" ({ratio:.1f}x)"))
+        rss = max(_m(plan, "peak_rss_mb") or 0, _m(status, "peak_rss_mb") or 0)
+        rows.append(f"| {plan['meetings']:,} ({plan['series']:,}) | {plan['records']:,} "
+                    f"| {_size(float(plan['state_bytes']))} | {cells[0]} | {cells[1]} "
+                    f"| {rss:.0f} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
 def targets_table(targets: Sequence[JSON]) -> str:
     """The targets of the issue, each met or missed with its value."""
     rows = ["| target | measured | status |", "|---|---|---|"]
@@ -213,6 +254,10 @@ def markdown(result: JSON) -> str:
         "", "### The planner alone (in process)", "", planner_table(scenarios), "",
         f"`coffeechat --help`: {_s(_m(help_item, 'wall_s'), 3)} s "
         f"(median of {help_item['runs'] if help_item else 0}).",
+        "", "### Real series: one contact's hourly series (planner in process)", "",
+        series_table(scenarios) or "not measured",
+        "", "### `coffeechat plan` and `status` on a stored state (as processes)", "",
+        stored_table(scenarios) or "not measured",
         "", "### Targets", "", targets_table(result["targets"])]
     return "\n".join(parts)
 
@@ -325,6 +370,7 @@ def evaluate(scenarios: Sequence[JSON]) -> list[JSON]:
         rss = _m(first, "peak_rss_mb")
         out.append(_target(name, f"{_s(rss, 0)} MB", rss is not None and rss < 150))
     out += _planner_targets(scenarios)
+    out += _history_targets(scenarios)
     help_item = find(scenarios, scenario="help")
     if help_item is not None:
         wall = _m(help_item, "wall_s")
@@ -350,4 +396,32 @@ def _planner_targets(scenarios: Sequence[JSON]) -> list[JSON]:
     out.append(_target("Planner over 5,000 contacts under 0.2 s",
                        "no run at 5,000 contacts" if five is None else f"{_s(wall, 3)} s",
                        None if wall is None else wall < 0.2))
+    return out
+
+
+def _history_targets(scenarios: Sequence[JSON]) -> list[JSON]:
+    out: list[JSON] = []
+    series = _series(scenarios)
+    if len(series) >= 2:
+        per = [(int(s["occurrences"]), float(s["median"]["wall_s"]) / int(s["occurrences"]))
+               for s in series]
+        growth = per[-1][1] / per[0][1]
+        out.append(_target("Planner linear in one contact's meetings (time per occurrence at "
+                           "the longest series within 1.5x of that at the shortest)",
+                           ", ".join(f"{n:,}: {t * 1e6:.0f} µs" for n, t in per)
+                           + f" per occurrence ({growth:.2f}x)", growth <= 1.5))
+    for command in ("plan", "status"):
+        items = _stored(scenarios, command)
+        name = f"`coffeechat {command}` on 25,000 stored meetings under 1 s"
+        big = [s for s in items if int(s["meetings"]) >= 24_000]
+        if not big:
+            note = "no run at 25,000 stored meetings"
+            if items:
+                note += (f"; at {int(items[-1]['meetings']):,}: "
+                         f"{_s(_m(items[-1], 'wall_s'))} s")
+            out.append(_target(name, note, None))
+            continue
+        wall = _m(big[-1], "wall_s")
+        out.append(_target(name, f"{_s(wall)} s at {int(big[-1]['meetings']):,}",
+                           wall is not None and wall < 1))
     return out

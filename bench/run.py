@@ -8,8 +8,10 @@ world (:mod:`bench.worlds`), then measures, each as a whole process, with median
 3. ``coffeechat run --once`` with nothing changed (idle);
 4. ``coffeechat run --once`` after 1% of the events changed (busy).
 
-Then the planner alone (:mod:`bench.planning`) and ``coffeechat --help``. It prints markdown
-tables and writes the figures to ``bench/results.json``. Progress goes to stderr.
+Then the planner alone (:mod:`bench.planning`), real series (:mod:`bench.history`: the planner
+over one contact's long series, ``coffeechat plan`` and ``status`` over a large stored state)
+and ``coffeechat --help``. It prints markdown tables and writes the figures to
+``bench/results.json``. Progress goes to stderr. ``--only`` measures some groups alone.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.events import build_calendar, busy_edits
+from bench.history import SERIES_SIZES, time_series, write_state
 from bench.measure import (
     ChildRun,
     Spawner,
@@ -50,6 +53,9 @@ DEFAULT_PAGES_UP_TO = 10_000
 """The naive poller also runs with default pages up to this size (Graph's default page holds
 10 events: 5,000 requests a cycle at 50,000 would take most of the benchmark's budget)."""
 COFFEECHAT = Path(sys.executable).with_name("coffeechat")
+GROUPS = ("help", "planner", "history", "connectors")
+"""What a run can measure (``--only`` picks some): ``coffeechat --help``, the planner alone,
+real series (:mod:`bench.history`), and the cycles against each connector."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,13 @@ class Settings:
     busy_runs: int = 3
     planner_contacts: tuple[int, ...] = (100, 1_000, 5_000)
     planner_runs: int = 7
+    series_sizes: tuple[int, ...] = SERIES_SIZES
+    """Lengths of one contact's series the planner is timed over."""
+    stored: tuple[tuple[int, int], ...] = ((250, 70), (25_000, 7_000))
+    """States ``plan`` and ``status`` run on: (meetings stored, of which one contact's series)."""
+    stored_runs: int = 5
     help_runs: int = 7
+    groups: tuple[str, ...] = GROUPS
     output: Path = HERE / "results.json"
 
     def runs_for(self, kind: str, n: int) -> int:
@@ -85,12 +97,13 @@ class Settings:
         return (f"{self.first_runs} runs for first syncs and naive polls up to ({limits}) "
                 f"events and {self.first_runs_large} above, {self.idle_runs} idle and "
                 f"{self.busy_runs} busy cycles, {self.planner_runs} planner calls, "
-                f"{self.help_runs} `--help`")
+                f"{self.stored_runs} `plan` and `status`, {self.help_runs} `--help`")
 
 
 QUICK = Settings(sizes={"google": (300, 1_000), "outlook": (300, 1_000), "local": (300, 1_000)},
                  first_runs=1, first_runs_large=1, idle_runs=3, busy_runs=1,
                  planner_contacts=(100, 1_000), planner_runs=3, help_runs=3,
+                 series_sizes=(70, 700), stored=((250, 70), (2_500, 700)), stored_runs=1,
                  output=Path(tempfile.gettempdir()) / "coffeechat-bench-quick.json")
 """The smoke run: under a minute; its JSON goes to the temporary folder, not the repository."""
 
@@ -263,6 +276,35 @@ class Bench:
             log(f"planner, {contacts:,} contacts: {timing.median_s * 1000:.1f} ms")
 
 
+    def history(self) -> None:
+        """Time the planner over one contact's series of each length, then ``coffeechat plan``
+        and ``status`` as processes over each stored state (:mod:`bench.history`)."""
+        for n in self.settings.series_sizes:
+            timing = time_series(n, self.settings.planner_runs)
+            self.scenarios.append({
+                "scenario": "series_planner", "tool": "coffeechat", "occurrences": n,
+                "runs": timing.runs, "median": {"wall_s": timing.median_s},
+                "plan": {"due": timing.due, "upcoming": timing.upcoming,
+                         "skipped": timing.skipped}})
+            log(f"planner, one contact's series of {n:,}: {timing.median_s * 1000:.1f} ms")
+        for meetings, series in self.settings.stored:
+            root = self.scratch / f"stored-{meetings}"
+            stored, records = write_state(root, meetings, series, datetime.now(UTC))
+            base = {"meetings": stored, "series": series, "records": records,
+                    "state_bytes": (root / "state.json").stat().st_size}
+            for command in ("plan", "status"):
+                samples = []
+                for _ in range(self.settings.stored_runs):
+                    done = self.spawner.run([str(COFFEECHAT), "--config",
+                                             str(root / "config.toml"), command],
+                                            cwd=root, env=self.env)
+                    _check(done, f"coffeechat {command}")
+                    samples.append({"wall_s": done.wall_s, "peak_rss_mb": done.max_rss_mb,
+                                    "output_lines": done.stdout.count("\n")})
+                self._add(base, command, "coffeechat", samples)
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def _changes(stdout: str) -> int:
     found = re.search(r": (\d+) change\(s\)", stdout)
     return int(found.group(1)) if found else -1
@@ -286,9 +328,13 @@ def run(settings: Settings) -> JSON:
     scratch = Path(tempfile.mkdtemp(prefix="coffeechat-bench-"))
     try:
         bench = Bench(settings, spawner, scratch)
-        bench.help()
-        bench.planner()
-        for kind in settings.kinds:
+        if "help" in settings.groups:
+            bench.help()
+        if "planner" in settings.groups:
+            bench.planner()
+        if "history" in settings.groups:
+            bench.history()
+        for kind in settings.kinds if "connectors" in settings.groups else ():
             for n in settings.sizes.get(kind, ()):
                 bench.world(kind, n)
     finally:
@@ -316,7 +362,8 @@ def parse(argv: Sequence[str]) -> Settings:
     """Read the command line into :class:`Settings`. Exits with status 2 on a bad option."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=(
         "Benchmark coffeechat (issue 7): first sync, idle and busy cycles against the fake "
-        "Google and Graph and a local vdir, a naive poller, the planner and --help."))
+        "Google and Graph and a local vdir, a naive poller, the planner, real series "
+        "(plan and status on a large state) and --help."))
     parser.add_argument("--quick", action="store_true",
                         help="a small smoke run (300 and 1,000 events, one run each; < 1 min)")
     parser.add_argument("--kinds", help="connectors to measure, e.g. google,local "
@@ -326,6 +373,8 @@ def parse(argv: Sequence[str]) -> Settings:
     parser.add_argument("--idle-runs", type=int)
     parser.add_argument("--busy-runs", type=int)
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
+    parser.add_argument("--only", help="measure only these groups, e.g. history or "
+                        f"help,planner (of {','.join(GROUPS)})")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()
     changes: dict[str, Any] = {}
@@ -351,6 +400,13 @@ def parse(argv: Sequence[str]) -> Settings:
         changes["busy_runs"] = args.busy_runs
     if args.output:
         changes["output"] = args.output
+    if args.only:
+        groups = tuple(g.strip() for g in args.only.split(",") if g.strip())
+        unknown = [g for g in groups if g not in GROUPS]
+        if unknown or not groups:
+            parser.error(f"--only: unknown group {unknown[0] if unknown else args.only!r}; "
+                         f"use {', '.join(GROUPS)}")
+        changes["groups"] = groups
     return Settings(**{**settings.__dict__, **changes})
 
 

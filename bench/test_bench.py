@@ -7,6 +7,7 @@ the test fakes do, and the figures (bytes written, targets) are computed right.
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,14 +18,18 @@ import pytest
 from bench import naive
 from bench.events import ZONE, Event, build_calendar, busy_edits
 from bench.formats import google_event, graph_event, ics_file
+from bench.history import SERIES_CONTACT, series_inputs, write_state
 from bench.measure import bytes_written, file_state
-from bench.report import evaluate, every_file_table
+from bench.report import evaluate, every_file_table, series_table, stored_table
 from bench.servers import BenchGoogle, BenchGraph
 from connectors.google.mapping import to_change
 from connectors.local.ics import parse_file
 from connectors.local.window import Window
 from connectors.outlook.mapping import to_meeting
+from daemon.config import load
 from daemon.model import Meeting, TaggingRules
+from daemon.planner import SETTLED_MARGIN_DAYS
+from daemon.store import Store
 from daemon.tagging import interview_from
 from tests.fakes.google import FakeGoogle
 
@@ -205,3 +210,54 @@ def test_every_file_idle_is_shown_beside_the_idle_cycle_and_not_taken_for_it() -
     targets = {t["target"]: t for t in evaluate(scenarios)}
     ratio = targets["Idle wall at 50,000 events within 1.3x of 1,000, local vdir"]
     assert (ratio["value"], ratio["status"]) == ("0.60 s / 0.50 s = 1.20x", "met")
+
+
+def test_a_series_is_one_contact_hourly_and_live() -> None:
+    inputs = series_inputs(100, NOW)
+    starts = [iv.meeting.start for iv in inputs.interviews]
+    assert len(starts) == 100 == len({iv.meeting.uid for iv in inputs.interviews})
+    assert {iv.contacts for iv in inputs.interviews} == {(SERIES_CONTACT,)}
+    assert starts[0] == NOW.replace(minute=0) - timedelta(days=3)
+    assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(starts))
+    settled = NOW - timedelta(days=30 + SETTLED_MARGIN_DAYS)
+    assert all(iv.meeting.end > settled for iv in inputs.interviews)
+    (made,) = inputs.drafts.values()
+    assert (made.kind, made.observed) == ("thank_you", "gone")
+
+
+def test_a_stored_state_holds_the_meetings_described(tmp_path: Path) -> None:
+    meetings, records = write_state(tmp_path / "w", 300, 100, NOW)
+    assert 290 <= meetings <= 300
+    load(tmp_path / "w" / "config.toml")
+    store = Store(tmp_path / "w" / "state.json")
+    stored = store.interviews()
+    assert len(stored) == meetings and len(store.drafts()) == records > 0
+    assert sum(1 for iv in stored if iv.contacts == (SERIES_CONTACT,)) == 100
+
+
+def _timed(phase: str, wall: float, **fields: Any) -> dict[str, Any]:
+    return {"scenario": phase, "tool": "coffeechat", "runs": 1, **fields,
+            "median": {"wall_s": wall, "peak_rss_mb": 90.0}, "samples": [{"wall_s": wall}]}
+
+
+@pytest.mark.parametrize(("long_series_s", "status"), [(0.14, "met"), (0.4, "missed")])
+def test_series_linearity_is_the_time_per_occurrence(long_series_s: float, status: str) -> None:
+    scenarios = [_timed("series_planner", 0.002, occurrences=70),
+                 _timed("series_planner", long_series_s, occurrences=7000)]
+    assert series_table(scenarios).splitlines()[2:] == [
+        "| 70 | 2.0 | 29 |", f"| 7,000 | {long_series_s * 1000:.1f} "
+                            f"| {long_series_s / 7000 * 1e6:.0f} |"]
+    (linear,) = [t for t in evaluate(scenarios)
+                 if t["target"].startswith("Planner linear in one")]
+    assert linear["status"] == status
+
+
+def test_plan_and_status_at_25000_are_held_to_a_second() -> None:
+    stored = {"series": 7000, "records": 30000, "state_bytes": 38e6}
+    scenarios = [_timed("help", 0.2), _timed("plan", 0.8, meetings=25000, **stored),
+                 _timed("status", 1.2, meetings=25000, **stored)]
+    assert stored_table(scenarios).splitlines()[2] == (
+        "| 25,000 (7,000) | 30,000 | 36.2 MB | 0.80 (4.0x) | 1.20 (6.0x) | 90 |")
+    targets = {t["target"]: t["status"] for t in evaluate(scenarios)}
+    assert targets["`coffeechat plan` on 25,000 stored meetings under 1 s"] == "met"
+    assert targets["`coffeechat status` on 25,000 stored meetings under 1 s"] == "missed"

@@ -46,6 +46,12 @@ max_new_drafts_per_day = 0
 {account}"""
 
 
+def config_text(account: str) -> str:
+    """A benchmark workspace's config (state, templates and zone as every world has them),
+    with ``account`` (its ``[[accounts]]`` table) added."""
+    return _CONFIG.format(name=ME[0], email=ME[1], zone=ZONE.key, account=account)
+
+
 @dataclass(frozen=True)
 class Counts:
     """What the servers and folders saw during one run."""
@@ -115,8 +121,7 @@ class _Base:
         return self.root / "state.json"
 
     def _write_config(self, account: str, path: Path | None = None) -> None:
-        (path or self.config).write_text(_CONFIG.format(name=ME[0], email=ME[1], zone=ZONE.key,
-                                                        account=account), "utf-8")
+        (path or self.config).write_text(config_text(account), "utf-8")
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

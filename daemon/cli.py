@@ -208,19 +208,20 @@ def service_install(obj: Context, force: bool) -> None:
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
     """Accounts, contacts, drafts made, and what needs your attention."""
-    from daemon import health, views
+    from daemon import collector, health, views
     from daemon.queries import snapshot
 
     settings = obj.settings()
-    snap = snapshot(settings)
-    rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
-    found = health.load(settings.state_path)
-    if as_json:
-        click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
-                                                snap.not_read), indent=2))
-    else:
-        click.echo(views.status_text(found, rows, snap.drafts, snap.plan, settings.timezone,
-                                     snap.not_read))
+    with collector.paused():  # the whole state read and shown: nothing for it to collect
+        snap = snapshot(settings)
+        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
+        found = health.load(settings.state_path)
+        if as_json:
+            click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
+                                                    snap.not_read), indent=2))
+        else:
+            click.echo(views.status_text(found, rows, snap.drafts, snap.plan,
+                                         settings.timezone, snap.not_read))
 
 
 @cli.command()
@@ -228,15 +229,16 @@ def status(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def plan(obj: Context, as_json: bool) -> None:
     """What will be drafted when, and what was skipped and why (from the last sync)."""
-    from daemon import views
+    from daemon import collector, views
     from daemon.queries import snapshot
 
     settings = obj.settings()
-    snap = snapshot(settings)
-    if as_json:
-        click.echo(json.dumps(views.plan_json(snap.plan), indent=2))
-    else:
-        click.echo(views.plan_text(snap.plan, settings.timezone))
+    with collector.paused():  # as for status
+        snap = snapshot(settings)
+        if as_json:
+            click.echo(json.dumps(views.plan_json(snap.plan), indent=2))
+        else:
+            click.echo(views.plan_text(snap.plan, settings.timezone))
 
 
 @cli.command()
@@ -259,13 +261,14 @@ def preview(obj: Context, kind: str, meeting: str | None) -> None:
 @click.pass_obj
 def contacts(obj: Context) -> None:
     """Everyone met in a tagged meeting, with their status and next draft."""
-    from daemon import views
+    from daemon import collector, views
     from daemon.queries import snapshot
 
     settings = obj.settings()
-    snap = snapshot(settings)
-    rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
-    click.echo(views.contacts_text(rows, settings.timezone))
+    with collector.paused():  # as for status
+        snap = snapshot(settings)
+        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
+        click.echo(views.contacts_text(rows, settings.timezone))
 
 
 @cli.command()

@@ -11,10 +11,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from daemon.cycle import CycleReport
 from daemon.fileio import write_atomically
+
+if TYPE_CHECKING:  # a type only: the cycle and its connectors take half a second to import
+    from daemon.cycle import CycleReport
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,18 @@ Other choices:
   that key is somehow taken already.
 - A meeting whose end is before its start is treated as ending when it starts.
 
+One at a time per person (a tagged series never fills one person's Drafts):
+
+- A confirmation, and a prep note, only for the contact's next meeting. One whose usual time
+  comes before the contact's previous meeting starts waits (upcoming, due when that meeting
+  starts); it is then planned as usual, without being called "tagged late". One already 12
+  hours away or less is skipped at once rather than held.
+- A thank-you or follow-up only for the latest meeting due one: a later meeting with the
+  contact supersedes it when it starts by this one's time or its own is due by now. Nor while
+  the last one of its kind to the contact (a record not seen gone from Drafts, any state) is
+  still in Drafts: it is skipped saying so, and a later plan makes it once that one is sent or
+  deleted, if its window is still open.
+
 Timing people like (``Cadence``):
 
 - With ``working_hours``, a confirmation, follow-up or catch-up falls due at the first working
@@ -53,17 +65,16 @@ What the mailbox shows (``mail``, from reply detection; without it the calendar 
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from daemon import collector
 from daemon.model import (
     Cadence,
     ContactMail,
@@ -110,6 +121,8 @@ _LABELS: dict[DraftKind, str] = {
     "prep": "prep note",
 }
 _MEETING_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up")
+_ONE_PENDING: frozenset[DraftKind] = frozenset({"thank_you", "follow_up"})
+"""The kinds of which a contact has at most one in Drafts: the next waits for the last to go."""
 _WAITS_FOR_WORK: frozenset[DraftKind] = frozenset({"confirmation", "follow_up", "catch_up"})
 _PRIORITY: dict[DraftKind, int] = {"thank_you": 0, "confirmation": 1, "prep": 2,
                                    "follow_up": 3, "catch_up": 4, "news": 5}
@@ -200,27 +213,8 @@ def plan(
     ``created_at`` is a naive datetime.
     """
     require_aware(now, "now")
-    with _collector_paused():
+    with collector.paused():
         return _plan(interviews, prefs, drafts, now, cadence, tz, mail)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while planning.
-
-    A plan makes tens of thousands of small immutable objects and no reference cycles, so the
-    collector finds nothing to free; left running, it would walk every object the caller holds
-    (a large state) each time enough of them had been made, which measured 20-30% of the
-    planner's time at 5,000 contacts. Memory is still freed as usual, by reference counting.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
@@ -233,6 +227,7 @@ def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
         prefs={k.strip().lower(): v for k, v in prefs.items()},
         drafts=drafts,
         mail=mail or {},
+        in_drafts=_still_in_drafts(drafts),
         work_resumes=_work_resumes(now, cadence, tz),
         confirmation_shift=timedelta(days=-cadence.confirmation_days_before),
         follow_up_shift=timedelta(days=cadence.follow_up_days_after),
@@ -240,12 +235,13 @@ def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
     )
     meetings = _normalise(interviews)
     by_contact = _valid_meetings_by_contact(meetings)
+    history = _History(by_contact, ctx)
     out = _Collector(drafts, ctx)
     settled_before = ctx.now - timedelta(days=cadence.follow_up_days_after + SETTLED_MARGIN_DAYS)
     for meeting in meetings:
         if meeting.end < settled_before:
             continue  # settled: it still anchors catch-ups, but nothing of its own can be due
-        for outcome in _meeting_outcomes(meeting, by_contact, ctx):
+        for outcome in _meeting_outcomes(meeting, history, ctx):
             out.add(outcome)
     outcomes, pauses = _catch_up_outcomes(by_contact, ctx, out.limit_frees)
     for outcome in outcomes:
@@ -264,6 +260,9 @@ class _Context:
     prefs: Mapping[str, ContactPrefs]
     drafts: Mapping[str, DraftRecord]
     mail: Mapping[str, ContactMail]
+    in_drafts: frozenset[tuple[DraftKind, str]]
+    """(kind, contact) of the thank-yous and follow-ups coffeechat made that are still in
+    Drafts (see :func:`_still_in_drafts`)."""
     work_resumes: datetime | None
     """With working hours, when working time next starts if ``now`` is outside it."""
     confirmation_shift: timedelta
@@ -272,6 +271,13 @@ class _Context:
     """``follow_up_days_after`` days, likewise."""
     catch_up_shift: timedelta
     """``catch_up_every_days`` days, likewise."""
+
+
+def _still_in_drafts(drafts: Mapping[str, DraftRecord]) -> frozenset[tuple[DraftKind, str]]:
+    """(kind, contact) of every thank-you and follow-up record not seen gone from Drafts, in
+    any state: while one is there, the next of its kind to that contact waits."""
+    return frozenset((r.kind, r.contact.strip().lower()) for r in drafts.values()
+                     if r.kind in _ONE_PENDING and r.observed != "gone")
 
 
 def _work_resumes(now: datetime, cadence: Cadence, tz: ZoneInfo) -> datetime | None:
@@ -430,12 +436,59 @@ def _valid_meetings_by_contact(meetings: Iterable[_Meeting]) -> dict[str, list[_
     return by_contact
 
 
+class _Place(NamedTuple):
+    """Where a meeting stands among its contact's valid meetings (sorted by start, then uid)."""
+
+    position: int
+    before: _Meeting | None
+    """The meeting just before it (None for the first)."""
+    after: _Meeting | None
+    """The meeting just after it (None for the last)."""
+
+
+class _History:
+    """Each contact's valid meetings, sorted by start (then uid), and the look-ups the
+    one-at-a-time rules make in them: each meeting's place from an index made once per
+    contact, and one scan per contact and kind, so that a plan stays linear in the meetings
+    of one contact."""
+
+    def __init__(self, by_contact: Mapping[str, list[_Meeting]], ctx: _Context) -> None:
+        self._by_contact = by_contact
+        self._ctx = ctx
+        self._places: dict[str, dict[str, int]] = {}
+        self._latest_due: dict[tuple[str, DraftKind], int] = {}
+
+    def place(self, email: str, m: _Meeting) -> _Place:
+        """Where ``m`` (a valid meeting with the contact ``email``) stands among theirs."""
+        line = self._by_contact[email]
+        if len(line) == 1:
+            return _Place(0, None, None)
+        places = self._places.get(email)
+        if places is None:  # a uid is one meeting: _normalise keeps the first of each
+            places = self._places[email] = {other.uid: i for i, other in enumerate(line)}
+        i = places[m.uid]
+        return _Place(i, line[i - 1] if i else None, line[i + 1] if i + 1 < len(line) else None)
+
+    def latest_due(self, email: str, kind: DraftKind) -> tuple[int, _Meeting] | None:
+        """The last of the contact's meetings whose own draft of ``kind`` is due by now, with
+        its index; None if there is none. The scan from the end passes only meetings whose
+        draft is still to come, and is made once per contact and kind."""
+        line = self._by_contact[email]
+        key = (email, kind)
+        j = self._latest_due.get(key)
+        if j is None:
+            ctx = self._ctx
+            j = len(line) - 1
+            while j >= 0 and _meeting_due(kind, line[j], ctx) > ctx.now:
+                j -= 1
+            self._latest_due[key] = j
+        return None if j < 0 else (j, line[j])
+
+
 # --- drafts tied to one meeting --------------------------------------------------------------
 
 
-def _meeting_outcomes(
-    m: _Meeting, by_contact: Mapping[str, list[_Meeting]], ctx: _Context
-) -> list[_Outcome]:
+def _meeting_outcomes(m: _Meeting, history: _History, ctx: _Context) -> list[_Outcome]:
     if not m.contacts and not m.declined:
         return [Skip(f"{m.uid}/no-contact", None, None, m.uid, _no_contact_reason(m, ctx))]
     out: list[_Outcome] = []
@@ -445,31 +498,44 @@ def _meeting_outcomes(
             if m.invalid_reason is not None:
                 reason = f"no {_LABELS[kind]} to {_name(p)}: {m.invalid_reason}"
             out.append(_skip(kind, m, p, reason))
+    if m.invalid_reason is not None:
+        why = m.invalid_reason
+        out.extend(_skip(kind, m, p, f"no {_LABELS[kind]} to {_name(p)}: {why}")
+                   for p in m.contacts for kind in _MEETING_KINDS)
+        if ctx.cadence.prep_sheet and m.contacts:
+            out.append(_skip("prep", m, m.contacts[0],
+                             f"no prep note to {_name(m.contacts[0])}: {why}"))
+        return out
     for p in m.contacts:
-        others = by_contact.get(p.email, [])
-        out.extend(_one_meeting_draft(kind, m, p, others, ctx) for kind in _MEETING_KINDS
-                   if draft_key(kind, m.uid, p.email) not in ctx.drafts)  # made: nothing to do
+        todo = [kind for kind in _MEETING_KINDS
+                if draft_key(kind, m.uid, p.email) not in ctx.drafts]  # made: nothing to do
+        if todo:
+            place = history.place(p.email, m)
+            out.extend(_one_meeting_draft(kind, m, p, place, history, ctx) for kind in todo)
     if ctx.cadence.prep_sheet and m.contacts:
-        out.append(_one_meeting_draft("prep", m, m.contacts[0], (), ctx))
+        first = m.contacts[0]
+        out.append(_one_meeting_draft("prep", m, first, history.place(first.email, m), history,
+                                      ctx))
     return out
 
 
-def _one_meeting_draft(
-    kind: DraftKind, m: _Meeting, p: Person, others: Sequence[_Meeting], ctx: _Context
-) -> _Outcome:
+def _one_meeting_draft(kind: DraftKind, m: _Meeting, p: Person, place: _Place,
+                       history: _History, ctx: _Context) -> _Outcome:
+    """The draft of ``kind`` about the valid meeting ``m`` for ``p``, one at a time: a
+    confirmation or prep note only for the contact's next meeting, a thank-you or follow-up
+    only for the latest meeting due one, once the last of its kind has left Drafts."""
     label = f"no {_LABELS[kind]} to {_name(p)}"
-    if m.invalid_reason is not None:
-        return _skip(kind, m, p, f"{label}: {m.invalid_reason}")
     held = _held_by_prefs(p, ctx)
     if held is not None:
         return _skip(kind, m, p, f"{label}: {held}")
     if kind == "confirmation":
-        outcome = _hold_for_work(_confirmation(m, p, ctx), ctx, m.start - CONFIRMATION_CUTOFF)
+        outcome = _hold_for_work(_confirmation(m, p, place.before, ctx), ctx,
+                                 m.start - CONFIRMATION_CUTOFF)
     elif kind == "prep":
-        outcome = _prep(m, p, ctx)
+        outcome = _prep(m, p, place.before, ctx)
     else:
         due = _meeting_due(kind, m, ctx)
-        later = _superseding(m, others, due)
+        later = _superseding(kind, p, place, due, history)
         if later is not None:
             return _skip(kind, m, p, f"{label} for the meeting on {_day(m.start, ctx.tz)}: "
                                      f"superseded by the meeting on {_day(later.start, ctx.tz)}")
@@ -481,7 +547,12 @@ def _one_meeting_draft(
             outcome = _thank_you(m, p, due, ctx)
         else:
             outcome = _hold_for_work(_follow_up(m, p, due, ctx), ctx)
-    return _apply_pause(outcome, p, ctx)
+    outcome = _apply_pause(outcome, p, ctx)
+    if isinstance(outcome, _Due) and kind in _ONE_PENDING and (kind, p.email) in ctx.in_drafts:
+        return _skip(kind, m, p, f"{label} for the meeting on {_day(m.start, ctx.tz)} yet: "
+                                 f"your last {_LABELS[kind]} to them is still in Drafts; this "
+                                 f"one comes once that one is sent or deleted")
+    return outcome
 
 
 def _wrote_since(p: Person, moment: datetime, ctx: _Context) -> datetime | None:
@@ -528,15 +599,33 @@ def _hold_for_work(outcome: _Outcome, ctx: _Context, latest: datetime | None = N
                                                       f"hours ({_when(resumes, ctx.tz)})"))
 
 
-def _superseding(m: _Meeting, others: Sequence[_Meeting], due: datetime) -> _Meeting | None:
-    """The first other valid meeting with the contact that starts after ``m`` and by ``due``."""
-    for other in others:
-        if other.uid != m.uid and m.start < other.start <= due:
-            return other
-    return None
+def _superseding(kind: DraftKind, p: Person, place: _Place, due: datetime,
+                 history: _History) -> _Meeting | None:
+    """A later valid meeting with ``p`` that takes the thank-you or follow-up of ``kind`` from
+    the meeting at ``place``, whose own is due at ``due``: the next meeting, if it starts by
+    ``due``, else the latest one whose own draft of ``kind`` is due by now. None if neither."""
+    if place.after is not None and place.after.start <= due:
+        return place.after
+    latest = history.latest_due(p.email, kind) if place.after is not None else None
+    return latest[1] if latest is not None and latest[0] > place.position else None
 
 
-def _confirmation(m: _Meeting, p: Person, ctx: _Context) -> _Outcome:
+def _waits_for(before: _Meeting | None, due: datetime) -> _Meeting | None:
+    """The contact's previous meeting, if it starts after ``due`` (a draft for the next meeting
+    only, due at ``due``, is then held until it starts)."""
+    return before if before is not None and before.start > due else None
+
+
+def _waiting(kind: DraftKind, m: _Meeting, p: Person, before: _Meeting, ctx: _Context
+             ) -> _Upcoming:
+    """A confirmation or prep note held until the contact's previous meeting starts."""
+    return _Upcoming(_spec(kind, m, p, before.start,
+                           f"{_LABELS[kind]} for your meeting with {_name(p)} on "
+                           f"{_when(m.start, ctx.tz)}: waits for your meeting with them on "
+                           f"{_when(before.start, ctx.tz)} to take place (one at a time)"))
+
+
+def _confirmation(m: _Meeting, p: Person, before: _Meeting | None, ctx: _Context) -> _Outcome:
     due = _meeting_due("confirmation", m, ctx)
     left = m.start - ctx.now
     when = _when(m.start, ctx.tz)
@@ -548,25 +637,33 @@ def _confirmation(m: _Meeting, p: Person, ctx: _Context) -> _Outcome:
         else:
             why = "the meeting is less than 12 hours away"
         return _skip("confirmation", m, p, f"no confirmation to {_name(p)}: {why} ({when})")
+    waited = _waits_for(before, due)
+    if waited is not None and ctx.now < waited.start:
+        return _waiting("confirmation", m, p, waited, ctx)
     if ctx.now < due:
         days = _plural(ctx.cadence.confirmation_days_before, "day")
         return _Upcoming(_spec("confirmation", m, p, due,
                                f"confirmation: {days} before your meeting with {_name(p)} "
                                f"on {when}"))
     reason = f"confirmation: your meeting with {_name(p)} is on {when}, in {_span(left)}"
-    if ctx.now - due > LATE_GRACE:
+    if waited is not None:
+        reason += f" (it waited for your meeting with them on {_day(waited.start, ctx.tz)})"
+    elif ctx.now - due > LATE_GRACE:
         days = _plural(ctx.cadence.confirmation_days_before, "day")
         reason = (f"confirmation (tagged late): your meeting with {_name(p)} is on {when}, "
                   f"in {_span(left)}; it would normally be confirmed {days} before")
     return _Due(_spec("confirmation", m, p, due, reason))
 
 
-def _prep(m: _Meeting, p: Person, ctx: _Context) -> _Outcome:
+def _prep(m: _Meeting, p: Person, before: _Meeting | None, ctx: _Context) -> _Outcome:
     due = _meeting_due("prep", m, ctx)
     when = _when(m.start, ctx.tz)
     if ctx.now >= m.start:
         return _skip("prep", m, p, f"no prep note for your meeting with {_name(p)}: the meeting "
                                    f"has already started ({when})")
+    waited = _waits_for(before, due)
+    if waited is not None and ctx.now < waited.start:
+        return _waiting("prep", m, p, waited, ctx)
     if ctx.now < due:
         return _Upcoming(_spec("prep", m, p, due, f"prep note: the day before your meeting "
                                                   f"with {_name(p)} on {when}"))
@@ -878,11 +975,13 @@ def _ago(delta: timedelta) -> str:
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:
+    """``moment``'s local date in words, e.g. ``Fri 10 May 2024``."""
     local = moment.astimezone(tz)
     return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
 def _when(moment: datetime, tz: ZoneInfo) -> str:
+    """``moment``'s local date and time in words, e.g. ``Fri 10 May 2024 at 10:00``."""
     local = moment.astimezone(tz)
     return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
             f"at {local.hour:02d}:{local.minute:02d}")

@@ -20,7 +20,6 @@ from daemon.model import (
     Plan,
 )
 from daemon.planner import plan
-from daemon.render import Renderer, build_message, draft_variables
 from daemon.replies import mail_for_planning
 from daemon.skipped import Skipped
 from daemon.store import Store
@@ -74,6 +73,8 @@ def preview_message(settings: Settings, kind: DraftKind, query: str | None) -> s
     Returns the message as text. Raises ``CoffeechatError`` when nothing matches, and
     ``TemplateError`` when the template cannot render.
     """
+    from daemon.render import Renderer, build_message, draft_variables  # templates: only here
+
     now = datetime.now(UTC)
     candidates = [iv for iv in Store(settings.state_path).interviews() if iv.contacts]
     if query:

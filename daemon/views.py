@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,9 @@ SHOWN_SKIPS = 15
 SHOWN_NOTES = 30
 """How many lines of what the calendars could not give ``status`` lists before pointing to
 ``status --json``."""
+SHOWN_DRAFTS = 15
+"""How many drafts made (and taken over) ``status`` lists, the latest first, before pointing
+to ``status --json``."""
 
 
 def when(value: datetime | None, tz: ZoneInfo) -> str:
@@ -185,16 +189,18 @@ def status_text(health: Health, rows: list[ContactRow],
             out.append(f"      paused by coffeechat: {r.why} (coffeechat contact resume "
                        f"{r.email})")
     out.append(f"\nDrafts made: {len(records)}")
-    for rec in sorted(records.values(), key=lambda r: r.created_at or r.due):
+    for rec in _latest(records.values()):
         state = "" if rec.state == "created" else f" [{rec.state}]"
         out.append(f"  {when(rec.created_at, tz)}  {rec.kind:<12} {rec.contact}{state}")
+    out.extend(_more(len(records)))
     touched = [r for r in records.values() if r.observed != "untouched"]
     if touched:
         out.append(f"\nDrafts you took over: {len(touched)}")
-        for rec in sorted(touched, key=lambda r: r.created_at or r.due):
+        for rec in _latest(touched):
             what = ("you edited it; coffeechat leaves it alone" if rec.observed == "edited"
                     else "sent or deleted")
             out.append(f"  {rec.kind:<12} {rec.contact}: {what}")
+        out.extend(_more(len(touched)))
     flagged = [r for r in records.values() if r.flag]
     if flagged:
         out.append(f"\nCheck these drafts: {len(flagged)}")
@@ -216,6 +222,22 @@ def status_text(health: Health, rows: list[ContactRow],
                    "again):")
         out.extend(_not_read_lines(not_read))
     return "\n".join(out)
+
+
+def _latest(records: Iterable[DraftRecord]) -> list[DraftRecord]:
+    """The :data:`SHOWN_DRAFTS` latest of ``records``, oldest first."""
+    return heapq.nlargest(SHOWN_DRAFTS, records, key=_made)[::-1]
+
+
+def _made(record: DraftRecord) -> tuple[datetime, str]:
+    return record.created_at or record.due, record.key
+
+
+def _more(count: int) -> list[str]:
+    """The line that says how many drafts :func:`_latest` left out, if any."""
+    if count <= SHOWN_DRAFTS:
+        return []
+    return [f"  ... and {count - SHOWN_DRAFTS} earlier: `coffeechat status --json` lists them all"]
 
 
 def plan_text(current: Plan, tz: ZoneInfo) -> str:

@@ -154,18 +154,25 @@ def check_catch_ups(p: Plan, cadence: Cadence) -> None:
     assert len(contacts) == len(set(contacts)), "two catch-ups pending for one contact"
 
 
+def check_one_due_per_kind_and_contact(p: Plan) -> None:
+    due = [(s.kind, s.contact.email) for s in p.due]
+    assert len(due) == len(set(due)), "two drafts of one kind due to one contact"
+
+
 @LIMITED
 @given(worlds, st.randoms(use_true_random=False))
 def test_invariants_of_any_plan(world: World, rnd: Random) -> None:
     """Unique keys; due <= now < upcoming; readable reasons; only skips for cancelled or
     declined meetings; catch-ups within the daily limit (nothing was made in the last 24 h)
-    and one per contact; the same input gives the same plan, whatever the meetings' order."""
+    and one per contact; at most one draft of each kind due per contact; the same input gives
+    the same plan, whatever the meetings' order."""
     p = world.plan()
     check_keys_unique(p)
     check_times(p, world.now)
     check_reasons(p)
     check_only_skips_for_invalid_meetings(p, world)
     check_catch_ups(p, world.cadence)
+    check_one_due_per_kind_and_contact(p)
     assert world.plan() == p
     unique = list(first_by_uid(world).values())
     shuffled = list(unique)
@@ -194,6 +201,10 @@ def test_made_drafts_are_not_due_again(world: World) -> None:
     again = world.plan(drafts)
     assert not {s.key for s in again.due} & drafts.keys()
     assert not {i.key for i in items(again)} & drafts.keys()
+    in_drafts = {(s.kind, s.contact.email) for s in first.due if s.kind in ("thank_you",
+                                                                            "follow_up")}
+    assert not in_drafts & {(s.kind, s.contact.email) for s in again.due}, \
+        "a thank-you or follow-up due while the last one to that contact is in Drafts"
     catch_ups_made = sum(1 for s in first.due if s.kind == "catch_up")
     catch_ups_now = sum(1 for s in again.due if s.kind == "catch_up")
     assert catch_ups_made + catch_ups_now <= world.cadence.max_new_catch_ups_per_day

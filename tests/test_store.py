@@ -9,17 +9,26 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from daemon import codec
 from daemon.errors import StateError
 from daemon.fileio import TEMP_PREFIX
 from daemon.locks import run_lock, write_lock
-from daemon.model import ContactPrefs, DraftRecord, DraftRef, Interview, Meeting, Person
+from daemon.model import (
+    Attendee,
+    ContactPrefs,
+    DraftRecord,
+    DraftRef,
+    Interview,
+    Meeting,
+    Person,
+)
 from daemon.skipped import Skipped
 from daemon.store import SCHEMA_VERSION, Store
 
@@ -332,8 +341,6 @@ def test_a_flush_after_no_write_does_not_even_serialise(tmp_path: Path,
 
 def test_draft_records_are_decoded_once_and_kept_in_step(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon import codec
-
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
     for n in range(3):
@@ -358,3 +365,56 @@ def test_draft_records_are_decoded_once_and_kept_in_step(tmp_path: Path,
     assert len(decoded) == 3  # the table was decoded once, by the first call
     again.flush()
     assert sorted(Store(path).drafts()) == ["k1", "k2", "k9"]
+
+
+def test_a_state_file_only_the_json_module_reads_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.flush()
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a byte-order mark (a hand edit)
+    assert Store(path).interviews() == [interview("m1")]
+
+
+def test_people_met_in_many_meetings_read_back_equal_and_shared(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    ana = Person("ana@example.com", "Ana Li")
+    store = Store(path, writable=True)
+    store.put_interviews(replace(interview(f"m{i}"), contacts=(ana,)) for i in range(3))
+    store.flush()
+    read = Store(path).interviews()
+    assert [iv.contacts for iv in read] == [(ana,)] * 3
+    assert read[0].contacts[0] is read[2].contacts[0]
+
+
+def test_meetings_and_records_read_back_whole_equal_and_frozen(tmp_path: Path) -> None:
+    """The codec makes these without their ``__init__``: each must still carry exactly its
+    model's fields, compare and hash equal to the original, and refuse changes."""
+    me = Attendee("me@example.com", "Me", "accepted", is_self=True)
+    ana = Attendee("ana@example.com", "Ana Li", "tentative")
+    meeting = Meeting(uid="m1", title="Coffee", start=T0, end=T0 + timedelta(hours=1),
+                      source="a.ics", description="d", location="Cafe", link="https://x",
+                      organizer=me, attendees=(me, ana), categories=("chat",), cancelled=True,
+                      all_day=True, provider_tagged=True, provider_id="p1")
+    stored_iv = Interview(meeting=meeting, account="personal",
+                          contacts=(Person("ana@example.com", "Ana Li"),),
+                          declined=(Person("bo@example.com", "Bo"),), notes="n",
+                          user_declined=True)
+    stored_record = replace(record("m1/thank_you/ana@example.com"), observed="edited",
+                            observed_at=T0, facts="f", flag="check it")
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(stored_iv)
+    store.put_draft(stored_record)
+    store.flush()
+    again = Store(path)
+    [read_iv] = again.interviews()
+    [read_record] = again.drafts().values()
+    assert {type(obj) for obj in (read_iv, read_iv.meeting, read_record)} <= set(codec.FAST_TYPES)
+    pairs: list[tuple[Any, Any]] = [(read_iv, stored_iv), (read_iv.meeting, meeting),
+                                    (read_record, stored_record)]
+    for read, original in pairs:
+        assert sorted(vars(read)) == sorted(f.name for f in fields(original))
+        assert read == original and hash(read) == hash(original)
+        with pytest.raises(FrozenInstanceError):
+            read.title = "changed"

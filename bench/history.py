@@ -1,0 +1,104 @@
+"""Real series (issue 13, item 12): the planner over one contact with thousands of meetings,
+and ``coffeechat plan`` and ``status`` over a state of 25,000 stored meetings.
+
+- :func:`series_inputs`: one contact and an hourly tagged series of 30-minute meetings that
+  began three days ago, so every occurrence is live (none is settled); the thank-you of the
+  last meeting that ended is already made. Timed in process, like :mod:`bench.planning`, at
+  several lengths of the same series: the time per occurrence shows whether the planner is
+  linear in one contact's meetings.
+- :func:`write_state`: a workspace whose state holds the :mod:`bench.planning` history of
+  enough contacts (1 to 3 meetings each, with what a running coffeechat would have made) plus
+  one contact with such a series, written through :class:`daemon.store.Store`. ``plan`` and
+  ``status`` are then run on it as ``coffeechat`` processes, as a user runs them.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tinydb.table import Document
+
+from bench.events import ME, ZONE
+from bench.measure import median
+from bench.planning import NOW, PlannerInputs, PlannerTiming, planner_inputs, record
+from bench.worlds import config_text
+from daemon import codec
+from daemon.model import Attendee, Cadence, ContactPrefs, DraftRecord, Interview, Meeting, Person
+from daemon.planner import draft_key, plan
+from daemon.store import Store, doc_id
+
+SERIES_CONTACT = Person("riley.series@example.org", "Riley Series")
+SERIES_SIZES = (70, 700, 7_000)
+"""Lengths of the series timed in process; the longest is the size seen in a real state."""
+STORED_MEETINGS = 25_000
+"""Meetings in the stored state that ``plan`` and ``status`` read."""
+
+
+def series_inputs(occurrences: int, now: datetime = NOW) -> PlannerInputs:
+    """The planner's input for one contact with an hourly series of ``occurrences`` (see the
+    module's docstring)."""
+    me = Attendee(ME[1], ME[0], "accepted", is_self=True)
+    guest = Attendee(SERIES_CONTACT.email, SERIES_CONTACT.name, "accepted")
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=3)
+    interviews = []
+    for i in range(occurrences):
+        start = first + timedelta(hours=i)
+        meeting = Meeting(uid=f"series-{first:%Y%m%d}@bench/{i}", title="Office hours with Riley",
+                          start=start, end=start + timedelta(minutes=30), source="bench",
+                          organizer=me, attendees=(me, guest))
+        interviews.append(Interview(meeting, "bench", (SERIES_CONTACT,)))
+    drafts: dict[str, DraftRecord] = {}
+    ended = [iv.meeting for iv in interviews if iv.meeting.end + timedelta(hours=1) <= now]
+    if ended:
+        key = draft_key("thank_you", ended[-1].uid, SERIES_CONTACT.email)
+        made = ended[-1].end + timedelta(hours=1)
+        drafts[key] = record(key, "thank_you", SERIES_CONTACT.email, ended[-1].uid, made,
+                             observed="gone")
+    return PlannerInputs(interviews, {}, drafts)
+
+
+def time_series(occurrences: int, runs: int) -> PlannerTiming:
+    """Time ``plan`` over one contact's series of ``occurrences`` ``runs`` times (after one
+    warm-up call); returns the median."""
+    inputs = series_inputs(occurrences)
+    cadence = Cadence()
+    result = plan(inputs.interviews, inputs.prefs, inputs.drafts, NOW, cadence, ZONE)
+    times: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = plan(inputs.interviews, inputs.prefs, inputs.drafts, NOW, cadence, ZONE)
+        times.append(time.perf_counter() - start)
+    return PlannerTiming(1, len(inputs.interviews), len(inputs.drafts), median(times), runs,
+                         len(result.due), len(result.upcoming), len(result.skipped))
+
+
+def write_state(root: Path, meetings: int, series: int, now: datetime) -> tuple[int, int]:
+    """Write a workspace in ``root`` (config, an empty calendar folder, the state) whose state
+    holds about ``meetings`` meetings, ``series`` of them one contact's hourly series, around
+    ``now``. Returns the meetings and draft records stored."""
+    history = planner_inputs((meetings - series) // 2, now)
+    riley = series_inputs(series, now)
+    interviews: list[Interview] = [*history.interviews, *riley.interviews]
+    prefs: dict[str, ContactPrefs] = {**history.prefs, **riley.prefs}
+    drafts = {**history.drafts, **riley.drafts}
+    (root / "calendar").mkdir(parents=True)
+    (root / "templates").mkdir()
+    (root / "config.toml").write_text(config_text(f"""
+[[accounts]]
+name = "bench"
+kind = "local"
+calendar = "{root / 'calendar'}"
+drafts = "{root / 'Maildir' / 'Drafts'}"
+"""), "utf-8")
+    store = Store(root / "state.json", writable=True)
+    store.put_interviews(interviews)
+    # In one write each: TinyDB rewrites a whole table for every write, so thousands of
+    # put_draft calls would take minutes.
+    store.drafts_table.insert_multiple(Document(codec.record_to_json(r), doc_id=doc_id(r.key))
+                                       for r in drafts.values())
+    store.contacts_table.insert_multiple(
+        Document(codec.prefs_to_json(p), doc_id=doc_id(p.email)) for p in prefs.values())
+    store.flush()
+    return len(interviews), len(drafts)
