@@ -3,11 +3,11 @@
 recurring-ical-events works a series out (its rule, RDATEs, EXDATEs, overrides, and
 RANGE=THISANDFUTURE), but lists every occurrence of a span at once, and dateutil walks a rule
 from its first occurrence, caching all it passes: a rule with no end that repeats every second
-would take minutes and gigabytes. Here the library's series is walked lazily, uncached, first
-from today to the window's end and then over the window's past, so that at most
-:data:`MAX_OCCURRENCES` are kept, those nearest today; and the whole walk stops at a deadline
-(:data:`SERIES_SECONDS` per series), which only a rule that repeats every second or minute
-from long ago, or one that can never match, reaches.
+would take minutes and gigabytes. Here the library's series is walked lazily and uncached,
+first from today to the window's end (upcoming meetings first), then over the window's past,
+and of what it finds at most :data:`MAX_OCCURRENCES` are kept, those nearest today. The walk
+stops at a deadline (:data:`SERIES_SECONDS` per series), which only a rule that repeats every
+second or minute from long ago, or one that can never match, reaches.
 
 Each occurrence keeps the slot it was first scheduled at (its identity): an override's
 RECURRENCE-ID, else the rule's own time, also for occurrences that a THISANDFUTURE override
@@ -21,7 +21,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import FrameType
@@ -34,13 +34,15 @@ from recurring_ical_events.util import compare_greater, convert_to_datetime
 
 MAX_OCCURRENCES = 1000
 """Most occurrences kept of one series: those nearest today."""
-SERIES_SECONDS = 2.0
+SERIES_SECONDS = 3.0
 """Longest time spent working out one series (a weekly series takes a few milliseconds)."""
 _SERIES_PROPERTIES = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",
                       "RECURRENCE-ID")
 """The properties a series is worked out from."""
-_CALLS_PER_CHECK = 512
-"""Python calls between two looks at the clock."""
+_STEPS_PER_LOOK = 64
+"""Starts of a rule between two looks at the clock."""
+_CALLS_PER_LOOK = 512
+"""Python calls inside dateutil between two looks at the clock."""
 
 Bound = Literal["", "count", "time"]
 
@@ -86,22 +88,26 @@ def expand(events: Sequence[Component], *, low: datetime, high: datetime, today:
     past: deque[_Occurrence] = deque(maxlen=MAX_OCCURRENCES)
     bound: Bound = ""
     try:
-        with _deadline(deadline):
-            for occurrence in _walk(_build(events), low, high, events):
-                if _instant(occurrence.start, tz) < today:
-                    if len(past) == MAX_OCCURRENCES:
-                        bound = "count"
-                    past.append(occurrence)
-                    continue
+        with _Guard(deadline, inside_dateutil=any("BY" in rule.upper()
+                                                  for rule in _rules(events))):
+            series = _build(events)
+            for occurrence in _walk(series, today, high, events):
                 future.append(occurrence)
                 if len(future) == MAX_OCCURRENCES:
                     bound = "count"
                     break
+            for occurrence in _walk(series, low, today, events):
+                if len(past) == MAX_OCCURRENCES:
+                    bound = "count"
+                past.append(occurrence)
     except _OutOfTime:
         bound = "time"
-    kept = _nearest([*past, *future], today, tz)
-    if len(kept) < len(past) + len(future):
+    # an occurrence under way at the start of today is in both spans
+    found = {occurrence.id: occurrence for occurrence in (*past, *future)}
+    kept = _nearest(list(found.values()), today, tz)
+    if len(kept) < len(found):
         bound = bound or "count"
+    kept.sort(key=lambda occurrence: _instant(occurrence.start, tz))
     return Expansion(tuple(occurrence.slot() for occurrence in kept), bound)
 
 
@@ -184,56 +190,95 @@ class _BoundedSeries(Series):  # type: ignore[misc]
 
 def _starts(rule: Any, low: datetime, high: datetime) -> Iterator[datetime]:
     """The starts of one dateutil rule from ``low`` to ``high``, both included."""
+    guard = _GUARD.get()
     for start in rule:
+        guard.step()
         if start > high:
             return
         if start >= low and (rule.until is None or not compare_greater(start, rule.until)):
             yield start
 
 
-@contextmanager
-def _deadline(at: float) -> Iterator[None]:
-    """Raise ``_OutOfTime`` inside the block once ``time.monotonic()`` passes ``at``.
+class _Guard:
+    """Raises ``_OutOfTime`` once ``time.monotonic()`` passes a deadline, while the series is
+    walked (as a context manager: the guard of the series walked in this context).
 
-    dateutil may search a rule that never matches up to the year 9999 without giving an
-    occurrence back, so the clock is looked at on Python calls (a trace function that traces
-    no line), not between occurrences. A tracer already set (a debugger) still sees every
-    call.
+    The clock is looked at every few starts of a rule. A rule with BY parts may be searched
+    by dateutil up to the year 9999 without a start coming back (one that can never match);
+    for those (``inside_dateutil``) it is also looked at on Python calls, by a trace function
+    that traces no line, set while the series is walked. A tracer already set (a debugger)
+    still sees every call.
     """
-    previous: Any = sys.gettrace()
-    calls = 0
 
-    def check(frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
-        nonlocal calls
-        calls += 1
-        if calls % _CALLS_PER_CHECK == 0 and time.monotonic() > at:
+    def __init__(self, at: float, *, inside_dateutil: bool) -> None:
+        self._at = at
+        self._inside = inside_dateutil
+        self._steps = 0
+        self._calls = 0
+        self._previous: Any = sys.gettrace()
+        self._token: Token[_Guard] | None = None
+
+    def __enter__(self) -> _Guard:
+        self._look()
+        self._token = _GUARD.set(self)
+        if self._inside:
+            sys.settrace(self._check)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._inside:
+            sys.settrace(self._previous)
+        if self._token is not None:
+            _GUARD.reset(self._token)
+
+    def step(self) -> None:
+        """Count one start of a rule; raises ``_OutOfTime`` past the deadline."""
+        self._steps += 1
+        if self._steps % _STEPS_PER_LOOK == 0:
+            self._look()
+
+    def _look(self) -> None:
+        if time.monotonic() > self._at:
             raise _OutOfTime
-        return previous(frame, event, arg) if previous is not None else None
 
-    if time.monotonic() > at:
-        raise _OutOfTime
-    sys.settrace(check)
-    try:
-        yield
-    finally:
-        sys.settrace(previous)
+    def _check(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
+        self._calls += 1
+        if self._calls % _CALLS_PER_LOOK == 0:
+            self._look()
+        return self._previous(frame, event, arg) if self._previous is not None else None
+
+
+_GUARD: ContextVar[_Guard] = ContextVar("_GUARD")
 
 
 def _why(exc: BaseException, events: Sequence[Component]) -> str:
     """Plain words for what the libraries found wrong with a series."""
     for event in events:
         for name in _SERIES_PROPERTIES:
-            if any(isinstance(prop, vBroken) for prop in _all(event.get(name))):
-                return f"its {name} is not valid"
+            for prop in _all(event.get(name)):
+                if isinstance(prop, vBroken):
+                    return (f'its repeat rule "{_short(str(prop))}" is not valid'
+                            if name == "RRULE" else f"its {name} is not valid")
     if isinstance(exc, KeyError) and exc.args == ("DTSTART",):
         return "it has no start time (DTSTART)"
-    rules = [str(rule.to_ical().decode()) for event in events
-             for rule in _all(event.get("RRULE"))]
+    rules = _rules(events)
     if rules and isinstance(exc, ValueError):
         return f'its repeat rule "{_short(rules[0])}" is not valid'
     if isinstance(exc, TypeError):
         return "its dates mix days and times, or times with and without a zone"
     return "its repeats cannot be worked out"
+
+
+def _rules(events: Sequence[Component]) -> list[str]:
+    """The RRULEs of the events, as written."""
+    rules = []
+    for event in events:
+        for rule in _all(event.get("RRULE")):
+            try:
+                rules.append(rule.to_ical().decode())
+            except Exception:  # a rule icalendar kept as broken text
+                rules.append(str(rule))
+    return rules
 
 
 def _short(text: str, limit: int = 80) -> str:

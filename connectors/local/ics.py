@@ -288,9 +288,10 @@ class _Reading:
                       f"occurrences in the window; the {MAX_OCCURRENCES:,} nearest today "
                       "were kept", uid)
         elif expansion.bound == "time":
+            kept = (f"only the {len(expansion.slots):,} occurrences found by then were kept"
+                    if expansion.slots else "it was left out")
             self.note(f"the repeating event {title!r} repeats too often to work out in "
-                      f"{SERIES_SECONDS:g} s; the {len(expansion.slots):,} occurrences found "
-                      "by then were kept", uid)
+                      f"{SERIES_SECONDS:g} s; {kept}", uid)
         pairs = [(occurrence_uid(uid, slot.original, self.tz), slot.component)
                  for slot in expansion.slots]
         return self._map(pairs, master, uid)
