@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.local.ics import ParsedFile, parse_file
+from connectors.local.ics import MAX_NOTES, ParsedFile, parse_file
 from connectors.local.window import Window
 
 ZONE = ZoneInfo("Pacific/Auckland")
@@ -178,3 +178,13 @@ def test_a_series_without_uid_is_expanded_under_its_own_identity() -> None:
                                     "RRULE:FREQ=WEEKLY;COUNT=3", title="Podcast")))
     [identity] = parsed.events
     assert [m.uid.rsplit("/", 1)[0] for m in parsed.meetings] == [identity] * 3
+
+
+def test_a_text_full_of_bad_events_gives_a_bounded_list_of_notes() -> None:
+    bad = [line for n in range(500) for line in vevent(f"bad-{n}", title=f"Broken {n}")]
+    parsed = both(vcalendar(*bad, *vevent("good", "DTSTART:20260310T100000Z")))
+    assert [m.uid for m in parsed.meetings] == ["good"]
+    assert len(parsed.notes) == MAX_NOTES + 1
+    assert parsed.notes[0] == "skipped the event 'Broken 0': it has no DTSTART"
+    assert parsed.notes[-1] == ("480 more events could not be read in full, for reasons like "
+                                "these")

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 TEXT_SECONDS = 8.0
 """Longest time spent on the series of one text: past it, the series not yet worked out keep
 only their first occurrence."""
+MAX_NOTES = 20
+"""Notes kept of one text; past them, a last note says how many more there were."""
 _TIMED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID")
 """The times whose TZID is checked against the zones known."""
 
@@ -116,7 +118,7 @@ def parse_file(data: bytes, *, path: Path, tz: ZoneInfo, window: Window, quick: 
             meetings += reading.series(uid, parts)
         else:
             meetings += reading.single(uid, parts[0])
-    return ParsedFile(_last_per_uid(meetings), recurring, tuple(reading.notes), tuple(groups))
+    return ParsedFile(_last_per_uid(meetings), recurring, reading.all_notes(), tuple(groups))
 
 
 def _decode(data: bytes, reading: _Reading) -> str:
@@ -155,7 +157,10 @@ class _Reading:
     path: Path
     tz: ZoneInfo
     window: Window
-    notes: list[str] = field(default_factory=list)
+    notes: dict[str, None] = field(default_factory=dict)
+    """The notes so far, at most :data:`MAX_NOTES`."""
+    more: int = 0
+    """Notes past the first :data:`MAX_NOTES`, counted only."""
     ends: float = 0.0
     """The :func:`time.monotonic` time past which series keep only their first occurrence."""
     _zones: dict[str, ZoneInfo | None] = field(default_factory=dict)
@@ -163,13 +168,25 @@ class _Reading:
 
     def note(self, text: str, uid: str = "") -> None:
         """Say once what of the text could not be read as it stands (logged as a warning,
-        with the event's UID when there is one)."""
-        if text not in self.notes:
-            self.notes.append(text)
-            if uid:
-                log.warning("calendar file %s: %s (UID %s)", self.path, text, uid)
-            else:
-                log.warning("calendar file %s: %s", self.path, text)
+        with the event's UID when there is one); past :data:`MAX_NOTES`, only counted."""
+        if text in self.notes:
+            return
+        if len(self.notes) == MAX_NOTES:
+            self.more += 1
+            return
+        self.notes[text] = None
+        if uid:
+            log.warning("calendar file %s: %s (UID %s)", self.path, text, uid)
+        else:
+            log.warning("calendar file %s: %s", self.path, text)
+
+    def all_notes(self) -> tuple[str, ...]:
+        """The notes, and how many more there were."""
+        if not self.more:
+            return tuple(self.notes)
+        more = f"{self.more:,} more events could not be read in full, for reasons like these"
+        log.warning("calendar file %s: %s", self.path, more)
+        return (*self.notes, more)
 
     # --- one event, as its calendar means it ---------------------------------------------
 
