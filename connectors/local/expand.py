@@ -66,7 +66,7 @@ class Slot:
 
 @dataclass(frozen=True)
 class Expansion:
-    """The occurrences kept (in no set order), and the bound the series hit, if any:
+    """The occurrences kept, in order of start, and the bound the series hit, if any:
     ``"count"`` (more than :data:`MAX_OCCURRENCES` in the window) or ``"time"``."""
 
     slots: tuple[Slot, ...]
@@ -158,7 +158,8 @@ class _Occurrence(Occurrence):  # type: ignore[misc]
         component = self.as_component(False)
         original = self.original
         if original is None:
-            original = component["RECURRENCE-ID"].dt
+            replaced = component["RECURRENCE-ID"]
+            original = (replaced[0] if isinstance(replaced, list) else replaced).dt
         return Slot(original, component)
 
 

@@ -290,6 +290,7 @@ class _Reading:
             self.note(f"the repeating event {title!r} was read as its first occurrence only: "
                       f"the file's series took longer than {TEXT_SECONDS:g} s to work out", uid)
             return self._first_only(uid, parts, master)
+        cut_short = self.ends < started + SERIES_SECONDS
         try:
             expansion = expand(parts, low=low, high=high, today=today, tz=self.tz,
                                deadline=min(started + SERIES_SECONDS, self.ends))
@@ -307,8 +308,10 @@ class _Reading:
         elif expansion.bound == "time":
             kept = (f"only the {len(expansion.slots):,} occurrences found by then were kept"
                     if expansion.slots else "it was left out")
-            self.note(f"the repeating event {title!r} repeats too often to work out in "
-                      f"{SERIES_SECONDS:g} s; {kept}", uid)
+            why = (f"the file's series took longer than {TEXT_SECONDS:g} s to work out"
+                   if cut_short else
+                   f"it repeats too often to work out in {SERIES_SECONDS:g} s")
+            self.note(f"the repeating event {title!r}: {why}; {kept}", uid)
         pairs = [(occurrence_uid(uid, slot.original, self.tz), slot.component)
                  for slot in expansion.slots]
         return self._map(pairs, master, uid)
