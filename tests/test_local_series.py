@@ -172,3 +172,11 @@ def test_a_series_without_a_start_is_named_and_its_overrides_kept() -> None:
     assert [m.uid for m in parsed.meetings] == ["nostart@example.com/2026-03-10T01:00:00Z"]
     assert parsed.notes == ("the repeating event 'Reading club' was skipped: it has no start "
                             "time (DTSTART)",)
+
+
+def test_the_day_a_window_is_drawn_around_takes_no_part_in_comparing_windows() -> None:
+    drawn = Window.around(TODAY, 400, 365)
+    read_back = Window(drawn.start, drawn.end)
+    assert drawn == read_back and drawn.today == TODAY and read_back.today is None
+    assert drawn.middle == TODAY
+    assert read_back.middle == drawn.start + timedelta(days=(drawn.end - drawn.start).days // 2)
