@@ -229,7 +229,7 @@ class _Reading:
 
     def grouped(self, events: list[Component]) -> dict[str, list[Component]]:
         """Group events by UID, keeping of each (UID, RECURRENCE-ID) the winning copy."""
-        best: dict[str, dict[str, tuple[tuple[Any, ...], Component]]] = {}
+        best: dict[str, dict[str, tuple[int, Component]]] = {}
         copies: dict[tuple[str, str], int] = {}
         for index, event in enumerate(events):
             uid = self._uid(event)
@@ -239,17 +239,18 @@ class _Reading:
                 self.note(f"skipped a changed occurrence of {_title(event)!r}: {exc}", uid)
                 continue
             slot = "" if replaced is None else occurrence_uid(uid, replaced, self.tz)
-            rank = (_sequence(event), _stamp(event, "LAST-MODIFIED"), _stamp(event, "DTSTAMP"),
-                    index)
             slots = best.setdefault(uid, {})
-            if slot not in slots or rank > slots[slot][0]:
-                slots[slot] = (rank, event)
-            copies[uid, slot] = copies.get((uid, slot), 0) + 1
+            if slot not in slots:
+                slots[slot] = (index, event)
+                continue
+            kept_at, kept = slots[slot]
+            if _rank(event, index) > _rank(kept, kept_at):
+                slots[slot] = (index, event)
+            copies[uid, slot] = copies.get((uid, slot), 1) + 1
         for (uid, _), count in copies.items():
-            if count > 1:
-                log.warning("calendar file %s: the event %s appears %d times; using the copy "
-                            "with the highest SEQUENCE, then the latest change", self.path,
-                            uid, count)
+            log.warning("calendar file %s: the event %s appears %d times; using the copy "
+                        "with the highest SEQUENCE, then the latest change", self.path, uid,
+                        count)
         return {uid: [event for _, event in slots.values()] for uid, slots in best.items()}
 
     def _uid(self, event: Component) -> str:
@@ -397,6 +398,12 @@ def _written(prop: Any) -> str:
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     params = getattr(prop, "params", None)
     return f"{params.get('TZID', '') if params is not None else ''}:{text}"
+
+
+def _rank(event: Component, index: int) -> tuple[int, float, float, int]:
+    """How recent a copy of an event is: its SEQUENCE, LAST-MODIFIED, DTSTAMP and place in
+    the text, in that order."""
+    return (_sequence(event), _stamp(event, "LAST-MODIFIED"), _stamp(event, "DTSTAMP"), index)
 
 
 def _sequence(event: Component) -> int:
