@@ -1,40 +1,62 @@
-"""Reading one .ics file into meetings.
+"""Reading one .ics text into meetings.
 
-Series are expanded over a window around today; each occurrence is a meeting of its own. A
-file without series is read by a quick reader that gives icalendar only the lines of each
-event that matter and asks it about the rest (time zones, alarms, parameters) once per
-distinct text: about four times faster, with the same meetings; a file it is unsure of is read
-in full.
+A text may hold several VCALENDARs (the folder source hands over the files that share a UID
+as one text). Its events are read as one calendar: each VCALENDAR's METHOD:CANCEL and
+X-WR-TIMEZONE apply to its own events first, then events are grouped by UID across the text.
+Of the copies of one event (same UID and RECURRENCE-ID) the one with the highest SEQUENCE
+wins, then the latest LAST-MODIFIED, then the latest DTSTAMP, then the last in the text; an
+override joins its series wherever it is. An event without a UID gets an identity made from
+the file name, its start and its title (see :func:`_made_up_uid`).
 
-A bad event inside a good file is skipped with a warning and its siblings still count; a file
-that is not iCalendar at all raises :class:`MalformedCalendar`.
+Series are expanded over a window around today, bounded (see :mod:`connectors.local.expand`);
+each occurrence is a meeting of its own. A text without series is read by a quick reader that
+gives icalendar only the lines of each event that matter (see :mod:`connectors.local.quickread`):
+about four times faster, with the same meetings; a text it is unsure of is read in full.
+
+What gives no meeting, or only part of one, is said in :attr:`ParsedFile.notes` (each also
+logged as a warning); a text that is not iCalendar at all raises :class:`MalformedCalendar`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-import recurring_ical_events
+import x_wr_timezone  # type: ignore[import-untyped]
 from icalendar import Component
 
+from connectors.local.expand import MAX_OCCURRENCES, SERIES_SECONDS, SeriesError, expand
 from connectors.local.mapping import (
     BadEvent,
     event_uid,
     is_part_of_series,
     occurrence_uid,
     original_start,
+    recurrence_id,
     to_meeting,
 )
-from connectors.local.quickread import cancels, read_plain
+from connectors.local.quickread import calendar_zone, cancels, read_plain
 from connectors.local.window import Window
 from daemon.model import Meeting
+from daemon.text import clean_line
 
 log = logging.getLogger(__name__)
+
+TEXT_SECONDS = 8.0
+"""Longest time spent on the series of one text: past it, the series not yet worked out keep
+only their first occurrence."""
+MAX_NOTES = 20
+"""Notes kept of one text; past them, a last note says how many more there were."""
+_TIMED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID")
+"""The times whose TZID is checked against the zones known."""
 
 
 class MalformedCalendar(ValueError):
@@ -43,60 +65,73 @@ class MalformedCalendar(ValueError):
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """The meetings one file gave, and whether it holds a series."""
+    """The meetings one text gave, whether it holds a series, what of it could not be read,
+    and the events it holds."""
 
     meetings: tuple[Meeting, ...]
     recurring: bool
     notes: tuple[str, ...] = ()
-    """What of the file gave no meeting, or only in part (each also logged as a warning)."""
+    """What of the text gave no meeting, or only in part (each also logged as a warning)."""
+    events: tuple[str, ...] = ()
+    """The identity of each event the text holds, in text order: a series' own UID (not its
+    occurrences'), a one-off's UID, or the made-up identity of an event without a UID."""
 
 
-def parse_file(data: bytes, *, path: Path, tz: ZoneInfo, window: Window,
-               quick: bool = True) -> ParsedFile:
-    """Read the meetings of one .ics file.
+def parse_file(data: bytes, *, path: Path, tz: ZoneInfo, window: Window, quick: bool = True,
+               deadline: float | None = None) -> ParsedFile:
+    """Read the meetings of one .ics text (one file, or the files sharing a UID, one after the
+    other).
 
-    Bytes that are not UTF-8 are replaced (with a warning) rather than losing the file. Events
-    that cannot be read are skipped with a warning naming the file and the UID. Series are
-    expanded over ``window``; events that do not repeat are always returned.
+    Bytes that are not UTF-8 are replaced rather than losing the file. Events that cannot be
+    read are skipped; series are expanded over ``window`` (at most
+    :data:`~connectors.local.expand.MAX_OCCURRENCES` each, those nearest ``window.today``);
+    events that do not repeat are always returned. Each of these is said in the notes.
 
-    A file without series is read by a quicker reader that gives the same meetings (see
-    :func:`read_plain`); ``quick=False`` reads every file in full, as the reference the
+    ``path`` names the text in warnings and meetings' ``source`` (its name), and is part of
+    the identity of events without a UID. ``deadline`` (a :func:`time.monotonic` time) cuts
+    the time spent on series short of :data:`TEXT_SECONDS` when it comes first.
+
+    A text without series is read by a quicker reader that gives the same meetings (see
+    :func:`read_plain`); ``quick=False`` reads every text in full, as the reference the
     quicker reader is tested against.
 
-    Raises ``MalformedCalendar`` when the file as a whole is not an iCalendar calendar.
+    Raises ``MalformedCalendar`` when the text as a whole is not an iCalendar calendar.
     """
-    text = _decode(data, path)
+    reading = _Reading(path, tz, window)
+    text = _decode(data, reading)
     plain = read_plain(text) if quick else None
     if plain is not None:
-        meetings = [meeting for calendar in plain
-                    for uid, events in _group_by_uid(calendar.events, path).items()
-                    for meeting in _single(uid, events, path, tz, calendar.cancel_all)]
-        return ParsedFile(_last_per_uid(meetings), recurring=False)
-
-    meetings = []
+        found = [(calendar.events, calendar.cancel_all, calendar.zone) for calendar in plain]
+    else:
+        found = [(calendar.walk("VEVENT"), cancels(calendar), calendar_zone(calendar))
+                 for calendar in _read_full(text)]
+    events = [reading.prepared(event, cancel_all, reading.zone_named(zone))
+              for events_of_one, cancel_all, zone in found for event in events_of_one]
+    groups = reading.grouped(events)
+    ends = time.monotonic() + TEXT_SECONDS
+    reading.ends = ends if deadline is None else min(ends, deadline)
+    meetings: list[Meeting] = []
     recurring = False
-    for calendar in _read_full(text):
-        cancel_all = cancels(calendar)
-        for uid, events in _group_by_uid(calendar.walk("VEVENT"), path).items():
-            if any(is_part_of_series(event) for event in events):
-                recurring = True
-                meetings += _expand_series(calendar, uid, events, path, tz, window, cancel_all)
-            else:
-                meetings += _single(uid, events, path, tz, cancel_all)
-    return ParsedFile(_last_per_uid(meetings), recurring)
+    for uid, parts in groups.items():
+        if any(is_part_of_series(part) for part in parts):
+            recurring = True
+            meetings += reading.series(uid, parts)
+        else:
+            meetings += reading.single(uid, parts[0])
+    return ParsedFile(_last_per_uid(meetings), recurring, reading.all_notes(), tuple(groups))
 
 
-def _decode(data: bytes, path: Path) -> str:
+def _decode(data: bytes, reading: _Reading) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        log.warning("calendar file %s is not valid UTF-8 (byte %d); reading it with the bad "
-                    "bytes replaced: save it as UTF-8 to keep every character", path, exc.start)
+        reading.note(f"it is not valid UTF-8 (byte {exc.start}); it was read with the bad "
+                     "bytes replaced: save it as UTF-8 to keep every character")
         return data.decode("utf-8-sig", errors="replace")
 
 
 def _read_full(text: str) -> list[icalendar.Calendar]:
-    """Read the whole file with icalendar; raises ``MalformedCalendar``."""
+    """Read the whole text with icalendar; raises ``MalformedCalendar``."""
     try:
         # bytes: icalendar reads a str with no line break as the path of a file to open
         calendars = icalendar.Calendar.from_ical(text.encode("utf-8"), multiple=True)
@@ -115,77 +150,260 @@ def _last_per_uid(meetings: Iterable[Meeting]) -> tuple[Meeting, ...]:
     return tuple({meeting.uid: meeting for meeting in meetings}.values())
 
 
-def _group_by_uid(events: Iterable[Component], path: Path) -> dict[str, list[Component]]:
-    groups: dict[str, list[Component]] = {}
-    for event in events:
+@dataclass
+class _Reading:
+    """The reading of one text: where it comes from, and what was noted of it."""
+
+    path: Path
+    tz: ZoneInfo
+    window: Window
+    notes: dict[str, None] = field(default_factory=dict)
+    """The notes so far, at most :data:`MAX_NOTES`."""
+    more: int = 0
+    """Notes past the first :data:`MAX_NOTES`, counted only."""
+    ends: float = 0.0
+    """The :func:`time.monotonic` time past which series keep only their first occurrence."""
+    _zones: dict[str, ZoneInfo | None] = field(default_factory=dict)
+    _made_up: dict[str, int] = field(default_factory=dict)
+
+    def note(self, text: str, uid: str = "") -> None:
+        """Say once what of the text could not be read as it stands (logged as a warning,
+        with the event's UID when there is one); past :data:`MAX_NOTES`, only counted."""
+        if text in self.notes:
+            return
+        if len(self.notes) == MAX_NOTES:
+            self.more += 1
+            return
+        self.notes[text] = None
+        if uid:
+            log.warning("calendar file %s: %s (UID %s)", self.path, text, uid)
+        else:
+            log.warning("calendar file %s: %s", self.path, text)
+
+    def all_notes(self) -> tuple[str, ...]:
+        """The notes, and how many more there were."""
+        if not self.more:
+            return tuple(self.notes)
+        more = f"{self.more:,} more events could not be read in full, for reasons like these"
+        log.warning("calendar file %s: %s", self.path, more)
+        return (*self.notes, more)
+
+    # --- one event, as its calendar means it ---------------------------------------------
+
+    def zone_named(self, name: str) -> ZoneInfo | None:
+        """The zone of a calendar's X-WR-TIMEZONE, ``None`` for none or an unknown one (which
+        is noted)."""
+        if name not in self._zones:
+            zone = None
+            if name:
+                try:
+                    zone = ZoneInfo(name)
+                except (KeyError, ValueError, OSError):
+                    self.note(f"its calendar's time zone (X-WR-TIMEZONE) {_shown(name)!r} is "
+                              f"not a zone coffeechat knows; its floating times were read in "
+                              f"{self.tz.key}")
+            self._zones[name] = zone
+        return self._zones[name]
+
+    def prepared(self, event: Component, cancel_all: bool, zone: ZoneInfo | None) -> Component:
+        """The event as its calendar means it: floating and UTC times in the calendar's
+        X-WR-TIMEZONE, as recurring-ical-events reads them (the x_wr_timezone package), and
+        cancelled when the calendar is published with METHOD:CANCEL. A TZID that names no
+        known zone is noted."""
+        for tzid in _unknown_zones(event):
+            where = (zone or self.tz).key
+            self.note(f"the event {_title(event)!r} names the time zone {_shown(tzid)!r}, "
+                      f"which no VTIMEZONE in the file defines and coffeechat does not know; "
+                      f"its times were read in {where}")
+        if zone is not None:
+            try:
+                event = x_wr_timezone.UTCChangingWalker(zone).walk_event(event)
+            except Exception:  # a time icalendar could not read: the mapping says so
+                log.debug("calendar file %s: X-WR-TIMEZONE not applied to %r", self.path,
+                          _title(event), exc_info=True)
+        if cancel_all:
+            event["STATUS"] = "CANCELLED"
+        return event
+
+    # --- grouping by UID -----------------------------------------------------------------
+
+    def grouped(self, events: list[Component]) -> dict[str, list[Component]]:
+        """Group events by UID, keeping of each (UID, RECURRENCE-ID) the winning copy."""
+        best: dict[str, dict[str, tuple[int, Component]]] = {}
+        copies: dict[tuple[str, str], int] = {}
+        for index, event in enumerate(events):
+            uid = self._uid(event)
+            try:
+                replaced = recurrence_id(event)
+            except BadEvent as exc:
+                self.note(f"skipped a changed occurrence of {_title(event)!r}: {exc}", uid)
+                continue
+            slot = "" if replaced is None else occurrence_uid(uid, replaced, self.tz)
+            slots = best.setdefault(uid, {})
+            if slot not in slots:
+                slots[slot] = (index, event)
+                continue
+            kept_at, kept = slots[slot]
+            if _rank(event, index) > _rank(kept, kept_at):
+                slots[slot] = (index, event)
+            copies[uid, slot] = copies.get((uid, slot), 1) + 1
+        for (uid, _), count in copies.items():
+            log.warning("calendar file %s: the event %s appears %d times; using the copy "
+                        "with the highest SEQUENCE, then the latest change", self.path, uid,
+                        count)
+        return {uid: [event for _, event in slots.values()] for uid, slots in best.items()}
+
+    def _uid(self, event: Component) -> str:
         try:
-            uid = event_uid(event)
-        except BadEvent as exc:
-            title = str(event.get("SUMMARY", ""))[:60]
-            log.warning("calendar file %s: skipped the event %r: %s", path, title, exc)
+            return event_uid(event)
+        except BadEvent:
+            return self._made_up_uid(event)
+
+    def _made_up_uid(self, event: Component) -> str:
+        """An identity for an event without a UID (as khal gives one): a hash of the file
+        name, the event's DTSTART as written and its title, numbered when the same three
+        come again in the text. It stays the same while the file name, start and title do."""
+        parts = (self.path.name, _written(event.get("DTSTART")), str(event.get("SUMMARY", "")))
+        key = "\x00".join(parts)
+        seen = self._made_up.get(key, 0)
+        self._made_up[key] = seen + 1
+        if seen:
+            key += f"\x00{seen}"
+        digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:24]
+        return f"no-uid-{digest}@coffeechat"
+
+    # --- meetings ------------------------------------------------------------------------
+
+    def single(self, uid: str, event: Component) -> list[Meeting]:
+        """The meeting of an event that does not repeat (none when it cannot be read)."""
+        return self._map([(uid, event)], event, uid)
+
+    def series(self, uid: str, parts: list[Component]) -> list[Meeting]:
+        """The occurrences of a series in the window, bounded (see :func:`expand`); a series
+        the libraries cannot work out, or that comes after the text's time ran out, keeps
+        its first occurrence and its overrides."""
+        master = next((part for part in parts if "RECURRENCE-ID" not in part), parts[0])
+        title = _title(master)
+        low, high = self.window.bounds(self.tz)
+        today = datetime.combine(self.window.middle, datetime.min.time(), tzinfo=self.tz)
+        started = time.monotonic()
+        if started >= self.ends:
+            self.note(f"the repeating event {title!r} was read as its first occurrence only: "
+                      f"the file's series took longer than {TEXT_SECONDS:g} s to work out", uid)
+            return self._first_only(uid, parts, master)
+        cut_short = self.ends < started + SERIES_SECONDS
+        try:
+            expansion = expand(parts, low=low, high=high, today=today, tz=self.tz,
+                               deadline=min(started + SERIES_SECONDS, self.ends))
+        except SeriesError as exc:
+            if "RECURRENCE-ID" not in master and "DTSTART" in master:
+                self.note(f"the repeating event {title!r} was read as its first occurrence "
+                          f"only: {exc}", uid)
+            else:
+                self.note(f"the repeating event {title!r} was skipped: {exc}", uid)
+            return self._first_only(uid, parts, master)
+        if expansion.bound == "count":
+            self.note(f"the repeating event {title!r} has more than {MAX_OCCURRENCES:,} "
+                      f"occurrences in the window; the {MAX_OCCURRENCES:,} nearest today "
+                      "were kept", uid)
+        elif expansion.bound == "time":
+            kept = (f"only the {len(expansion.slots):,} occurrences found by then were kept"
+                    if expansion.slots else "it was left out")
+            why = (f"the file's series took longer than {TEXT_SECONDS:g} s to work out"
+                   if cut_short else
+                   f"it repeats too often to work out in {SERIES_SECONDS:g} s")
+            self.note(f"the repeating event {title!r}: {why}; {kept}", uid)
+        pairs = [(occurrence_uid(uid, slot.original, self.tz), slot.component)
+                 for slot in expansion.slots]
+        return self._map(pairs, master, uid)
+
+    def _first_only(self, uid: str, parts: list[Component], master: Component) -> list[Meeting]:
+        """The master as its first occurrence (when it has a start) and each override."""
+        pairs = []
+        for part in parts:
+            if part is master and "DTSTART" not in part:
+                continue
+            try:
+                pairs.append((occurrence_uid(uid, original_start(part), self.tz), part))
+            except BadEvent as exc:
+                self.note(f"skipped an occurrence of {_title(part)!r}: {exc}", uid)
+        return self._map(pairs, master, uid)
+
+    def _map(self, pairs: Iterable[tuple[str, Component]], event: Component,
+             uid: str) -> list[Meeting]:
+        """Map each (uid, component); problems that do not stop a meeting are logged once per
+        event, not per occurrence."""
+        meetings: list[Meeting] = []
+        problems: dict[str, None] = {}
+        for meeting_uid, component in pairs:
+            try:
+                mapped = to_meeting(component, uid=meeting_uid, source=self.path.name,
+                                    tz=self.tz)
+            except BadEvent as exc:
+                self.note(f"skipped the event {_title(component)!r}: {exc}", meeting_uid)
+                continue
+            except Exception:  # one odd event must not stop its siblings
+                log.debug("calendar file %s: %s", self.path, meeting_uid, exc_info=True)
+                self.note(f"skipped the event {_title(component)!r}: it could not be read",
+                          meeting_uid)
+                continue
+            meetings.append(mapped.meeting)
+            problems.update(dict.fromkeys(mapped.problems))
+        for problem in problems:
+            log.warning("calendar file %s: event %r (UID %s): %s", self.path, _title(event),
+                        uid, problem)
+        return meetings
+
+
+def _unknown_zones(event: Component) -> list[str]:
+    """The TZIDs of the event's times that icalendar could not find (it reads those times as
+    floating)."""
+    found = []
+    for name in _TIMED_PROPERTIES:
+        prop = event.get(name)
+        if isinstance(prop, list):
+            prop = prop[0] if prop else None
+        params = getattr(prop, "params", None)
+        tzid = params.get("TZID") if params is not None else None
+        if not tzid:
             continue
-        groups.setdefault(uid, []).append(event)
-    return groups
+        try:
+            value = prop.dt
+        except Exception:  # an unreadable time: the mapping says so
+            value = None
+        if isinstance(value, datetime) and value.tzinfo is None and str(tzid) not in found:
+            found.append(str(tzid))
+    return found
 
 
-def _single(uid: str, events: list[Component], path: Path, tz: ZoneInfo,
-            cancel_all: bool) -> list[Meeting]:
-    """Map an event that does not repeat; of duplicates, the highest SEQUENCE (then the last)
-    wins."""
-    if len(events) > 1:
-        log.warning("calendar file %s: the event %s appears %d times; using the latest",
-                    path, uid, len(events))
-        events = [max(enumerate(events), key=lambda pair: (_sequence(pair[1]), pair[0]))[1]]
-    return _map_all(uid, [(uid, events[0])], path, tz, cancel_all)
+def _title(event: Component) -> str:
+    title = clean_line(str(event.get("SUMMARY", "")), limit=60)
+    return title or "(no title)"
 
 
-def _expand_series(calendar: Component, uid: str, events: list[Component], path: Path,
-                   tz: ZoneInfo, window: Window, cancel_all: bool) -> list[Meeting]:
-    """Expand one series (its master and its overrides) over the window."""
-    series = icalendar.Calendar()
-    for name in ("CALSCALE", "X-WR-TIMEZONE"):
-        if name in calendar:
-            series[name] = calendar[name]
-    for component in calendar.walk("VTIMEZONE"):
-        series.add_component(component)
-    for event in events:
-        series.add_component(event)
+def _shown(text: str) -> str:
+    return clean_line(text, limit=60)
+
+
+def _written(prop: Any) -> str:
+    """A property's value and TZID as written, "" when absent or unreadable."""
+    if isinstance(prop, list):
+        prop = prop[0] if prop else None
+    if prop is None:
+        return ""
     try:
-        occurrences = recurring_ical_events.of(series).between(*window.bounds(tz))
-    except Exception as exc:  # a bad rule or date inside one series must not stop the file
-        log.warning("calendar file %s: skipped the repeating event %s: %s", path, uid,
-                    _reason(exc))
-        return []
-    pairs: list[tuple[str, Component]] = []
-    for occurrence in occurrences:
-        try:
-            pairs.append((occurrence_uid(uid, original_start(occurrence), tz), occurrence))
-        except BadEvent as exc:
-            log.warning("calendar file %s: skipped an occurrence of %s: %s", path, uid, exc)
-    return _map_all(uid, pairs, path, tz, cancel_all)
+        value = prop.to_ical()
+    except Exception:  # kept as text by icalendar: its text is what was written
+        return str(prop)
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    params = getattr(prop, "params", None)
+    return f"{params.get('TZID', '') if params is not None else ''}:{text}"
 
 
-def _map_all(uid: str, pairs: Iterable[tuple[str, Component]], path: Path, tz: ZoneInfo,
-             cancel_all: bool) -> list[Meeting]:
-    """Map each (uid, component); problems are logged once per event, not per occurrence."""
-    meetings: list[Meeting] = []
-    problems: dict[str, None] = {}
-    for meeting_uid, component in pairs:
-        try:
-            mapped = to_meeting(component, uid=meeting_uid, source=path.name, tz=tz,
-                                cancelled=cancel_all)
-        except BadEvent as exc:
-            log.warning("calendar file %s: skipped the event %s: %s", path, meeting_uid, exc)
-            continue
-        except Exception as exc:  # one odd event must not stop its siblings
-            log.warning("calendar file %s: skipped the event %s: %s", path, meeting_uid,
-                        _reason(exc))
-            continue
-        meetings.append(mapped.meeting)
-        problems.update(dict.fromkeys(mapped.problems))
-    for problem in problems:
-        log.warning("calendar file %s: event %s: %s", path, uid, problem)
-    return meetings
+def _rank(event: Component, index: int) -> tuple[int, float, float, int]:
+    """How recent a copy of an event is: its SEQUENCE, LAST-MODIFIED, DTSTAMP and place in
+    the text, in that order."""
+    return (_sequence(event), _stamp(event, "LAST-MODIFIED"), _stamp(event, "DTSTAMP"), index)
 
 
 def _sequence(event: Component) -> int:
@@ -195,7 +413,23 @@ def _sequence(event: Component) -> int:
         return 0
 
 
+def _stamp(event: Component, name: str) -> float:
+    """A LAST-MODIFIED or DTSTAMP as seconds since the epoch (floating read as UTC); lowest
+    when absent or unreadable."""
+    prop = event.get(name)
+    if isinstance(prop, list):
+        prop = prop[0] if prop else None
+    try:
+        value = prop.dt if prop is not None else None
+    except Exception:  # an unreadable stamp ranks as none
+        value = None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time(), tzinfo=UTC).timestamp()
+    return float("-inf")
+
+
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:200] if text else type(exc).__name__
-

@@ -83,12 +83,18 @@ def original_start(event: Component) -> date | datetime:
     A moved occurrence keeps the identity of the slot it replaces. Raises ``BadEvent`` when
     neither can be read.
     """
-    value = _date_value(event, "RECURRENCE-ID")
+    value = recurrence_id(event)
     if value is None:
         value = _date_value(event, "DTSTART")
     if value is None:
         raise BadEvent("it has no DTSTART")
     return value
+
+
+def recurrence_id(event: Component) -> date | datetime | None:
+    """Return the slot of a series that the event overrides (its RECURRENCE-ID), ``None`` when
+    it overrides none; raises ``BadEvent`` when it cannot be read."""
+    return _date_value(event, "RECURRENCE-ID")
 
 
 def occurrence_uid(uid: str, original: date | datetime, tz: ZoneInfo) -> str:
@@ -126,13 +132,11 @@ def to_meeting(
     uid: str,
     source: str,
     tz: ZoneInfo,
-    cancelled: bool = False,
 ) -> Mapped:
     """Map one VEVENT (or one occurrence of a series) to a meeting.
 
-    ``uid`` is the identity to give it, ``source`` the file name shown to users, ``tz`` the
-    user's zone (floating and all-day times are read in it; all times are returned in it), and
-    ``cancelled`` forces the cancelled flag (for a calendar published with METHOD:CANCEL).
+    ``uid`` is the identity to give it, ``source`` the file name shown to users, and ``tz``
+    the user's zone (floating and all-day times are read in it; all times are returned in it).
 
     Returns the meeting with a list of problems that did not stop it. Raises ``BadEvent`` when
     the event has no usable start.
@@ -152,7 +156,7 @@ def to_meeting(
         organizer=_organizer(event, problems),
         attendees=_attendees(event, problems),
         categories=_categories(event),
-        cancelled=cancelled or status == "CANCELLED",
+        cancelled=status == "CANCELLED",
         all_day=all_day,
     )
     return Mapped(meeting, tuple(problems))

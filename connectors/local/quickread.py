@@ -48,6 +48,11 @@ def cancels(calendar: Component) -> bool:
     return str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
 
 
+def calendar_zone(calendar: Component) -> str:
+    """Return the calendar's X-WR-TIMEZONE (Google and Apple feeds), "" when it has none."""
+    return str(calendar.get("X-WR-TIMEZONE", "")).strip()
+
+
 _DECLARED = re.compile(r'[A-Za-z0-9-]+(?:;(?:[^":\\]|"[^"]*")*)?(?=:)')
 """A line's name and parameters, when no backslash outside quotes comes before its value."""
 _PLAIN_PARAMETERS = re.compile(r'(?:[^"\s]|"[^"]*")*')
@@ -56,8 +61,9 @@ _PARAMETER = re.compile(r'(?:^|;)((?:[^";]|"[^"]*")*)')
 """One parameter of such a list, without the semicolons around it."""
 _COMPONENT_NAME = re.compile(r"[A-Za-z0-9-]+")
 _SERIES_PROPERTIES = frozenset({"RRULE", "RDATE", "RECURRENCE-ID"})
-_KEPT_PROPERTIES = READ_PROPERTIES | {"SEQUENCE"}
-"""The event properties meetings are made of (SEQUENCE picks among duplicates)."""
+_KEPT_PROPERTIES = READ_PROPERTIES | {"SEQUENCE", "LAST-MODIFIED", "DTSTAMP"}
+"""The event properties meetings are made of (SEQUENCE, then LAST-MODIFIED, then DTSTAMP pick
+among copies of one event)."""
 _UTC_STAMP = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _COMPONENTS = icalendar.ComponentFactory()
 _CACHED_PREFIXES = 4096
@@ -79,10 +85,12 @@ class _NotPlain(Exception):
 
 @dataclass(frozen=True)
 class PlainCalendar:
-    """One VCALENDAR read quickly: its events, and whether it is published as cancelled."""
+    """One VCALENDAR read quickly: its events, whether it is published as cancelled, and its
+    X-WR-TIMEZONE ("" when none)."""
 
     events: list[Component]
     cancel_all: bool
+    zone: str
 
 
 @functools.lru_cache(maxsize=_CACHED_PREFIXES)
@@ -173,15 +181,15 @@ def _check_block(block: tuple[str, ...]) -> None:
 
 
 @functools.lru_cache(maxsize=_CACHED_BLOCKS)
-def _header_cancels(lines: tuple[str, ...]) -> bool | None:
+def _header(lines: tuple[str, ...]) -> tuple[bool, str] | None:
     """Return whether a VCALENDAR with these lines outside its components is published as
-    cancelled, or ``None`` when icalendar cannot read them."""
+    cancelled, and its X-WR-TIMEZONE, or ``None`` when icalendar cannot read them."""
     text = "\r\n".join(("BEGIN:VCALENDAR", *lines, "END:VCALENDAR"))
     try:
         [calendar] = icalendar.Calendar.from_ical(text.encode("utf-8"), multiple=True)
     except Exception:  # any error: the file is read in full, and fails there
         return None
-    return cancels(calendar)
+    return cancels(calendar), calendar_zone(calendar)
 
 
 def read_plain(text: str) -> list[PlainCalendar] | None:
@@ -272,10 +280,10 @@ class _PlainReader:
             self._events.append(_parse_event(self._event))
             self._event = None
         elif self._in_calendar and name == "VCALENDAR":
-            cancel_all = _header_cancels(tuple(self._header))
-            if cancel_all is None:
+            header = _header(tuple(self._header))
+            if header is None:
                 raise _NotPlain
-            self._calendars.append(PlainCalendar(self._events, cancel_all))
+            self._calendars.append(PlainCalendar(self._events, *header))
             self._in_calendar = False
         else:
             raise _NotPlain
