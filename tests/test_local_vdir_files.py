@@ -383,3 +383,17 @@ def test_files_too_big_to_read_together_are_read_alone(
                for m in warnings_naming(caplog, "b.ics"))
     files = SyncState.from_json(cursor).files
     assert files["a.ics"].uids == files["b.ics"].uids == ("chat",)
+
+
+def test_a_file_names_its_events_even_when_they_give_no_meeting_now(vdir: Vdir) -> None:
+    # A series wholly out of the window gives no meeting, but an override of it saved in
+    # another file later must still be read with it; an event without a UID is named by the
+    # identity it is given.
+    vdir.write("old.ics", ics(vevent("old-series", start="DTSTART:20100301T150000Z",
+                                     extra="RRULE:FREQ=WEEKLY;COUNT=2\n")))
+    vdir.write("nouid.ics", ics(vevent("x").replace("UID:x\n", "")))
+    changes, cursor = sync(vdir.calendar(), None)
+    files = SyncState.from_json(cursor).files
+    assert files["old.ics"].uids == () and files["old.ics"].events == ("old-series",)
+    [made_up] = meetings(changes)
+    assert files["nouid.ics"].events == (made_up,)

@@ -303,7 +303,7 @@ class VdirCalendar:
                                  "meetings are kept as they were until it is fixed")
         uids = tuple(meeting.uid for meeting in parsed.meetings)
         entry = FileEntry(found.mtime_ns, found.size, uids, parsed.recurring,
-                          events=event_keys(uids))
+                          events=parsed.events)
         return _Reading(entry, parsed.meetings, parsed.notes)
 
     def _bytes(self, found: Listed, old: FileEntry | None) -> bytes | _Reading:
