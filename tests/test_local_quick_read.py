@@ -23,7 +23,14 @@ from icalendar.parser.content_line import NEWLINE, UFOLD
 from bench.events import build_calendar
 from bench.formats import ics_file
 from connectors.local.ics import MalformedCalendar, parse_file
-from connectors.local.quickread import _content_lines, _declared, _line, _parameters, read_plain
+from connectors.local.quickread import (
+    _PROPERTIES,
+    _content_lines,
+    _declared,
+    _line,
+    _parameters,
+    read_plain,
+)
 from connectors.local.window import Window
 
 ZONE = ZoneInfo("America/New_York")
@@ -413,3 +420,28 @@ def test_cached_parameters_are_fresh_and_as_icalendar_builds_them() -> None:
     first["CN"] = "changed"
     first["DELEGATED-TO"].append("c")
     assert second == built
+
+
+def test_lines_read_before_are_not_read_again_and_events_come_out_alike() -> None:
+    # Events that share lines (a stamp, an organizer, attendees in another order, a broken
+    # date) are put together from lines already read: the meetings are those of a full read,
+    # each event with its attendees in its own order, and a bad value is still the event's.
+    def event(uid: str, attendees: list[str], start: str = "DTSTART:20260310T150000Z") -> str:
+        return "\r\n".join(["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260301T000000Z", start,
+                            "DURATION:PT30M", "SUMMARY:#infointerview",
+                            "ORGANIZER;CN=Sam:mailto:sam@example.com", *attendees,
+                            "END:VEVENT"])
+    ana, bo = "ATTENDEE;CN=Ana:mailto:ana@example.com", "ATTENDEE;CN=Bo:mailto:bo@example.com"
+    text = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//EN",
+                        event("a", [ana, bo]), event("b", [bo, ana]), event("c", [ana]),
+                        event("d", [bo, ana], start="DTSTART:20261399T250000"),
+                        event("e", [ana, bo], start="DTSTART:20261399T250000"),
+                        "END:VCALENDAR", ""]).encode()
+    assert_same(text)
+    parsed = parse_file(text, path=PATH, tz=ZONE, window=WINDOW)
+    by_uid = {m.uid: [a.email for a in m.attendees] for m in parsed.meetings}
+    assert by_uid["a"] == ["ana@example.com", "bo@example.com"]
+    assert by_uid["b"] == ["bo@example.com", "ana@example.com"]
+    assert by_uid["c"] == ["ana@example.com"]
+    assert _PROPERTIES.get("DTSTAMP:20260301T000000Z") is not None
+    assert not any(line.startswith("UID:") for line in _PROPERTIES)

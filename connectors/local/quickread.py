@@ -77,6 +77,14 @@ _GOOD_BLOCKS: dict[str, list[tuple[str, ...]]] = {}
 the most recent first; they hold no event and no TZID parameter."""
 
 _ParamItems = tuple[tuple[str, Any], ...]
+_CACHED_LINES = 8192
+"""Distinct event lines remembered with the property icalendar made of them."""
+_PROPERTIES: dict[str, tuple[str, Any]] = {}
+"""Event lines icalendar read without an error, with the name and property each gave: lines
+with no TZID parameter read the same in any event (UID lines, one to an event, are not
+kept). The properties are shared by the events made of them, which only read them."""
+_NOT_ALIKE = frozenset({"CATEGORIES", "FREEBUSY", "RDATE", "EXDATE"})
+"""Properties icalendar may read into more than one value, or none, from one line."""
 
 
 class _NotPlain(Exception):
@@ -359,10 +367,64 @@ def _has_tzid(items: _ParamItems) -> bool:
 
 
 def _parse_event(lines: list[Contentline]) -> Component:
-    """Parse one event's own lines with icalendar; raises ``_NotPlain`` on any error."""
+    """Parse one event's own lines with icalendar; raises ``_NotPlain`` on any error.
+
+    icalendar reads a line without a TZID parameter the same in every event and file, so a
+    line already read without an error (:data:`_PROPERTIES`) is not read again: only the
+    event's new lines go to icalendar, and the event is put together from both, in the order
+    of its lines, as icalendar's own ``add`` would. An event whose new lines hold an error is
+    read whole, as before."""
+    inner = lines[1:-1]
+    known = [_PROPERTIES.get(line) for line in inner]
+    fresh = [line for line, hit in zip(inner, known, strict=True) if hit is None]
+    if len(fresh) == len(inner):
+        event = _parse_whole(lines)
+        if not event.errors:
+            _remember(fresh, event)
+        return event
+    parsed = _parse_whole([lines[0], *fresh, lines[-1]])
+    taken = _remember(fresh, parsed) if not parsed.errors else None
+    if taken is None:
+        return _parse_whole(lines)
+    event = type(parsed)()
+    for line, hit in zip(inner, known, strict=True):
+        name, prop = hit if hit is not None else taken[line].pop(0)
+        event.add(name, prop, encode=False)
+    return event
+
+
+def _parse_whole(lines: list[Contentline]) -> Component:
     try:
         [event] = ComponentIcalParser(lines, _COMPONENTS,
                                       icalendar.Calendar.types_factory).parse()
     except Exception:  # any error: the file is read in full, and fails there
         raise _NotPlain from None
     return event
+
+
+def _remember(fresh: list[Contentline], event: Component
+              ) -> dict[str, list[tuple[str, Any]]] | None:
+    """Keep in :data:`_PROPERTIES` what ``event`` (parsed from the ``fresh`` lines, without
+    an error) gave for each line that reads alike anywhere; return, by line, the name and
+    property each of the ``fresh`` lines gave, or ``None`` when they cannot be told apart
+    (a line gave other than one value)."""
+    names: dict[str, list[Contentline]] = {}
+    for line in fresh:
+        match = _DECLARED.match(line)
+        declared = _declared(match.group()) if match is not None else None
+        if declared is None:
+            return None
+        names.setdefault(declared[0].upper(), []).append(line)
+    taken: dict[str, list[tuple[str, Any]]] = {}
+    for name, of_name in names.items():
+        value = event.get(name)
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        if len(values) != len(of_name) or name in _NOT_ALIKE:
+            return None
+        for line, prop in zip(of_name, values, strict=True):
+            taken.setdefault(line, []).append((name, prop))
+            if name != "UID" and not _has_tzid(tuple(getattr(prop, "params", {}).items())):
+                if len(_PROPERTIES) >= _CACHED_LINES:
+                    _PROPERTIES.clear()
+                _PROPERTIES[line] = (name, prop)
+    return taken
