@@ -109,8 +109,10 @@ def test_sigterm_abandons_a_stuck_cycle_and_exits_0_within_5_seconds(tmp_path: P
         ws.config.write_text(ws.config.read_text() + SILENT_ACCOUNT.format(
             port=silent.getsockname()[1], command=command))
         service = ws.popen("run")
-        time.sleep(1.5)
-        code, seconds, err = stop(service)
+        silent.settimeout(60)
+        waiting, _ = silent.accept()  # the cycle's request has arrived: it is stuck now
+        with waiting:
+            code, seconds, err = stop(service)
     assert code == 0, err
     assert seconds < 5
     assert "abandoned" in err
