@@ -14,19 +14,24 @@ and ``coffeechat plan`` and ``status`` over a state of 25,000 stored meetings.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from tinydb.table import Document
 
-from bench.events import ME, ZONE
-from bench.measure import median
-from bench.planning import NOW, PlannerInputs, PlannerTiming, planner_inputs, record
+from bench.events import ME
+from bench.planning import (
+    NOW,
+    PlannerInputs,
+    PlannerTiming,
+    planner_inputs,
+    record,
+    time_plan,
+)
 from bench.worlds import config_text
 from daemon import codec
-from daemon.model import Attendee, Cadence, ContactPrefs, DraftRecord, Interview, Meeting, Person
-from daemon.planner import draft_key, plan
+from daemon.model import Attendee, ContactPrefs, DraftRecord, Interview, Meeting, Person
+from daemon.planner import draft_key
 from daemon.store import Store, doc_id
 
 SERIES_CONTACT = Person("riley.series@example.org", "Riley Series")
@@ -62,16 +67,7 @@ def series_inputs(occurrences: int, now: datetime = NOW) -> PlannerInputs:
 def time_series(occurrences: int, runs: int) -> PlannerTiming:
     """Time ``plan`` over one contact's series of ``occurrences`` ``runs`` times (after one
     warm-up call); returns the median."""
-    inputs = series_inputs(occurrences)
-    cadence = Cadence()
-    result = plan(inputs.interviews, inputs.prefs, inputs.drafts, NOW, cadence, ZONE)
-    times: list[float] = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = plan(inputs.interviews, inputs.prefs, inputs.drafts, NOW, cadence, ZONE)
-        times.append(time.perf_counter() - start)
-    return PlannerTiming(1, len(inputs.interviews), len(inputs.drafts), median(times), runs,
-                         len(result.due), len(result.upcoming), len(result.skipped))
+    return time_plan(series_inputs(occurrences), 1, runs)
 
 
 def write_state(root: Path, meetings: int, series: int, now: datetime) -> tuple[int, int]:

@@ -108,7 +108,12 @@ def record(key: str, kind: DraftKind, contact: str, meeting_uid: str | None,
 def time_planner(contacts: int, runs: int) -> PlannerTiming:
     """Time ``plan`` over ``contacts`` contacts ``runs`` times (after one warm-up call);
     returns the median."""
-    inputs = planner_inputs(contacts)
+    return time_plan(planner_inputs(contacts), contacts, runs)
+
+
+def time_plan(inputs: PlannerInputs, contacts: int, runs: int) -> PlannerTiming:
+    """Time ``plan`` over ``inputs`` (of ``contacts`` contacts) ``runs`` times, after one
+    warm-up call; returns the median."""
     cadence = Cadence()
     result = plan(inputs.interviews, inputs.prefs, inputs.drafts, NOW, cadence, ZONE)
     times: list[float] = []
