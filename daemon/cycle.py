@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Account, ConnectorEnv
 from connectors.base import open_account as default_opener
-from daemon import idle, skipped
+from daemon import idle, settle, skipped
 from daemon.config import TAGGING_KEYS, AccountSettings, Settings
 from daemon.errors import AuthError, ConnectorError, CursorExpired
 from daemon.executor import Executor
@@ -44,11 +44,14 @@ from daemon.replies import (
     threads,
     wanted,
 )
-from daemon.store import Store
+from daemon.store import Store, settled_path
 from daemon.tagging import fingerprint, interview_from
 from daemon.text import clean_line
 
 log = logging.getLogger(__name__)
+
+SETTLE_EVERY = timedelta(days=1)
+"""How often a cycle looks for meetings that settled (see :func:`_move_settled`)."""
 
 Opener = Callable[[str, str, Mapping[str, Any], ConnectorEnv], Account]
 
@@ -126,6 +129,7 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
         _settle(settings, store, key, env.clock(), outcomes.values())
         store.flush()
         return CycleReport(started=started, accounts=list(outcomes.values()), plan=None)
+    _move_settled(settings, store, now)
     current = _plan(settings, store, now)
     if any(handle.mail is not None for handle in opened.values()):
         current = _check_mail(settings, store, opened, outcomes, current, now)
@@ -178,8 +182,27 @@ def _paused_checks(settings: Settings, store: Store, now: datetime) -> list[date
 
 
 def _plan(settings: Settings, store: Store, now: datetime) -> Plan:
-    return plan(store.interviews(), store.prefs(), store.drafts(), now, settings.cadence,
-                settings.timezone, mail=mail_for_planning(settings, store))
+    wide = settle.still_planned_for(store.settled_end(), now, settings.cadence)
+    return plan(store.interviews(settled=wide), store.prefs(), store.drafts(settled=wide), now,
+                settings.cadence, settings.timezone, mail=mail_for_planning(settings, store))
+
+
+def _move_settled(settings: Settings, store: Store, now: datetime) -> None:
+    """Once a day, move the meetings that settled to the settled file (see
+    :mod:`daemon.settle`); first bring back every settled meeting if the planner could need
+    them again (the clock went back, or ``follow_up_days_after`` was raised)."""
+    if settle.still_planned_for(store.settled_end(), now, settings.cadence):
+        came = store.unsettle_all()
+        log.info("brought %d settled meetings back into the state: the clock went back or "
+                 "follow_up_days_after was raised, so the planner may need them", came)
+    checked = store.settle_checked()
+    if checked is not None and checked <= now < checked + SETTLE_EVERY:
+        return
+    uids = settle.settleable(store.interviews(), store.drafts(), store.pending_uids(), now,
+                             settings.cadence)
+    moved = store.settle(uids, now)
+    if moved:
+        log.info("moved %d settled meetings to %s", moved, settled_path(store.path))
 
 
 def _check_mail(settings: Settings, store: Store, opened: dict[str, Account],

@@ -127,7 +127,7 @@ class Executor:
             raise LookupError(f"its meeting {spec.meeting_uid} is no longer in the state")
         earlier: tuple[Interview, ...] = ()
         if spec.kind == "prep":
-            earlier = tuple(iv for iv in self.store.interviews()
+            earlier = tuple(iv for iv in self.store.interviews(settled=True)
                             if iv.meeting.start < interview.meeting.start
                             and not iv.meeting.cancelled
                             and spec.contact.email in {p.email.lower() for p in iv.contacts})

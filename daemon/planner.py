@@ -121,7 +121,7 @@ _LABELS: dict[DraftKind, str] = {
     "prep": "prep note",
 }
 _MEETING_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up")
-_ONE_PENDING: frozenset[DraftKind] = frozenset({"thank_you", "follow_up"})
+ONE_PENDING: frozenset[DraftKind] = frozenset({"thank_you", "follow_up"})
 """The kinds of which a contact has at most one in Drafts: the next waits for the last to go."""
 _WAITS_FOR_WORK: frozenset[DraftKind] = frozenset({"confirmation", "follow_up", "catch_up"})
 _PRIORITY: dict[DraftKind, int] = {"thank_you": 0, "confirmation": 1, "prep": 2,
@@ -233,8 +233,8 @@ def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
         follow_up_shift=timedelta(days=cadence.follow_up_days_after),
         catch_up_shift=timedelta(days=cadence.catch_up_every_days),
     )
-    meetings = _normalise(interviews)
-    by_contact = _valid_meetings_by_contact(meetings)
+    meetings = normalise(interviews)
+    by_contact = valid_meetings_by_contact(meetings)
     history = _History(by_contact, ctx)
     out = _Collector(drafts, ctx)
     settled_before = ctx.now - timedelta(days=cadence.follow_up_days_after + SETTLED_MARGIN_DAYS)
@@ -277,7 +277,7 @@ def _still_in_drafts(drafts: Mapping[str, DraftRecord]) -> frozenset[tuple[Draft
     """(kind, contact) of every thank-you and follow-up record not seen gone from Drafts, in
     any state: while one is there, the next of its kind to that contact waits."""
     return frozenset((r.kind, r.contact.strip().lower()) for r in drafts.values()
-                     if r.kind in _ONE_PENDING and r.observed != "gone")
+                     if r.kind in ONE_PENDING and r.observed != "gone")
 
 
 def _work_resumes(now: datetime, cadence: Cadence, tz: ZoneInfo) -> datetime | None:
@@ -287,7 +287,7 @@ def _work_resumes(now: datetime, cadence: Cadence, tz: ZoneInfo) -> datetime | N
     return resumes if resumes > now.astimezone(UTC) else None
 
 
-class _Meeting(NamedTuple):
+class NormalMeeting(NamedTuple):
     """One interview, normalised: UTC times, lower-cased de-duplicated contacts. (A named
     tuple: the planner makes one per stored meeting on every call, and tuples are cheap.)"""
 
@@ -373,10 +373,10 @@ def _person(p: Person) -> Person:
     return p if email == p.email else Person(email, p.name)
 
 
-def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
-    """One :class:`_Meeting` per uid (first interview wins), in input order."""
+def normalise(interviews: Iterable[Interview]) -> list[NormalMeeting]:
+    """One :class:`NormalMeeting` per uid (first interview wins), in input order."""
     seen: set[str] = set()
-    out: list[_Meeting] = []
+    out: list[NormalMeeting] = []
     for iv in interviews:
         m = iv.meeting
         if m.uid in seen:
@@ -402,7 +402,7 @@ def _normalise(interviews: Iterable[Interview]) -> list[_Meeting]:
             reason = "the meeting was cancelled"
         elif iv.user_declined:
             reason = "you declined the meeting"
-        out.append(_Meeting(m.uid, iv.account, m.title, start, end if end > start else start,
+        out.append(NormalMeeting(m.uid, iv.account, m.title, start, end if end > start else start,
                             contacts, declined, reason))
     return out
 
@@ -419,10 +419,10 @@ def _unique_people(people: Sequence[Person], exclude: Sequence[Person]) -> tuple
     return tuple(out)
 
 
-def _valid_meetings_by_contact(meetings: Iterable[_Meeting]) -> dict[str, list[_Meeting]]:
+def valid_meetings_by_contact(meetings: Iterable[NormalMeeting]) -> dict[str, list[NormalMeeting]]:
     """Each contact's valid meetings, sorted by start (then uid). Grouped first, then each
     contact's few meetings sorted: much cheaper than sorting every meeting at once."""
-    by_contact: dict[str, list[_Meeting]] = {}
+    by_contact: dict[str, list[NormalMeeting]] = {}
     for m in meetings:
         if m.invalid_reason is None:
             for p in m.contacts:
@@ -440,9 +440,9 @@ class _Place(NamedTuple):
     """Where a meeting stands among its contact's valid meetings (sorted by start, then uid)."""
 
     position: int
-    before: _Meeting | None
+    before: NormalMeeting | None
     """The meeting just before it (None for the first)."""
-    after: _Meeting | None
+    after: NormalMeeting | None
     """The meeting just after it (None for the last)."""
 
 
@@ -452,24 +452,24 @@ class _History:
     contact, and one scan per contact and kind, so that a plan stays linear in the meetings
     of one contact."""
 
-    def __init__(self, by_contact: Mapping[str, list[_Meeting]], ctx: _Context) -> None:
+    def __init__(self, by_contact: Mapping[str, list[NormalMeeting]], ctx: _Context) -> None:
         self._by_contact = by_contact
         self._ctx = ctx
         self._places: dict[str, dict[str, int]] = {}
         self._latest_due: dict[tuple[str, DraftKind], int] = {}
 
-    def place(self, email: str, m: _Meeting) -> _Place:
+    def place(self, email: str, m: NormalMeeting) -> _Place:
         """Where ``m`` (a valid meeting with the contact ``email``) stands among theirs."""
         line = self._by_contact[email]
         if len(line) == 1:
             return _Place(0, None, None)
         places = self._places.get(email)
-        if places is None:  # a uid is one meeting: _normalise keeps the first of each
+        if places is None:  # a uid is one meeting: normalise keeps the first of each
             places = self._places[email] = {other.uid: i for i, other in enumerate(line)}
         i = places[m.uid]
         return _Place(i, line[i - 1] if i else None, line[i + 1] if i + 1 < len(line) else None)
 
-    def latest_due(self, email: str, kind: DraftKind) -> tuple[int, _Meeting] | None:
+    def latest_due(self, email: str, kind: DraftKind) -> tuple[int, NormalMeeting] | None:
         """The last of the contact's meetings whose own draft of ``kind`` is due by now, with
         its index; None if there is none. The scan from the end passes only meetings whose
         draft is still to come, and is made once per contact and kind."""
@@ -488,7 +488,7 @@ class _History:
 # --- drafts tied to one meeting --------------------------------------------------------------
 
 
-def _meeting_outcomes(m: _Meeting, history: _History, ctx: _Context) -> list[_Outcome]:
+def _meeting_outcomes(m: NormalMeeting, history: _History, ctx: _Context) -> list[_Outcome]:
     if not m.contacts and not m.declined:
         return [Skip(f"{m.uid}/no-contact", None, None, m.uid, _no_contact_reason(m, ctx))]
     out: list[_Outcome] = []
@@ -519,7 +519,7 @@ def _meeting_outcomes(m: _Meeting, history: _History, ctx: _Context) -> list[_Ou
     return out
 
 
-def _one_meeting_draft(kind: DraftKind, m: _Meeting, p: Person, place: _Place,
+def _one_meeting_draft(kind: DraftKind, m: NormalMeeting, p: Person, place: _Place,
                        history: _History, ctx: _Context) -> _Outcome:
     """The draft of ``kind`` about the valid meeting ``m`` for ``p``, one at a time: a
     confirmation or prep note only for the contact's next meeting, a thank-you or follow-up
@@ -548,7 +548,7 @@ def _one_meeting_draft(kind: DraftKind, m: _Meeting, p: Person, place: _Place,
         else:
             outcome = _hold_for_work(_follow_up(m, p, due, ctx), ctx)
     outcome = _apply_pause(outcome, p, ctx)
-    if isinstance(outcome, _Due) and kind in _ONE_PENDING and (kind, p.email) in ctx.in_drafts:
+    if isinstance(outcome, _Due) and kind in ONE_PENDING and (kind, p.email) in ctx.in_drafts:
         return _skip(kind, m, p, f"{label} for the meeting on {_day(m.start, ctx.tz)} yet: "
                                  f"your last {_LABELS[kind]} to them is still in Drafts; this "
                                  f"one comes once that one is sent or deleted")
@@ -562,7 +562,7 @@ def _wrote_since(p: Person, moment: datetime, ctx: _Context) -> datetime | None:
     return sent.at if sent is not None and sent.at >= moment else None
 
 
-def _meeting_due(kind: DraftKind, m: _Meeting, ctx: _Context) -> datetime:
+def _meeting_due(kind: DraftKind, m: NormalMeeting, ctx: _Context) -> datetime:
     c = ctx.cadence
     if kind == "confirmation":
         usual = _wall_shift(m.start, ctx.confirmation_shift, ctx.tz)
@@ -600,7 +600,7 @@ def _hold_for_work(outcome: _Outcome, ctx: _Context, latest: datetime | None = N
 
 
 def _superseding(kind: DraftKind, p: Person, place: _Place, due: datetime,
-                 history: _History) -> _Meeting | None:
+                 history: _History) -> NormalMeeting | None:
     """A later valid meeting with ``p`` that takes the thank-you or follow-up of ``kind`` from
     the meeting at ``place``, whose own is due at ``due``: the next meeting, if it starts by
     ``due``, else the latest one whose own draft of ``kind`` is due by now. None if neither."""
@@ -610,13 +610,13 @@ def _superseding(kind: DraftKind, p: Person, place: _Place, due: datetime,
     return latest[1] if latest is not None and latest[0] > place.position else None
 
 
-def _waits_for(before: _Meeting | None, due: datetime) -> _Meeting | None:
+def _waits_for(before: NormalMeeting | None, due: datetime) -> NormalMeeting | None:
     """The contact's previous meeting, if it starts after ``due`` (a draft for the next meeting
     only, due at ``due``, is then held until it starts)."""
     return before if before is not None and before.start > due else None
 
 
-def _waiting(kind: DraftKind, m: _Meeting, p: Person, before: _Meeting, ctx: _Context
+def _waiting(kind: DraftKind, m: NormalMeeting, p: Person, before: NormalMeeting, ctx: _Context
              ) -> _Upcoming:
     """A confirmation or prep note held until the contact's previous meeting starts."""
     return _Upcoming(_spec(kind, m, p, before.start,
@@ -625,7 +625,8 @@ def _waiting(kind: DraftKind, m: _Meeting, p: Person, before: _Meeting, ctx: _Co
                            f"{_when(before.start, ctx.tz)} to take place (one at a time)"))
 
 
-def _confirmation(m: _Meeting, p: Person, before: _Meeting | None, ctx: _Context) -> _Outcome:
+def _confirmation(m: NormalMeeting, p: Person, before: NormalMeeting | None, ctx: _Context
+                  ) -> _Outcome:
     due = _meeting_due("confirmation", m, ctx)
     left = m.start - ctx.now
     when = _when(m.start, ctx.tz)
@@ -655,7 +656,7 @@ def _confirmation(m: _Meeting, p: Person, before: _Meeting | None, ctx: _Context
     return _Due(_spec("confirmation", m, p, due, reason))
 
 
-def _prep(m: _Meeting, p: Person, before: _Meeting | None, ctx: _Context) -> _Outcome:
+def _prep(m: NormalMeeting, p: Person, before: NormalMeeting | None, ctx: _Context) -> _Outcome:
     due = _meeting_due("prep", m, ctx)
     when = _when(m.start, ctx.tz)
     if ctx.now >= m.start:
@@ -671,7 +672,7 @@ def _prep(m: _Meeting, p: Person, before: _Meeting | None, ctx: _Context) -> _Ou
                                          f"{when}, in {_span(m.start - ctx.now)}"))
 
 
-def _thank_you(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome:
+def _thank_you(m: NormalMeeting, p: Person, due: datetime, ctx: _Context) -> _Outcome:
     if ctx.now < due:
         hours = _plural(ctx.cadence.thank_you_hours_after, "hour")
         return _Upcoming(_spec("thank_you", m, p, due,
@@ -685,7 +686,7 @@ def _thank_you(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome
                       f"{_ago(ctx.now - m.end)}"))
 
 
-def _follow_up(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome:
+def _follow_up(m: NormalMeeting, p: Person, due: datetime, ctx: _Context) -> _Outcome:
     day = _day(m.start, ctx.tz)
     if ctx.now < due:
         days = _plural(ctx.cadence.follow_up_days_after, "day")
@@ -699,7 +700,7 @@ def _follow_up(m: _Meeting, p: Person, due: datetime, ctx: _Context) -> _Outcome
                       f"{_name(p)} on {day}"))
 
 
-def _no_contact_reason(m: _Meeting, ctx: _Context) -> str:
+def _no_contact_reason(m: NormalMeeting, ctx: _Context) -> str:
     head = f'no drafts for "{clean_line(m.title, limit=80)}" on {_day(m.start, ctx.tz)}'
     if m.invalid_reason is not None:
         return f"{head}: {m.invalid_reason}"
@@ -754,7 +755,7 @@ class _CatchUp(NamedTuple):
 
     key: str
     contact: Person
-    meeting: _Meeting
+    meeting: NormalMeeting
     due: datetime
     basis: tuple[str, datetime]
     """What the catch-up counts from (see :func:`_basis`) and when that was."""
@@ -772,7 +773,7 @@ class _Unanswered:
 
 
 def _catch_up_outcomes(
-    by_contact: Mapping[str, list[_Meeting]], ctx: _Context, limit_frees: list[datetime]
+    by_contact: Mapping[str, list[NormalMeeting]], ctx: _Context, limit_frees: list[datetime]
 ) -> tuple[list[_Outcome], list[tuple[str, str]]]:
     """Each contact's next catch-up, and the contacts to pause for want of an answer. When the
     daily spread holds catch-ups back, ``limit_frees`` gains the time it next makes room."""
@@ -812,11 +813,11 @@ def _created(record: DraftRecord, ctx: _Context) -> datetime:
 
 
 def _catch_up(
-    email: str, meetings: Sequence[_Meeting], records: Sequence[DraftRecord], ctx: _Context
+    email: str, meetings: Sequence[NormalMeeting], records: Sequence[DraftRecord], ctx: _Context
 ) -> _CatchUp | _Unanswered | _Outcome | None:
     now = ctx.now
-    last: _Meeting | None = None
-    coming: _Meeting | None = None
+    last: NormalMeeting | None = None
+    coming: NormalMeeting | None = None
     for m in meetings:  # sorted by start
         if m.end > now:
             if coming is None:
@@ -944,11 +945,11 @@ def _spread(
 # --- building blocks -------------------------------------------------------------------------
 
 
-def _spec(kind: DraftKind, m: _Meeting, p: Person, due: datetime, reason: str) -> DraftSpec:
+def _spec(kind: DraftKind, m: NormalMeeting, p: Person, due: datetime, reason: str) -> DraftSpec:
     return DraftSpec(draft_key(kind, m.uid, p.email), kind, p, m.account, m.uid, due, reason)
 
 
-def _skip(kind: DraftKind, m: _Meeting, p: Person, reason: str) -> Skip:
+def _skip(kind: DraftKind, m: NormalMeeting, p: Person, reason: str) -> Skip:
     return Skip(draft_key(kind, m.uid, p.email), kind, p.email, m.uid, reason)
 
 

@@ -21,6 +21,7 @@ from daemon.model import (
 )
 from daemon.planner import plan
 from daemon.replies import mail_for_planning
+from daemon.settle import still_planned_for
 from daemon.skipped import Skipped
 from daemon.store import Store
 
@@ -43,9 +44,10 @@ def snapshot(settings: Settings, now: datetime | None = None) -> Snapshot:
     """Read the state without locking it (writes are atomic) and plan at ``now``."""
     moment = now or datetime.now(UTC)
     store = Store(settings.state_path)
-    interviews = store.interviews()
+    wide = still_planned_for(store.settled_end(), moment, settings.cadence)
+    interviews = store.interviews(settled=wide)
     prefs = store.prefs()
-    drafts = store.drafts()
+    drafts = store.drafts(settled=wide)
     current = plan(interviews, prefs, drafts, moment, settings.cadence, settings.timezone,
                    mail=mail_for_planning(settings, store))
     return Snapshot(now=moment, interviews=interviews, prefs=prefs, drafts=drafts,

@@ -3,7 +3,16 @@ with the tagging settings it was read with), what each calendar could not give, 
 reply detection) the mail last seen with each contact.
 
 Kept in TinyDB over :class:`~daemon.storage.AtomicJSONStorage`: changes stay in memory until
-:meth:`Store.flush`, which writes the whole state atomically. Each document's ``doc_id`` is a
+:meth:`Store.flush`, which writes the whole state atomically.
+
+Settled history (meetings the planner can never need again, with their draft records; see
+:mod:`daemon.settle`) is moved by :meth:`Store.settle` to a second file of the same kind beside
+the state, ``<name>.settled.json``, which is read only when a calendar change touches one of
+those meetings or history is asked for, and written only when more meetings settle. The state
+keeps the document ids of what it moved, so a meeting coming back is found without reading
+that file. The file is written before the state forgets what moved, so after a kill at any
+instant a meeting is in the state, in the settled file, or in both (then the state's copy
+counts). Each document's ``doc_id`` is a
 stable hash of its natural key (account and uid, draft key, address), so look-ups and updates
 never scan a table. The file carries a schema version; a file from a newer coffeechat, or one
 that is empty or damaged, is refused rather than overwritten.
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from operator import itemgetter
@@ -30,11 +40,25 @@ from daemon.storage import AtomicJSONStorage, sweep_temporaries
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: settled history may be in the settled file (1 had none; it upgrades in place)."""
 _META_ID = 1
 _PLAN_MEMO_ID = 2
+_SETTLED_ID = 3
+"""The meta document saying what was moved to the settled file: ``ids``, the document ids
+of its meetings (16 hex digits each, concatenated), and ``latest_end``, when the latest of
+them ended."""
+_SETTLE_CHECK_ID = 4
+"""The meta document with the time (``at``) settled meetings were last looked for."""
 _BY_ACCOUNT_UID = itemgetter("account", "uid")
 """The order of :meth:`Store.interviews`, on the stored documents."""
+
+
+def settled_path(state: Path) -> Path:
+    """The settled file of the state file ``state``: ``state.settled.json`` beside the file a
+    link at ``state`` points to."""
+    real = Path(os.path.realpath(state))
+    return real.with_name(f"{real.stem}.settled{real.suffix}")
 
 
 def doc_id(*parts: str) -> int:
@@ -46,15 +70,19 @@ def doc_id(*parts: str) -> int:
 class Store:
     """The state file, opened. Not thread-safe; one writer at a time (see :mod:`daemon.locks`)."""
 
-    def __init__(self, path: Path, writable: bool = False) -> None:
+    def __init__(self, path: Path, writable: bool = False, *, settled: bool = True) -> None:
         """Open ``path`` (created on the first flush if missing). Only a ``writable`` store,
         opened under the write lock, may flush; it first removes temporary files that a killed
-        writer left behind.
+        writer left behind. The settled file is opened only when needed; ``settled=False``
+        opens a store without one (the settled file itself).
 
         Raises ``StateError`` if the file is empty, damaged, or from a newer schema.
         """
         self.path = path
         self.writable = writable
+        self._has_settled = settled
+        self._settled: Store | None = None
+        self._settled_ids: set[int] | None = None
         if writable and path.parent.exists():
             sweep_temporaries(path.parent)
         self._storage: AtomicJSONStorage | None = None
@@ -102,18 +130,32 @@ class Store:
             raise StateError(
                 f"{self.path} was written by a newer coffeechat (schema {meta['schema']}, this "
                 f"one knows {SCHEMA_VERSION}); upgrade coffeechat")
+        if meta["schema"] < SCHEMA_VERSION and self.writable:
+            self.meta.upsert(Document({**meta, "schema": SCHEMA_VERSION}, doc_id=_META_ID))
 
     # -- meetings ---------------------------------------------------------------------------
 
-    def interviews(self) -> list[Interview]:
-        """Every stored tagged meeting, in a stable order (account, then uid)."""
+    def interviews(self, *, settled: bool = False) -> list[Interview]:
+        """Every stored tagged meeting but the settled ones (with ``settled``, those too), in a
+        stable order (account, then uid). Without the settled ones, the planner's plan is the
+        same (see :mod:`daemon.settle`) unless :meth:`settled_live` says otherwise."""
         with collector.paused():
-            docs = sorted(self._documents("meetings"), key=_BY_ACCOUNT_UID)
+            docs = list(self._documents("meetings"))
+            history = self._history() if settled else None
+            if history is not None:
+                index = self._settled_index()
+                docs.extend(d for key, d in history._documents_by_id("meetings")
+                            if key in index and not self.meetings.contains(doc_id=key))
+            docs.sort(key=_BY_ACCOUNT_UID)
             return [self._decode(codec.interview_from_json, d) for d in docs]
 
     def interview(self, account: str, uid: str) -> Interview | None:
-        """The stored meeting ``uid`` of ``account``, or ``None``."""
-        doc = self.meetings.get(doc_id=doc_id(account, uid))
+        """The stored meeting ``uid`` of ``account`` (settled or not), or ``None``."""
+        key = doc_id(account, uid)
+        doc = self.meetings.get(doc_id=key)
+        if doc is None and key in self._settled_index():
+            history = self._history()
+            doc = None if history is None else history.meetings.get(doc_id=key)
         return None if doc is None else self._decode(codec.interview_from_json, doc)
 
     def put_interview(self, interview: Interview) -> None:
@@ -127,6 +169,11 @@ class Store:
         latest = {doc_id(iv.account, iv.meeting.uid): codec.interview_to_json(iv)
                   for iv in interviews}
         new = {key for key in latest if not self.meetings.contains(doc_id=key)}
+        for key in new & self._settled_index():
+            if self._unsettle_unless_same(key, latest[key]):
+                new.discard(key)
+                del latest[key]
+        new = {key for key in latest if not self.meetings.contains(doc_id=key)}
         if new:
             self.meetings.insert_multiple(Document(latest[key], doc_id=key) for key in new)
             self._plan_inputs_changed()
@@ -135,8 +182,12 @@ class Store:
                 self._upsert(self.meetings, key, document, plan_input=True)
 
     def remove_meeting(self, account: str, uid: str) -> bool:
-        """Forget a meeting (deleted, or no longer tagged); returns whether it was stored."""
+        """Forget a meeting (deleted, or no longer tagged); returns whether it was stored. A
+        settled one comes back into the state first, with its records (they keep its drafts
+        from being written again should it be tagged again), and is then forgotten."""
         key = doc_id(account, uid)
+        if key in self._settled_index():
+            self._unsettle_unless_same(key, None)
         if self.meetings.contains(doc_id=key):
             self.meetings.remove(doc_ids=[key])
             self._plan_inputs_changed()
@@ -145,14 +196,21 @@ class Store:
 
     # -- drafts -----------------------------------------------------------------------------
 
-    def drafts(self) -> dict[str, DraftRecord]:
-        """Every draft record, by key (a copy: the caller may change the store meanwhile)."""
+    def drafts(self, *, settled: bool = False) -> dict[str, DraftRecord]:
+        """Every draft record but those of settled meetings (with ``settled``, those too), by
+        key (a copy: the caller may change the store meanwhile)."""
         if self._records is None:
             with collector.paused():
                 records = (self._decode(codec.record_from_json, d)
                            for d in self._documents("drafts"))
                 self._records = {r.key: r for r in records}
-        return dict(self._records)
+        history = self._history() if settled else None
+        if history is None:
+            return dict(self._records)
+        index = self._settled_index()
+        uids = {d["uid"] for key, d in history._documents_by_id("meetings") if key in index}
+        kept = {k: r for k, r in history.drafts().items() if r.meeting_uid in uids}
+        return {**kept, **self._records}
 
     def put_draft(self, record: DraftRecord) -> None:
         """Insert or replace the record of one draft."""
@@ -254,6 +312,144 @@ class Store:
             return
         self._upsert(self.skipped_table, ident, codec.skipped_to_json(account, skipped))
 
+    # -- settled history (see daemon.settle) -----------------------------------------------
+
+    def pending_uids(self) -> set[str]:
+        """The uids pending reconciliation in any account (see :meth:`pending`)."""
+        return {uid for doc in self.pending_table.all() for uid in doc["uids"]}
+
+    def settled_end(self) -> datetime | None:
+        """When the latest meeting moved to the settled file ended (``None``: none was)."""
+        doc = self.meta.get(doc_id=_SETTLED_ID)
+        if not isinstance(doc, dict):
+            return None
+        try:
+            return codec.parse_time(doc["latest_end"])
+        except (KeyError, TypeError, ValueError):
+            raise StateError(f"{self.path}: the record of settled meetings does not read "
+                             "back; the file was changed by hand or is damaged. Restore it "
+                             "from a backup.") from None
+
+    def settle_checked(self) -> datetime | None:
+        """When :meth:`settle` was last offered meetings (``None``: never, or unreadable)."""
+        doc = self.meta.get(doc_id=_SETTLE_CHECK_ID)
+        try:
+            return codec.parse_time(doc["at"]) if isinstance(doc, dict) else None
+        except (KeyError, TypeError, ValueError):
+            return None  # as if never: the check runs again
+
+    def settle(self, uids: set[str], checked: datetime) -> int:
+        """Move the meetings ``uids`` (every account's copy) and their records but catch-ups
+        to the settled file, which is written at once; the state forgets them at its next
+        flush. Returns how many meetings moved. Raises ``StateError`` if the settled file
+        cannot be written (nothing is forgotten then). ``checked`` is recorded for
+        :meth:`settle_checked`."""
+        self._upsert(self.meta, _SETTLE_CHECK_ID, {"at": codec.format_time(checked)})
+        moving = [(key, doc) for key, doc in self._documents_by_id("meetings")
+                  if doc["uid"] in uids]
+        if not moving:
+            return 0
+        records = [(key, doc) for key, doc in self._documents_by_id("drafts")
+                   if doc.get("meeting_uid") in uids and doc.get("kind") != "catch_up"]
+        history = self._history(create=True)
+        assert history is not None
+        history._put_documents(history.meetings, moving)
+        history._put_documents(history.drafts_table, records)
+        history.flush()
+        self.meetings.remove(doc_ids=[key for key, _ in moving])
+        if records:
+            self.drafts_table.remove(doc_ids=[key for key, _ in records])
+            if self._records is not None:
+                for _, doc in records:
+                    self._records.pop(doc["key"], None)
+        index = self._settled_index() | {key for key, _ in moving}
+        ends = [codec.parse_time(doc["end"]) for _, doc in moving]
+        before = self.settled_end()
+        latest = max(ends if before is None else [*ends, before])
+        self._set_settled(index, latest)
+        return len(moving)
+
+    def unsettle_all(self) -> int:
+        """Bring every settled meeting and record back into the state (when the planner may
+        need them again); returns how many meetings came back."""
+        index = self._settled_index()
+        for key in sorted(index):
+            self._unsettle_unless_same(key, None)
+        self._set_settled(set(), None)
+        return len(index)
+
+    def _settled_index(self) -> set[int]:
+        if self._settled_ids is None:
+            doc = self.meta.get(doc_id=_SETTLED_ID) if self._has_settled else None
+            ids = doc.get("ids", "") if isinstance(doc, dict) else ""
+            if not isinstance(ids, str) or len(ids) % 16:
+                raise StateError(f"{self.path}: the record of settled meetings does not read "
+                                 "back; the file was changed by hand or is damaged. Restore it "
+                                 "from a backup.")
+            try:
+                self._settled_ids = {int(ids[i:i + 16], 16) for i in range(0, len(ids), 16)}
+            except ValueError:
+                raise StateError(f"{self.path}: the record of settled meetings does not read "
+                                 "back; the file was changed by hand or is damaged. Restore "
+                                 "it from a backup.") from None
+        return self._settled_ids
+
+    def _set_settled(self, index: set[int], latest: datetime | None) -> None:
+        self._settled_ids = set(index)
+        if not index:
+            if self.meta.contains(doc_id=_SETTLED_ID):
+                self.meta.remove(doc_ids=[_SETTLED_ID])
+            return
+        assert latest is not None
+        ids = "".join(f"{key:016x}" for key in sorted(index))
+        self._upsert(self.meta, _SETTLED_ID,
+                     {"ids": ids, "latest_end": codec.format_time(latest)}, plan_input=True)
+
+    def _unsettle_unless_same(self, key: int, document: JSON | None) -> bool:
+        """Bring the settled meeting ``key`` back with its uid's other copies and records,
+        unless ``document`` is exactly its settled copy (then nothing changes and ``True`` is
+        returned: it stays settled)."""
+        history = self._history()
+        settled = None if history is None else history.meetings.get(doc_id=key)
+        if settled is not None and settled == document:
+            return True
+        index = self._settled_index()
+        if history is None or settled is None:
+            self._settled_ids = index - {key}
+            return False
+        uid = settled["uid"]
+        back = [(k, d) for k, d in history._documents_by_id("meetings") if d["uid"] == uid]
+        records = [(k, d) for k, d in history._documents_by_id("drafts")
+                   if d.get("meeting_uid") == uid and not self.drafts_table.contains(doc_id=k)]
+        self._put_documents(self.meetings, [(k, d) for k, d in back
+                                            if not self.meetings.contains(doc_id=k)])
+        self._put_documents(self.drafts_table, records)
+        if records and self._records is not None:
+            for _, doc in records:
+                record = self._decode(codec.record_from_json, doc)
+                self._records[record.key] = record
+        self._set_settled(index - {k for k, _ in back}, self.settled_end())
+        self._plan_inputs_changed()
+        return False
+
+    def _history(self, create: bool = False) -> Store | None:
+        """The settled file, opened once; ``None`` when there is none (and not ``create``)."""
+        if self._settled is None and self._has_settled:
+            path = settled_path(self.path)
+            if create or path.exists():
+                self._settled = Store(path, self.writable, settled=False)
+        return self._settled
+
+    def _put_documents(self, table: Table, documents: list[tuple[int, JSON]]) -> None:
+        """Insert or replace ``documents`` (id and content) in one write of ``table``."""
+        if not documents:
+            return
+        ids = [key for key, _ in documents]
+        present = [key for key in ids if table.contains(doc_id=key)]
+        if present:
+            table.remove(doc_ids=present)
+        table.insert_multiple(Document(dict(doc), doc_id=key) for key, doc in documents)
+
     # -- the last plan's wake-up time (see daemon.idle) --------------------------------------
 
     def plan_memo(self) -> tuple[str, datetime] | None:
@@ -300,6 +496,12 @@ class Store:
         table.upsert(Document(document, doc_id=ident))
         if plan_input:
             self._plan_inputs_changed()
+
+    def _documents_by_id(self, table: str) -> list[tuple[int, JSON]]:
+        """The documents of ``table`` with their ids, as the storage holds them (read only)."""
+        assert self._storage is not None
+        return [(int(key), doc) for key, doc in
+                (self._storage.read() or {}).get(table, {}).items()]
 
     def _documents(self, table: str) -> Iterable[JSON]:
         """The documents of ``table`` as the storage holds them, for reading only: TinyDB's
