@@ -8,12 +8,16 @@ and ``coffeechat plan`` and ``status`` over a state of 25,000 stored meetings.
   linear in one contact's meetings.
 - :func:`write_state`: a workspace whose state holds the :mod:`bench.planning` history of
   enough contacts (1 to 3 meetings each, with what a running coffeechat would have made) plus
-  one contact with such a series, written through :class:`daemon.store.Store`. ``plan`` and
-  ``status`` are then run on it as ``coffeechat`` processes, as a user runs them.
+  one contact with such a series, written through :class:`daemon.store.Store`. As a user
+  would have, they sent most drafts: of those made more than 45 days before (when coffeechat
+  stops looking at them), 19 in 20 are gone from Drafts and the rest were left there. The
+  meetings that settled are then moved out as a cycle moves them (:mod:`daemon.settle`).
+  ``plan`` and ``status`` are run on it as ``coffeechat`` processes, as a user runs them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -30,8 +34,18 @@ from bench.planning import (
 )
 from bench.worlds import config_text
 from daemon import codec
-from daemon.model import Attendee, ContactPrefs, DraftRecord, Interview, Meeting, Person
+from daemon.model import (
+    Attendee,
+    Cadence,
+    ContactPrefs,
+    DraftRecord,
+    Interview,
+    Meeting,
+    Person,
+)
+from daemon.observe import WATCH_FOR
 from daemon.planner import draft_key
+from daemon.settle import settleable
 from daemon.store import Store, doc_id
 
 SERIES_CONTACT = Person("riley.series@example.org", "Riley Series")
@@ -78,7 +92,8 @@ def write_state(root: Path, meetings: int, series: int, now: datetime) -> tuple[
     riley = series_inputs(series, now)
     interviews: list[Interview] = [*history.interviews, *riley.interviews]
     prefs: dict[str, ContactPrefs] = {**history.prefs, **riley.prefs}
-    drafts = {**history.drafts, **riley.drafts}
+    drafts = {**{key: _sent_mostly(r, n, now) for n, (key, r) in
+                 enumerate(history.drafts.items())}, **riley.drafts}
     (root / "calendar").mkdir(parents=True)
     (root / "templates").mkdir()
     (root / "config.toml").write_text(config_text(f"""
@@ -97,4 +112,15 @@ drafts = "{root / 'Maildir' / 'Drafts'}"
     store.contacts_table.insert_multiple(
         Document(codec.prefs_to_json(p), doc_id=doc_id(p.email)) for p in prefs.values())
     store.flush()
+    store = Store(root / "state.json", writable=True)
+    found = settleable(store.interviews(), store.drafts(), store.pending_uids(), now, Cadence())
+    store.settle(found.meetings, found.records, now)
+    store.flush()
     return len(interviews), len(drafts)
+
+
+def _sent_mostly(r: DraftRecord, n: int, now: datetime) -> DraftRecord:
+    """``r`` as the user left it: made more than 45 days ago, gone from Drafts but one in 20."""
+    if r.created_at is None or now - r.created_at <= WATCH_FOR or n % 20 == 0:
+        return r
+    return replace(r, observed="gone")

@@ -198,11 +198,12 @@ def _move_settled(settings: Settings, store: Store, now: datetime) -> None:
     checked = store.settle_checked()
     if checked is not None and checked <= now < checked + SETTLE_EVERY:
         return
-    uids = settle.settleable(store.interviews(), store.drafts(), store.pending_uids(), now,
-                             settings.cadence)
-    moved = store.settle(uids, now)
+    found = settle.settleable(store.interviews(), store.drafts(), store.pending_uids(), now,
+                              settings.cadence)
+    moved = store.settle(found.meetings, found.records, now)
     if moved:
-        log.info("moved %d settled meetings to %s", moved, settled_path(store.path))
+        log.info("moved %d settled meetings and draft records to %s", moved,
+                 settled_path(store.path))
 
 
 def _check_mail(settings: Settings, store: Store, opened: dict[str, Account],

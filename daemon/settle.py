@@ -7,26 +7,29 @@ Pure, like the planner: :func:`settleable` is a function of its arguments. Its p
 ``follow_up_days_after`` up to the one it was called with, the planner gives exactly the same
 plan without the settleable meetings and their records as with them.
 
-A meeting (all stored copies of its uid) is settleable when:
+The draft records of a meeting (all stored copies of its uid), but its catch-ups, may go when:
 
 - it ended more than ``follow_up_days_after`` + the planner's settled margin +
   :data:`CLOCK_SLACK` ago, so no draft of its own can ever be due;
-- none of its records is still being made or withdrawn, is a catch-up (catch-ups count per
-  contact, so they always stay), or is a thank-you or follow-up not seen gone from Drafts (the
-  next of its kind to that contact waits for it);
-- no account has it pending reconciliation;
-- for each of its contacts, it lies in the run of their oldest meetings (by start) that ends
-  before the meeting a catch-up would count from (their latest meeting that ended
-  :data:`CLOCK_SLACK` ago), and, if the first meeting kept could still be planned, starts more
-  than 62 days (the largest ``confirmation_days_before``, plus 2) before it. The planner looks
-  at a meeting's neighbours only to hold a confirmation or prep note for the previous meeting,
-  or to let a later meeting take a thank-you or follow-up: neither can involve such a run.
+- none of its records is still being made or withdrawn, or is a thank-you or follow-up not
+  seen gone from Drafts (the next of its kind to that contact waits for it);
+- no account has it pending reconciliation.
+
+(Catch-up records always stay: catch-ups count per contact.) The meeting itself may go too
+when, in addition, for each of its contacts, it lies in the run of their oldest meetings (by
+start) that ends before the meeting a catch-up would count from (their latest meeting that
+ended :data:`CLOCK_SLACK` ago), and, if the first meeting kept could still be planned, starts
+more than 62 days (the largest ``confirmation_days_before``, plus 2) before it. The planner
+looks at a meeting's neighbours only to hold a confirmation or prep note for the previous
+meeting, or to let a later meeting take a thank-you or follow-up: neither can involve such a
+run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from daemon.model import Cadence, DraftRecord, Interview
 from daemon.planner import (
@@ -64,9 +67,18 @@ def still_planned_for(latest_end: datetime | None, now: datetime, cadence: Caden
     return latest_end >= planner_settled
 
 
+class Settleable(NamedTuple):
+    """What may leave the state (see the module's docstring)."""
+
+    meetings: set[str]
+    """The uids of the meetings that may go, with their records."""
+    records: set[str]
+    """The uids of the meetings whose records may go (the meeting itself perhaps not)."""
+
+
 def settleable(interviews: Iterable[Interview], drafts: Mapping[str, DraftRecord],
-               pending: Set[str], now: datetime, cadence: Cadence) -> set[str]:
-    """The uids of the settleable meetings among ``interviews`` (see the module's docstring),
+               pending: Set[str], now: datetime, cadence: Cadence) -> Settleable:
+    """What of ``interviews`` and their records is settled (see the module's docstring),
     given every draft record by key and the uids pending reconciliation in any account."""
     stored = list(interviews)
     before = cutoff(now, cadence)
@@ -77,9 +89,10 @@ def settleable(interviews: Iterable[Interview], drafts: Mapping[str, DraftRecord
     candidates = {uid for uid, end in ended_at.items() if end < before} - set(pending)
     for record in drafts.values():
         uid = record.meeting_uid
-        if uid in candidates and (record.state != "created" or record.kind == "catch_up" or (
+        if uid in candidates and record.kind != "catch_up" and (record.state != "created" or (
                 record.kind in ONE_PENDING and record.observed != "gone")):
             candidates.discard(uid)
+    records = set(candidates)
     lines = valid_meetings_by_contact(normalise(stored))
     anchored = now.astimezone(UTC) - CLOCK_SLACK
     changed = True
@@ -87,7 +100,7 @@ def settleable(interviews: Iterable[Interview], drafts: Mapping[str, DraftRecord
         changed = False
         for line in lines.values():
             changed = _keep_run(line, candidates, anchored, before) or changed
-    return candidates
+    return Settleable(candidates, records)
 
 
 def _keep_run(line: list[NormalMeeting], candidates: set[str], anchored: datetime,

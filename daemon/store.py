@@ -152,10 +152,7 @@ class Store:
     def interview(self, account: str, uid: str) -> Interview | None:
         """The stored meeting ``uid`` of ``account`` (settled or not), or ``None``."""
         key = doc_id(account, uid)
-        doc = self.meetings.get(doc_id=key)
-        if doc is None and key in self._settled_index():
-            history = self._history()
-            doc = None if history is None else history.meetings.get(doc_id=key)
+        doc = self.meetings.get(doc_id=key) or self._settled_copy(key)
         return None if doc is None else self._decode(codec.interview_from_json, doc)
 
     def put_interview(self, interview: Interview) -> None:
@@ -168,11 +165,12 @@ class Store:
         table for each write, which made a first sync's thousands of inserts quadratic."""
         latest = {doc_id(iv.account, iv.meeting.uid): codec.interview_to_json(iv)
                   for iv in interviews}
-        new = {key for key in latest if not self.meetings.contains(doc_id=key)}
-        for key in new & self._settled_index():
-            if self._unsettle_unless_same(key, latest[key]):
-                new.discard(key)
-                del latest[key]
+        for key in latest.keys() & self._settled_index():
+            if self._settled_copy(key) == latest[key]:
+                if not self.meetings.contains(doc_id=key):
+                    del latest[key]  # as it settled: it stays so
+            else:
+                self._unsettle(key)
         new = {key for key in latest if not self.meetings.contains(doc_id=key)}
         if new:
             self.meetings.insert_multiple(Document(latest[key], doc_id=key) for key in new)
@@ -187,7 +185,7 @@ class Store:
         from being written again should it be tagged again), and is then forgotten."""
         key = doc_id(account, uid)
         if key in self._settled_index():
-            self._unsettle_unless_same(key, None)
+            self._unsettle(key)
         if self.meetings.contains(doc_id=key):
             self.meetings.remove(doc_ids=[key])
             self._plan_inputs_changed()
@@ -207,8 +205,8 @@ class Store:
         history = self._history() if settled else None
         if history is None:
             return dict(self._records)
-        index = self._settled_index()
-        uids = {d["uid"] for key, d in history._documents_by_id("meetings") if key in index}
+        uids = {doc["uid"] for doc in map(self._settled_copy, self._settled_index())
+                if doc is not None}
         kept = {k: r for k, r in history.drafts().items() if r.meeting_uid in uids}
         return {**kept, **self._records}
 
@@ -338,55 +336,67 @@ class Store:
         except (KeyError, TypeError, ValueError):
             return None  # as if never: the check runs again
 
-    def settle(self, uids: set[str], checked: datetime) -> int:
-        """Move the meetings ``uids`` (every account's copy) and their records but catch-ups
-        to the settled file, which is written at once; the state forgets them at its next
-        flush. Returns how many meetings moved. Raises ``StateError`` if the settled file
-        cannot be written (nothing is forgotten then). ``checked`` is recorded for
-        :meth:`settle_checked`."""
+    def settle(self, meetings: set[str], records: set[str], checked: datetime) -> int:
+        """Move to the settled file the meetings ``meetings`` (every account's copy) and the
+        records of the meetings ``records`` (a superset of ``meetings``; catch-ups stay), as
+        :func:`daemon.settle.settleable` gives them. The settled file is written at once; the
+        state forgets what moved at its next flush. ``checked`` is recorded for
+        :meth:`settle_checked`. Returns how many meetings and records moved. Raises
+        ``StateError`` if the settled file cannot be written (nothing is forgotten then)."""
         self._upsert(self.meta, _SETTLE_CHECK_ID, {"at": codec.format_time(checked)})
+        index = self._settled_index()
+        marked = [(key, doc) for key, doc in self._documents_by_id("meetings")
+                  if doc["uid"] in records and key not in index]
         moving = [(key, doc) for key, doc in self._documents_by_id("meetings")
-                  if doc["uid"] in uids]
-        if not moving:
+                  if doc["uid"] in meetings]
+        papers = [(key, doc) for key, doc in self._documents_by_id("drafts")
+                  if doc.get("meeting_uid") in records and doc.get("kind") != "catch_up"]
+        if not marked and not moving and not papers:
             return 0
-        records = [(key, doc) for key, doc in self._documents_by_id("drafts")
-                   if doc.get("meeting_uid") in uids and doc.get("kind") != "catch_up"]
         history = self._history(create=True)
         assert history is not None
         history._put_documents(history.meetings, moving)
-        history._put_documents(history.drafts_table, records)
+        history._put_documents(history.drafts_table, papers)
         history.flush()
-        self.meetings.remove(doc_ids=[key for key, _ in moving])
-        if records:
-            self.drafts_table.remove(doc_ids=[key for key, _ in records])
+        if moving:
+            self.meetings.remove(doc_ids=[key for key, _ in moving])
+        if papers:
+            self.drafts_table.remove(doc_ids=[key for key, _ in papers])
             if self._records is not None:
-                for _, doc in records:
+                for _, doc in papers:
                     self._records.pop(doc["key"], None)
-        index = self._settled_index() | {key for key, _ in moving}
-        ends = [codec.parse_time(doc["end"]) for _, doc in moving]
+        ends = [codec.parse_time(doc["end"]) for _, doc in (*marked, *moving)]
         before = self.settled_end()
         latest = max(ends if before is None else [*ends, before])
-        self._set_settled(index, latest)
-        return len(moving)
+        self._set_settled(index | {key for key, _ in (*marked, *moving)}, latest)
+        return len(moving) + len(papers)
 
     def unsettle_all(self) -> int:
         """Bring every settled meeting and record back into the state (when the planner may
-        need them again); returns how many meetings came back."""
+        need them again); returns how many meetings had settled."""
         index = self._settled_index()
-        for key in sorted(index):
-            self._unsettle_unless_same(key, None)
+        history = self._history()
+        if history is not None and index:
+            back = [(k, d) for k, d in history._documents_by_id("meetings")
+                    if k in index and not self.meetings.contains(doc_id=k)]
+            self._put_documents(self.meetings, back)
+            uids = {d["uid"] for k, d in self._documents_by_id("meetings") if k in index}
+            papers = [(k, d) for k, d in history._documents_by_id("drafts")
+                      if d.get("meeting_uid") in uids and not self.drafts_table.contains(doc_id=k)]
+            self._put_documents(self.drafts_table, papers)
+            self._records = None  # decoded again when next asked for
+            self._plan_inputs_changed()
         self._set_settled(set(), None)
         return len(index)
 
     def _settled_index(self) -> set[int]:
+        """The document ids of the meetings whose records (and maybe themselves) settled."""
         if self._settled_ids is None:
             doc = self.meta.get(doc_id=_SETTLED_ID) if self._has_settled else None
             ids = doc.get("ids", "") if isinstance(doc, dict) else ""
-            if not isinstance(ids, str) or len(ids) % 16:
-                raise StateError(f"{self.path}: the record of settled meetings does not read "
-                                 "back; the file was changed by hand or is damaged. Restore it "
-                                 "from a backup.")
             try:
+                if not isinstance(ids, str) or len(ids) % 16:
+                    raise ValueError(ids)
                 self._settled_ids = {int(ids[i:i + 16], 16) for i in range(0, len(ids), 16)}
             except ValueError:
                 raise StateError(f"{self.path}: the record of settled meetings does not read "
@@ -405,32 +415,41 @@ class Store:
         self._upsert(self.meta, _SETTLED_ID,
                      {"ids": ids, "latest_end": codec.format_time(latest)}, plan_input=True)
 
-    def _unsettle_unless_same(self, key: int, document: JSON | None) -> bool:
-        """Bring the settled meeting ``key`` back with its uid's other copies and records,
-        unless ``document`` is exactly its settled copy (then nothing changes and ``True`` is
-        returned: it stays settled)."""
-        history = self._history()
-        settled = None if history is None else history.meetings.get(doc_id=key)
-        if settled is not None and settled == document:
-            return True
+    def _settled_copy(self, key: int) -> JSON | None:
+        """The meeting ``key`` as stored, if its records settled: the state's copy, else the
+        settled file's."""
+        if key not in self._settled_index():
+            return None
+        doc = self.meetings.get(doc_id=key)
+        if doc is None:
+            history = self._history()
+            doc = None if history is None else history.meetings.get(doc_id=key)
+        return None if doc is None else dict(doc)
+
+    def _unsettle(self, key: int) -> None:
+        """Bring the settled meeting ``key``, its uid's other copies and their records back
+        into the state."""
         index = self._settled_index()
-        if history is None or settled is None:
+        copy = self._settled_copy(key)
+        history = self._history()
+        if copy is None or history is None:
             self._settled_ids = index - {key}
-            return False
-        uid = settled["uid"]
-        back = [(k, d) for k, d in history._documents_by_id("meetings") if d["uid"] == uid]
-        records = [(k, d) for k, d in history._documents_by_id("drafts")
-                   if d.get("meeting_uid") == uid and not self.drafts_table.contains(doc_id=k)]
-        self._put_documents(self.meetings, [(k, d) for k, d in back
-                                            if not self.meetings.contains(doc_id=k)])
-        self._put_documents(self.drafts_table, records)
-        if records and self._records is not None:
-            for _, doc in records:
+            return
+        uid = copy["uid"]
+        back = [(k, d) for k, d in history._documents_by_id("meetings")
+                if d["uid"] == uid and k in index and not self.meetings.contains(doc_id=k)]
+        papers = [(k, d) for k, d in history._documents_by_id("drafts")
+                  if d.get("meeting_uid") == uid and not self.drafts_table.contains(doc_id=k)]
+        self._put_documents(self.meetings, back)
+        self._put_documents(self.drafts_table, papers)
+        if papers and self._records is not None:
+            for _, doc in papers:
                 record = self._decode(codec.record_from_json, doc)
                 self._records[record.key] = record
-        self._set_settled(index - {k for k, _ in back}, self.settled_end())
+        copies = {k for k, d in self._documents_by_id("meetings") if d["uid"] == uid}
+        self._settled_ids = index - copies - {key}
+        self._set_settled(self._settled_ids, self.settled_end())
         self._plan_inputs_changed()
-        return False
 
     def _history(self, create: bool = False) -> Store | None:
         """The settled file, opened once; ``None`` when there is none (and not ``create``)."""

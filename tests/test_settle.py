@@ -25,7 +25,7 @@ from daemon.model import (
     Person,
 )
 from daemon.planner import catch_up_key, draft_key, plan
-from daemon.settle import CLOCK_SLACK, cutoff, settleable, still_planned_for
+from daemon.settle import cutoff, settleable, still_planned_for
 from daemon.store import Store, settled_path
 from tests.memory import Harness, memory_settings
 
@@ -33,6 +33,7 @@ BASE = datetime(2024, 1, 1, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Berlin")
 POOL = tuple(Person(f"p{i}@x.example", f"Person {i}") for i in range(3))
 DAY = 24 * 60
+OBSERVED: tuple[DraftState, ...] = ("gone", "gone", "untouched", "edited")
 
 
 def interview(uid: str, start: datetime, *people: Person, account: str = "work",
@@ -71,7 +72,7 @@ def histories(draw: st.DrawFn) -> tuple[list[Interview], dict[str, DraftRecord]]
         for p in iv.contacts:
             for kind in ("confirmation", "thank_you", "follow_up", "prep"):
                 if draw(st.integers(0, 2)):
-                    observed = draw(st.sampled_from(["gone", "gone", "untouched", "edited"]))
+                    observed = draw(st.sampled_from(OBSERVED))
                     record = made(kind, iv.meeting.uid, p, iv.meeting.end, observed)
                     if draw(st.integers(0, 15)) == 0:
                         record = replace(record, state="creating", created_at=None)
@@ -100,9 +101,10 @@ def test_the_plan_is_the_same_without_the_settled_meetings(
     interviews, drafts = history
     when = BASE - timedelta(days=300) + timedelta(minutes=settled_at)
     waiting = {interviews[-1].meeting.uid} if pending else set()
-    gone = settleable(interviews, drafts, waiting, when, cadence)
-    assert not gone & waiting
-    kept = [iv for iv in interviews if iv.meeting.uid not in gone]
+    found = settleable(interviews, drafts, waiting, when, cadence)
+    gone = found.records
+    assert found.meetings <= gone and not gone & waiting
+    kept = [iv for iv in interviews if iv.meeting.uid not in found.meetings]
     kept_drafts = {k: r for k, r in drafts.items()
                    if r.meeting_uid not in gone or r.kind == "catch_up"}
     # Any later clock (or one set back by less than the slack), a shorter follow-up, any
@@ -130,17 +132,19 @@ def test_a_long_history_settles_but_what_the_planner_needs() -> None:
     note = made("catch_up", "a5", ana, now - timedelta(days=200), key=catch_up_key(ana.email, 1))
     drafts[note.key] = note
     cadence = Cadence()
-    gone = settleable([*old, recent, ben_last], drafts, {"a7"}, now, cadence)
+    found = settleable([*old, recent, ben_last], drafts, {"a7"}, now, cadence)
+    gone = found.meetings
     limit = cutoff(now, cadence)
-    expected = {iv.meeting.uid for iv in old if iv.meeting.end < limit} - {"a3", "a5", "a7"}
-    # A run from the oldest: it stops at the first meeting that stays (a forgotten draft).
-    assert gone == {iv.meeting.uid for iv in old[:3]}
-    assert expected >= gone
-    # Without that draft and the catch-up's anchor and the pending one, the run goes on.
+    assert all(iv.meeting.end < limit for iv in old)
+    # A run from the oldest: it stops at the first meeting that stays (a forgotten draft),
+    # though the records of the others may go (not those of the pending one).
+    assert gone == {"a0", "a1", "a2"}
+    assert found.records == {iv.meeting.uid for iv in old} - {"a3", "a7"} | {"b0"}
+    # Without that draft and the pending one, the run goes on to the meeting Ana's catch-ups
+    # count from (the latest that ended a month before now).
     del drafts[forgotten.key]
-    gone = settleable([*old, recent, ben_last], drafts, set(), now, cadence)
-    assert gone == {iv.meeting.uid for iv in old if iv.meeting.end < limit} - {"a5"} - {
-        iv.meeting.uid for iv in old[5:]}
+    gone = settleable([*old, recent, ben_last], drafts, set(), now, cadence).meetings
+    assert gone == {f"a{i}" for i in range(19)}
     # Ben's only meeting anchors his catch-ups: it stays.
     assert "b0" not in gone
 
@@ -151,14 +155,14 @@ def test_every_copy_of_a_uid_and_every_contact_must_agree() -> None:
     shared_old = interview("s", now - timedelta(days=500), ana, ben)
     ana_later = interview("a1", now - timedelta(days=400), ana)
     # For Ben "s" is his latest meeting: it anchors his catch-up, so it stays for Ana too.
-    gone = settleable([shared_old, ana_later], {}, set(), now, Cadence())
+    gone = settleable([shared_old, ana_later], {}, set(), now, Cadence()).meetings
     assert gone == set()
     ben_later = interview("b1", now - timedelta(days=300), ben)
-    gone = settleable([shared_old, ana_later, ben_later], {}, set(), now, Cadence())
+    gone = settleable([shared_old, ana_later, ben_later], {}, set(), now, Cadence()).meetings
     assert gone == {"s"}
     copy_recent = interview("s", now - timedelta(days=5), ana, account="home")
     assert settleable([shared_old, ana_later, ben_later, copy_recent], {}, set(), now,
-                      Cadence()) == set()
+                      Cadence()).meetings == set()
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -170,6 +174,12 @@ def _world(now: datetime) -> tuple[list[Interview], dict[str, DraftRecord]]:
     drafts = {r.key: r for iv in meetings for r in (
         made("thank_you", iv.meeting.uid, ana, iv.meeting.end),)}
     return meetings, drafts
+
+
+def _settle_all(store: Store, now: datetime) -> set[str]:
+    found = settleable(store.interviews(), store.drafts(), set(), now, Cadence())
+    store.settle(found.meetings, found.records, now)
+    return found.meetings
 
 
 def _stored(tmp_path: Path, now: datetime) -> Store:
@@ -187,18 +197,21 @@ def test_settling_moves_history_out_of_the_state_file(tmp_path: Path) -> None:
     store = _stored(tmp_path, now)
     before = plan(store.interviews(), {}, store.drafts(), now, Cadence(), ZONE)
     size = (tmp_path / "state.json").stat().st_size
-    uids = settleable(store.interviews(), store.drafts(), set(), now, Cadence())
-    assert store.settle(uids, now) == len(uids) >= 20
+    uids = _settle_all(store, now)
+    assert len(uids) >= 20
     store.flush()
     reopened = Store(tmp_path / "state.json")
     assert len(reopened.interviews()) == 30 - len(uids)
     assert len(reopened.interviews(settled=True)) == 30
     assert len(reopened.drafts(settled=True)) == 30
+    assert reopened.interview("work", "m29") is not None
     assert plan(reopened.interviews(), {}, reopened.drafts(), now, Cadence(), ZONE) == before
     assert (tmp_path / "state.json").stat().st_size < size / 2
     assert settled_path(tmp_path / "state.json") == tmp_path / "state.settled.json"
     history = orjson.loads((tmp_path / "state.settled.json").read_bytes())
-    assert len(history["meetings"]) == len(uids) and len(history["drafts"]) == len(uids)
+    # The latest meeting stays (catch-ups count from it), but its record can go too.
+    assert len(history["meetings"]) == len(uids) and len(history["drafts"]) == len(uids) + 1
+    assert len(reopened.drafts()) == 30 - len(uids) - 1
     # A settled meeting is still found by its uid.
     found = reopened.interview("work", "m0")
     assert found is not None and found.meeting.uid == "m0"
@@ -208,8 +221,7 @@ def test_settling_moves_history_out_of_the_state_file(tmp_path: Path) -> None:
 def test_a_settled_meeting_that_changes_comes_back_with_its_records(tmp_path: Path) -> None:
     now = BASE
     store = _stored(tmp_path, now)
-    uids = settleable(store.interviews(), store.drafts(), set(), now, Cadence())
-    store.settle(uids, now)
+    _settle_all(store, now)
     store.flush()
     store = Store(tmp_path / "state.json", writable=True)
     [same] = [iv for iv in store.interviews(settled=True) if iv.meeting.uid == "m1"]
@@ -228,7 +240,7 @@ def test_a_settled_meeting_that_changes_comes_back_with_its_records(tmp_path: Pa
 def test_removing_a_settled_meeting_forgets_it_everywhere(tmp_path: Path) -> None:
     now = BASE
     store = _stored(tmp_path, now)
-    store.settle(settleable(store.interviews(), store.drafts(), set(), now, Cadence()), now)
+    _settle_all(store, now)
     store.flush()
     store = Store(tmp_path / "state.json", writable=True)
     assert store.remove_meeting("work", "m0")
@@ -243,10 +255,9 @@ def test_removing_a_settled_meeting_forgets_it_everywhere(tmp_path: Path) -> Non
 def test_unsettle_all_brings_everything_back(tmp_path: Path) -> None:
     now = BASE
     store = _stored(tmp_path, now)
-    uids = settleable(store.interviews(), store.drafts(), set(), now, Cadence())
-    store.settle(uids, now)
+    uids = _settle_all(store, now)
     assert store.settled_end() is not None
-    assert store.unsettle_all() == len(uids)
+    assert store.unsettle_all() == len(uids) + 1  # the latest meeting's records settled too
     store.flush()
     store = Store(tmp_path / "state.json")
     assert len(store.interviews()) == 30 and len(store.drafts()) == 30
@@ -256,11 +267,10 @@ def test_unsettle_all_brings_everything_back(tmp_path: Path) -> None:
 def test_a_kill_after_the_settled_file_is_written_loses_nothing(tmp_path: Path) -> None:
     now = BASE
     store = _stored(tmp_path, now)
-    uids = settleable(store.interviews(), store.drafts(), set(), now, Cadence())
-    store.settle(uids, now)  # the settled file is written; the state is not flushed (killed)
+    uids = _settle_all(store, now)  # the settled file is written; the state is not flushed
     store = Store(tmp_path / "state.json", writable=True)
     assert len(store.interviews()) == 30 and store.settled_end() is None
-    assert store.settle(uids, now) == len(uids)  # settles again over the earlier copy
+    assert _settle_all(store, now) == uids  # settles again over the earlier copy
     store.flush()
     store = Store(tmp_path / "state.json")
     assert len(store.interviews(settled=True)) == 30
@@ -269,11 +279,11 @@ def test_a_kill_after_the_settled_file_is_written_loses_nothing(tmp_path: Path) 
 def test_a_damaged_settled_file_is_refused_with_the_way_out(tmp_path: Path) -> None:
     now = BASE
     store = _stored(tmp_path, now)
-    store.settle(settleable(store.interviews(), store.drafts(), set(), now, Cadence()), now)
+    _settle_all(store, now)
     store.flush()
     (tmp_path / "state.settled.json").write_text('{"meetings": [', "utf-8")
     store = Store(tmp_path / "state.json")
-    with pytest.raises(StateError, match="state.settled.json"):
+    with pytest.raises(StateError, match=r"state\.settled\.json"):
         store.interviews(settled=True)
 
 
