@@ -197,7 +197,8 @@ def _series(scenarios: Sequence[JSON]) -> list[JSON]:
 
 def _stored(scenarios: Sequence[JSON], command: str) -> list[JSON]:
     return sorted((s for s in scenarios if s["scenario"] == command and "meetings" in s
-                   and s["tool"] == "coffeechat"), key=lambda s: int(s["meetings"]))
+                   and s["tool"] == "coffeechat"),
+                  key=lambda s: (str(s.get("shape", "contacts")), int(s["meetings"])))
 
 
 def series_table(scenarios: Sequence[JSON]) -> str:
@@ -214,19 +215,26 @@ def stored_table(scenarios: Sequence[JSON]) -> str:
     """``coffeechat plan`` and ``status`` as processes, by the size of the stored state, each
     also as a multiple of ``coffeechat --help`` in the same run."""
     help_wall = _m(find(scenarios, scenario="help"), "wall_s")
-    rows = ["| stored meetings (one series) | draft records | state file | plan s (x --help) "
-            "| status s (x --help) | peak RSS MB |", "|---|---|---|---|---|---|"]
+    rows = ["| history | stored meetings | draft records | state file (settled file) "
+            "| plan s (x --help) | status s (x --help) | peak RSS MB |",
+            "|---|---|---|---|---|---|---|"]
     for plan in _stored(scenarios, "plan"):
-        status = find(scenarios, scenario="status", meetings=plan["meetings"])
+        shape = str(plan.get("shape", "contacts"))
+        status = next(s for s in _stored(scenarios, "status")
+                      if s["meetings"] == plan["meetings"] and s.get("shape") == plan.get("shape"))
         cells = []
         for item in (plan, status):
             wall = _m(item, "wall_s")
             ratio = _ratio(wall, help_wall)
             cells.append(f"{_s(wall)}" + ("" if ratio is None else f" ({ratio:.1f}x)"))
         rss = max(_m(plan, "peak_rss_mb") or 0, _m(status, "peak_rss_mb") or 0)
-        rows.append(f"| {plan['meetings']:,} ({plan['series']:,}) | {plan['records']:,} "
-                    f"| {_size(float(plan['state_bytes']))} | {cells[0]} | {cells[1]} "
-                    f"| {rss:.0f} |")
+        what = (f"contacts, one {plan['series']:,}-occurrence series" if shape == "contacts"
+                else "bounded series")
+        settled = plan.get("settled_bytes")
+        size = _size(float(plan["state_bytes"])) + (
+            "" if settled is None else f" ({_size(float(settled))})")
+        rows.append(f"| {what} | {plan['meetings']:,} | {plan['records']:,} | {size} "
+                    f"| {cells[0]} | {cells[1]} | {rss:.0f} |")
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
@@ -410,18 +418,20 @@ def _history_targets(scenarios: Sequence[JSON]) -> list[JSON]:
                            "the longest series within 1.5x of that at the shortest)",
                            ", ".join(f"{n:,}: {t * 1e6:.0f} µs" for n, t in per)
                            + f" per occurrence ({growth:.2f}x)", growth <= 1.5))
-    for command in ("plan", "status"):
-        items = _stored(scenarios, command)
-        name = f"`coffeechat {command}` on 25,000 stored meetings under 1 s"
-        big = [s for s in items if int(s["meetings"]) >= 24_000]
-        if not big:
-            note = "no run at 25,000 stored meetings"
-            if items:
-                note += (f"; at {int(items[-1]['meetings']):,}: "
-                         f"{_s(_m(items[-1], 'wall_s'))} s")
-            out.append(_target(name, note, None))
-            continue
-        wall = _m(big[-1], "wall_s")
-        out.append(_target(name, f"{_s(wall)} s at {int(big[-1]['meetings']):,}",
-                           wall is not None and wall < 1))
+    for shape in ("contacts", "series"):
+        for command in ("plan", "status"):
+            items = [s for s in _stored(scenarios, command)
+                     if s.get("shape", "contacts") == shape]
+            name = f"`coffeechat {command}` on 25,000 stored meetings ({shape}) under 1 s"
+            big = [s for s in items if int(s["meetings"]) >= 24_000]
+            if not big:
+                note = "no run at 25,000 stored meetings"
+                if items:
+                    note += (f"; at {int(items[-1]['meetings']):,}: "
+                             f"{_s(_m(items[-1], 'wall_s'))} s")
+                out.append(_target(name, note, None))
+                continue
+            wall = _m(big[-1], "wall_s")
+            out.append(_target(name, f"{_s(wall)} s at {int(big[-1]['meetings']):,}",
+                               wall is not None and wall < 1))
     return out

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.events import build_calendar, busy_edits
-from bench.history import SERIES_SIZES, time_series, write_state
+from bench.history import (
+    SERIES_SIZES,
+    contacts_inputs,
+    series_inputs_bounded,
+    time_series,
+    write_state,
+)
 from bench.measure import (
     ChildRun,
     Spawner,
@@ -80,8 +86,10 @@ class Settings:
     planner_runs: int = 7
     series_sizes: tuple[int, ...] = SERIES_SIZES
     """Lengths of one contact's series the planner is timed over."""
-    stored: tuple[tuple[int, int], ...] = ((250, 70), (25_000, 7_000))
-    """States ``plan`` and ``status`` run on: (meetings stored, of which one contact's series)."""
+    stored: tuple[tuple[str, int, int], ...] = (
+        ("contacts", 250, 70), ("contacts", 25_000, 7_000), ("series", 25_000, 0))
+    """States ``plan`` and ``status`` run on: (shape, meetings stored, of which one contact's
+    hourly series in the ``contacts`` shape; see :mod:`bench.history`)."""
     stored_runs: int = 5
     help_runs: int = 7
     groups: tuple[str, ...] = GROUPS
@@ -103,7 +111,9 @@ class Settings:
 QUICK = Settings(sizes={"google": (300, 1_000), "outlook": (300, 1_000), "local": (300, 1_000)},
                  first_runs=1, first_runs_large=1, idle_runs=3, busy_runs=1,
                  planner_contacts=(100, 1_000), planner_runs=3, help_runs=3,
-                 series_sizes=(70, 700), stored=((250, 70), (2_500, 700)), stored_runs=1,
+                 series_sizes=(70, 700),
+                 stored=(("contacts", 250, 70), ("contacts", 2_500, 700), ("series", 2_500, 0)),
+                 stored_runs=1,
                  output=Path(tempfile.gettempdir()) / "coffeechat-bench-quick.json")
 """The smoke run: under a minute; its JSON goes to the temporary folder, not the repository."""
 
@@ -287,11 +297,15 @@ class Bench:
                 "plan": {"due": timing.due, "upcoming": timing.upcoming,
                          "skipped": timing.skipped}})
             log(f"planner, one contact's series of {n:,}: {timing.median_s * 1000:.1f} ms")
-        for meetings, series in self.settings.stored:
-            root = self.scratch / f"stored-{meetings}"
-            stored, records = write_state(root, meetings, series, datetime.now(UTC))
-            base = {"meetings": stored, "series": series, "records": records,
-                    "state_bytes": (root / "state.json").stat().st_size}
+        for shape, meetings, series in self.settings.stored:
+            root = self.scratch / f"stored-{shape}-{meetings}"
+            now = datetime.now(UTC)
+            inputs = (contacts_inputs(meetings, series, now) if shape == "contacts"
+                      else series_inputs_bounded(meetings, now))
+            stored, records = write_state(root, inputs, now)
+            base = {"shape": shape, "meetings": stored, "series": series, "records": records,
+                    "state_bytes": (root / "state.json").stat().st_size,
+                    "settled_bytes": (root / "state.settled.json").stat().st_size}
             for command in ("plan", "status"):
                 samples = []
                 for _ in range(self.settings.stored_runs):

@@ -214,7 +214,8 @@ def status(obj: Context, as_json: bool) -> None:
     settings = obj.settings()
     with collector.paused():  # the whole state read and shown: nothing for it to collect
         snap = snapshot(settings)
-        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
+        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
+                                  snap.settled)
         found = health.load(settings.state_path)
         if as_json:
             click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
@@ -267,7 +268,8 @@ def contacts(obj: Context) -> None:
     settings = obj.settings()
     with collector.paused():  # as for status
         snap = snapshot(settings)
-        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now)
+        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
+                                  snap.settled)
         click.echo(views.contacts_text(rows, settings.timezone))
 
 

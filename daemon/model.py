@@ -294,6 +294,21 @@ class Plan:
     """The earliest instant at which planning again, with nothing else changed, could give
     another answer: the first upcoming draft's time, or sooner when a daily limit frees a
     place. ``None`` when nothing is upcoming."""
+    later: tuple[tuple[str, int], ...] = ()
+    """Contacts (sorted) with meetings beyond their next two that have not started, and how
+    many: one at a time, none of their drafts is planned yet (see
+    :data:`daemon.planner.PLAN_AHEAD`)."""
+
+
+class SettledPerson(NamedTuple):
+    """Someone in meetings that left the state for the settled file (see
+    :meth:`daemon.store.Store.settled_people`)."""
+
+    name: str
+    meetings: int
+    """How many of those meetings they were in (as a contact or having declined)."""
+    last_met: datetime | None
+    """When the latest of those they were a contact in, not cancelled, ended."""
 
 
 DEFAULT_KEYWORDS: tuple[str, ...] = (

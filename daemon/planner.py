@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,11 @@ two days of slack (for wall-clock days across DST changes) have passed since it 
 LATE_GRACE = timedelta(hours=1)
 """A confirmation planned later than this after its time is reported as "tagged late"."""
 UNANSWERED_LIMIT = 2
+PLAN_AHEAD = 2
+"""Of a contact's meetings that have not started, how many are planned: the next, and the one
+after (whose confirmation waits for the next). Those after them are counted in
+:attr:`Plan.later`: nothing of theirs can be due before the last one planned starts, and the
+plan made then takes the next of them in."""
 """Catch-ups without an answer after which the contact is paused (with reply detection)."""
 _ONE_DAY = timedelta(days=1)
 _DAY_BEFORE = -_ONE_DAY
@@ -246,7 +252,9 @@ def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
     outcomes, pauses = _catch_up_outcomes(by_contact, ctx, out.limit_frees)
     for outcome in outcomes:
         out.add(outcome)
-    return out.result(pauses)
+    later = history.later()
+    out.limit_frees.extend(start for _, _, start in later)
+    return out.result(pauses, tuple((email, n) for email, n, _ in later))
 
 
 # --- internal data ------------------------------------------------------------------------
@@ -339,7 +347,8 @@ class _Collector:
         else:
             self._skipped.append(outcome)
 
-    def result(self, pauses: Sequence[tuple[str, str]]) -> Plan:
+    def result(self, pauses: Sequence[tuple[str, str]], later: tuple[tuple[str, int], ...]
+               ) -> Plan:
         due, waiting = self._daily_cap()
         upcoming = tuple(sorted((*self._upcoming, *waiting), key=_BY_DUE))
         return Plan(
@@ -348,6 +357,7 @@ class _Collector:
             skipped=tuple(sorted(self._skipped, key=attrgetter("key"))),
             to_pause=tuple(sorted(pauses)),
             next_change=min((*self.limit_frees, *(s.due for s in upcoming[:1])), default=None),
+            later=later,
         )
 
     def _daily_cap(self) -> tuple[list[DraftSpec], list[DraftSpec]]:
@@ -457,6 +467,31 @@ class _History:
         self._ctx = ctx
         self._places: dict[str, dict[str, int]] = {}
         self._latest_due: dict[tuple[str, DraftKind], int] = {}
+        self._ahead: dict[str, int] = {}
+
+    def planned(self, email: str, place: _Place) -> bool:
+        """Whether the meeting at ``place`` among the contact's is planned: it has started,
+        or is one of their next :data:`PLAN_AHEAD` meetings."""
+        limit = self._ahead.get(email)
+        if limit is None:
+            line = self._by_contact[email]
+            first = bisect_right(line, self._ctx.now, key=attrgetter("start"))
+            limit = self._ahead[email] = first + PLAN_AHEAD
+        return place.position < limit
+
+    def later(self) -> list[tuple[str, int, datetime]]:
+        """Each contact with meetings not planned (see :meth:`planned`; sorted): how many,
+        and when the last one planned starts (a plan made then takes the next in)."""
+        out = []
+        for email in sorted(self._by_contact):
+            line = self._by_contact[email]
+            if len(line) <= PLAN_AHEAD:
+                continue
+            first = bisect_right(line, self._ctx.now, key=attrgetter("start"))
+            if first + PLAN_AHEAD < len(line):
+                out.append((email, len(line) - first - PLAN_AHEAD,
+                            line[first + PLAN_AHEAD - 1].start))
+        return out
 
     def place(self, email: str, m: NormalMeeting) -> _Place:
         """Where ``m`` (a valid meeting with the contact ``email``) stands among theirs."""
@@ -511,11 +546,13 @@ def _meeting_outcomes(m: NormalMeeting, history: _History, ctx: _Context) -> lis
                 if draft_key(kind, m.uid, p.email) not in ctx.drafts]  # made: nothing to do
         if todo:
             place = history.place(p.email, m)
-            out.extend(_one_meeting_draft(kind, m, p, place, history, ctx) for kind in todo)
+            if history.planned(p.email, place):
+                out.extend(_one_meeting_draft(kind, m, p, place, history, ctx) for kind in todo)
     if ctx.cadence.prep_sheet and m.contacts:
         first = m.contacts[0]
-        out.append(_one_meeting_draft("prep", m, first, history.place(first.email, m), history,
-                                      ctx))
+        place = history.place(first.email, m)
+        if history.planned(first.email, place):
+            out.append(_one_meeting_draft("prep", m, first, place, history, ctx))
     return out
 
 

@@ -18,6 +18,7 @@ from daemon.model import (
     Meeting,
     Person,
     Plan,
+    SettledPerson,
 )
 from daemon.planner import plan
 from daemon.replies import mail_for_planning
@@ -38,6 +39,8 @@ class Snapshot:
     not_read: dict[str, Skipped]
     """What each account's calendar could not give when last read (see
     :meth:`Store.skipped`)."""
+    settled: dict[str, SettledPerson]
+    """The people of the meetings that left the state (see :meth:`Store.settled_people`)."""
 
 
 def snapshot(settings: Settings, now: datetime | None = None) -> Snapshot:
@@ -51,7 +54,8 @@ def snapshot(settings: Settings, now: datetime | None = None) -> Snapshot:
     current = plan(interviews, prefs, drafts, moment, settings.cadence, settings.timezone,
                    mail=mail_for_planning(settings, store))
     return Snapshot(now=moment, interviews=interviews, prefs=prefs, drafts=drafts,
-                    plan=current, not_read=store.skipped())
+                    plan=current, not_read=store.skipped(),
+                    settled={} if wide else store.settled_people())
 
 
 def sample_interview(settings: Settings, now: datetime) -> Interview:

@@ -7,16 +7,13 @@ Pure, like the planner: :func:`settleable` is a function of its arguments. Its p
 ``follow_up_days_after`` up to the one it was called with, the planner gives exactly the same
 plan without the settleable meetings and their records as with them.
 
-The draft records of a meeting (all stored copies of its uid), but its catch-ups, may go when:
-
-- it ended more than ``follow_up_days_after`` + the planner's settled margin +
-  :data:`CLOCK_SLACK` ago, so no draft of its own can ever be due;
-- none of its records is still being made or withdrawn, or is a thank-you or follow-up not
-  seen gone from Drafts (the next of its kind to that contact waits for it);
-- no account has it pending reconciliation.
-
-(Catch-up records always stay: catch-ups count per contact.) The meeting itself may go too
-when, in addition, for each of its contacts, it lies in the run of their oldest meetings (by
+A meeting is *old* when it (every stored copy of its uid) ended more than
+``follow_up_days_after`` + the planner's settled margin + :data:`CLOCK_SLACK` ago, so that no
+draft of its own can ever be due, and no account has it pending reconciliation. A draft record
+of an old meeting may go unless it is a catch-up (catch-ups count per contact), is still being
+made or withdrawn, or is a thank-you or follow-up not seen gone from Drafts (the next of its
+kind to that contact waits for it). An old meeting may go when, for each of its contacts, it
+lies in the run of their oldest meetings (by
 start) that ends before the meeting a catch-up would count from (their latest meeting that
 ended :data:`CLOCK_SLACK` ago), and, if the first meeting kept could still be planned, starts
 more than 62 days (the largest ``confirmation_days_before``, plus 2) before it. The planner
@@ -71,9 +68,9 @@ class Settleable(NamedTuple):
     """What may leave the state (see the module's docstring)."""
 
     meetings: set[str]
-    """The uids of the meetings that may go, with their records."""
+    """The uids of the meetings that may go."""
     records: set[str]
-    """The uids of the meetings whose records may go (the meeting itself perhaps not)."""
+    """The keys of the draft records that may go (of old meetings, which may stay)."""
 
 
 def settleable(interviews: Iterable[Interview], drafts: Mapping[str, DraftRecord],
@@ -87,12 +84,9 @@ def settleable(interviews: Iterable[Interview], drafts: Mapping[str, DraftRecord
         end = max(iv.meeting.start, iv.meeting.end).astimezone(UTC)
         ended_at[iv.meeting.uid] = max(end, ended_at.get(iv.meeting.uid, end))
     candidates = {uid for uid, end in ended_at.items() if end < before} - set(pending)
-    for record in drafts.values():
-        uid = record.meeting_uid
-        if uid in candidates and record.kind != "catch_up" and (record.state != "created" or (
-                record.kind in ONE_PENDING and record.observed != "gone")):
-            candidates.discard(uid)
-    records = set(candidates)
+    records = {key for key, r in drafts.items()
+               if r.meeting_uid in candidates and r.kind != "catch_up" and r.state == "created"
+               and (r.kind not in ONE_PENDING or r.observed == "gone")}
     lines = valid_meetings_by_contact(normalise(stored))
     anchored = now.astimezone(UTC) - CLOCK_SLACK
     changed = True

@@ -34,7 +34,14 @@ from tinydb.table import Document, Table
 
 from daemon import backups, codec, collector
 from daemon.errors import StateError
-from daemon.model import JSON, ContactMail, ContactPrefs, DraftRecord, Interview
+from daemon.model import (
+    JSON,
+    ContactMail,
+    ContactPrefs,
+    DraftRecord,
+    Interview,
+    SettledPerson,
+)
 from daemon.skipped import Skipped
 from daemon.storage import AtomicJSONStorage, sweep_temporaries
 
@@ -46,12 +53,29 @@ _META_ID = 1
 _PLAN_MEMO_ID = 2
 _SETTLED_ID = 3
 """The meta document saying what was moved to the settled file: ``ids``, the document ids
-of its meetings (16 hex digits each, concatenated), and ``latest_end``, when the latest of
-them ended."""
+of the meetings whose records moved there (16 hex digits each, concatenated; some of those
+meetings stay in the state too), ``latest_end``, when the latest of them ended, and
+``people``, what :meth:`Store.settled_people` gives."""
 _SETTLE_CHECK_ID = 4
 """The meta document with the time (``at``) settled meetings were last looked for."""
 _BY_ACCOUNT_UID = itemgetter("account", "uid")
 """The order of :meth:`Store.interviews`, on the stored documents."""
+
+
+def _people(meetings: Iterable[JSON]) -> JSON:
+    """The ``people`` of the settled record, from the stored meetings that left the state."""
+    out: dict[str, list[Any]] = {}
+    for doc in meetings:
+        end = None if doc["cancelled"] else codec.parse_time(doc["end"])
+        for role in ("contacts", "declined"):
+            for person in doc[role]:
+                entry = out.setdefault(person["email"], [person["name"], 0, None])
+                entry[1] += 1
+                if end is not None and role == "contacts" and (entry[2] is None or
+                                                               end > entry[2]):
+                    entry[2] = end
+    return {email: [name, count, None if last is None else codec.format_time(last)]
+            for email, (name, count, last) in out.items()}
 
 
 def settled_path(state: Path) -> Path:
@@ -328,6 +352,21 @@ class Store:
                              "back; the file was changed by hand or is damaged. Restore it "
                              "from a backup.") from None
 
+    def settled_people(self) -> dict[str, SettledPerson]:
+        """Everyone in a meeting that left the state for the settled file, by address: their
+        name, how many such meetings, and when the latest of them they were a contact in ended
+        (``None``: none has taken place), for the read-outs that count meetings per person."""
+        doc = self.meta.get(doc_id=_SETTLED_ID)
+        people = doc.get("people", {}) if isinstance(doc, dict) else {}
+        try:
+            return {email: SettledPerson(str(name), int(count),
+                                         None if last is None else codec.parse_time(last))
+                    for email, (name, count, last) in people.items()}
+        except (AttributeError, TypeError, ValueError):
+            raise StateError(f"{self.path}: the record of settled meetings does not read "
+                             "back; the file was changed by hand or is damaged. Restore it "
+                             "from a backup.") from None
+
     def settle_checked(self) -> datetime | None:
         """When :meth:`settle` was last offered meetings (``None``: never, or unreadable)."""
         doc = self.meta.get(doc_id=_SETTLE_CHECK_ID)
@@ -337,25 +376,25 @@ class Store:
             return None  # as if never: the check runs again
 
     def settle(self, meetings: set[str], records: set[str], checked: datetime) -> int:
-        """Move to the settled file the meetings ``meetings`` (every account's copy) and the
-        records of the meetings ``records`` (a superset of ``meetings``; catch-ups stay), as
-        :func:`daemon.settle.settleable` gives them. The settled file is written at once; the
-        state forgets what moved at its next flush. ``checked`` is recorded for
-        :meth:`settle_checked`. Returns how many meetings and records moved. Raises
-        ``StateError`` if the settled file cannot be written (nothing is forgotten then)."""
+        """Move to the settled file the meetings ``meetings`` (uids: every account's copy)
+        and the draft records ``records`` (keys), as :func:`daemon.settle.settleable` gives
+        them. The settled file is written at once; the state forgets what moved at its next
+        flush. ``checked`` is recorded for :meth:`settle_checked`. Returns how many meetings
+        and records moved. Raises ``StateError`` if the settled file cannot be written
+        (nothing is forgotten then)."""
         self._upsert(self.meta, _SETTLE_CHECK_ID, {"at": codec.format_time(checked)})
+        papers = [(key, doc) for key, doc in self._documents_by_id("drafts")
+                  if doc.get("key") in records]
+        touched = meetings | {doc.get("meeting_uid") for _, doc in papers}
         index = self._settled_index()
         marked = [(key, doc) for key, doc in self._documents_by_id("meetings")
-                  if doc["uid"] in records and key not in index]
-        moving = [(key, doc) for key, doc in self._documents_by_id("meetings")
-                  if doc["uid"] in meetings]
-        papers = [(key, doc) for key, doc in self._documents_by_id("drafts")
-                  if doc.get("meeting_uid") in records and doc.get("kind") != "catch_up"]
-        if not marked and not moving and not papers:
+                  if doc["uid"] in touched]
+        moving = [(key, doc) for key, doc in marked if doc["uid"] in meetings]
+        if not moving and not papers:
             return 0
         history = self._history(create=True)
         assert history is not None
-        history._put_documents(history.meetings, moving)
+        history._put_documents(history.meetings, marked)
         history._put_documents(history.drafts_table, papers)
         history.flush()
         if moving:
@@ -365,10 +404,10 @@ class Store:
             if self._records is not None:
                 for _, doc in papers:
                     self._records.pop(doc["key"], None)
-        ends = [codec.parse_time(doc["end"]) for _, doc in (*marked, *moving)]
+        ends = [codec.parse_time(doc["end"]) for _, doc in marked]
         before = self.settled_end()
         latest = max(ends if before is None else [*ends, before])
-        self._set_settled(index | {key for key, _ in (*marked, *moving)}, latest)
+        self._set_settled(index | {key for key, _ in marked}, latest)
         return len(moving) + len(papers)
 
     def unsettle_all(self) -> int:
@@ -412,8 +451,13 @@ class Store:
             return
         assert latest is not None
         ids = "".join(f"{key:016x}" for key in sorted(index))
+        history = self._history()
+        away = [] if history is None else [
+            doc for key, doc in history._documents_by_id("meetings")
+            if key in index and not self.meetings.contains(doc_id=key)]
         self._upsert(self.meta, _SETTLED_ID,
-                     {"ids": ids, "latest_end": codec.format_time(latest)}, plan_input=True)
+                     {"ids": ids, "latest_end": codec.format_time(latest),
+                      "people": _people(away)}, plan_input=True)
 
     def _settled_copy(self, key: int) -> JSON | None:
         """The meeting ``key`` as stored, if its records settled: the state's copy, else the

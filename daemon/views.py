@@ -10,7 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.health import Health
-from daemon.model import ContactPrefs, DraftRecord, DraftSpec, Interview, Plan, Skip
+from daemon.model import (
+    ContactPrefs,
+    DraftRecord,
+    DraftSpec,
+    Interview,
+    Plan,
+    SettledPerson,
+    Skip,
+)
 from daemon.skipped import MAX_SOURCES, Skipped
 
 SHOWN_SKIPS = 15
@@ -48,8 +56,10 @@ class ContactRow:
 
 
 def contact_rows(interviews: Iterable[Interview], prefs: dict[str, ContactPrefs],
-                 current: Plan, now: datetime) -> list[ContactRow]:
-    """Every contact seen in a tagged meeting, with the user's choice and the next draft."""
+                 current: Plan, now: datetime,
+                 settled: Mapping[str, SettledPerson] | None = None) -> list[ContactRow]:
+    """Every contact seen in a tagged meeting, with the user's choice and the next draft;
+    ``settled`` counts the meetings that left the state (see :meth:`Store.settled_people`)."""
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
     last: dict[str, datetime] = {}
@@ -61,6 +71,11 @@ def contact_rows(interviews: Iterable[Interview], prefs: dict[str, ContactPrefs]
             if held and person in iv.contacts and (
                     person.email not in last or iv.meeting.end > last[person.email]):
                 last[person.email] = iv.meeting.end
+    for email, away in (settled or {}).items():
+        names.setdefault(email, away.name)
+        counts[email] = counts.get(email, 0) + away.meetings
+        if away.last_met is not None and (email not in last or away.last_met > last[email]):
+            last[email] = away.last_met
     upcoming: dict[str, DraftSpec] = {}
     for spec in sorted((*current.due, *current.upcoming), key=lambda s: s.due):
         upcoming.setdefault(spec.contact.email, spec)
@@ -104,7 +119,8 @@ def plan_json(current: Plan) -> dict[str, Any]:
     """Everything ``plan --json`` prints."""
     return {"due": [spec_json(s) for s in current.due],
             "upcoming": [spec_json(s) for s in current.upcoming],
-            "skipped": [skip_json(s) for s in current.skipped]}
+            "skipped": [skip_json(s) for s in current.skipped],
+            "later": [{"contact": email, "meetings": n} for email, n in current.later]}
 
 
 def no_contact(current: Plan) -> list[Skip]:
@@ -255,6 +271,10 @@ def plan_text(current: Plan, tz: ZoneInfo) -> str:
     for skip in current.skipped:
         label = skip.kind or "meeting"
         out.append(f"  {label:<12} {skip.contact or skip.meeting_uid}: {skip.reason}")
+    if current.later:
+        out.append(f"Later: {sum(n for _, n in current.later)} meetings, one at a time "
+                   "(planned once the one two before each has started)")
+        out.extend(f"  {email}: {n} more after the next two" for email, n in current.later)
     return "\n".join(out)
 
 

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from random import Random
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon import planner
 from daemon.model import (
     Cadence,
     ContactPrefs,
@@ -222,3 +224,25 @@ def test_add_days_fast_path_equals_the_wall_clock_definition(moment: datetime, d
     wall = moment.astimezone(tz).replace(tzinfo=None) + timedelta(days=days)
     exact = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
     assert add_days(moment, days, tz) == exact
+
+
+@LIMITED
+@given(worlds, st.data())
+def test_meetings_planned_ahead_change_nothing_due(world: World, data: st.DataObject) -> None:
+    """Planning only each contact's next two meetings that have not started (the rest are
+    counted in ``later``) gives the same drafts due, only entries the whole plan has, and a
+    wake-up no later than the whole plan's: compared with planning every meeting."""
+    first = world.plan()
+    chosen = data.draw(st.lists(st.sampled_from(items(first)), unique_by=lambda i: i.key)
+                       if items(first) else st.just([]))
+    drafts = {i.key: record_for(i, world.now) for i in chosen if i.kind is not None}
+    trimmed = world.plan(drafts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(planner, "PLAN_AHEAD", 10**6)
+        whole = world.plan(drafts)
+    assert whole.later == ()
+    assert trimmed.due == whole.due
+    assert set(trimmed.upcoming) <= set(whole.upcoming)
+    assert set(trimmed.skipped) <= set(whole.skipped)
+    if whole.next_change is not None:
+        assert trimmed.next_change is not None and trimmed.next_change <= whole.next_change

@@ -102,17 +102,19 @@ def test_the_plan_is_the_same_without_the_settled_meetings(
     when = BASE - timedelta(days=300) + timedelta(minutes=settled_at)
     waiting = {interviews[-1].meeting.uid} if pending else set()
     found = settleable(interviews, drafts, waiting, when, cadence)
-    gone = found.records
-    assert found.meetings <= gone and not gone & waiting
+    assert not found.meetings & waiting
+    assert not {drafts[k].meeting_uid for k in found.records} & waiting
+    assert all(drafts[k].kind != "catch_up" for k in found.records)
     kept = [iv for iv in interviews if iv.meeting.uid not in found.meetings]
-    kept_drafts = {k: r for k, r in drafts.items()
-                   if r.meeting_uid not in gone or r.kind == "catch_up"}
+    kept_drafts = {k: r for k, r in drafts.items() if k not in found.records}
     # Any later clock (or one set back by less than the slack), a shorter follow-up, any
     # confirmation lead: the same plan.
     now = when + timedelta(minutes=later)
     planned = replace(cadence, follow_up_days_after=min(follow_up, cadence.follow_up_days_after),
                       confirmation_days_before=confirm)
-    ends = [max(iv.meeting.end, iv.meeting.start) for iv in interviews if iv.meeting.uid in gone]
+    touched = found.meetings | {drafts[k].meeting_uid for k in found.records}
+    ends = [max(iv.meeting.end, iv.meeting.start) for iv in interviews
+            if iv.meeting.uid in touched]
     assert not still_planned_for(max(ends, default=None), now, planned)
     assert plan(kept, {}, kept_drafts, now, planned, ZONE) == \
         plan(interviews, {}, drafts, now, planned, ZONE)
@@ -136,13 +138,14 @@ def test_a_long_history_settles_but_what_the_planner_needs() -> None:
     gone = found.meetings
     limit = cutoff(now, cadence)
     assert all(iv.meeting.end < limit for iv in old)
-    # A run from the oldest: it stops at the first meeting that stays (a forgotten draft),
-    # though the records of the others may go (not those of the pending one).
-    assert gone == {"a0", "a1", "a2"}
-    assert found.records == {iv.meeting.uid for iv in old} - {"a3", "a7"} | {"b0"}
-    # Without that draft and the pending one, the run goes on to the meeting Ana's catch-ups
-    # count from (the latest that ended a month before now).
-    del drafts[forgotten.key]
+    # A run from the oldest: it stops at the meeting pending reconciliation; the records of
+    # the old ones may go but the draft forgotten in Drafts, the catch-up and the pending
+    # meeting's.
+    assert gone == {f"a{i}" for i in range(7)}
+    assert found.records == {k for k, r in drafts.items() if r.meeting_uid != "a7"} - {
+        forgotten.key, note.key}
+    # Without the pending one, the run goes on to the meeting Ana's catch-ups count from (the
+    # latest that ended a month before now).
     gone = settleable([*old, recent, ben_last], drafts, set(), now, cadence).meetings
     assert gone == {f"a{i}" for i in range(19)}
     # Ben's only meeting anchors his catch-ups: it stays.
@@ -209,8 +212,9 @@ def test_settling_moves_history_out_of_the_state_file(tmp_path: Path) -> None:
     assert (tmp_path / "state.json").stat().st_size < size / 2
     assert settled_path(tmp_path / "state.json") == tmp_path / "state.settled.json"
     history = orjson.loads((tmp_path / "state.settled.json").read_bytes())
-    # The latest meeting stays (catch-ups count from it), but its record can go too.
-    assert len(history["meetings"]) == len(uids) and len(history["drafts"]) == len(uids) + 1
+    # The latest meeting stays (catch-ups count from it; the settled file has a copy), but its
+    # record can go too.
+    assert len(history["meetings"]) == len(uids) + 1 and len(history["drafts"]) == len(uids) + 1
     assert len(reopened.drafts()) == 30 - len(uids) - 1
     # A settled meeting is still found by its uid.
     found = reopened.interview("work", "m0")
