@@ -213,7 +213,7 @@ def status(obj: Context, as_json: bool) -> None:
 
     settings = obj.settings()
     with collector.paused():  # the whole state read and shown: nothing for it to collect
-        snap = snapshot(settings)
+        snap = snapshot(settings, settled=as_json)  # every draft ever made, in JSON
         rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
                                   snap.settled)
         found = health.load(settings.state_path)

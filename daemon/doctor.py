@@ -23,7 +23,7 @@ from daemon.model import DRAFT_KINDS
 from daemon.paths import data_dir
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.skipped import Skipped
-from daemon.store import Store
+from daemon.store import Store, settled_path
 
 PROBE_KEY = "coffeechat-doctor/probe"
 """Looked up in each Drafts folder to prove it can be read; no draft carries it."""
@@ -76,13 +76,17 @@ def _state(path: Path) -> Iterator[Check]:
         return
     try:
         store = Store(path)
-        count = len(store.drafts())
+        count = len(store.drafts(settled=True))
         store.skipped()
+        store.interviews(settled=True)
     except CoffeechatError as exc:
         yield Check("state file", False, str(exc), "follow the advice above before any run")
         return
     yield Check("state file", True, f"{path}: readable, {count} draft record(s)")
     yield from _private_files(path.parent, "state file", pattern=path.name + "*")
+    settled = settled_path(path)
+    if settled.exists():
+        yield from _private_files(settled.parent, "state file", pattern=settled.name + "*")
 
 
 def _private_files(folder: Path, what: str, pattern: str = "*") -> Iterator[Check]:

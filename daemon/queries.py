@@ -43,11 +43,14 @@ class Snapshot:
     """The people of the meetings that left the state (see :meth:`Store.settled_people`)."""
 
 
-def snapshot(settings: Settings, now: datetime | None = None) -> Snapshot:
-    """Read the state without locking it (writes are atomic) and plan at ``now``."""
+def snapshot(settings: Settings, now: datetime | None = None, *,
+             settled: bool = False) -> Snapshot:
+    """Read the state without locking it (writes are atomic) and plan at ``now``. With
+    ``settled``, the settled history is read too, and is part of ``interviews`` and ``drafts``
+    (otherwise only counted in ``settled``)."""
     moment = now or datetime.now(UTC)
     store = Store(settings.state_path)
-    wide = still_planned_for(store.settled_end(), moment, settings.cadence)
+    wide = settled or still_planned_for(store.settled_end(), moment, settings.cadence)
     interviews = store.interviews(settled=wide)
     prefs = store.prefs()
     drafts = store.drafts(settled=wide)
@@ -109,7 +112,7 @@ def change_prefs(settings: Settings, prefs: ContactPrefs) -> str:
     with write_lock(settings.state_path):
         store = Store(settings.state_path, writable=True)
         known = {p.email for iv in store.interviews() for p in (*iv.contacts, *iv.declined)}
-        if prefs.email not in known:
+        if prefs.email not in known and prefs.email not in store.settled_people():
             raise CoffeechatError(f"{prefs.email} is not a contact of any tagged meeting; "
                                   "`coffeechat contacts` lists them")
         if prefs.since is None:

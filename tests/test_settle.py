@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.doctor import run_checks
 from daemon.errors import StateError
 from daemon.model import (
     Attendee,
@@ -338,3 +339,16 @@ def test_cycles_settle_old_meetings_once_a_day_and_draft_nothing_twice(tmp_path:
     assert still_planned_for(store.settled_end(), h.now, h.settings.cadence)
     report = h.cycle()
     assert report.ok and h.box.counter == made
+
+
+def test_doctor_reads_the_settled_file_too(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    settings = memory_settings(tmp_path)
+    store = _stored(tmp_path, now)
+    _settle_all(store, now)
+    store.flush()
+    [state] = [c for c in run_checks(settings, now) if c.name == "state file"]
+    assert state.ok and "30 draft record(s)" in state.detail
+    (tmp_path / "state.settled.json").write_text("[1, 2", "utf-8")
+    [state] = [c for c in run_checks(settings, now) if c.name == "state file"]
+    assert not state.ok and "state.settled.json" in state.detail
