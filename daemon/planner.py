@@ -42,6 +42,11 @@ One at a time per person (a tagged series never fills one person's Drafts):
   the last one of its kind to the contact (a record not seen gone from Drafts, any state) is
   still in Drafts: it is skipped saying so, and a later plan makes it once that one is sent or
   deleted, if its window is still open.
+- Of a contact's meetings that have not started, only the next :data:`PLAN_AHEAD` (two) are
+  planned; the others are counted in ``Plan.later``, and the plan's ``next_change`` is no
+  later than the start of the last one planned, when the next is taken in. Nothing of theirs
+  could be due before then: a confirmation or prep note waits for the meeting before it, a
+  thank-you or follow-up for the meeting's end.
 
 Timing people like (``Cadence``):
 

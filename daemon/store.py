@@ -3,19 +3,19 @@ with the tagging settings it was read with), what each calendar could not give, 
 reply detection) the mail last seen with each contact.
 
 Kept in TinyDB over :class:`~daemon.storage.AtomicJSONStorage`: changes stay in memory until
-:meth:`Store.flush`, which writes the whole state atomically.
-
-Settled history (meetings the planner can never need again, with their draft records; see
-:mod:`daemon.settle`) is moved by :meth:`Store.settle` to a second file of the same kind beside
-the state, ``<name>.settled.json``, which is read only when a calendar change touches one of
-those meetings or history is asked for, and written only when more meetings settle. The state
-keeps the document ids of what it moved, so a meeting coming back is found without reading
-that file. The file is written before the state forgets what moved, so after a kill at any
-instant a meeting is in the state, in the settled file, or in both (then the state's copy
-counts). Each document's ``doc_id`` is a
+:meth:`Store.flush`, which writes the whole state atomically. Each document's ``doc_id`` is a
 stable hash of its natural key (account and uid, draft key, address), so look-ups and updates
 never scan a table. The file carries a schema version; a file from a newer coffeechat, or one
 that is empty or damaged, is refused rather than overwritten.
+
+Settled history (meetings and draft records the planner can never need again; see
+:mod:`daemon.settle`) is moved by :meth:`Store.settle` to a second file of the same kind beside
+the state, ``<name>.settled.json``, which is read only when a calendar change touches one of
+those meetings or history is asked for, and written only when more settle. The state keeps
+the document ids of the meetings concerned, so a meeting coming back is found without reading
+that file. The file is written before the state forgets what moved, so after a kill at any
+instant a meeting or record is in the state, in the settled file, or in both (then the
+state's copy counts).
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ class Store:
     def interviews(self, *, settled: bool = False) -> list[Interview]:
         """Every stored tagged meeting but the settled ones (with ``settled``, those too), in a
         stable order (account, then uid). Without the settled ones, the planner's plan is the
-        same (see :mod:`daemon.settle`) unless :meth:`settled_live` says otherwise."""
+        same (see :mod:`daemon.settle`) unless :func:`daemon.settle.still_planned_for` says
+        otherwise."""
         with collector.paused():
             docs = list(self._documents("meetings"))
             history = self._history() if settled else None
@@ -189,12 +190,13 @@ class Store:
         table for each write, which made a first sync's thousands of inserts quadratic."""
         latest = {doc_id(iv.account, iv.meeting.uid): codec.interview_to_json(iv)
                   for iv in interviews}
+        changed = set()
         for key in latest.keys() & self._settled_index():
-            if self._settled_copy(key) == latest[key]:
-                if not self.meetings.contains(doc_id=key):
-                    del latest[key]  # as it settled: it stays so
-            else:
-                self._unsettle(key)
+            if self._settled_copy(key) != latest[key]:
+                changed.add(key)
+            elif not self.meetings.contains(doc_id=key):
+                del latest[key]  # as it settled: it stays so
+        self._unsettle(changed)
         new = {key for key in latest if not self.meetings.contains(doc_id=key)}
         if new:
             self.meetings.insert_multiple(Document(latest[key], doc_id=key) for key in new)
@@ -208,8 +210,7 @@ class Store:
         settled one comes back into the state first, with its records (they keep its drafts
         from being written again should it be tagged again), and is then forgotten."""
         key = doc_id(account, uid)
-        if key in self._settled_index():
-            self._unsettle(key)
+        self._unsettle({key})
         if self.meetings.contains(doc_id=key):
             self.meetings.remove(doc_ids=[key])
             self._plan_inputs_changed()
@@ -413,19 +414,8 @@ class Store:
     def unsettle_all(self) -> int:
         """Bring every settled meeting and record back into the state (when the planner may
         need them again); returns how many meetings had settled."""
-        index = self._settled_index()
-        history = self._history()
-        if history is not None and index:
-            back = [(k, d) for k, d in history._documents_by_id("meetings")
-                    if k in index and not self.meetings.contains(doc_id=k)]
-            self._put_documents(self.meetings, back)
-            uids = {d["uid"] for k, d in self._documents_by_id("meetings") if k in index}
-            papers = [(k, d) for k, d in history._documents_by_id("drafts")
-                      if d.get("meeting_uid") in uids and not self.drafts_table.contains(doc_id=k)]
-            self._put_documents(self.drafts_table, papers)
-            self._records = None  # decoded again when next asked for
-            self._plan_inputs_changed()
-        self._set_settled(set(), None)
+        index = set(self._settled_index())
+        self._unsettle(index)
         return len(index)
 
     def _settled_index(self) -> set[int]:
@@ -470,29 +460,28 @@ class Store:
             doc = None if history is None else history.meetings.get(doc_id=key)
         return None if doc is None else dict(doc)
 
-    def _unsettle(self, key: int) -> None:
-        """Bring the settled meeting ``key``, its uid's other copies and their records back
-        into the state."""
+    def _unsettle(self, keys: set[int]) -> None:
+        """Bring the settled meetings ``keys`` (document ids; others are ignored), every copy
+        of their uids and their records back into the state, in one pass over each file."""
         index = self._settled_index()
-        copy = self._settled_copy(key)
-        history = self._history()
-        if copy is None or history is None:
-            self._settled_ids = index - {key}
+        keys = keys & index
+        if not keys:
             return
-        uid = copy["uid"]
-        back = [(k, d) for k, d in history._documents_by_id("meetings")
-                if d["uid"] == uid and k in index and not self.meetings.contains(doc_id=k)]
-        papers = [(k, d) for k, d in history._documents_by_id("drafts")
-                  if d.get("meeting_uid") == uid and not self.drafts_table.contains(doc_id=k)]
+        history = self._history()
+        hot = dict(self._documents_by_id("meetings"))
+        away = {} if history is None else dict(history._documents_by_id("meetings"))
+        uids = {doc["uid"] for doc in (hot.get(key) or away.get(key) for key in keys) if doc}
+        back = [(k, d) for k, d in away.items() if d["uid"] in uids and k in index
+                and k not in hot]
+        papers = [] if history is None else [
+            (k, d) for k, d in history._documents_by_id("drafts")
+            if d.get("meeting_uid") in uids and not self.drafts_table.contains(doc_id=k)]
         self._put_documents(self.meetings, back)
         self._put_documents(self.drafts_table, papers)
-        if papers and self._records is not None:
-            for _, doc in papers:
-                record = self._decode(codec.record_from_json, doc)
-                self._records[record.key] = record
-        copies = {k for k, d in self._documents_by_id("meetings") if d["uid"] == uid}
-        self._settled_ids = index - copies - {key}
-        self._set_settled(self._settled_ids, self.settled_end())
+        if papers:
+            self._records = None  # decoded again when next asked for
+        copies = {k for k, d in (*hot.items(), *back) if d["uid"] in uids}
+        self._set_settled(index - keys - copies, self.settled_end())
         self._plan_inputs_changed()
 
     def _history(self, create: bool = False) -> Store | None:

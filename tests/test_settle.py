@@ -352,3 +352,20 @@ def test_doctor_reads_the_settled_file_too(tmp_path: Path) -> None:
     (tmp_path / "state.settled.json").write_text("[1, 2", "utf-8")
     [state] = [c for c in run_checks(settings, now) if c.name == "state file"]
     assert not state.ok and "state.settled.json" in state.detail
+
+
+def test_a_full_read_that_changes_every_settled_meeting_brings_all_back_at_once(
+        tmp_path: Path) -> None:
+    now = BASE
+    store = _stored(tmp_path, now)
+    uids = _settle_all(store, now)
+    store.flush()
+    store = Store(tmp_path / "state.json", writable=True)
+    every = store.interviews(settled=True)
+    store.put_interviews(every)  # the same: nothing comes back
+    assert len(store.interviews()) == 30 - len(uids)
+    store.put_interviews([replace(iv, notes="read again") for iv in every])
+    store.flush()
+    store = Store(tmp_path / "state.json")
+    assert [iv.notes for iv in store.interviews()] == ["read again"] * 30
+    assert len(store.drafts()) == 30 and store.settled_people() == {}
