@@ -9,8 +9,8 @@ The marks, and where they are defined or documented:
   ``auto-generated``; RFC 5436 adds ``auto-notified``; ``no`` means written by a person, the
   same as no header). https://www.rfc-editor.org/rfc/rfc3834#section-5
 * ``X-Autoreply`` and ``X-Autorespond``, written by older vacation programs instead.
-* ``Precedence: auto_reply``, ``bulk``, ``list`` or ``junk`` (a de facto header; RFC 3834
-  section 3.1.8 mentions ``bulk``, ``list`` and ``junk``).
+* ``Precedence: auto_reply``, ``bulk``, ``list`` or ``junk``: a header no standard defines,
+  written by mailing lists, bulk senders and some vacation programs.
 * ``List-Id`` (RFC 2919): mail that came through a mailing list, even when its From is the
   contact's own address.
 * Exchange: an out-of-office reply between two mailboxes of one organisation has the message

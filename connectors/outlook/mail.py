@@ -43,8 +43,9 @@ no answer. What Graph shows of it, as checked in its documentation and issue tra
   collection ("Get singleValueLegacyExtendedProperty",
   https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get). An
   out-of-office reply between mailboxes of one organisation is
-  ``IPM.Note.Rules.OofTemplate.Microsoft``. One third-party note says Graph leaves such replies
-  out of folder listings altogether; either way they do not count.
+  ``IPM.Note.Rules.OofTemplate.Microsoft`` (Exchange's own code tests delivered mail for that
+  class). A third-party note, not checked here, says Graph leaves such replies out of folder
+  listings altogether; either way they do not count.
 * ``inferenceClassification`` (focused or other) is a guess at relevance, not a mark of
   automatic mail, and ``isDraft`` only tells drafts: neither is used for this.
 """
