@@ -24,7 +24,7 @@ from daemon.executor import Executor
 from daemon.locks import write_lock
 from daemon.model import ContactPrefs, DraftRecord, DraftSpec, Interview
 from daemon.paths import data_dir
-from daemon.render import Renderer
+from daemon.render import Renderer, readable
 from daemon.store import Store
 from daemon.text import clean_block
 
@@ -118,11 +118,12 @@ def _active(pref: ContactPrefs | None, now: datetime) -> bool:
 
 
 def preview(settings: Settings, store: Store, spec: DraftSpec, now: datetime) -> str:
-    """The first note as it would be written, as text. Raises ``TemplateError`` or
-    ``UnsafeMessageError`` when it cannot be rendered."""
+    """The first note as it would be written, as the contact will read it (decoded:
+    :func:`daemon.render.readable`). Raises ``TemplateError`` or ``UnsafeMessageError`` when
+    it cannot be rendered."""
     executor = Executor(store, Renderer(settings.templates_dir), settings.me,
                         settings.timezone, lambda: now)
-    return executor.message_for(spec).as_string()
+    return readable(executor.message_for(spec))
 
 
 def write(settings: Settings, message: str, limit: int, opener: Opener = default_opener,

@@ -247,9 +247,10 @@ def plan(obj: Context, as_json: bool) -> None:
 @click.argument("meeting", required=False)
 @click.pass_obj
 def preview(obj: Context, kind: str, meeting: str | None) -> None:
-    """Render a template for a stored MEETING (uid or part of its title), or a sample one.
+    """Show the KIND draft for a stored MEETING (uid or part of its title), or a sample one.
 
-    Nothing is written anywhere.
+    It is made as the real draft is (a prep note goes to you) and shown as your mail program
+    will show it. Nothing is written anywhere.
     """
     from daemon.queries import preview_message
 

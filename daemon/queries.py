@@ -14,6 +14,7 @@ from daemon.model import (
     ContactPrefs,
     DraftKind,
     DraftRecord,
+    DraftSpec,
     Interview,
     Meeting,
     Person,
@@ -75,17 +76,31 @@ def sample_interview(settings: Settings, now: datetime) -> Interview:
                      notes="ask how Alex moved from support into product management.")
 
 
-def preview_message(settings: Settings, kind: DraftKind, query: str | None) -> str:
-    """Render ``kind`` for the stored meeting matching ``query`` (its uid, or part of its
-    title) or, with no query, the latest stored meeting with a contact, or a sample.
+PREVIEW_NEWS = "(Your news goes here: `coffeechat announce --message \"...\"` fills it in.)"
+"""The announcement a ``news`` preview shows in place of the user's own words."""
 
-    Returns the message as text. Raises ``CoffeechatError`` when nothing matches, and
-    ``TemplateError`` when the template cannot render.
+
+def preview_message(settings: Settings, kind: DraftKind, query: str | None,
+                    now: datetime | None = None) -> str:
+    """The ``kind`` draft for the stored meeting matching ``query`` (its uid, or part of its
+    title) or, with no query, the latest stored meeting with a contact, or a sample; as the
+    user will read it (:func:`daemon.render.readable`).
+
+    The message is made by the very code that writes drafts (:meth:`Executor.message_for`,
+    with the draft the plan has for that meeting and kind when there is one): a prep note is
+    addressed to the user, a catch-up carries its number in its key. It is shown outside any
+    conversation: a follow-up or catch-up written as a reply also has ``In-Reply-To`` and a
+    ``Re:`` subject. Nothing is written: the state is opened read-only and never saved.
+
+    Raises ``CoffeechatError`` when nothing matches, ``TemplateError`` when the template cannot
+    render and ``UnsafeMessageError`` when the message would not be safe to write.
     """
-    from daemon.render import Renderer, build_message, draft_variables  # templates: only here
+    from daemon.executor import Executor  # templates: only here
+    from daemon.render import Renderer, readable
 
-    now = datetime.now(UTC)
-    candidates = [iv for iv in Store(settings.state_path).interviews() if iv.contacts]
+    moment = now or datetime.now(UTC)
+    store = Store(settings.state_path)
+    candidates = [iv for iv in store.interviews() if iv.contacts]
     if query:
         needle = query.lower()
         matches = [iv for iv in candidates
@@ -97,12 +112,40 @@ def preview_message(settings: Settings, kind: DraftKind, query: str | None) -> s
     elif candidates:
         interview = max(candidates, key=lambda iv: iv.meeting.start)
     else:
-        interview = sample_interview(settings, now)
+        interview = sample_interview(settings, moment)
+        store.put_interview(interview)  # in memory only: a read-only store is never saved
+    spec = preview_spec(settings, store, kind, interview, moment)
+    executor = Executor(store, Renderer(settings.templates_dir), settings.me,
+                        settings.timezone, lambda: moment)
+    try:
+        message = executor.message_for(spec)
+    except LookupError as exc:  # the meeting vanished between reading and rendering
+        raise CoffeechatError(f"the meeting to preview is gone: {exc}") from exc
+    return readable(message)
+
+
+def preview_spec(settings: Settings, store: Store, kind: DraftKind, interview: Interview,
+                 now: datetime) -> DraftSpec:
+    """The draft a preview of ``kind`` about ``interview`` shows: the one planned now for that
+    meeting and kind, else one made as the planner makes them, to the meeting's first contact.
+    """
+    from daemon.announce import news_key
+    from daemon.planner import catch_up_key, draft_key
+
     contact = interview.contacts[0]
-    variables = draft_variables(kind, contact, interview, settings.me, settings.timezone)
-    rendered = Renderer(settings.templates_dir).render(kind, variables)
-    message = build_message(rendered, settings.me, contact, f"preview/{kind}", now)
-    return message.as_string()
+    current = plan(store.interviews(), store.prefs(), store.drafts(), now, settings.cadence,
+                   settings.timezone, mail=mail_for_planning(settings, store))
+    for planned in (*current.due, *current.upcoming):
+        if (planned.kind == kind and planned.meeting_uid == interview.meeting.uid
+                and planned.account == interview.account):
+            return planned._replace(message=PREVIEW_NEWS) if kind == "news" else planned
+    email = contact.email.lower()
+    key = {"catch_up": catch_up_key(email, 1),
+           "news": news_key(PREVIEW_NEWS, email)}.get(
+        kind, draft_key(kind, interview.meeting.uid, email))
+    return DraftSpec(key=key, kind=kind, contact=contact, account=interview.account,
+                     meeting_uid=interview.meeting.uid, due=now, reason="preview",
+                     message=PREVIEW_NEWS if kind == "news" else "")
 
 
 def change_prefs(settings: Settings, prefs: ContactPrefs) -> str:

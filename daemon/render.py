@@ -637,6 +637,30 @@ def _verify(data: bytes, sender: Address, to: Address, subject: str, key: str,
         raise refuse(f"{type(exc).__name__}: {exc}") from exc
 
 
+_PLUMBING = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
+"""Headers that say how the body is encoded, which a mail program acts on and does not show."""
+
+
+def readable(message: EmailMessage) -> str:
+    """Return ``message`` as its reader will see it in a mail program, for previews: each
+    header but the MIME plumbing (:data:`_PLUMBING`) as ``Name: value`` with encoded words
+    decoded, a blank line, and the text body decoded from whatever transfer encoding it was
+    written in (8bit, quoted-printable, base64), so that "Zoë" or a dash reads as written.
+
+    ``message`` is a single-part text message, as :func:`build_message` makes and as a draft
+    reads back from a Drafts folder; header values there are one line each (build_message
+    cleans every value it writes). Raises ``ValueError`` for a message that is not text.
+    """
+    if message.get_content_maintype() != "text" or message.is_multipart():
+        raise ValueError(f"not a text message: {message.get_content_type()}")
+    lines = [f"{name}: {' '.join(str(value).split())}" for name, value in message.items()
+             if name.lower() not in _PLUMBING]
+    body = message.get_content()
+    if not isinstance(body, str):
+        raise ValueError("the text body did not decode to text")
+    return "\n".join(lines) + "\n\n" + body
+
+
 def _same_words(got: str, intended: str) -> bool:
     """Equal but for white space: Python's header folding may add or drop spaces where it
     splits encoded words, which is harmless, while any other change is a refusal."""

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from connectors.base import KEY_HEADER, Account, ConnectorEnv
+from connectors.base import KEY_HEADER, Account, ConnectorEnv, MailHistory
 from daemon.config import Settings, parse
 from daemon.cycle import CycleReport, run_cycle
 from daemon.errors import ConnectorError, CursorExpired
@@ -199,8 +199,9 @@ class MemoryWorld:
 
     calendars: dict[str, MemoryCalendar] = field(default_factory=dict)
     drafts: dict[str, MemoryDrafts] = field(default_factory=dict)
-    mail: dict[str, MemoryMail] = field(default_factory=dict)
-    """Mail histories of the accounts that have reply detection."""
+    mail: dict[str, MailHistory] = field(default_factory=dict)
+    """Mail histories of the accounts that have reply detection (a :class:`MemoryMail`, or a
+    real reader over a fake provider)."""
     refuse_open: dict[str, ConnectorError] = field(default_factory=dict)
 
     def account(self, name: str) -> tuple[MemoryCalendar, MemoryDrafts]:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.outlook.graph import GraphClient
-from connectors.outlook.mail import SEARCH_PAGE, SEARCH_PAGES, GraphHistory
+from connectors.outlook.mail import FROM_PAGE, SEARCH_PAGE, SEARCH_PAGES, GraphHistory
 from connectors.retry import Backoff
 from daemon.errors import AuthError
 from tests.contract.mail_contract import DANA, LEE, ME, SINCE, T0
@@ -48,7 +48,9 @@ def test_two_requests_per_contact_and_the_queries_graph_accepts(fake: FakeGraph)
     assert received.query["$filter"] == [
         f"receivedDateTime ge 2026-01-31T15:00:00Z and from/emailAddress/address eq '{DANA}'"]
     assert received.query["$orderby"] == ["receivedDateTime desc"]
-    assert received.query["$top"] == ["1"]
+    assert received.query["$top"] == [str(FROM_PAGE)]
+    assert received.query["$expand"] == [
+        "singleValueExtendedProperties($filter=id eq 'String 0x001A')"]
     assert sent.query["$search"] == [f'"recipients:{DANA}"']
     assert "$filter" not in sent.query and "$orderby" not in sent.query
     assert all(r.status == 200 for r in fake.requests)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 
+from daemon.automatic import HEADERS as AUTOMATIC_HEADERS
+from daemon.automatic import is_automatic
 from daemon.model import ThreadRef
 from daemon.text import clean_address, clean_line
 
@@ -29,8 +31,9 @@ _ADDR_SPEC = r"[^<>\s\",()\[\]\\:;@]+@[^<>\s\",()\[\]\\:;@]+"
 _PLAIN_ADDRESS = re.compile(rf"\s*(?:[^\",<>()\[\]\\:;@]*<({_ADDR_SPEC})>|({_ADDR_SPEC}))\s*")
 """One address with an unquoted display name, or a bare one: no quotes, comments, groups or
 escapes, so a comma can only separate two addresses."""
+_AUTOMATIC = tuple(name.lower() for name in AUTOMATIC_HEADERS)
 _NEEDED = frozenset({"from", "to", "cc", "date", "message-id", "references", "in-reply-to",
-                     "subject"})
+                     "subject", *_AUTOMATIC})
 MAX_REFERENCES = 50
 """At most this many (the newest) Message-IDs are kept from a References header."""
 
@@ -57,6 +60,9 @@ class MessageInfo:
     raw_subject: str
     raw_references: str
     """The References header, or In-Reply-To when there is none."""
+    automatic: bool = False
+    """Sent by a machine (an out-of-office reply, list mail: see :mod:`daemon.automatic`),
+    so no answer from its sender."""
 
     def thread(self) -> ThreadRef:
         """Return the reference a reply to this message needs: its Message-ID, its decoded
@@ -86,6 +92,8 @@ def parse_headers(block: bytes, file_time: datetime) -> MessageInfo | None:
             message_id=message_id,
             raw_subject=_first(fields, "subject"),
             raw_references=references,
+            automatic=is_automatic((name, value) for name in _AUTOMATIC
+                                   for value in fields.get(name, ())),
         )
     except Exception as exc:  # hostile or mangled text must never stop the scan
         raise BadHeaders(f"its headers cannot be parsed ({type(exc).__name__}); it is left "

@@ -16,6 +16,9 @@ A file whose modification time is more than :data:`MTIME_SLACK` before ``since``
 at all (delivery writes a message after its Date, so its Date is older still); it is read if a
 later call asks about an earlier time.
 
+A message the headers mark as automatic (:mod:`daemon.automatic`) never counts as one from
+its sender.
+
 Nothing here changes a file or sends anything.
 """
 
@@ -108,7 +111,8 @@ class MaildirHistory:
     def history(self, contacts: Collection[str], since: datetime) -> dict[str, ContactMail]:
         """For each address in ``contacts``, the newest message from it to the user and the
         newest from the user to it (in To or Cc), dated at or after ``since``; drafts never
-        count. One scan serves every contact.
+        count, nor does automatic mail from the contact (an out-of-office reply, list mail:
+        :mod:`daemon.automatic`). One scan serves every contact.
 
         Returns an entry for every address asked about (lower-cased). Raises ``ValueError``
         for a naive ``since``, ``ConnectorError`` when the ``mail`` folder is missing,
@@ -123,8 +127,9 @@ class MaildirHistory:
         for info in self._messages(since):
             if info.at < since:
                 continue
-            for address in info.senders & wanted:
-                _keep_newest(newest_from, address, info)
+            if not info.automatic:  # an out-of-office reply is no answer
+                for address in info.senders & wanted:
+                    _keep_newest(newest_from, address, info)
             if info.senders & self._mine:
                 for address in info.recipients & wanted:
                     _keep_newest(newest_to, address, info)

@@ -6,10 +6,11 @@ Only reads: nothing here changes, moves or sends a message. Two requests per con
 What Graph offers, as checked in its documentation and issue trackers (2026), and the choice:
 
 * From the contact: ``GET /me/messages?$filter=receivedDateTime ge T and
-  from/emailAddress/address eq 'x'&$orderby=receivedDateTime desc&$top=1``. Exact, one request,
-  across every folder. Graph's rule when ``$filter`` and ``$orderby`` are combined: the
-  ``$orderby`` properties must come first in the ``$filter``, in the same order, else 400
-  ``InefficientFilter`` ("List messages"); so ``receivedDateTime`` leads.
+  from/emailAddress/address eq 'x'&$orderby=receivedDateTime desc&$top=5``. Exact, one request,
+  across every folder; the newest that is not automatic (below) counts. Graph's rule when
+  ``$filter`` and ``$orderby`` are combined: the ``$orderby`` properties must come first in the
+  ``$filter``, in the same order, else 400 ``InefficientFilter`` ("List messages"); so
+  ``receivedDateTime`` leads.
 * To the contact: ``$filter`` cannot do it. ``toRecipients/any(r: r/emailAddress/address eq
   'x')`` is refused ("The query filter contains one or more invalid nodes",
   microsoft-graph-explorer-v4 #3957; InefficientFilter with ``$orderby`` on personal accounts),
@@ -26,6 +27,27 @@ What Graph offers, as checked in its documentation and issue trackers (2026), an
 The thread of a message: ``internetMessageId``, ``subject``, ``conversationId``, ``id``, and its
 References from ``internetMessageHeaders`` (which Graph returns only when ``$select``ed, and only
 for mail that came through transport: received mail has them, sent mail usually not).
+
+Automatic mail from the contact (an out-of-office reply, list mail: :mod:`daemon.automatic`) is
+no answer. What Graph shows of it, as checked in its documentation and issue trackers (2026):
+
+* ``internetMessageHeaders``: "A collection of message headers defined by RFC5322 ...
+  Returned only on applying a $select query option" (message resource,
+  https://learn.microsoft.com/graph/api/resources/message). It is returned on a list too when
+  ``$select``ed, for received mail (microsoftgraph/microsoft-graph-docs-contrib#7834), so the
+  ``Auto-Submitted``, ``Precedence`` and ``List-Id`` of mail from outside come in the same
+  request; sent mail has none (msgraph-sdk-dotnet#3025), which does not matter here.
+* The message class, which the v1.0 message resource does not have as a property: it is
+  PidTagMessageClass, read as the single-value extended property ``String 0x001A`` with
+  ``$expand=singleValueExtendedProperties($filter=id eq 'String 0x001A')``, which works on a
+  collection ("Get singleValueLegacyExtendedProperty",
+  https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get). An
+  out-of-office reply between mailboxes of one organisation is
+  ``IPM.Note.Rules.OofTemplate.Microsoft`` (Exchange's own code tests delivered mail for that
+  class). A third-party note, not checked here, says Graph leaves such replies out of folder
+  listings altogether; either way they do not count.
+* ``inferenceClassification`` (focused or other) is a guess at relevance, not a mark of
+  automatic mail, and ``isDraft`` only tells drafts: neither is used for this.
 """
 
 from __future__ import annotations
@@ -36,6 +58,7 @@ from typing import Any
 
 from connectors.outlook.graph import GraphClient, GraphError, odata_literal
 from connectors.outlook.mapping import address_of, mail_seen, message_time
+from daemon.automatic import MESSAGE_CLASS_PROPERTY, is_automatic, is_automatic_class
 from daemon.errors import AuthError
 from daemon.model import JSON, ContactMail, MailSeen
 from daemon.text import clean_address
@@ -43,8 +66,12 @@ from daemon.text import clean_address
 SEARCH_PAGE = 25
 SEARCH_PAGES = 2
 """Sent mail read per contact: at most this many pages of this many messages."""
+FROM_PAGE = 5
+"""The newest messages from a contact read (one request): automatic ones are passed over, so a
+contact whose this many newest messages are all automatic shows no answer."""
 _SELECT = ("id,internetMessageId,subject,conversationId,isDraft,internetMessageHeaders,"
            "receivedDateTime,sentDateTime")
+_MESSAGE_CLASS = f"singleValueExtendedProperties($filter=id eq '{MESSAGE_CLASS_PROPERTY}')"
 
 
 class GraphHistory:
@@ -81,11 +108,13 @@ class GraphHistory:
                        f"from/emailAddress/address eq '{odata_literal(address)}'",
             "$orderby": "receivedDateTime desc",
             "$select": _SELECT + ",from",
-            "$top": "1",
+            "$expand": _MESSAGE_CLASS,
+            "$top": str(FROM_PAGE),
         }
         for item in self._pages("/me/messages", params, pages=1):
             sender = address_of(item.get("from"))
-            if sender == address and item.get("isDraft") is not True:
+            if sender == address and item.get("isDraft") is not True \
+                    and not _automatic(item):
                 return mail_seen(item, "receivedDateTime", since)
         return None
 
@@ -128,6 +157,17 @@ class GraphHistory:
             if not isinstance(link, str) or not link:
                 return
             url, query = self._client.check_link(link), None
+
+
+def _automatic(item: JSON) -> bool:
+    """Whether Graph's message is one a machine sent (:mod:`daemon.automatic`): by its
+    ``internetMessageHeaders`` or by its message class."""
+    headers = [(str(h.get("name", "")), str(h.get("value", "")))
+               for h in _list(item.get("internetMessageHeaders")) if isinstance(h, dict)]
+    classes = [str(p.get("value", "")) for p in _list(item.get("singleValueExtendedProperties"))
+               if isinstance(p, dict)
+               and str(p.get("id", "")).lower() == MESSAGE_CLASS_PROPERTY.lower()]
+    return is_automatic(headers) or any(is_automatic_class(c) for c in classes)
 
 
 def _odata_time(value: datetime) -> str:

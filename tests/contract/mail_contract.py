@@ -20,6 +20,26 @@ DANA = "dana@example.org"
 LEE = "lee@example.net"
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SINCE = T0 - timedelta(days=30)
+Headers = tuple[tuple[str, str], ...]
+AUTOMATIC: tuple[Headers, ...] = (
+    (("Auto-Submitted", "auto-replied"),),
+    (("Auto-Submitted", "auto-generated"),),
+    (("Auto-Submitted", "auto-notified; owner-email=\"dana@example.org\""),),
+    (("X-Autoreply", "yes"),),
+    (("X-Autorespond", "Out of office"),),
+    (("Precedence", "auto_reply"),),
+    (("Precedence", "bulk"),),
+    (("Precedence", "list"),),
+    (("Precedence", "junk"),),
+    (("List-Id", "Alumni news <alumni.lists.example.org>"),),
+)
+"""Header fields that mark a message as sent by a machine (:mod:`daemon.automatic`)."""
+PERSONAL: tuple[Headers, ...] = (
+    (("Auto-Submitted", "no"),),
+    (("Precedence", "first-class"),),
+    (("X-Auto-Response-Suppress", "All"),),  # asks for no auto-reply; written by people too
+)
+"""Header fields a person's own message may carry: it still counts."""
 
 
 def close_to(seen: MailSeen | None, at: datetime) -> bool:
@@ -36,8 +56,10 @@ class MailHistoryContract:
         raise NotImplementedError
 
     def receive(self, sender: str, at: datetime, subject: str, message_id: str,
-                references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
-        """A message from ``sender`` to the user (``ME``) arrives, dated ``at``."""
+                references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
+                headers: Headers = ()) -> None:
+        """A message from ``sender`` to the user (``ME``) arrives, dated ``at``, with the
+        extra header fields ``headers`` as its sender's server wrote them."""
         raise NotImplementedError
 
     def send(self, to: str, at: datetime, subject: str, message_id: str,
@@ -113,3 +135,31 @@ class MailHistoryContract:
         result = mail.history([DANA, LEE], SINCE)
         assert result[DANA].last_from_contact is None
         assert close_to(result[LEE].last_from_contact, T0)
+
+    # --- automatic mail is no answer (daemon.automatic) ------------------------------------
+
+    @pytest.mark.parametrize("marks", AUTOMATIC, ids=lambda h: f"{h[0][0]}: {h[0][1]}")
+    def test_automatic_mail_from_the_contact_is_not_an_answer(self, mail: MailHistory,
+                                                               marks: Headers) -> None:
+        self.receive(DANA, T0, "Re: Thank you", "<dana-real@example.org>")
+        self.receive(DANA, T0 + timedelta(days=3), "Out of office", "<dana-auto@example.org>",
+                     headers=marks)
+        seen = mail.history([DANA], SINCE)[DANA]
+        assert close_to(seen.last_from_contact, T0)
+        assert seen.last_from_contact is not None
+        assert seen.last_from_contact.thread.message_id == "<dana-real@example.org>"
+
+    def test_only_automatic_mail_from_the_contact_is_no_mail(self, mail: MailHistory) -> None:
+        self.receive(DANA, T0, "Automatic reply: Catching up", "<dana-oof@example.org>",
+                     headers=(("Auto-Submitted", "auto-replied"),))
+        assert mail.history([DANA], SINCE)[DANA].last_from_contact is None
+
+    @pytest.mark.parametrize("marks", PERSONAL, ids=lambda h: f"{h[0][0]}: {h[0][1]}")
+    def test_a_real_answer_after_an_automatic_one_counts(self, mail: MailHistory,
+                                                         marks: Headers) -> None:
+        self.receive(DANA, T0, "Automatic reply: Catching up", "<dana-oof@example.org>",
+                     headers=(("Auto-Submitted", "auto-replied"),))
+        self.receive(DANA, T0 + timedelta(days=5), "Re: Catching up", "<dana-back@example.org>",
+                     headers=marks)
+        seen = mail.history([DANA], SINCE)[DANA]
+        assert close_to(seen.last_from_contact, T0 + timedelta(days=5))

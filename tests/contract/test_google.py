@@ -24,7 +24,7 @@ from tests.fakes.google import FakeGoogle, event_json, fast_session, running
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
 from .events import CalendarWorld, EventSpec, expected_meetings
-from .mail_contract import ME, MailHistoryContract
+from .mail_contract import DANA, ME, SINCE, T0, Headers, MailHistoryContract, close_to
 
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -134,8 +134,9 @@ class TestGoogleDrafts(DraftBoxContract):
 
 
 def mime(sender: str, to: str, subject: str, message_id: str, at: datetime, *,
-         references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> bytes:
-    """A message as it sits in a Gmail mailbox (RFC 5322 bytes)."""
+         references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
+         headers: Headers = ()) -> bytes:
+    """A message as it sits in a Gmail mailbox (RFC 5322 bytes), ``headers`` last."""
     message = EmailMessage(policy=email.policy.default)
     message["From"] = sender
     message["To"] = to
@@ -147,6 +148,8 @@ def mime(sender: str, to: str, subject: str, message_id: str, at: datetime, *,
     if references:
         message["In-Reply-To"] = references[-1]
         message["References"] = " ".join(references)
+    for name, value in headers:
+        message[name] = value
     message.set_content("Hello,\n\nA short note.\n")
     return message.as_bytes()
 
@@ -163,9 +166,10 @@ class TestGmailHistory(MailHistoryContract):
         assert [r for r in fake.calls() if r.method != "GET"] == [], "the mailbox was changed"
 
     def receive(self, sender: str, at: datetime, subject: str, message_id: str,
-                references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
-        self.server.put_message(mime(sender, ME, subject, message_id, at,
-                                     references=references, cc=cc), at, ("INBOX", "UNREAD"))
+                references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
+                headers: Headers = ()) -> None:
+        self.server.put_message(mime(sender, ME, subject, message_id, at, references=references,
+                                     cc=cc, headers=headers), at, ("INBOX", "UNREAD"))
 
     def send(self, to: str, at: datetime, subject: str, message_id: str,
              references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
@@ -174,3 +178,15 @@ class TestGmailHistory(MailHistoryContract):
 
     def save_draft(self, to: str, at: datetime, subject: str, message_id: str) -> None:
         self.server.add_draft(mime(f"Sam Ortiz <{ME}>", to, subject, message_id, at), at)
+
+    def test_the_marks_of_automatic_mail_come_with_the_headers_already_read(
+            self, mail: MailHistory) -> None:
+        self.receive(DANA, T0, "Re: Thank you", "<dana-real@example.org>")
+        self.receive(DANA, T0 + timedelta(days=1), "Out of office", "<dana-oof@example.org>",
+                     headers=(("Auto-Submitted", "auto-replied"),))
+        seen = mail.history([DANA], SINCE)[DANA]
+        assert close_to(seen.last_from_contact, T0)
+        reads = [r for r in self.server.calls("GET") if r.path.count("/messages/") == 1]
+        # One read per message looked at (the auto-reply, then the answer): no extra request.
+        assert len(reads) == 2
+        assert {"Auto-Submitted", "Precedence", "List-Id"} <= set(reads[0].query["metadataHeaders"])

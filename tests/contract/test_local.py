@@ -27,7 +27,7 @@ from tests.vdir import save
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
 from .events import CalendarWorld, EventSpec, safe_name
-from .mail_contract import ME, MailHistoryContract
+from .mail_contract import ME, Headers, MailHistoryContract
 
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -148,8 +148,8 @@ _UNIQUE = itertools.count(1)
 
 def mail_bytes(sender: str, to: Iterable[str], at: datetime | None, subject: str,
                message_id: str | None, references: Iterable[str] = (),
-               cc: Iterable[str] = ()) -> bytes:
-    """A message as a mail client writes it: headers and a short body."""
+               cc: Iterable[str] = (), headers: Iterable[tuple[str, str]] = ()) -> bytes:
+    """A message as a mail client writes it: headers (``headers`` last) and a short body."""
     message = EmailMessage(policy=email.policy.default)
     message["From"] = sender
     message["To"] = ", ".join(to)
@@ -164,6 +164,8 @@ def mail_bytes(sender: str, to: Iterable[str], at: datetime | None, subject: str
     if refs:
         message["References"] = " ".join(refs)
         message["In-Reply-To"] = refs[-1]
+    for name, value in headers:
+        message[name] = value
     message.set_content("Hello,\n\nA few lines of text.\n")
     return message.as_bytes()
 
@@ -196,9 +198,10 @@ class TestLocalMail(MailHistoryContract):
         return MaildirHistory(self.root, [ME], drafts=self.root / "Drafts", account="home")
 
     def receive(self, sender: str, at: datetime, subject: str, message_id: str,
-                references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+                references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
+                headers: Headers = ()) -> None:
         data = mail_bytes(f"Someone <{sender}>", [f"Sam <{ME}>"], at, subject, message_id,
-                          references, cc)
+                          references, cc, headers)
         drop(self.root / "INBOX", data, at)
 
     def send(self, to: str, at: datetime, subject: str, message_id: str,

@@ -22,7 +22,7 @@ from tests.fakes.graph import FakeGraph, StaticTokens, add_series, as_email, mak
 from .calendar_contract import CalendarContract
 from .drafts_contract import DraftBoxContract
 from .events import CalendarWorld, EventSpec
-from .mail_contract import ME, MailHistoryContract
+from .mail_contract import DANA, ME, SINCE, T0, Headers, MailHistoryContract, close_to
 
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -149,9 +149,11 @@ class TestOutlookMail(MailHistoryContract):
         return GraphHistory(client_for(fake))
 
     def receive(self, sender: str, at: datetime, subject: str, message_id: str,
-                references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
+                references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
+                headers: Headers = ()) -> None:
         self.server.put_mail("inbox", sender=sender, to=[ME], cc=cc, subject=subject,
-                             message_id=message_id, references=references, at=at)
+                             message_id=message_id, references=references, at=at,
+                             headers=headers)
 
     def send(self, to: str, at: datetime, subject: str, message_id: str,
              references: tuple[str, ...] = (), cc: tuple[str, ...] = ()) -> None:
@@ -160,3 +162,19 @@ class TestOutlookMail(MailHistoryContract):
 
     def save_draft(self, to: str, at: datetime, subject: str, message_id: str) -> None:
         self.server.put_mail("drafts", to=[to], subject=subject, message_id=message_id, at=at)
+
+    def test_an_out_of_office_reply_from_a_colleague_is_no_answer(self,
+                                                                  mail: MailHistory) -> None:
+        # Within one organisation Exchange marks it by its message class, not by a header.
+        self.receive(DANA, T0, "Re: Thank you", "<dana-real@example.org>")
+        self.server.put_mail("inbox", sender=DANA, to=[ME], subject="Automatic reply: Hello",
+                             message_id="<dana-oof@example.org>", at=T0 + timedelta(days=2),
+                             message_class="IPM.Note.Rules.OofTemplate.Microsoft")
+        before = len(self.server.requested("GET", "/me/messages"))
+        seen = mail.history([DANA], SINCE)[DANA]
+        assert close_to(seen.last_from_contact, T0)
+        # Headers and message class come with the one request for the contact's mail.
+        from_contact = self.server.requested("GET", "/me/messages")[before:]
+        assert len(from_contact) == 1
+        assert "String 0x001A" in from_contact[0].query["$expand"][0]
+        assert "internetMessageHeaders" in from_contact[0].query["$select"][0]

@@ -82,6 +82,9 @@ IN_REPLY_TO = "String 0x1042"
 """PidTagInReplyToId: the In-Reply-To of a message."""
 REFERENCES = "String 0x1039"
 """PidTagInternetReferences: the References of a message."""
+MESSAGE_CLASS = "String 0x001A"
+"""PidTagMessageClass: ``IPM.Note`` for mail, ``IPM.Note.Rules.OofTemplate.Microsoft`` for an
+out-of-office reply from a mailbox of the same organisation."""
 SENDING = ("/send", "/sendmail", "/reply", "/replyall", "/forward")
 """Actions that send mail (they need Mail.Send, which coffeechat never has)."""
 DEFAULT_PAGE = 10
@@ -348,13 +351,15 @@ class FakeGraph:
     def put_mail(self, folder: str, *, to: Sequence[str], subject: str, message_id: str,
                  at: datetime, sender: str | None = None, cc: Sequence[str] = (),
                  bcc: Sequence[str] = (), references: Sequence[str] = (),
-                 body: str = "") -> JSON:
+                 body: str = "", headers: Sequence[tuple[str, str]] = (),
+                 message_class: str = "IPM.Note") -> JSON:
         """Put a message in ``folder`` (``inbox``, ``sentitems`` or ``drafts``) as Exchange
         holds it: from ``sender`` (default the mailbox's owner) to ``to``, ``cc`` and ``bcc``,
         dated ``at``, with its Message-ID, References and In-Reply-To (the last reference), in
-        the conversation of the newest message it refers to (else a new one). Mail in the Inbox
-        also carries its transport headers in ``internetMessageHeaders``. Returns the stored
-        message."""
+        the conversation of the newest message it refers to (else a new one), and its
+        ``message_class`` (:data:`MESSAGE_CLASS`, shown through ``$expand``). Mail in the
+        Inbox also carries its transport headers in ``internetMessageHeaders``, the sender's
+        ``headers`` (such as ``Auto-Submitted``) among them. Returns the stored message."""
         with self._lock:
             folder_id = _WELL_KNOWN[folder.lower()]
             when = _iso(at)
@@ -381,6 +386,7 @@ class FakeGraph:
             if references:
                 _set_extended(item, REFERENCES, " ".join(references))
                 _set_extended(item, IN_REPLY_TO, references[-1])
+            _set_extended(item, MESSAGE_CLASS, message_class)
             if folder_id == INBOX_ID:
                 item["internetMessageHeaders"] = [
                     {"name": name, "value": value} for name, value in (
@@ -388,7 +394,7 @@ class FakeGraph:
                         ("Cc", ", ".join(cc)), ("Subject", subject),
                         ("Date", at.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")),
                         ("In-Reply-To", references[-1] if references else ""),
-                        ("References", " ".join(references))) if value]
+                        ("References", " ".join(references)), *headers) if value]
             self._touch(item)
             self._state.messages[item["id"]] = item
             return _public(item)
