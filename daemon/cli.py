@@ -215,14 +215,14 @@ def status(obj: Context, as_json: bool) -> None:
     with collector.paused():  # the whole state read and shown: nothing for it to collect
         snap = snapshot(settings, settled=as_json)  # every draft ever made, in JSON
         rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
-                                  snap.settled)
+                                  snap.settled.people)
         found = health.load(settings.state_path)
         if as_json:
             click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
                                                     snap.not_read), indent=2))
         else:
             click.echo(views.status_text(found, rows, snap.drafts, snap.plan,
-                                         settings.timezone, snap.not_read))
+                                         settings.timezone, snap.not_read, snap.settled))
 
 
 @cli.command()
@@ -270,7 +270,7 @@ def contacts(obj: Context) -> None:
     with collector.paused():  # as for status
         snap = snapshot(settings)
         rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
-                                  snap.settled)
+                                  snap.settled.people)
         click.echo(views.contacts_text(rows, settings.timezone))
 
 

@@ -302,13 +302,25 @@ class Plan:
 
 class SettledPerson(NamedTuple):
     """Someone in meetings that left the state for the settled file (see
-    :meth:`daemon.store.Store.settled_people`)."""
+    :class:`SettledSummary`)."""
 
     name: str
     meetings: int
     """How many of those meetings they were in (as a contact or having declined)."""
     last_met: datetime | None
     """When the latest of those they were a contact in, not cancelled, ended."""
+
+
+class SettledSummary(NamedTuple):
+    """What left the state for the settled file, counted for the read-outs that show all of
+    history (see :meth:`daemon.store.Store.settled_summary`)."""
+
+    people: dict[str, SettledPerson]
+    """Everyone in those meetings, by address."""
+    drafts: int
+    """How many draft records."""
+    taken_over: int
+    """How many of those the user sent, deleted or edited (seen so)."""
 
 
 DEFAULT_KEYWORDS: tuple[str, ...] = (

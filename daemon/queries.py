@@ -19,7 +19,7 @@ from daemon.model import (
     Meeting,
     Person,
     Plan,
-    SettledPerson,
+    SettledSummary,
 )
 from daemon.planner import plan
 from daemon.replies import mail_for_planning
@@ -40,8 +40,9 @@ class Snapshot:
     not_read: dict[str, Skipped]
     """What each account's calendar could not give when last read (see
     :meth:`Store.skipped`)."""
-    settled: dict[str, SettledPerson]
-    """The people of the meetings that left the state (see :meth:`Store.settled_people`)."""
+    settled: SettledSummary
+    """What left the state and is not in ``interviews`` and ``drafts`` (see
+    :meth:`Store.settled_summary`)."""
 
 
 def snapshot(settings: Settings, now: datetime | None = None, *,
@@ -59,7 +60,7 @@ def snapshot(settings: Settings, now: datetime | None = None, *,
                    mail=mail_for_planning(settings, store))
     return Snapshot(now=moment, interviews=interviews, prefs=prefs, drafts=drafts,
                     plan=current, not_read=store.skipped(),
-                    settled={} if wide else store.settled_people())
+                    settled=SettledSummary({}, 0, 0) if wide else store.settled_summary())
 
 
 def sample_interview(settings: Settings, now: datetime) -> Interview:
@@ -155,7 +156,7 @@ def change_prefs(settings: Settings, prefs: ContactPrefs) -> str:
     with write_lock(settings.state_path):
         store = Store(settings.state_path, writable=True)
         known = {p.email for iv in store.interviews() for p in (*iv.contacts, *iv.declined)}
-        if prefs.email not in known and prefs.email not in store.settled_people():
+        if prefs.email not in known and prefs.email not in store.settled_summary().people:
             raise CoffeechatError(f"{prefs.email} is not a contact of any tagged meeting; "
                                   "`coffeechat contacts` lists them")
         if prefs.since is None:

@@ -41,6 +41,7 @@ from daemon.model import (
     DraftRecord,
     Interview,
     SettledPerson,
+    SettledSummary,
 )
 from daemon.skipped import Skipped
 from daemon.storage import AtomicJSONStorage, sweep_temporaries
@@ -55,7 +56,7 @@ _SETTLED_ID = 3
 """The meta document saying what was moved to the settled file: ``ids``, the document ids
 of the meetings whose records moved there (16 hex digits each, concatenated; some of those
 meetings stay in the state too), ``latest_end``, when the latest of them ended, and
-``people``, what :meth:`Store.settled_people` gives."""
+``people``, ``drafts`` and ``taken_over``, what :meth:`Store.settled_summary` gives."""
 _SETTLE_CHECK_ID = 4
 """The meta document with the time (``at``) settled meetings were last looked for."""
 _BY_ACCOUNT_UID = itemgetter("account", "uid")
@@ -353,17 +354,17 @@ class Store:
                              "back; the file was changed by hand or is damaged. Restore it "
                              "from a backup.") from None
 
-    def settled_people(self) -> dict[str, SettledPerson]:
-        """Everyone in a meeting that left the state for the settled file, by address: their
-        name, how many such meetings, and when the latest of them they were a contact in ended
-        (``None``: none has taken place), for the read-outs that count meetings per person."""
+    def settled_summary(self) -> SettledSummary:
+        """What left the state for the settled file, counted (see :class:`SettledSummary`)."""
         doc = self.meta.get(doc_id=_SETTLED_ID)
-        people = doc.get("people", {}) if isinstance(doc, dict) else {}
+        if not isinstance(doc, dict):
+            return SettledSummary({}, 0, 0)
         try:
-            return {email: SettledPerson(str(name), int(count),
-                                         None if last is None else codec.parse_time(last))
-                    for email, (name, count, last) in people.items()}
-        except (AttributeError, TypeError, ValueError):
+            people = {email: SettledPerson(str(name), int(count),
+                                           None if last is None else codec.parse_time(last))
+                      for email, (name, count, last) in doc["people"].items()}
+            return SettledSummary(people, int(doc["drafts"]), int(doc["taken_over"]))
+        except (AttributeError, KeyError, TypeError, ValueError):
             raise StateError(f"{self.path}: the record of settled meetings does not read "
                              "back; the file was changed by hand or is damaged. Restore it "
                              "from a backup.") from None
@@ -442,12 +443,18 @@ class Store:
         assert latest is not None
         ids = "".join(f"{key:016x}" for key in sorted(index))
         history = self._history()
-        away = [] if history is None else [
-            doc for key, doc in history._documents_by_id("meetings")
-            if key in index and not self.meetings.contains(doc_id=key)]
-        self._upsert(self.meta, _SETTLED_ID,
-                     {"ids": ids, "latest_end": codec.format_time(latest),
-                      "people": _people(away)}, plan_input=True)
+        settled = [] if history is None else [
+            (key, doc) for key, doc in history._documents_by_id("meetings") if key in index]
+        uids = {doc["uid"] for _, doc in settled}
+        papers = [] if history is None else [
+            doc for key, doc in history._documents_by_id("drafts")
+            if doc.get("meeting_uid") in uids and not self.drafts_table.contains(doc_id=key)]
+        away = [doc for key, doc in settled if not self.meetings.contains(doc_id=key)]
+        self._upsert(self.meta, _SETTLED_ID, {
+            "ids": ids, "latest_end": codec.format_time(latest), "people": _people(away),
+            "drafts": len(papers),
+            "taken_over": sum(1 for doc in papers if doc.get("observed") != "untouched")},
+            plan_input=True)
 
     def _settled_copy(self, key: int) -> JSON | None:
         """The meeting ``key`` as stored, if its records settled: the state's copy, else the

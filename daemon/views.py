@@ -17,6 +17,7 @@ from daemon.model import (
     Interview,
     Plan,
     SettledPerson,
+    SettledSummary,
     Skip,
 )
 from daemon.skipped import MAX_SOURCES, Skipped
@@ -178,9 +179,12 @@ def status_json(health: Health, rows: list[ContactRow],
 
 def status_text(health: Health, rows: list[ContactRow],
                 records: dict[str, DraftRecord], current: Plan, tz: ZoneInfo,
-                not_read: Mapping[str, Skipped] | None = None) -> str:
-    """Everything ``status`` prints, for people; ``not_read`` is :meth:`Store.skipped`."""
+                not_read: Mapping[str, Skipped] | None = None,
+                settled: SettledSummary | None = None) -> str:
+    """Everything ``status`` prints, for people; ``not_read`` is :meth:`Store.skipped`, and
+    ``settled`` counts the drafts of settled history, which ``records`` leaves out."""
     not_read = not_read or {}
+    settled = settled or SettledSummary({}, 0, 0)
     out = ["Accounts:"]
     if not health.accounts:
         out.append("  no cycle has run yet (coffeechat run --once)")
@@ -204,19 +208,19 @@ def status_text(health: Health, rows: list[ContactRow],
         if r.why:
             out.append(f"      paused by coffeechat: {r.why} (coffeechat contact resume "
                        f"{r.email})")
-    out.append(f"\nDrafts made: {len(records)}")
+    out.append(f"\nDrafts made: {len(records) + settled.drafts}")
     for rec in _latest(records.values()):
         state = "" if rec.state == "created" else f" [{rec.state}]"
         out.append(f"  {when(rec.created_at, tz)}  {rec.kind:<12} {rec.contact}{state}")
-    out.extend(_more(len(records)))
+    out.extend(_more(len(records) + settled.drafts))
     touched = [r for r in records.values() if r.observed != "untouched"]
-    if touched:
-        out.append(f"\nDrafts you took over: {len(touched)}")
+    if touched or settled.taken_over:
+        out.append(f"\nDrafts you took over: {len(touched) + settled.taken_over}")
         for rec in _latest(touched):
             what = ("you edited it; coffeechat leaves it alone" if rec.observed == "edited"
                     else "sent or deleted")
             out.append(f"  {rec.kind:<12} {rec.contact}: {what}")
-        out.extend(_more(len(touched)))
+        out.extend(_more(len(touched) + settled.taken_over))
     flagged = [r for r in records.values() if r.flag]
     if flagged:
         out.append(f"\nCheck these drafts: {len(flagged)}")

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon import health, views
 from daemon.doctor import run_checks
 from daemon.errors import StateError
 from daemon.model import (
@@ -26,6 +27,7 @@ from daemon.model import (
     Person,
 )
 from daemon.planner import catch_up_key, draft_key, plan
+from daemon.queries import snapshot
 from daemon.settle import cutoff, settleable, still_planned_for
 from daemon.store import Store, settled_path
 from tests.memory import Harness, memory_settings
@@ -368,4 +370,25 @@ def test_a_full_read_that_changes_every_settled_meeting_brings_all_back_at_once(
     store.flush()
     store = Store(tmp_path / "state.json")
     assert [iv.notes for iv in store.interviews()] == ["read again"] * 30
-    assert len(store.drafts()) == 30 and store.settled_people() == {}
+    assert len(store.drafts()) == 30 and store.settled_summary() == (({}, 0, 0))
+
+
+def test_status_counts_the_settled_drafts_and_contacts_their_meetings(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    settings = memory_settings(tmp_path)
+    store = _stored(tmp_path, now)
+    uids = _settle_all(store, now)
+    store.flush()
+    snap = snapshot(settings, now)
+    assert len(snap.drafts) == 0 and snap.settled.drafts == 30 == snap.settled.taken_over
+    assert len(snap.interviews) == 30 - len(uids)
+    rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
+                              snap.settled.people)
+    [ana] = rows
+    assert ana.meetings == 30 and ana.last_met == _world(now)[0][-1].meeting.end
+    text = views.status_text(health.load(settings.state_path), rows, snap.drafts, snap.plan,
+                             settings.timezone, snap.not_read, snap.settled)
+    assert "Drafts made: 30" in text and "Drafts you took over: 30" in text
+    whole = snapshot(settings, now, settled=True)
+    assert len(whole.drafts) == 30 and len(whole.interviews) == 30
+    assert whole.settled == ({}, 0, 0)
