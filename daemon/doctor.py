@@ -10,6 +10,7 @@ checks read the calendar and look a key up in Drafts).
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ def run_checks(settings: Settings, now: datetime | None = None) -> list[Check]:
     checks = [Check("config", True, f"{settings.path}: {len(settings.accounts)} account(s)")]
     checks.append(_timezone(settings, moment))
     checks.extend(_state(settings.state_path))
+    checks.append(_state_folder(settings.state_path))
     checks.extend(_private_files(data_dir() / "tokens", "token file"))
     checks.extend(_templates(settings, moment))
     checks.extend(_accounts(settings))
@@ -83,6 +85,24 @@ def _state(path: Path) -> Iterator[Check]:
         return
     yield Check("state file", True, f"{path}: readable, {count} draft record(s)")
     yield from _private_files(path.parent, "state file", pattern=path.name + "*")
+
+
+def _state_folder(path: Path) -> Check:
+    """Whether the state's folder (or the nearest folder that exists, where it would be made)
+    can be written, found without writing: a read-only mount, then the permissions."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    problem = ""
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        problem = "is on a read-only file system"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = "cannot be written by you"
+    if problem:
+        return Check("state folder", False, f"{folder} {problem}: no cycle can run",
+                     "make it writable (remount it read-write, or fix its owner or "
+                     "permissions), or set [state] path in the config to a writable place")
+    return Check("state folder", True, f"{folder}: writable")
 
 
 def _private_files(folder: Path, what: str, pattern: str = "*") -> Iterator[Check]:
