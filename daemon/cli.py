@@ -218,10 +218,10 @@ def status(obj: Context, as_json: bool) -> None:
         found = health.load(settings.state_path)
         if as_json:
             click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
-                                                    snap.not_read), indent=2))
+                                                    snap.not_read, now=snap.now), indent=2))
         else:
             click.echo(views.status_text(found, rows, snap.drafts, snap.plan,
-                                         settings.timezone, snap.not_read))
+                                         settings.timezone, snap.not_read, now=snap.now))
 
 
 @cli.command()
