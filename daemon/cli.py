@@ -173,7 +173,10 @@ def doctor(obj: Context) -> None:
     try:
         checks = run_checks(obj.settings())
     except ConfigError as exc:
-        checks = [Check("config", False, str(exc), f"edit {exc.path}")]
+        fix = (f"edit {exc.path}" if Path(exc.path).exists() else
+               "coffeechat init writes a starter config (or pass --config PATH)")
+        click.echo(report_text([Check("config", False, str(exc), fix)]))
+        sys.exit(EXIT_CONFIG)  # as `run` does
     click.echo(report_text(checks))
     sys.exit(0 if all(c.ok for c in checks) else EXIT_FAILED)
 

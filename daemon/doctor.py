@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connectors.base import ConnectorEnv, MailHistory, open_account
+from connectors.base import Account, ConnectorEnv, MailHistory, open_account
 from daemon.config import Settings
 from daemon.errors import AuthError, CoffeechatError
-from daemon.model import DRAFT_KINDS
+from daemon.model import DRAFT_KINDS, JSON
 from daemon.paths import data_dir
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.skipped import Skipped
@@ -150,22 +150,45 @@ def _accounts(settings: Settings) -> Iterator[Check]:
         cursor = None if store is None else store.cursor(account.name)
         try:
             handle = open_account(account.name, account.kind, account.options, env)
-            # Read-only: the first change (or the end of an empty one) proves the calendar
-            # answers; the rest is not read and the new cursor is not kept.
-            next(handle.calendar.changes(cursor), None)
-            handle.drafts.find(PROBE_KEY)
-        except AuthError as exc:
-            yield Check(f"account {account.name}", False, str(exc),
-                        f"coffeechat auth {account.kind} --account {account.name}")
         except CoffeechatError as exc:
-            yield Check(f"account {account.name}", False, str(exc),
-                        "check the account's keys in the config and the network")
+            yield _account_failed(account.name, account.kind, [exc])
+            continue
+        problems = _probe(handle, cursor)
+        if problems:
+            yield _account_failed(account.name, account.kind, problems)
         else:
             yield Check(f"account {account.name}", True,
                         f"{account.kind}: calendar and Drafts folder reachable")
-            yield _replies(account.name, account.kind, handle.mail)
+        yield _replies(account.name, account.kind, handle.mail)
         if account.name in not_read:
             yield _not_read(account.name, not_read[account.name])
+
+
+def _probe(handle: Account, cursor: JSON | None) -> list[CoffeechatError]:
+    """The problems of an opened account's calendar and Drafts folder, each checked even when
+    the other failed, so both are told in one run. Read-only: the first change (or the end of
+    an empty one) proves the calendar answers; the rest is not read, the cursor not kept."""
+    problems: list[CoffeechatError] = []
+    try:
+        next(handle.calendar.changes(cursor), None)
+    except CoffeechatError as exc:
+        problems.append(exc)
+    try:
+        handle.drafts.find(PROBE_KEY)
+    except CoffeechatError as exc:
+        problems.append(exc)
+    return problems
+
+
+def _account_failed(name: str, kind: str, problems: list[CoffeechatError]) -> Check:
+    """The failed check of an account, with every problem found and the fix for its kind."""
+    if any(isinstance(exc, AuthError) for exc in problems):
+        fix = f"coffeechat auth {kind} --account {name}"
+    elif kind == "local":
+        fix = "make the folders named above, or fix the account's paths in the config"
+    else:
+        fix = "check the account's keys in the config and the network"
+    return Check(f"account {name}", False, "; and ".join(str(exc) for exc in problems), fix)
 
 
 def _not_read(name: str, found: Skipped) -> Check:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from daemon.errors import StateError
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -42,20 +45,26 @@ def run_lock(state_path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def write_lock(state_path: Path, timeout: float = 60.0) -> Iterator[None]:
-    """Hold the write lock of ``state_path``, waiting up to ``timeout`` seconds for it.
+def write_lock(state_path: Path, timeout: float | None = 60.0) -> Iterator[None]:
+    """Hold the write lock of ``state_path``, waiting up to ``timeout`` seconds for it (with
+    ``None``, as long as the cycle holding it takes, saying so in the log once).
 
     Raises ``StateError`` when it cannot be had in time, or the lock file cannot be made.
     """
     path = state_path.with_name(state_path.name + ".lock")
     fd = _open(path, state_path)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if deadline is None:
+                    log.warning("%s is busy: a cycle is running; waiting for it to finish",
+                                state_path)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    break
                 if time.monotonic() >= deadline:
                     raise StateError(
                         f"{state_path} stayed busy for {timeout:.0f} s (a cycle is running); "
@@ -64,7 +73,6 @@ def write_lock(state_path: Path, timeout: float = 60.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
 
 def _open(path: Path, state_path: Path) -> int:
     """Open (making it, and its folder, if need be) the lock file ``path``.

@@ -279,7 +279,7 @@ def test_the_write_lock_waits_then_gives_up_with_a_message(tmp_path: Path) -> No
         started = time.monotonic()
         with pytest.raises(StateError, match="busy"), write_lock(path, timeout=0.3):
             pass
-        assert 0.25 < time.monotonic() - started < 3
+        assert 0.25 < time.monotonic() - started < 30  # gave up, far before the holder did
     finally:
         proc.kill()
         proc.wait()

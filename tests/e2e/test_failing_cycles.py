@@ -66,3 +66,30 @@ def test_a_planned_cycle_long_past_is_overdue_and_nothing_is_shown_ok() -> None:
     on_time = status_text(health, [], {}, nothing, ZoneInfo("UTC"),
                           now=NOW - timedelta(hours=2, minutes=56))
     assert "personal     last cycle" in on_time and " ok " in on_time
+
+
+HOLDER = ("import sys; from pathlib import Path; from daemon.locks import write_lock\n"
+          "with write_lock(Path(sys.argv[1])):\n print('held', flush=True); sys.stdin.read()")
+
+
+def test_contact_stop_waits_for_a_running_cycle_to_finish(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.add_event("a1", "Coffee chat with Ana", NOW + timedelta(days=9), ("Ana", "ana@x.org"))
+    assert ws.run("run", "--once").returncode == 0
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(ws.root / "state.json")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "held"  # a "cycle" holds the state
+        stop = ws.popen("contact", "stop", "ana@x.org")
+        assert stop.stderr is not None
+        assert "waiting for it to finish" in stop.stderr.readline()
+        assert stop.poll() is None  # it waits (the lock is held until the holder is told)
+        holder.stdin.close()  # the cycle ends, however long it took
+        out, err = stop.communicate(timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert stop.returncode == 0, err
+    assert "Stopped: no more drafts to ana@x.org" in out
+    assert '"stopped"' in (ws.root / "state.json").read_text()
