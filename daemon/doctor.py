@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import Account, ConnectorEnv, MailHistory, open_account
+from daemon import health
 from daemon.config import Settings
 from daemon.errors import AuthError, CoffeechatError
 from daemon.model import DRAFT_KINDS, JSON
@@ -56,6 +57,7 @@ def run_checks(settings: Settings, now: datetime | None = None) -> list[Check]:
     moment = now or datetime.now(UTC)
     checks = [Check("config", True, f"{settings.path}: {len(settings.accounts)} account(s)")]
     checks.append(_timezone(settings, moment))
+    checks.append(_clock(settings.state_path, moment))
     checks.extend(_state(settings.state_path))
     checks.append(_state_folder(settings.state_path))
     checks.extend(_private_files(data_dir() / "tokens", "token file"))
@@ -70,6 +72,18 @@ def _timezone(settings: Settings, now: datetime) -> Check:
     return Check("time zone", True,
                  f"{settings.timezone.key}: now {local:%a %H:%M} {local.tzname()} "
                  f"(UTC{offset[:3]}:{offset[3:]}); drafts are timed in this zone")
+
+
+def _clock(state_path: Path, now: datetime) -> Check:
+    """Whether ``now`` is behind the latest cycle already run (the health file says when)."""
+    latest = health.load(state_path).behind(now)
+    if latest is None:
+        return Check("clock", True, f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    return Check("clock", True,
+                 f"it says {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC, but a cycle already ran "
+                 f"at {latest.astimezone(UTC):%Y-%m-%d %H:%M} UTC: the clock is behind",
+                 "set the clock right (timedatectl); meanwhile no draft earlier in a meeting's "
+                 "life than one already written is made", warning=True)
 
 
 def _state(path: Path) -> Iterator[Check]:
