@@ -173,7 +173,10 @@ def doctor(obj: Context) -> None:
     try:
         checks = run_checks(obj.settings())
     except ConfigError as exc:
-        checks = [Check("config", False, str(exc), f"edit {exc.path}")]
+        fix = (f"edit {exc.path}" if Path(exc.path).exists() else
+               "coffeechat init writes a starter config (or pass --config PATH)")
+        click.echo(report_text([Check("config", False, str(exc), fix)]))
+        sys.exit(EXIT_CONFIG)  # as `run` does
     click.echo(report_text(checks))
     sys.exit(0 if all(c.ok for c in checks) else EXIT_FAILED)
 
@@ -219,10 +222,11 @@ def status(obj: Context, as_json: bool) -> None:
         found = health.load(settings.state_path)
         if as_json:
             click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
-                                                    snap.not_read), indent=2))
+                                                    snap.not_read, now=snap.now), indent=2))
         else:
             click.echo(views.status_text(found, rows, snap.drafts, snap.plan,
-                                         settings.timezone, snap.not_read, snap.settled))
+                                         settings.timezone, snap.not_read, snap.settled,
+                                         now=snap.now))
 
 
 @cli.command()

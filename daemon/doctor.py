@@ -10,16 +10,18 @@ checks read the calendar and look a key up in Drafts).
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connectors.base import ConnectorEnv, MailHistory, open_account
+from connectors.base import Account, ConnectorEnv, MailHistory, open_account
+from daemon import health
 from daemon.config import Settings
 from daemon.errors import AuthError, CoffeechatError
-from daemon.model import DRAFT_KINDS
+from daemon.model import DRAFT_KINDS, JSON
 from daemon.paths import data_dir
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.skipped import Skipped
@@ -55,7 +57,9 @@ def run_checks(settings: Settings, now: datetime | None = None) -> list[Check]:
     moment = now or datetime.now(UTC)
     checks = [Check("config", True, f"{settings.path}: {len(settings.accounts)} account(s)")]
     checks.append(_timezone(settings, moment))
+    checks.append(_clock(settings.state_path, moment))
     checks.extend(_state(settings.state_path))
+    checks.append(_state_folder(settings.state_path))
     checks.extend(_private_files(data_dir() / "tokens", "token file"))
     checks.extend(_templates(settings, moment))
     checks.extend(_accounts(settings))
@@ -68,6 +72,18 @@ def _timezone(settings: Settings, now: datetime) -> Check:
     return Check("time zone", True,
                  f"{settings.timezone.key}: now {local:%a %H:%M} {local.tzname()} "
                  f"(UTC{offset[:3]}:{offset[3:]}); drafts are timed in this zone")
+
+
+def _clock(state_path: Path, now: datetime) -> Check:
+    """Whether ``now`` is behind the latest cycle already run (the health file says when)."""
+    latest = health.load(state_path).behind(now)
+    if latest is None:
+        return Check("clock", True, f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    return Check("clock", True,
+                 f"it says {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC, but a cycle already ran "
+                 f"at {latest.astimezone(UTC):%Y-%m-%d %H:%M} UTC: the clock is behind",
+                 "set the clock right (timedatectl); meanwhile no draft earlier in a meeting's "
+                 "life than one already written is made", warning=True)
 
 
 def _state(path: Path) -> Iterator[Check]:
@@ -87,6 +103,24 @@ def _state(path: Path) -> Iterator[Check]:
     settled = settled_path(path)
     if settled.exists():
         yield from _private_files(settled.parent, "state file", pattern=settled.name + "*")
+
+
+def _state_folder(path: Path) -> Check:
+    """Whether the state's folder (or the nearest folder that exists, where it would be made)
+    can be written, found without writing: a read-only mount, then the permissions."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    problem = ""
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        problem = "is on a read-only file system"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = "cannot be written by you"
+    if problem:
+        return Check("state folder", False, f"{folder} {problem}: no cycle can run",
+                     "make it writable (remount it read-write, or fix its owner or "
+                     "permissions), or set [state] path in the config to a writable place")
+    return Check("state folder", True, f"{folder}: writable")
 
 
 def _private_files(folder: Path, what: str, pattern: str = "*") -> Iterator[Check]:
@@ -134,22 +168,45 @@ def _accounts(settings: Settings) -> Iterator[Check]:
         cursor = None if store is None else store.cursor(account.name)
         try:
             handle = open_account(account.name, account.kind, account.options, env)
-            # Read-only: the first change (or the end of an empty one) proves the calendar
-            # answers; the rest is not read and the new cursor is not kept.
-            next(handle.calendar.changes(cursor), None)
-            handle.drafts.find(PROBE_KEY)
-        except AuthError as exc:
-            yield Check(f"account {account.name}", False, str(exc),
-                        f"coffeechat auth {account.kind} --account {account.name}")
         except CoffeechatError as exc:
-            yield Check(f"account {account.name}", False, str(exc),
-                        "check the account's keys in the config and the network")
+            yield _account_failed(account.name, account.kind, [exc])
+            continue
+        problems = _probe(handle, cursor)
+        if problems:
+            yield _account_failed(account.name, account.kind, problems)
         else:
             yield Check(f"account {account.name}", True,
                         f"{account.kind}: calendar and Drafts folder reachable")
-            yield _replies(account.name, account.kind, handle.mail)
+        yield _replies(account.name, account.kind, handle.mail)
         if account.name in not_read:
             yield _not_read(account.name, not_read[account.name])
+
+
+def _probe(handle: Account, cursor: JSON | None) -> list[CoffeechatError]:
+    """The problems of an opened account's calendar and Drafts folder, each checked even when
+    the other failed, so both are told in one run. Read-only: the first change (or the end of
+    an empty one) proves the calendar answers; the rest is not read, the cursor not kept."""
+    problems: list[CoffeechatError] = []
+    try:
+        next(handle.calendar.changes(cursor), None)
+    except CoffeechatError as exc:
+        problems.append(exc)
+    try:
+        handle.drafts.find(PROBE_KEY)
+    except CoffeechatError as exc:
+        problems.append(exc)
+    return problems
+
+
+def _account_failed(name: str, kind: str, problems: list[CoffeechatError]) -> Check:
+    """The failed check of an account, with every problem found and the fix for its kind."""
+    if any(isinstance(exc, AuthError) for exc in problems):
+        fix = f"coffeechat auth {kind} --account {name}"
+    elif kind == "local":
+        fix = "make the folders named above, or fix the account's paths in the config"
+    else:
+        fix = "check the account's keys in the config and the network"
+    return Check(f"account {name}", False, "; and ".join(str(exc) for exc in problems), fix)
 
 
 def _not_read(name: str, found: Skipped) -> Check:

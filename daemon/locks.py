@@ -9,7 +9,9 @@ can still do so while the service is running, between its cycles.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -17,14 +19,15 @@ from pathlib import Path
 
 from daemon.errors import StateError
 
+log = logging.getLogger(__name__)
+
 
 @contextlib.contextmanager
 def run_lock(state_path: Path) -> Iterator[None]:
     """Hold the run lock of ``state_path``; raises ``StateError`` at once if another process
-    holds it, naming that process."""
+    holds it, naming that process, or if the lock file cannot be made."""
     path = state_path.with_name(state_path.name + ".run.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open(path, state_path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -42,21 +45,26 @@ def run_lock(state_path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def write_lock(state_path: Path, timeout: float = 60.0) -> Iterator[None]:
-    """Hold the write lock of ``state_path``, waiting up to ``timeout`` seconds for it.
+def write_lock(state_path: Path, timeout: float | None = 60.0) -> Iterator[None]:
+    """Hold the write lock of ``state_path``, waiting up to ``timeout`` seconds for it (with
+    ``None``, as long as the cycle holding it takes, saying so in the log once).
 
-    Raises ``StateError`` when it cannot be had in time.
+    Raises ``StateError`` when it cannot be had in time, or the lock file cannot be made.
     """
     path = state_path.with_name(state_path.name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open(path, state_path)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if deadline is None:
+                    log.warning("%s is busy: a cycle is running; waiting for it to finish",
+                                state_path)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    break
                 if time.monotonic() >= deadline:
                     raise StateError(
                         f"{state_path} stayed busy for {timeout:.0f} s (a cycle is running); "
@@ -65,3 +73,27 @@ def write_lock(state_path: Path, timeout: float = 60.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+def _open(path: Path, state_path: Path) -> int:
+    """Open (making it, and its folder, if need be) the lock file ``path``.
+
+    Raises ``StateError`` saying what to do when the state folder cannot be written (a
+    read-only file system, no permission, a full disk).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StateError(unwritable(state_path, exc)) from None
+
+
+def unwritable(state_path: Path, exc: OSError) -> str:
+    """What to tell the user when the folder of ``state_path`` cannot be written."""
+    why = {errno.EROFS: "it is on a read-only file system",
+           errno.EACCES: "you have no permission to write there",
+           errno.EPERM: "you have no permission to write there",
+           errno.ENOSPC: "the disk is full"}.get(exc.errno or 0, exc.strerror or str(exc))
+    return (f"coffeechat cannot write in {state_path.parent} ({why}), where it keeps its "
+            f"state {state_path.name} and its locks. Make that folder writable (remount it "
+            "read-write, or fix its owner or permissions), or set [state] path in the config to "
+            "a writable place; nothing was changed.")

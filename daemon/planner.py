@@ -132,6 +132,10 @@ _LABELS: dict[DraftKind, str] = {
     "prep": "prep note",
 }
 _MEETING_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up")
+_LATER_STAGES: dict[DraftKind, tuple[DraftKind, ...]] = {
+    "confirmation": ("thank_you", "follow_up"), "prep": ("thank_you", "follow_up"),
+    "thank_you": ("follow_up",), "follow_up": ()}
+"""For each draft about one meeting, the kinds that come later in the meeting's life."""
 ONE_PENDING: frozenset[DraftKind] = frozenset({"thank_you", "follow_up"})
 """The kinds of which a contact has at most one in Drafts: the next waits for the last to go."""
 _WAITS_FOR_WORK: frozenset[DraftKind] = frozenset({"confirmation", "follow_up", "catch_up"})
@@ -570,6 +574,11 @@ def _one_meeting_draft(kind: DraftKind, m: NormalMeeting, p: Person, place: _Pla
     held = _held_by_prefs(p, ctx)
     if held is not None:
         return _skip(kind, m, p, f"{label}: {held}")
+    written = _written_later(kind, m, p, ctx)
+    if written is not None:
+        return _skip(kind, m, p, f"{label}: its {_LABELS[written]} is already written, and "
+                                 "nothing earlier in a meeting's life comes after it (is the "
+                                 "clock behind?)")
     if kind == "confirmation":
         outcome = _hold_for_work(_confirmation(m, p, place.before, ctx), ctx,
                                  m.start - CONFIRMATION_CUTOFF)
@@ -595,6 +604,19 @@ def _one_meeting_draft(kind: DraftKind, m: NormalMeeting, p: Person, place: _Pla
                                  f"your last {_LABELS[kind]} to them is still in Drafts; this "
                                  f"one comes once that one is sent or deleted")
     return outcome
+
+
+def _written_later(kind: DraftKind, m: NormalMeeting, p: Person,
+                   ctx: _Context) -> DraftKind | None:
+    """A draft of a later stage of ``m``'s life than ``kind`` (confirmation and prep, then
+    thank-you, then follow-up) already written to ``p`` (in any state but being withdrawn),
+    or ``None``. Such a draft proves the earlier stage is over, whatever the clock says: a
+    clock set back must not bring a confirmation after the thank-you."""
+    for later in _LATER_STAGES[kind]:
+        record = ctx.drafts.get(draft_key(later, m.uid, p.email))
+        if record is not None and record.state != "withdrawing":
+            return later
+    return None
 
 
 def _wrote_since(p: Person, moment: datetime, ctx: _Context) -> datetime | None:

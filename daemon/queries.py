@@ -152,8 +152,9 @@ def preview_spec(settings: Settings, store: Store, kind: DraftKind, interview: I
 def change_prefs(settings: Settings, prefs: ContactPrefs) -> str:
     """Record the user's choice about a contact seen in a tagged meeting; returns a sentence
     saying what changed; the choice is dated now (so after ``resume``, catch-ups sent before
-    no longer count as unanswered). Raises ``CoffeechatError`` for an unknown address."""
-    with write_lock(settings.state_path):
+    no longer count as unanswered); a running cycle is waited for, however long it takes.
+    Raises ``CoffeechatError`` for an unknown address."""
+    with write_lock(settings.state_path, timeout=None):
         store = Store(settings.state_path, writable=True)
         known = {p.email for iv in store.interviews() for p in (*iv.contacts, *iv.declined)}
         if prefs.email not in known and prefs.email not in store.settled_summary().people:

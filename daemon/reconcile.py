@@ -8,8 +8,9 @@ the store knows. Such a draft is *stale* when:
   a confirmation or prep note no longer makes sense (a thank-you or follow-up, written after
   the meeting took place, still does);
 - its meeting moved (time or place differ from when the draft was written): a confirmation or
-  prep note names the old details; a thank-you or follow-up is stale only if the meeting now
-  ends in the future (so it has not taken place yet).
+  prep note names the old details; a thank-you or follow-up is stale only if the meeting's own
+  start moved and it now ends in the future (so it has not taken place yet): a new place or
+  end, or a clock that is behind, never withdraws one.
 
 A stale draft the user has not touched is *withdrawn*: removed from Drafts and forgotten, so the
 planner writes it again for the new time (in the same cycle when it is due) or not at all. A
@@ -42,11 +43,32 @@ _BEFORE_THE_MEETING: frozenset[DraftKind] = frozenset({"confirmation", "prep"})
 
 
 def facts_of(meeting: Meeting) -> str:
-    """A short digest of what a draft shows of a meeting (start, end, place, link): when it
-    differs from the digest kept with a draft, the meeting moved."""
+    """A short digest of what a draft shows of a meeting, as ``START/REST``: a digest of its
+    start (and whether it is all-day), then of its end, place and link. When it differs from
+    the digest kept with a draft, the meeting moved; when its first part differs, the
+    meeting's own start moved."""
+    start = _digest(meeting.start.astimezone(UTC).isoformat(), str(meeting.all_day))
+    rest = _digest(meeting.end.astimezone(UTC).isoformat(), meeting.location.strip(),
+                   meeting.link.strip())
+    return f"{start}/{rest}"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _legacy_facts(meeting: Meeting) -> str:
+    """The one-part digest kept with drafts written before :func:`facts_of` had two parts."""
     parts = (meeting.start.astimezone(UTC).isoformat(), meeting.end.astimezone(UTC).isoformat(),
              meeting.location.strip(), meeting.link.strip(), str(meeting.all_day))
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _start_moved(kept: str, facts: str) -> bool:
+    """Whether the start in ``facts`` differs from the one in the digest ``kept`` with a
+    draft (unknown for a one-part digest that no longer matches: then it did not, as far as
+    anyone can tell)."""
+    return "/" in kept and kept.split("/", 1)[0] != facts.split("/", 1)[0]
 
 
 @dataclass
@@ -82,8 +104,9 @@ def reconcile(store: Store, account: str, box: DraftBox, now: datetime) -> Recon
         interview = (None if record.meeting_uid is None
                      else store.interview(account, record.meeting_uid))
         facts = "" if interview is None else facts_of(interview.meeting)
-        if not record.facts and facts:
-            store.put_draft(replace(record, facts=facts))  # written before digests were kept
+        if facts and (not record.facts or (interview is not None and "/" not in record.facts
+                                            and record.facts == _legacy_facts(interview.meeting))):
+            store.put_draft(replace(record, facts=facts))  # written before these digests
             continue
         why = _stale(record, interview, facts, now)
         if why is not None:
@@ -111,9 +134,11 @@ def _stale(record: DraftRecord, interview: Interview | None, facts: str,
     assert interview is not None
     if facts == record.facts:
         return None
-    if record.kind in _BEFORE_THE_MEETING or interview.meeting.end > now:
+    if record.kind in _BEFORE_THE_MEETING:
         return "the meeting moved"
-    return None
+    if _start_moved(record.facts, facts) and interview.meeting.end > now:
+        return "the meeting moved to a time still to come"
+    return None  # written after the meeting: a new place or end changes nothing of it
 
 
 def _withdraw(store: Store, record: DraftRecord, box: DraftBox, why: str,

@@ -4,10 +4,10 @@ Two steps, both defensive:
 
 * :class:`Renderer` fills a template (a trusted file: a packaged default from
   ``daemon.templates`` or one from the user's override folder) in a Jinja2 sandbox with
-  ``StrictUndefined``. Text from a calendar reaches a template only as a variable, never as
-  template source, so ``{{ 7*7 }}`` in an event title stays literal. A template's first line is
-  its subject; it is split off before rendering, so a multi-line variable can never push text
-  into the header area.
+  ``StrictUndefined``, bounded in time and output size (:mod:`daemon.bounded`). Text from a
+  calendar reaches a template only as a variable, never as template source, so ``{{ 7*7 }}``
+  in an event title stays literal. A template's first line is its subject; it is split off
+  before rendering, so a multi-line variable can never push text into the header area.
 * :func:`build_message` makes the :class:`~email.message.EmailMessage` (a reply, with
   ``In-Reply-To`` and ``References``, when given a :class:`~daemon.model.ThreadRef` whose
   Message-ID is strictly valid), then serialises it, parses the bytes back and refuses it unless
@@ -36,8 +36,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from daemon import bounded
+from daemon.bounded import BoundedEnvironment
 from daemon.errors import TemplateError, UnsafeMessageError
 from daemon.links import https_link
 from daemon.model import DRAFT_KINDS, KEY_HEADER, DraftKind, Interview, Me, Person, ThreadRef
@@ -251,8 +252,11 @@ class Renderer:
     def __init__(self, override_dir: Path | None = None) -> None:
         self._override_dir = override_dir
         self._compiled: dict[tuple[str, str], tuple[str, jinja2.Template]] = {}
+        # (file, part) -> (source, error) of a part that went past a render bound: while its
+        # source is unchanged it is not run again, so one slow file costs a cycle its bound once
+        self._over_bounds: dict[tuple[str, str], tuple[str, str]] = {}
         # Plain-text email, not HTML: escaping would corrupt names like "O'Brien & Co".
-        self._env = ImmutableSandboxedEnvironment(
+        self._env = BoundedEnvironment(
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -270,7 +274,9 @@ class Renderer:
         Returns the cleaned one-line subject and the body (blank-line runs collapsed, ending in
         one newline). Raises :class:`TemplateError`, naming the file and line, when the file
         cannot be read, lacks the ``Subject:`` line or the blank line after it, has a syntax
-        error, uses an undefined variable, breaks the sandbox, or fails in any other way.
+        error, uses an undefined variable, breaks the sandbox, runs past the time or size bound
+        of :mod:`daemon.bounded` (a file that did is not run again by this renderer until it
+        changes), or fails in any other way.
         """
         location, is_override = self._locate(kind)
         filename = str(location)
@@ -304,11 +310,17 @@ class Renderer:
     def _render_part(self, part: str, source: str, filename: str, hint: str,
                      variables: Mapping[str, object]) -> str:
         template = self._compile(part, source, filename, hint)
+        over = self._over_bounds.get((filename, part))
+        if over is not None and over[0] == source:  # it would only go past its bound again
+            raise TemplateError(over[1])
         try:
-            return template.render(dict(variables))
+            return bounded.render(template, dict(variables))
         except Exception as exc:  # any failure inside a template is the template's problem
             line = _template_line(exc, filename)
-            raise TemplateError(f"{_where(filename, line)}: {_describe(exc)}{hint}") from exc
+            message = f"{_where(filename, line)}: {_describe(exc)}{hint}"
+            if isinstance(exc, bounded.RenderBoundError):
+                self._over_bounds[(filename, part)] = (source, message)
+            raise TemplateError(message) from exc
 
 
     def _compile(self, part: str, source: str, filename: str, hint: str) -> jinja2.Template:

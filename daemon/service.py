@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 import schedule
@@ -69,15 +70,31 @@ def cycle_once(settings: Settings, clock: Clock = utc_now, opener: Opener = _def
     """
     env = ConnectorEnv(timezone=settings.timezone, clock=clock, data_dir=data_dir())
     renderer = Renderer(settings.templates_dir)
-    with write_lock(settings.state_path):
-        store = Store(settings.state_path, writable=True)
-        report = run_cycle(settings, store, env, renderer, opener, only)
+    started = clock()
+    latest = health.load(settings.state_path).behind(started)
+    if latest is not None:
+        log.warning("the clock is behind: it says %s, but a cycle already ran at %s; no draft "
+                    "earlier in a meeting's life than one already written is made, but set "
+                    "the clock right (timedatectl)", started.isoformat(timespec="seconds"),
+                    latest.isoformat(timespec="seconds"))
     try:
-        health.save(settings.state_path, report, next_cycle)
-    except OSError as exc:
-        log.warning("could not record the cycle's health next to %s: %s",
-                    settings.state_path, exc)
+        with write_lock(settings.state_path):
+            store = Store(settings.state_path, writable=True)
+            report = run_cycle(settings, store, env, renderer, opener, only)
+    except CoffeechatError as exc:
+        _record(health.save_failure, settings.state_path, started, str(exc))
+        raise
+    _record(health.save, settings.state_path, report, next_cycle)
     return report
+
+
+def _record(save: Callable[..., None], state_path: Path, *args: object) -> None:
+    """Write the health file with ``save(state_path, *args)``, logging a failure (health is
+    informative, never a reason to stop)."""
+    try:
+        save(state_path, *args)
+    except OSError as exc:
+        log.warning("could not record the cycle's health next to %s: %s", state_path, exc)
 
 
 def run_once(settings: Settings, clock: Clock = utc_now,

@@ -157,10 +157,19 @@ def _not_read_lines(not_read: Mapping[str, Skipped]) -> list[str]:
 
 def status_json(health: Health, rows: list[ContactRow],
                 records: dict[str, DraftRecord], current: Plan,
-                not_read: Mapping[str, Skipped] | None = None) -> dict[str, Any]:
-    """Everything ``status --json`` prints; ``not_read`` is :meth:`Store.skipped`."""
+                not_read: Mapping[str, Skipped] | None = None, *,
+                now: datetime) -> dict[str, Any]:
+    """Everything ``status --json`` prints at ``now``; ``not_read`` is :meth:`Store.skipped`.
+    An account's ``ok`` is its last sync's; ``last_cycle_failed`` and ``overdue`` say whether
+    cycles have stopped going through since."""
+    failure, behind = health.failure, health.clock_behind
     return {
         "next_cycle": iso(health.next_cycle),
+        "last_cycle_failed": None if failure is None else {"at": iso(failure.at),
+                                                           "message": failure.message},
+        "overdue": health.overdue(now),
+        "clock_behind": None if behind is None else {"at": iso(behind.at),
+                                                     "latest_cycle": iso(behind.latest)},
         "accounts": [{"name": h.name, "last_cycle": iso(h.at), "ok": h.ok,
                       "needs_auth": h.needs_auth, "message": h.message,
                       "drafted": h.drafted} for h in health.accounts],
@@ -180,22 +189,41 @@ def status_json(health: Health, rows: list[ContactRow],
 def status_text(health: Health, rows: list[ContactRow],
                 records: dict[str, DraftRecord], current: Plan, tz: ZoneInfo,
                 not_read: Mapping[str, Skipped] | None = None,
-                settled: SettledSummary | None = None) -> str:
-    """Everything ``status`` prints, for people; ``not_read`` is :meth:`Store.skipped`, and
-    ``settled`` counts the drafts of settled history, which ``records`` leaves out."""
+                settled: SettledSummary | None = None, *, now: datetime) -> str:
+    """Everything ``status`` prints at ``now``, for people; ``not_read`` is
+    :meth:`Store.skipped`, and ``settled`` counts the drafts of settled history, which
+    ``records`` leaves out. While cycles fail as a whole (or stopped going through), no
+    account is shown as ok: only when it last synced."""
     not_read = not_read or {}
     settled = settled or SettledSummary({}, 0, 0)
     out = ["Accounts:"]
+    overdue = health.overdue(now)
+    if health.failure is not None:
+        out.append(f"  last cycle {when(health.failure.at, tz)} FAILED: "
+                   f"{health.failure.message}")
+    elif overdue:
+        out.append(f"  no cycle has gone through since the one planned for "
+                   f"{when(health.next_cycle, tz)}: the service is stopped or its cycles fail "
+                   "(journalctl --user -u coffeechat says why)")
     if not health.accounts:
         out.append("  no cycle has run yet (coffeechat run --once)")
     for h in health.accounts:
+        if health.failure is not None or overdue:
+            out.append(f"  {h.name:<12} last synced {when(h.at, tz)}  ({h.drafted} drafted)")
+            continue
         result = "ok" if h.ok else f"FAILED: {h.message}"
         if h.ok and h.name in not_read:
             result += ", but not all of its calendar was read (below)"
         out.append(f"  {h.name:<12} last cycle {when(h.at, tz)}  {result}  "
                    f"({h.drafted} drafted)")
-    if health.next_cycle is not None:
+    if health.next_cycle is not None and not overdue:
         out.append(f"  next cycle around {when(health.next_cycle, tz)} (coffeechat run)")
+    if health.clock_behind is not None:
+        out.append(f"  the clock is behind: the last cycle started at "
+                   f"{when(health.clock_behind.at, tz)} by it, after a cycle at "
+                   f"{when(health.clock_behind.latest, tz)}; no draft earlier in a meeting's "
+                   "life than one already written is made, but set the clock right "
+                   "(timedatectl)")
     needing = [h.name for h in health.accounts if h.needs_auth]
     if needing:
         out.append(f"  needs you to sign in again: {', '.join(needing)} "

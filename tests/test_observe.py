@@ -35,7 +35,7 @@ def test_edited_and_deleted_drafts_are_noticed_once_a_day(tmp_path: Path) -> Non
     assert drafts.gets == 3  # the sent one is not looked at again; the edited one is
 
     text = views.status_text(Health(), [], Store(h.settings.state_path).drafts(),
-                             Plan((), (), ()), h.settings.timezone)
+                             Plan((), (), ()), h.settings.timezone, now=h.now)
     assert "Drafts you took over: 2" in text
     assert "a@x.org: you edited it; coffeechat leaves it alone" in text
     assert "b@x.org: sent or deleted" in text

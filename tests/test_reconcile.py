@@ -93,7 +93,8 @@ def test_an_edited_draft_of_a_moved_meeting_is_left_and_flagged(tmp_path: Path) 
     assert h.box.messages == {ident: edited}
     record = h.records()[CONFIRM]
     assert record.flag == "the meeting moved after you edited this draft"
-    text = status_text(Health(), [], h.records(), snapshot(h.settings, h.now).plan, ZONE)
+    text = status_text(Health(), [], h.records(), snapshot(h.settings, h.now).plan, ZONE,
+                       now=h.now)
     assert "the meeting moved after you edited this draft" in text
     gets = h.box.gets
     h.cycle()  # a flagged draft is not looked at again

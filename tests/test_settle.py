@@ -387,7 +387,7 @@ def test_status_counts_the_settled_drafts_and_contacts_their_meetings(tmp_path: 
     [ana] = rows
     assert ana.meetings == 30 and ana.last_met == _world(now)[0][-1].meeting.end
     text = views.status_text(health.load(settings.state_path), rows, snap.drafts, snap.plan,
-                             settings.timezone, snap.not_read, snap.settled)
+                             settings.timezone, snap.not_read, snap.settled, now=now)
     assert "Drafts made: 30" in text and "Drafts you took over: 30" in text
     whole = snapshot(settings, now, settled=True)
     assert len(whole.drafts) == 30 and len(whole.interviews) == 30

@@ -162,12 +162,12 @@ def test_status_text_lists_a_long_tail_in_part_and_json_in_full() -> None:
     many = {"personal": Skipped(said={f"{i:02}.ics": ("bad", "worse") for i in range(20)},
                                 more=True)}
     nothing = Plan(due=(), upcoming=(), skipped=())
-    text = status_text(Health(), [], {}, nothing, ZoneInfo("UTC"), many)
+    text = status_text(Health(), [], {}, nothing, ZoneInfo("UTC"), many, now=NOW)
     lines = text.split("Not read in full", 1)[1].splitlines()[1:]
     assert len(lines) == SHOWN_NOTES + 1
     assert lines[0] == "  personal  00.ics: bad"
     assert lines[-1] == "  ... and 11 more: `coffeechat status --json` lists them all"
-    [shown] = status_json(Health(), [], {}, nothing, many)["not_read"]
+    [shown] = status_json(Health(), [], {}, nothing, many, now=NOW)["not_read"]
     assert shown["more"] is True and len(shown["sources"]) == 20
 
 

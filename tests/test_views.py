@@ -22,7 +22,7 @@ def made(i: int, observed: str = "untouched") -> DraftRecord:
 def test_status_lists_the_latest_drafts_and_counts_the_rest() -> None:
     records = {r.key: r for r in (made(i, "gone" if i % 2 else "untouched")
                                   for i in range(40))}
-    text = status_text(Health(), [], records, Plan((), (), ()), ZoneInfo("UTC"))
+    text = status_text(Health(), [], records, Plan((), (), ()), ZoneInfo("UTC"), now=T0)
     listed = [line for line in text.splitlines() if "thank_you    p" in line
               and "sent or deleted" not in line]
     assert len(listed) == SHOWN_DRAFTS
@@ -33,11 +33,11 @@ def test_status_lists_the_latest_drafts_and_counts_the_rest() -> None:
         in text
     assert "Drafts you took over: 20" in text
     assert f"... and {20 - SHOWN_DRAFTS} earlier" in text
-    assert len(status_json(Health(), [], records, Plan((), (), ()))["drafts"]) == 40
+    assert len(status_json(Health(), [], records, Plan((), (), ()), now=T0)["drafts"]) == 40
 
 
 def test_a_short_history_is_listed_whole() -> None:
     records = {r.key: r for r in (made(i) for i in range(3))}
-    text = status_text(Health(), [], records, Plan((), (), ()), ZoneInfo("UTC"))
+    text = status_text(Health(), [], records, Plan((), (), ()), ZoneInfo("UTC"), now=T0)
     assert "earlier" not in text
     assert all(f"p{i}@x.org" in text for i in range(3))

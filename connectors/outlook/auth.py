@@ -233,7 +233,7 @@ class CommandTokens:
     def token(self, *, fresh: bool = False) -> str:
         """Return the command's token (run again when ``fresh``).
 
-        Raises ``AuthError`` or ``ConnectorError`` as :func:`run_token_command` does.
+        Raises ``ConnectorError`` as :func:`run_token_command` does.
         """
         if fresh or self._token is None:
             self._token = self._runner(self._command, self._account)

@@ -65,8 +65,30 @@ def test_a_broken_config_is_a_failed_check(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "w")
     ws.config.write_text(ws.config.read_text().replace("America/Chicago", "Nowhere/Zone"))
     result = ws.run("doctor")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a config error, as `run` gives
     assert "FAIL  config" in result.stdout and "me.timezone" in result.stdout
+    assert f"fix: edit {ws.config}" in result.stdout
+    assert ws.run("run", "--once").returncode == 2
+
+
+def test_a_missing_config_says_coffeechat_init(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    ws.config.unlink()
+    result = ws.run("doctor")
+    assert result.returncode == 2
+    assert "FAIL  config" in result.stdout and "fix: coffeechat init" in result.stdout
+
+
+def test_a_local_account_missing_its_folders_says_so_and_tells_both(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    (ws.root / "personal-calendar").rmdir()
+    (ws.root / "personal-mail").write_text("a file where the Maildir should be")
+    result = ws.run("doctor")
+    assert result.returncode == 1
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAIL  account personal")]
+    assert "personal-calendar does not exist" in line and "personal-mail" in line
+    assert "fix: make the folders named above" in result.stdout
+    assert "network" not in result.stdout
 
 
 def test_doctor_says_what_reply_detection_can_do(tmp_path: Path) -> None:

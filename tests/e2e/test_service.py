@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import queue
 import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -18,6 +21,10 @@ from tests.e2e.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 NOW = datetime.now(UTC)
+
+
+PATIENCE = 60.0
+"""How long a test waits for an event before it fails: far beyond any loaded machine."""
 
 
 @pytest.fixture
@@ -29,15 +36,55 @@ def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
     sock.close()
 
 
-def received(sock: socket.socket, seconds: float) -> list[str]:
+def received_until(sock: socket.socket, done: Callable[[list[str]], bool],
+                   seconds: float = PATIENCE) -> list[str]:
+    """The lines the service sent, read until ``done(lines)`` holds; fails after ``seconds``."""
     lines: list[str] = []
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while not done(lines):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the service never sent what was awaited; it sent {lines}")
         try:
             lines.extend(sock.recv(4096).decode().splitlines())
         except TimeoutError:
             continue
     return lines
+
+
+def ready(lines: list[str]) -> bool:
+    """READY=1 was sent: the signal handlers are installed."""
+    return "READY=1" in lines
+
+
+class StderrLog:
+    """A running service's log lines, read as they come, so a test can wait for one."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, seconds: float = PATIENCE) -> None:
+        """Return once a line containing ``text`` has been logged; fail after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while not any(text in line for line in self.seen):
+            try:
+                self.seen.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"never logged {text!r}: {''.join(self.seen)}") from None
+
+    def text(self) -> str:
+        """Everything logged, once the process has ended."""
+        self.thread.join(timeout=PATIENCE)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return "".join(self.seen)
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[int, float, str]:
@@ -53,40 +100,47 @@ def test_ready_status_and_watchdog_reach_systemd(tmp_path: Path,
     ws.add_event("a1", "Coffee chat with Ana", NOW - timedelta(hours=2), ("Ana", "ana@x.org"))
     service = ws.popen("run", env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
                                    "WATCHDOG_USEC": "400000", "JOURNAL_STREAM": "8:123"})
+
+    def status_then_three_pings(lines: list[str]) -> bool:
+        done = [n for n, line in enumerate(lines) if line.startswith("STATUS=last cycle")]
+        return bool(done) and lines[done[0]:].count("WATCHDOG=1") >= 3
+
     try:
-        lines = received(notify_socket, 4)
+        lines = received_until(notify_socket, status_then_three_pings)
     finally:
         code, seconds, err = stop(service)
     assert "READY=1" in lines
     assert any(line.startswith("STATUS=last cycle") and "1 drafted" in line for line in lines)
-    assert lines.count("WATCHDOG=1") >= 3
     assert code == 0 and seconds < 5
-    assert "STOPPING=1" in received(notify_socket, 0.5)
+    assert "STOPPING=1" in received_until(notify_socket, lambda got: "STOPPING=1" in got)
     # under journald: a priority prefix, and no timestamp of our own (journald adds it)
     assert err.splitlines() and all(line[:3] in ("<3>", "<4>", "<6>", "<7>")
                                     for line in err.splitlines())
     assert "<6>daemon.executor: drafted thank_you" in err
 
 
-def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(tmp_path: Path) -> None:
+def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(
+        tmp_path: Path, notify_socket: socket.socket) -> None:
     ws = Workspace.create(tmp_path / "w")
-    service = ws.popen("run")
+    service = ws.popen("run", env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+    log = StderrLog(service)
     try:
-        time.sleep(1.5)
+        received_until(notify_socket, ready)
         good = ws.config.read_text()
         ws.config.write_text(good.replace("America/Chicago", "Mars/Olympus"))
         service.send_signal(signal.SIGHUP)
-        time.sleep(1.5)
+        log.wait_for("keeping the old one")
         assert service.poll() is None
         ws.config.write_text(good.replace("poll_minutes = 5", "poll_minutes = 10"))
         service.send_signal(signal.SIGHUP)
-        time.sleep(1.5)
+        log.wait_for("config reloaded")
         assert service.poll() is None
     finally:
-        code, _, err = stop(service)
-    assert code == 0
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=15)
+    err = log.text()
+    assert service.returncode == 0
     assert "keeping the old one" in err and "me.timezone" in err
-    assert "config reloaded" in err
 
 
 SILENT_ACCOUNT = """

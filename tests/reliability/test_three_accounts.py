@@ -16,6 +16,7 @@ import pytest
 from daemon.store import Store
 from tests.e2e.three import Three, three_accounts
 from tests.reliability.conftest import Record
+from tests.reliability.kills import kill_when, reaches
 
 pytestmark = pytest.mark.slow
 ACCOUNTS = ("personal", "gmail", "work")
@@ -50,46 +51,44 @@ def finish(three: Three, attempts: int = 8) -> int:
 
 
 def crash_world(root: Path, seed: int, cycles: int) -> dict[str, int]:
-    """One three-account world: ``cycles`` runs of ``run --once``, each SIGKILLed at a random
-    instant while the calendars change, then left to finish. Returns its counts."""
+    """One three-account world: ``cycles`` runs of ``run --once``, each SIGKILLed at a moment
+    picked by what it is doing (talking to Google before its first draft, or after its n-th
+    new draft) while the calendars change, then left to finish. Returns its counts."""
     rng = random.Random(seed)
     ended = datetime.now(UTC) - timedelta(hours=3)
     with three_accounts(root) as three:
         add_meetings(three, 30, ended)
-        started = time.monotonic()
         assert three.ws.run("run", "--once").returncode == 0
-        busy = time.monotonic() - started
-        # A cycle that syncs a change and plans but has nothing to write: the time before a
-        # busy cycle's first draft (a cycle with no change at all skips planning).
-        three.add("Coffee chat with contact 1 (renamed)", ended,
-                  ("Contact 1", "contact1@example.org"), ACCOUNTS[1], uid="m1")
-        started = time.monotonic()
-        assert three.ws.run("run", "--once").returncode == 0
-        idle = time.monotonic() - started
-        per_draft = max(0.001, (busy - idle) / 30)
-        kills = finished = mid_write = 0
+        kills = finished = syncing = mid_write = 0
         for cycle in range(cycles):
             add_meetings(three, 6, ended)  # the calendars keep changing
             if cycle % 5 == 0:  # and meetings already drafted change too
                 three.add(f"Coffee chat with contact 1 (change {cycle})", ended,
                           ("Contact 1", "contact1@example.org"), ACCOUNTS[1], uid="m1")
-            before = three.draft_count()
+            before, asked = three.draft_count(), len(three.google.requests)
+            owed = len(three.expected) - before
             process = three.ws.popen("run", "--once")
-            time.sleep(rng.uniform(idle * 0.7, idle + 8 * per_draft))
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
+            if rng.random() < 0.3:  # while it talks to Google, before it writes a draft
+                landed = reaches(lambda: len(three.google.requests), asked + 1)
+            else:  # after its n-th new draft, early in the run of writes
+                landed = reaches(three.draft_count, before + rng.randint(1, max(1, owed // 2)))
+            if kill_when(process, landed):
                 kills += 1
             else:
                 finished += 1
             process.communicate(timeout=60)
             Store(three.ws.root / "state.json")  # loads after every kill
-            if 0 < three.draft_count() - before < len(three.expected) - before:
+            made = three.draft_count() - before
+            if made == 0 and process.returncode == -signal.SIGKILL:
+                syncing += 1  # killed before this run wrote anything
+            elif 0 < made < owed:
                 mid_write += 1  # this kill cut a run of draft writes short
         settle = finish(three)
         made, duplicates, lost = count(three)
         assert not three.sent_anything()
-        return {"cycles": cycles, "kills": kills, "mid-write": mid_write,
-                "finished": finished, "expected": len(three.expected), "made": made,
+        return {"cycles": cycles, "kills": kills, "before a write": syncing,
+                "mid-write": mid_write, "finished": finished,
+                "expected": len(three.expected), "made": made,
                 "duplicates": duplicates, "lost": lost, "cycles to settle": settle}
 
 
@@ -103,6 +102,7 @@ def test_kills_at_random_instants_over_100_cycles(tmp_path: Path, figures: Recor
     figures("crash (3 accounts x 2)", dict(totals))
     assert totals["cycles"] >= CYCLES
     assert totals["kills"] >= CYCLES // 2 and totals["mid-write"] >= 10
+    assert totals["before a write"] >= 10
     assert (totals["duplicates"], totals["lost"]) == (0, 0)
     assert totals["made"] == totals["expected"]
 
