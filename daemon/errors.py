@@ -26,6 +26,12 @@ class StateError(CoffeechatError):
     """The state file cannot be used (corrupt, newer schema, unwritable, locked)."""
 
 
+class DamagedState(StateError):
+    """The state file (or a backup) does not read: empty, not JSON, of the wrong shape, or a
+    record that does not decode. The message says what was found; the store adds how to
+    restore a backup."""
+
+
 class TemplateError(CoffeechatError):
     """A template could not be loaded or rendered; the message names the file and line."""
 
