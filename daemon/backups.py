@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.fileio import write_atomically
+from daemon.ledger import ledger_path
 
 KEEP = 3
 EVERY_SECONDS = 24 * 3600
@@ -66,19 +67,21 @@ def how_to_restore(state: Path, damage: Damage) -> str:
     """Sentences telling the user how to bring back the newest backup that reads back whole
     (``damage`` of it is ``None``), naming the ones that do not, or saying that none can."""
     found = existing(state)
+    afresh = ("move the file away only if you accept that drafts you already sent or deleted "
+              "may be written again (those still in Drafts are found by their key, if the "
+              f"ledger {ledger_path(state).name} is kept).")
     if not found:
-        return ("There is no backup yet; move the file away only if you accept that every "
-                "draft may be written again.")
+        return f"There is no backup yet; {afresh}"
     problems = {p: damage(p) for p in found}
     good = [p for p in found if problems[p] is None]
     bad = [p.name for p in found if problems[p] is not None]
     if not good:
-        return (f"None of its backups ({', '.join(bad)}) reads back either; move the file away "
-                "only if you accept that every draft may be written again.")
+        return f"None of its backups ({', '.join(bad)}) reads back either; {afresh}"
     newest, older = good[0], good[1:]
+    others = (f" Older copies that read back: {', '.join(p.name for p in older)}."
+              if older else "")
     unusable = (f" Do not restore {', '.join(bad)}: {'it does' if len(bad) == 1 else 'they do'}"
                 " not read back." if bad else "")
     return (f"The last good state was kept on {made(newest)}: restore it with "
-            f"`cp {newest} {state}` (older copies that read: "
-            f"{', '.join(p.name for p in older) or 'none'}). Drafts made since then are found "
-            f"again in Drafts by their key, not duplicated.{unusable}")
+            f"`cp {newest} {state}`. Drafts made since then are found again in Drafts by "
+            f"their key, not duplicated.{others}{unusable}")

@@ -17,13 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import ConnectorEnv, MailHistory, open_account
+from daemon import backups
 from daemon.config import Settings
 from daemon.errors import AuthError, CoffeechatError
 from daemon.model import DRAFT_KINDS
 from daemon.paths import data_dir
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.skipped import Skipped
-from daemon.store import Store
+from daemon.store import Store, damage
 
 PROBE_KEY = "coffeechat-doctor/probe"
 """Looked up in each Drafts folder to prove it can be read; no draft carries it."""
@@ -76,13 +77,32 @@ def _state(path: Path) -> Iterator[Check]:
         return
     try:
         store = Store(path)
+        store.check()
         count = len(store.drafts())
-        store.skipped()
     except CoffeechatError as exc:
         yield Check("state file", False, str(exc), "follow the advice above before any run")
+        yield _backups(path)
         return
-    yield Check("state file", True, f"{path}: readable, {count} draft record(s)")
+    yield Check("state file", True, f"{path}: every record reads back, {count} draft record(s)")
+    yield _backups(path)
     yield from _private_files(path.parent, "state file", pattern=path.name + "*")
+
+
+def _backups(path: Path) -> Check:
+    """Whether each backup of ``path`` reads back whole, as a restore would need."""
+    found = backups.existing(path)
+    if not found:
+        return Check("backups", True, "none yet: one is kept each day, from the next cycle")
+    problems = {p: damage(p) for p in found}
+    shown = "; ".join(f"{p.name} of {backups.made(p)} "
+                      + ("reads back" if problems[p] is None else f"does not: {problems[p]}")
+                      for p in found)
+    bad = [p.name for p in found if problems[p] is not None]
+    if not bad:
+        return Check("backups", True, shown)
+    return Check("backups", True, shown,
+                 f"do not restore {', '.join(bad)}; only a state that reads back is kept as a "
+                 "backup, so good ones take their place day by day", warning=True)
 
 
 def _private_files(folder: Path, what: str, pattern: str = "*") -> Iterator[Check]:

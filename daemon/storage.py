@@ -39,19 +39,18 @@ class AtomicJSONStorage(Storage):
             if not raw.strip():
                 raise DamagedState(
                     f"the state file {path} is empty and was left as it is: coffeechat will not "
-                    "start from scratch, because that would draft every email again.")
+                    "start from scratch, because that would draft every email again.",
+                    "it is empty")
             try:
                 with collector.paused():
                     loaded = _parse(raw)
             except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-                reason = ("arrays or objects nested deeper than any state"
-                          if isinstance(exc, RecursionError) else str(exc))
-                raise DamagedState(f"the state file {path} is damaged ({reason}) and was left "
-                                   "as it is.") from None
+                reason = ("it nests arrays or objects deeper than any state does"
+                          if isinstance(exc, RecursionError) else f"it is not JSON: {exc}")
+                raise _damaged(path, reason) from None
             problem = shape_problem(loaded)
             if problem is not None:
-                raise DamagedState(f"the state file {path} is damaged ({problem}) and was left "
-                                   "as it is.")
+                raise _damaged(path, problem)
             self._data = loaded
             self._written = raw
 
@@ -77,9 +76,8 @@ class AtomicJSONStorage(Storage):
             payload = json.dumps(self._data, ensure_ascii=False, sort_keys=True,
                                  separators=(",", ":")).encode("utf-8")
         except RecursionError:
-            raise DamagedState(
-                f"the state file {self.path} holds values nested deeper than any state, so it "
-                "could not be saved; it is damaged and was left as it is.") from None
+            raise _damaged(self.path, "it nests arrays or objects deeper than any state does, "
+                                      "so it could not be saved") from None
         if payload == self._written:
             self._dirty = False
             return False
@@ -105,6 +103,11 @@ def sweep_temporaries(folder: Path) -> int:
             leftover.unlink()
             removed += 1
     return removed
+
+
+def _damaged(path: Path, reason: str) -> DamagedState:
+    return DamagedState(f"the state file {path} is damaged ({reason}) and was left as it is.",
+                        reason)
 
 
 def shape_problem(data: Any) -> str | None:

@@ -143,7 +143,8 @@ class Store:
         assert self._storage is not None
         problem = _records_problem(self._storage.read() or {})
         if problem is not None:
-            raise self._damaged(f"the state file {self.path} is damaged: {problem}.")
+            raise self._damaged(f"the state file {self.path} is damaged ({problem}) and was "
+                                "left as it is.")
 
     def _damaged(self, problem: str) -> StateError:
         return StateError(f"{problem} {backups.how_to_restore(self.path, damage)}")
@@ -162,6 +163,9 @@ class Store:
             raise StateError(
                 f"{self.path} was written by a newer coffeechat (schema {meta['schema']}, this "
                 f"one knows {SCHEMA_VERSION}); upgrade coffeechat")
+        for table in _CHECKED_AT_OPEN:  # read only in a cycle: checked now, for every command
+            for document in existing.get(table, {}).values():
+                self._decode(_DECODERS[table], document)
 
     # -- meetings ---------------------------------------------------------------------------
 
@@ -426,6 +430,9 @@ _DECODERS: dict[str, Any] = {
     "contacts": codec.prefs_from_json, "mail": codec.mail_from_json,
     "skipped": codec.skipped_from_json, "cursors": _cursor_from, "pending": _pending_from}
 """Each table's decoder, as the store's methods use them."""
+_CHECKED_AT_OPEN = ("cursors", "pending")
+"""Small tables (one record per account) decoded whenever the state is opened, so that a
+damaged one is refused by every command, not only by the cycle that reads it."""
 
 
 def _records_problem(data: dict[str, dict[str, Any]]) -> str | None:
@@ -454,6 +461,8 @@ def damage(path: Path) -> str | None:
     every open."""
     try:
         storage = AtomicJSONStorage(path)
+    except DamagedState as exc:
+        return exc.reason
     except StateError as exc:
         return str(exc)
     data = storage.read()
