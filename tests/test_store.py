@@ -30,7 +30,7 @@ from daemon.model import (
     Person,
 )
 from daemon.skipped import Skipped
-from daemon.store import SCHEMA_VERSION, Store
+from daemon.store import SCHEMA_VERSION, Store, doc_id
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 
@@ -501,3 +501,37 @@ def test_a_symlinked_file_is_written_through_to_its_target(tmp_path: Path) -> No
     write_atomically(link, b"new")
     assert link.is_symlink() and target.read_bytes() == b"new"
     assert os.listdir(tmp_path / "links") == ["state.json"]  # no temporary file left there
+
+
+def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: Path) -> None:
+    from daemon import ledger
+
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_draft(record("k/old"))
+    store.flush()
+    older = path.read_bytes()
+    for key in ("k/new-1", "k/new-2"):
+        store.put_draft(record(key))
+    store.flush()
+    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+    fresh = Store(path, writable=True)  # the newest state: nothing to look up
+    assert not any(fresh.may_exist(k) for k in ("k/old", "k/new-1", "k/new-2", "k/other"))
+
+    path.write_bytes(older)  # restored
+    restored = Store(path, writable=True)
+    assert [k for k in ("k/old", "k/new-1", "k/new-2", "k/other")
+            if restored.may_exist(k)] == ["k/new-1", "k/new-2"]
+    restored.put_draft(record("k/new-1"))  # written (or found) again
+    restored.flush()
+    again = Store(path, writable=True)
+    assert again.may_exist("k/new-2") and not again.may_exist("k/new-1")
+    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+
+
+    ledger.ledger_path(path).unlink()
+    ledger.ledger_path(path).mkdir()  # the ledger cannot be written: the cycle stops there
+    blocked = Store(path, writable=True)
+    blocked.put_draft(record("k/new-3"))
+    with pytest.raises(StateError, match=r"could not save .*state\.json\.ledger"):
+        blocked.flush()
