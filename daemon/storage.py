@@ -119,6 +119,10 @@ def shape_problem(data: Any) -> str | None:
     for name, table in data.items():
         if not isinstance(table, dict):
             return f"its table {name!r} is {_kind(table)}, not a table of records"
+        ids = "".join(table)
+        if not table or (set(map(type, table.values())) <= {dict} and ids.isascii()
+                         and ids.isdigit()):
+            continue  # the usual case, checked at C speed: a few ms for 70,000 records
         for ident, document in table.items():
             if not (ident.isascii() and ident.isdigit()):
                 return f"its table {name!r} has a record under {ident[:40]!r}, not a number"
