@@ -79,11 +79,15 @@ def _state(path: Path) -> Iterator[Check]:
         store = Store(path)
         store.check()
         count = len(store.drafts())
+        unknown = store.drafts_to_look_up()
     except CoffeechatError as exc:
         yield Check("state file", False, str(exc), "follow the advice above before any run")
         yield _backups(path)
         return
-    yield Check("state file", True, f"{path}: every record reads back, {count} draft record(s)")
+    older = (f"; it is older than its drafts: {unknown} made after it was saved will be looked "
+             "up in Drafts by their key before any is written again" if unknown else "")
+    yield Check("state file", True,
+                f"{path}: every record reads back, {count} draft record(s){older}")
     yield _backups(path)
     yield from _private_files(path.parent, "state file", pattern=path.name + "*")
 

@@ -137,6 +137,15 @@ class Store:
         written."""
         return str(doc_id(key)) in self._look_up()
 
+    def drafts_to_look_up(self) -> int:
+        """How many drafts may be in Drafts although this state has no record of them (made
+        after it was saved, as its ledger or its own list says); each is looked up by its key
+        before it is written again. For ``doctor``: reads the ledger, changes nothing."""
+        assert self._storage is not None
+        recorded = (self._storage.read() or {}).get("drafts", {})
+        known = ledger.read(self.path) or frozenset()
+        return len({i for i in known if i not in recorded} | self._look_up())
+
     def check(self) -> None:
         """Decode every record; raises ``StateError`` (with the restore advice) naming the
         first that does not read back."""

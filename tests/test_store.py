@@ -519,6 +519,7 @@ def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: P
     assert not any(fresh.may_exist(k) for k in ("k/old", "k/new-1", "k/new-2", "k/other"))
 
     path.write_bytes(older)  # restored
+    assert Store(path).drafts_to_look_up() == 2  # what doctor says
     restored = Store(path, writable=True)
     assert [k for k in ("k/old", "k/new-1", "k/new-2", "k/other")
             if restored.may_exist(k)] == ["k/new-1", "k/new-2"]
@@ -526,6 +527,7 @@ def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: P
     restored.flush()
     again = Store(path, writable=True)
     assert again.may_exist("k/new-2") and not again.may_exist("k/new-1")
+    assert again.drafts_to_look_up() == 1
     assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
 
 
