@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 _META_ID = 1
 _PLAN_MEMO_ID = 2
-_LOOK_UP_ID = 3
-"""The ``meta`` record of the drafts to look up in Drafts before writing them (their ids)."""
+_LOOK_UP_ID = 5
+"""The ``meta`` record of the drafts to look up in Drafts before writing them (their ids; 3
+and 4 are taken by the settled history on main)."""
 _BY_ACCOUNT_UID = itemgetter("account", "uid")
 """The order of :meth:`Store.interviews`, on the stored documents."""
 
