@@ -76,7 +76,8 @@ class DraftBox(Protocol):
     def find(self, key: str) -> DraftRef | None:
         """Return the draft whose ``X-Coffeechat-Key`` header is ``key``, or ``None``.
 
-        Used after a crash to learn whether a create that was started actually happened.
+        Used after a crash to learn whether a create that was started actually happened, and
+        after a restore of an older state to find the drafts made since, before writing them.
         """
         ...
 

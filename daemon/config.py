@@ -327,7 +327,9 @@ def _settings(model: _ConfigModel, path: Path) -> Settings:
         tagging=TaggingRules(keywords=tuple(model.tagging.keywords),
                              categories=tuple(model.tagging.categories)),
         cadence=model.cadence.cadence(),
-        state_path=_resolve(base, state) if state else data_dir() / "state.json",
+        # resolved, links included, as a relative path always was: a symlinked state file is
+        # written through to its target, and its locks, backups and ledger sit beside it
+        state_path=(_resolve(base, state) if state else data_dir() / "state.json").resolve(),
         templates_dir=(_resolve(base, templates) if templates
                        else platformdirs.user_config_path(APP) / "templates"),
         poll_minutes=model.service.poll_minutes,

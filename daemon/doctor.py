@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import Account, ConnectorEnv, MailHistory, open_account
-from daemon import health
+from daemon import backups, health
 from daemon.config import Settings
 from daemon.errors import AuthError, CoffeechatError
 from daemon.model import DRAFT_KINDS, JSON
 from daemon.paths import data_dir
 from daemon.render import Renderer, build_message, draft_variables
 from daemon.skipped import Skipped
-from daemon.store import Store, settled_path
+from daemon.store import Store, damage, settled_path
 
 PROBE_KEY = "coffeechat-doctor/probe"
 """Looked up in each Drafts folder to prove it can be read; no draft carries it."""
@@ -92,13 +92,19 @@ def _state(path: Path) -> Iterator[Check]:
         return
     try:
         store = Store(path)
+        store.check()
         count = len(store.drafts(settled=True))
-        store.skipped()
         store.interviews(settled=True)
+        unknown = store.drafts_to_look_up()
     except CoffeechatError as exc:
         yield Check("state file", False, str(exc), "follow the advice above before any run")
+        yield _backups(path)
         return
-    yield Check("state file", True, f"{path}: readable, {count} draft record(s)")
+    older = (f"; it is older than its drafts: {unknown} made after it was saved will be looked "
+             "up in Drafts by their key before any is written again" if unknown else "")
+    yield Check("state file", True,
+                f"{path}: every record reads back, {count} draft record(s){older}")
+    yield _backups(path)
     yield from _private_files(path.parent, "state file", pattern=path.name + "*")
     settled = settled_path(path)
     if settled.exists():
@@ -121,6 +127,23 @@ def _state_folder(path: Path) -> Check:
                      "make it writable (remount it read-write, or fix its owner or "
                      "permissions), or set [state] path in the config to a writable place")
     return Check("state folder", True, f"{folder}: writable")
+
+
+def _backups(path: Path) -> Check:
+    """Whether each backup of ``path`` reads back whole, as a restore would need."""
+    found = backups.existing(path)
+    if not found:
+        return Check("backups", True, "none yet: one is kept each day, from the next cycle")
+    problems = {p: damage(p) for p in found}
+    shown = "; ".join(f"{p.name} of {backups.made(p)} "
+                      + ("reads back" if problems[p] is None else f"does not: {problems[p]}")
+                      for p in found)
+    bad = [p.name for p in found if problems[p] is not None]
+    if not bad:
+        return Check("backups", True, shown)
+    return Check("backups", True, shown,
+                 f"do not restore {', '.join(bad)}; only a state that reads back is kept as a "
+                 "backup, so good ones take their place day by day", warning=True)
 
 
 def _private_files(folder: Path, what: str, pattern: str = "*") -> Iterator[Check]:

@@ -26,6 +26,17 @@ class StateError(CoffeechatError):
     """The state file cannot be used (corrupt, newer schema, unwritable, locked)."""
 
 
+class DamagedState(StateError):
+    """The state file (or a backup) does not read: empty, not JSON, of the wrong shape, or a
+    record that does not decode. The message says what was found; the store adds how to
+    restore a backup. ``reason`` is what was found, as a phrase ("its table 'drafts' is a
+    list, not a table of records")."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class TemplateError(CoffeechatError):
     """A template could not be loaded or rendered; the message names the file and line."""
 

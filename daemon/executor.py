@@ -5,6 +5,10 @@ the provider's reference (``created``). A ``creating`` record found later (after
 failed call) is resolved with ``DraftBox.find``: if the draft exists it is adopted, otherwise the
 record is dropped so that the planner plans it again. Hence a kill at any instant leaves neither
 a duplicate nor a lost draft.
+
+A state older than the Drafts folder (restored from a backup) has no record of the drafts made
+since it was saved; the store knows which keys those may be (:meth:`Store.may_exist`), and each
+is looked up with ``DraftBox.find`` before it is written: one found is adopted as it is.
 """
 
 from __future__ import annotations
@@ -102,6 +106,14 @@ class Executor:
                                  account=spec.account, meeting_uid=spec.meeting_uid,
                                  state="creating", due=spec.due, reason=spec.reason,
                                  created_at=self.clock(), facts=draft.facts)
+            found = box.find(spec.key) if self.store.may_exist(spec.key) else None
+            if found is not None:
+                adopted = replace(intent, state="created", ref=found, observed_at=self.clock())
+                self.store.put_draft(adopted)
+                result.made.append(adopted)
+                log.info("draft %s was already in Drafts, made after the state was saved; "
+                         "kept, not written again", spec.key)
+                continue
             self.store.put_draft(intent)
             self.store.flush()
             ref = box.create(draft.message, spec.key, reply_to=draft.reply_to)

@@ -17,9 +17,12 @@ TEMP_PREFIX = ".coffeechat-tmp-"
 
 def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``payload`` so that a crash leaves the old or the new content whole.
+    A symbolic link stays one: its target is replaced (the temporary file is made in the
+    target's folder), as the link's owner (a dotfiles manager, say) expects.
 
     Raises ``OSError``; on failure the temporary file is removed and ``path`` is untouched.
     """
+    path = Path(os.path.realpath(path))
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)
     fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)

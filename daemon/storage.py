@@ -18,8 +18,7 @@ import orjson
 from tinydb.storages import Storage
 
 from daemon import collector
-from daemon.backups import how_to_restore
-from daemon.errors import StateError
+from daemon.errors import DamagedState, StateError
 from daemon.fileio import TEMP_PREFIX, write_atomically
 
 
@@ -27,8 +26,10 @@ class AtomicJSONStorage(Storage):
     """In-memory TinyDB storage backed by a JSON file replaced atomically on :meth:`flush`."""
 
     def __init__(self, path: Path) -> None:
-        """Load ``path`` if it exists. Raises ``StateError`` if it exists but is empty or does
-        not parse: such a file is never taken for a fresh start."""
+        """Load ``path`` if it exists. Raises ``DamagedState`` if it exists but is empty, does
+        not parse, or is not shaped as TinyDB's tables of records (see :func:`shape_problem`):
+        such a file is never taken for a fresh start. Raises ``StateError`` if it cannot be
+        read."""
         self.path = path
         self._data: dict[str, dict[str, Any]] | None = None
         self._written: bytes | None = None
@@ -36,20 +37,20 @@ class AtomicJSONStorage(Storage):
         if path.exists():
             raw = _read(path)
             if not raw.strip():
-                raise StateError(
+                raise DamagedState(
                     f"the state file {path} is empty and was left as it is: coffeechat will not "
-                    "start from scratch, because that would draft every email again. "
-                    + how_to_restore(path))
+                    "start from scratch, because that would draft every email again.",
+                    "it is empty")
             try:
                 with collector.paused():
                     loaded = _parse(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise StateError(
-                    f"the state file {path} is damaged ({exc}) and was left as it is. "
-                    + how_to_restore(path)) from None
-            if not isinstance(loaded, dict):
-                raise StateError(f"the state file {path} does not hold coffeechat state; "
-                                 "check [state] path in the config")
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                reason = ("it nests arrays or objects deeper than any state does"
+                          if isinstance(exc, RecursionError) else f"it is not JSON: {exc}")
+                raise _damaged(path, reason) from None
+            problem = shape_problem(loaded)
+            if problem is not None:
+                raise _damaged(path, problem)
             self._data = loaded
             self._written = raw
 
@@ -71,8 +72,12 @@ class AtomicJSONStorage(Storage):
         wrote. Raises ``StateError`` if the write failed (the previous file is then intact)."""
         if self._data is None or not self._dirty:
             return False  # nothing was written since the last flush: not even serialised
-        payload = json.dumps(self._data, ensure_ascii=False, sort_keys=True,
-                             separators=(",", ":")).encode("utf-8")
+        try:
+            payload = json.dumps(self._data, ensure_ascii=False, sort_keys=True,
+                                 separators=(",", ":")).encode("utf-8")
+        except RecursionError:
+            raise _damaged(self.path, "it nests arrays or objects deeper than any state does, "
+                                      "so it could not be saved") from None
         if payload == self._written:
             self._dirty = False
             return False
@@ -100,10 +105,47 @@ def sweep_temporaries(folder: Path) -> int:
     return removed
 
 
+def _damaged(path: Path, reason: str) -> DamagedState:
+    return DamagedState(f"the state file {path} is damaged ({reason}) and was left as it is.",
+                        reason)
+
+
+def shape_problem(data: Any) -> str | None:
+    """What keeps ``data`` (a parsed state file) from being TinyDB's tables: an object of
+    tables, each an object of records (JSON objects) under decimal document ids; ``None``
+    when it is so shaped. What each record holds is the store's to check."""
+    if not isinstance(data, dict):
+        return f"it holds {_kind(data)}, not a set of tables"
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            return f"its table {name!r} is {_kind(table)}, not a table of records"
+        ids = "".join(table)
+        if not table or (set(map(type, table.values())) <= {dict} and ids.isascii()
+                         and ids.isdigit()):
+            continue  # the usual case, checked at C speed: a few ms for 70,000 records
+        for ident, document in table.items():
+            if not (ident.isascii() and ident.isdigit()):
+                return f"its table {name!r} has a record under {ident[:40]!r}, not a number"
+            if not isinstance(document, dict):
+                return f"its table {name!r} holds {_kind(document)} where a record belongs"
+    return None
+
+
+def _kind(value: Any) -> str:
+    """``value``'s JSON type, as a phrase."""
+    if isinstance(value, bool) or value is None:
+        return "true, false or null"
+    kinds = {dict: "an object", list: "a list", str: "a text", int: "a number",
+             float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
 def _parse(raw: bytes) -> Any:
     """The state file's JSON, read with orjson (a third faster on a large state), or with the
     json module for what only it accepts (a byte-order mark, NaN, an escaped lone surrogate).
-    Raises ``UnicodeDecodeError`` or ``json.JSONDecodeError`` when neither can read it."""
+    Raises ``UnicodeDecodeError``, ``json.JSONDecodeError`` or ``RecursionError`` (arrays
+    nested a thousand deep, which orjson refuses and json cannot follow) when neither can read
+    it."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -6,7 +6,13 @@ Kept in TinyDB over :class:`~daemon.storage.AtomicJSONStorage`: changes stay in 
 :meth:`Store.flush`, which writes the whole state atomically. Each document's ``doc_id`` is a
 stable hash of its natural key (account and uid, draft key, address), so look-ups and updates
 never scan a table. The file carries a schema version; a file from a newer coffeechat, or one
-that is empty or damaged, is refused rather than overwritten.
+that is empty, damaged or of the wrong shape, is refused rather than overwritten, with advice
+naming a backup that reads back whole (:func:`damage`).
+
+Drafts made after the state was saved are not lost by restoring an older copy: each save also
+writes the :mod:`~daemon.ledger`, and a writer that opens a state missing some of the ledger's
+drafts keeps their ids as *to be looked up* (a record in ``meta``); the executor looks each of
+them up in Drafts by its key before writing it (:meth:`Store.may_exist`).
 
 Settled history (meetings and draft records the planner can never need again; see
 :mod:`daemon.settle`) is moved by :meth:`Store.settle` to a second file of the same kind beside
@@ -32,8 +38,8 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.table import Document, Table
 
-from daemon import backups, codec, collector
-from daemon.errors import StateError
+from daemon import backups, codec, collector, ledger
+from daemon.errors import DamagedState, StateError
 from daemon.model import (
     JSON,
     ContactMail,
@@ -59,6 +65,8 @@ meetings stay in the state too), ``latest_end``, when the latest of them ended, 
 ``people``, ``drafts`` and ``taken_over``, what :meth:`Store.settled_summary` gives."""
 _SETTLE_CHECK_ID = 4
 """The meta document with the time (``at``) settled meetings were last looked for."""
+_LOOK_UP_ID = 5
+"""The ``meta`` record of the drafts to look up in Drafts before writing them (their ids)."""
 _BY_ACCOUNT_UID = itemgetter("account", "uid")
 """The order of :meth:`Store.interviews`, on the stored documents."""
 
@@ -99,13 +107,16 @@ class Store:
         """Open ``path`` (created on the first flush if missing). Only a ``writable`` store,
         opened under the write lock, may flush; it first removes temporary files that a killed
         writer left behind. The settled file is opened only when needed; ``settled=False``
-        opens a store without one (the settled file itself).
+        opens a store without one or a ledger (the settled file itself).
 
-        Raises ``StateError`` if the file is empty, damaged, or from a newer schema.
+        Raises ``StateError`` if the file is empty, damaged, of the wrong shape, or from a
+        newer schema. A writable store also keeps the daily backup (only of a state that reads
+        back whole) and compares the state with its ledger.
         """
         self.path = path
         self.writable = writable
-        self._has_settled = settled
+        self._main = settled
+        """The state itself, not its settled file: only it has a settled file and a ledger."""
         self._settled: Store | None = None
         self._settled_ids: set[int] | None = None
         if writable and path.parent.exists():
@@ -118,7 +129,10 @@ class Store:
             self._storage = AtomicJSONStorage(path)
             return self._storage
 
-        self._db = TinyDB(storage=storage_factory)
+        try:
+            self._db = TinyDB(storage=storage_factory)
+        except DamagedState as exc:
+            raise self._damaged(str(exc)) from None
         self.meetings: Table = self._db.table("meetings", cache_size=0)
         self.drafts_table: Table = self._db.table("drafts", cache_size=0)
         self.contacts_table: Table = self._db.table("contacts", cache_size=0)
@@ -128,18 +142,76 @@ class Store:
         self.skipped_table: Table = self._db.table("skipped", cache_size=0)
         self.meta: Table = self._db.table("meta", cache_size=0)
         self._check_schema()
+        self._ledger: frozenset[str] | None = None
+        """What the ledger holds, as read or last written (writable stores only)."""
         if writable:
             self._keep_backup()
+            if self._main:
+                self._compare_ledger()
 
     def _keep_backup(self) -> None:
+        """Keep today's backup, if due, of a state that reads back whole: a state that does
+        not is never rotated in, so the backups are never all copies of the damage."""
         assert self._storage is not None
         good = self._storage.good_bytes()
-        if good is None:
+        if good is None or not backups.due(self.path):
+            return
+        problem = _records_problem(self._storage.read() or {})
+        if problem is not None:
+            log.warning("%s was not kept as a backup, because %s", self.path, problem)
             return
         try:
             backups.rotate(self.path, good)
         except OSError as exc:
             log.warning("could not keep a backup of %s: %s", self.path, exc)
+
+    def _compare_ledger(self) -> None:
+        """Keep as *to be looked up* the drafts the ledger knows and this state does not."""
+        self._ledger = ledger.read(self.path)
+        if not self._ledger:
+            return
+        assert self._storage is not None
+        recorded = (self._storage.read() or {}).get("drafts", {})
+        look_up = self._look_up()
+        missing = {i for i in self._ledger if i not in recorded and i not in look_up}
+        if not missing:
+            return
+        log.warning("%s is older than its drafts: %d draft(s) made after it was saved will be "
+                    "looked up in Drafts by their key before any is written again", self.path,
+                    len(missing))
+        self._upsert(self.meta, _LOOK_UP_ID, {"drafts": sorted(look_up | missing)})
+
+    def _look_up(self) -> set[str]:
+        doc = self.meta.get(doc_id=_LOOK_UP_ID)
+        ids = doc.get("drafts") if isinstance(doc, dict) else None
+        return {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set()
+
+    def may_exist(self, key: str) -> bool:
+        """Whether the draft ``key``, of which the state has no record, may be in Drafts all
+        the same (made after this state was saved): it must then be looked up before it is
+        written."""
+        return str(doc_id(key)) in self._look_up()
+
+    def drafts_to_look_up(self) -> int:
+        """How many drafts may be in Drafts although this state has no record of them (made
+        after it was saved, as its ledger or its own list says); each is looked up by its key
+        before it is written again. For ``doctor``: reads the ledger, changes nothing."""
+        assert self._storage is not None
+        recorded = (self._storage.read() or {}).get("drafts", {})
+        known = ledger.read(self.path) or frozenset()
+        return len({i for i in known if i not in recorded} | self._look_up())
+
+    def check(self) -> None:
+        """Decode every record; raises ``StateError`` (with the restore advice) naming the
+        first that does not read back."""
+        assert self._storage is not None
+        problem = _records_problem(self._storage.read() or {})
+        if problem is not None:
+            raise self._damaged(f"the state file {self.path} is damaged ({problem}) and was "
+                                "left as it is.")
+
+    def _damaged(self, problem: str) -> StateError:
+        return StateError(f"{problem} {backups.how_to_restore(self.path, damage)}")
 
     def _check_schema(self) -> None:
         assert self._storage is not None
@@ -157,6 +229,9 @@ class Store:
                 f"one knows {SCHEMA_VERSION}); upgrade coffeechat")
         if meta["schema"] < SCHEMA_VERSION and self.writable:
             self.meta.upsert(Document({**meta, "schema": SCHEMA_VERSION}, doc_id=_META_ID))
+        for table in _CHECKED_AT_OPEN:  # read only in a cycle: checked now, for every command
+            for document in existing.get(table, {}).values():
+                self._decode(_DECODERS[table], document)
 
     # -- meetings ---------------------------------------------------------------------------
 
@@ -282,7 +357,7 @@ class Store:
         """Uids of ``account``'s meetings that changed while drafts of theirs were written, and
         whose drafts were not yet checked against the change."""
         doc = self.pending_table.get(doc_id=doc_id(account))
-        return set() if doc is None else set(doc["uids"])
+        return set() if doc is None else self._decode(_pending_from, doc)
 
     def set_pending(self, account: str, uids: set[str]) -> None:
         """Replace the set :meth:`pending` returns (an empty set removes the entry)."""
@@ -298,7 +373,7 @@ class Store:
     def cursor(self, account: str) -> JSON | None:
         """The stored sync cursor of ``account``, or ``None`` for a full sync."""
         doc = self.cursors_table.get(doc_id=doc_id(account))
-        return None if doc is None else dict(doc["cursor"])
+        return None if doc is None else self._decode(_cursor_from, doc)
 
     def cursor_tagging(self, account: str) -> str | None:
         """The tagging fingerprint stored with ``account``'s cursor (see
@@ -422,7 +497,7 @@ class Store:
     def _settled_index(self) -> set[int]:
         """The document ids of the meetings whose records (and maybe themselves) settled."""
         if self._settled_ids is None:
-            doc = self.meta.get(doc_id=_SETTLED_ID) if self._has_settled else None
+            doc = self.meta.get(doc_id=_SETTLED_ID) if self._main else None
             ids = doc.get("ids", "") if isinstance(doc, dict) else ""
             try:
                 if not isinstance(ids, str) or len(ids) % 16:
@@ -493,7 +568,7 @@ class Store:
 
     def _history(self, create: bool = False) -> Store | None:
         """The settled file, opened once; ``None`` when there is none (and not ``create``)."""
-        if self._settled is None and self._has_settled:
+        if self._settled is None and self._main:
             path = settled_path(self.path)
             if create or path.exists():
                 self._settled = Store(path, self.writable, settled=False)
@@ -541,11 +616,38 @@ class Store:
         """Write every change to disk atomically; returns whether anything was written.
 
         Raises ``StateError`` if the write failed; the file on disk is then the previous state.
+        After the state, the ledger is written (when its drafts changed); if that fails, the
+        state is saved but ``StateError`` is raised all the same, so that no draft is made
+        that the ledger would not know of.
         """
         assert self._storage is not None
         if not self.writable:
             raise StateError(f"{self.path} was opened read-only; nothing was written")
-        return self._storage.flush()
+        recorded = (self._storage.read() or {}).get("drafts", {})
+        look_up = self._look_up()
+        if any(i in recorded for i in look_up):  # written or adopted since: nothing to look up
+            self._upsert(self.meta, _LOOK_UP_ID,
+                         {"drafts": sorted(i for i in look_up if i not in recorded)})
+        try:
+            written = self._storage.flush()
+        except DamagedState as exc:
+            raise self._damaged(str(exc)) from None
+        if written and self._main:
+            self._write_ledger()
+        return written
+
+    def _write_ledger(self) -> None:
+        assert self._storage is not None
+        ids = frozenset((self._storage.read() or {}).get("drafts", {})) | self._look_up()
+        if ids == self._ledger or (not ids and self._ledger is None):
+            return
+        try:
+            ledger.write(self.path, ids)
+        except OSError as exc:
+            raise StateError(
+                f"could not save {ledger.ledger_path(self.path)}: {exc.strerror or exc}. The "
+                "state was saved; free some space or fix the folder's permissions.") from None
+        self._ledger = ids
 
     def _upsert(self, table: Table, ident: int, document: JSON, plan_input: bool = False) -> None:
         """Insert or replace a document, unless it is already stored as it is. A change to
@@ -571,7 +673,69 @@ class Store:
     def _decode(self, decoder: Any, document: Any) -> Any:
         try:
             return decoder(document)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StateError(
+        except _UNREADABLE as exc:
+            raise self._damaged(
                 f"{self.path}: a record does not read back ({exc!r}); the file was changed by "
-                "hand or is damaged. Restore it from a backup.") from None
+                "hand or is damaged.") from None
+
+
+_UNREADABLE = (KeyError, TypeError, ValueError, AttributeError)
+"""What a decoder raises on a record that is not as it was written."""
+
+
+def _cursor_from(document: JSON) -> JSON:
+    cursor = document["cursor"]
+    if not isinstance(cursor, dict):
+        raise TypeError(f"a sync cursor must be an object, not {type(cursor).__name__}")
+    return dict(cursor)
+
+
+def _pending_from(document: JSON) -> set[str]:
+    uids = document["uids"]
+    if not isinstance(uids, list) or not all(isinstance(u, str) for u in uids):
+        raise TypeError("the meetings to reconcile must be a list of uids")
+    return set(uids)
+
+
+_DECODERS: dict[str, Any] = {
+    "meetings": codec.interview_from_json, "drafts": codec.record_from_json,
+    "contacts": codec.prefs_from_json, "mail": codec.mail_from_json,
+    "skipped": codec.skipped_from_json, "cursors": _cursor_from, "pending": _pending_from}
+"""Each table's decoder, as the store's methods use them."""
+_CHECKED_AT_OPEN = ("cursors", "pending")
+"""Small tables (one record per account) decoded whenever the state is opened, so that a
+damaged one is refused by every command, not only by the cycle that reads it."""
+
+
+def _records_problem(data: dict[str, dict[str, Any]]) -> str | None:
+    """Why the tables ``data`` (shaped as :func:`daemon.storage.shape_problem` checks) do not
+    read back whole: the schema, or the first record that does not decode; ``None`` if all
+    do."""
+    meta = data.get("meta", {}).get(str(_META_ID))
+    schema = meta.get("schema") if isinstance(meta, dict) else None
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        return "it has no coffeechat schema version"
+    if schema > SCHEMA_VERSION:
+        return f"it was written by a newer coffeechat (schema {schema})"
+    with collector.paused():
+        for table, decoder in _DECODERS.items():
+            for document in data.get(table, {}).values():
+                try:
+                    decoder(document)
+                except _UNREADABLE as exc:
+                    return f"a record of its table {table!r} does not read back ({exc!r})"
+    return None
+
+
+def damage(path: Path) -> str | None:
+    """Why the state file (or backup) ``path`` does not read back whole, in a phrase; ``None``
+    when every record of it decodes. Reads the whole file: for checks and advice, not for
+    every open."""
+    try:
+        storage = AtomicJSONStorage(path)
+    except DamagedState as exc:
+        return exc.reason
+    except StateError as exc:
+        return str(exc)
+    data = storage.read()
+    return "it does not exist" if data is None else _records_problem(data)

@@ -30,7 +30,7 @@ from daemon.model import (
     Person,
 )
 from daemon.skipped import Skipped
-from daemon.store import SCHEMA_VERSION, Store
+from daemon.store import SCHEMA_VERSION, Store, doc_id
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 
@@ -422,3 +422,122 @@ def test_meetings_and_records_read_back_whole_equal_and_frozen(tmp_path: Path) -
         assert read == original and hash(read) == hash(original)
         with pytest.raises(FrozenInstanceError):
             read.title = "changed"
+
+
+def _age_backups(path: Path, days: int) -> None:
+    """Make the backups of ``path`` look ``days`` days older."""
+    from daemon import backups
+
+    for backup in backups.existing(path):
+        then = backup.stat().st_mtime - days * 86_400
+        os.utime(backup, (then, then))
+
+
+def test_a_state_that_does_not_decode_is_never_kept_as_a_backup(tmp_path: Path) -> None:
+    from daemon import backups
+
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_draft(record("m1/thank_you/a@example.com"))
+    store.flush()
+    Store(path, writable=True)
+    good = path.read_bytes()
+    assert backups.backup_path(path, 1).read_bytes() == good
+    raw = json.loads(good)
+    for doc in raw["drafts"].values():
+        del doc["ref"]  # a record without its draft id: parses, does not decode
+    path.write_text(json.dumps(raw))
+    for _day in range(3):  # three daily openings by a writer: nothing rotated in
+        _age_backups(path, 1)
+        Store(path, writable=True)
+        assert backups.backup_path(path, 1).read_bytes() == good
+        assert not backups.backup_path(path, 2).exists()
+    with pytest.raises(StateError) as caught:
+        Store(path).drafts()
+    assert f"`cp {path}.bak.1 {path}`" in str(caught.value)
+    path.write_bytes(backups.backup_path(path, 1).read_bytes())  # the advice works
+    assert list(Store(path).drafts()) == ["m1/thank_you/a@example.com"]
+
+
+def test_the_advice_names_the_newest_backup_that_reads_back(tmp_path: Path) -> None:
+    from daemon import backups
+    from daemon.store import damage
+
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    store.flush()
+    assert backups.rotate(path, path.read_bytes())  # bak.1 reads back...
+    _age_backups(path, 1)
+    assert backups.rotate(path, b'{"meta": {"1": {"schema": 1}}, "meetings": []}')
+    assert damage(backups.backup_path(path, 2)) is None  # ...and is now bak.2
+    assert damage(backups.backup_path(path, 1)) == (
+        "its table 'meetings' is a list, not a table of records")
+    path.write_text("{}garbage")
+    with pytest.raises(StateError) as caught:
+        Store(path)
+    message = str(caught.value)
+    assert f"`cp {path}.bak.2 {path}`" in message
+    assert "Do not restore state.json.bak.1: it does not read back." in message
+
+
+def test_values_nested_too_deep_to_save_are_refused_and_the_file_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    deep = "[" * 1000 + "]" * 1000  # orjson reads it; json cannot write it back
+    path.write_text('{"meta": {"1": {"schema": 1}, "9": {"x": ' + deep + "}}}")
+    before = path.read_bytes()
+    store = Store(path, writable=True)
+    store.put_interview(interview("m1"))
+    with pytest.raises(StateError, match=r"damaged .*nests arrays or objects deeper"):
+        store.flush()
+    assert path.read_bytes() == before
+
+
+def test_a_symlinked_file_is_written_through_to_its_target(tmp_path: Path) -> None:
+    from daemon.fileio import write_atomically
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "real" / "state.json"
+    target.write_bytes(b"old")
+    link = tmp_path / "links" / "state.json"
+    link.symlink_to(os.path.relpath(target, link.parent))
+    write_atomically(link, b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert os.listdir(tmp_path / "links") == ["state.json"]  # no temporary file left there
+
+
+def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: Path) -> None:
+    from daemon import ledger
+
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_draft(record("k/old"))
+    store.flush()
+    older = path.read_bytes()
+    for key in ("k/new-1", "k/new-2"):
+        store.put_draft(record(key))
+    store.flush()
+    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+    fresh = Store(path, writable=True)  # the newest state: nothing to look up
+    assert not any(fresh.may_exist(k) for k in ("k/old", "k/new-1", "k/new-2", "k/other"))
+
+    path.write_bytes(older)  # restored
+    assert Store(path).drafts_to_look_up() == 2  # what doctor says
+    restored = Store(path, writable=True)
+    assert [k for k in ("k/old", "k/new-1", "k/new-2", "k/other")
+            if restored.may_exist(k)] == ["k/new-1", "k/new-2"]
+    restored.put_draft(record("k/new-1"))  # written (or found) again
+    restored.flush()
+    again = Store(path, writable=True)
+    assert again.may_exist("k/new-2") and not again.may_exist("k/new-1")
+    assert again.drafts_to_look_up() == 1
+    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+
+
+    ledger.ledger_path(path).unlink()
+    ledger.ledger_path(path).mkdir()  # the ledger cannot be written: the cycle stops there
+    blocked = Store(path, writable=True)
+    blocked.put_draft(record("k/new-3"))
+    with pytest.raises(StateError, match=r"could not save .*state\.json\.ledger"):
+        blocked.flush()
