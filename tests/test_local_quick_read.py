@@ -445,3 +445,16 @@ def test_lines_read_before_are_not_read_again_and_events_come_out_alike() -> Non
     assert by_uid["c"] == ["ana@example.com"]
     assert _PROPERTIES.get("DTSTAMP:20260301T000000Z") is not None
     assert not any(line.startswith("UID:") for line in _PROPERTIES)
+
+
+def test_a_series_whose_event_repeats_its_uid_reads_the_same_both_ways() -> None:
+    """Found by the property test above: two UID lines in one event of a series with an
+    override made the expansion fail on an unhashable value."""
+    data = (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:Three\\, four\r\n"
+            b"DTSTART;TZID=America/Chicago:20250101T000000\r\n"
+            b"DTEND;TZID=America/Chicago:20250101T000000\r\nSTATUS:CANCELLED\r\n"
+            b"RECURRENCE-ID:20260310T150000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n"
+            b"DTSTART:20260301T100000Z\r\nUID:Three\\, four\r\nUID:nested\r\nEND:VEVENT\r\n"
+            b"END:VCALENDAR\r\n")
+    assert outcome(data, quick=True)[0] == "read"
+    assert_same(data)

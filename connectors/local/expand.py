@@ -102,8 +102,10 @@ def expand(events: Sequence[Component], *, low: datetime, high: datetime, today:
                 past.append(occurrence)
     except _OutOfTime:
         bound = "time"
-    # an occurrence under way at the start of today is in both spans
-    found = {occurrence.id: occurrence for occurrence in (*past, *future)}
+    # an occurrence under way at the start of today is in both spans; one series has one uid
+    # (its value may be a list, when the event repeats the property: not hashable)
+    found = {(occurrence.id.recurrence_id, occurrence.id.start): occurrence
+             for occurrence in (*past, *future)}
     kept = _nearest(list(found.values()), today, tz)
     if len(kept) < len(found):
         bound = bound or "count"
