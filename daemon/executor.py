@@ -4,7 +4,9 @@ Before each provider call the store records the intent (``creating``) and is flu
 the provider's reference (``created``). A ``creating`` record found later (after a kill, or a
 failed call) is resolved with ``DraftBox.find``: if the draft exists it is adopted, otherwise the
 record is dropped so that the planner plans it again. Hence a kill at any instant leaves neither
-a duplicate nor a lost draft.
+a duplicate nor a lost draft. The intent records the Message-ID of the message about to be
+written, and only a draft with that Message-ID is adopted: a file that merely carries the key
+(copied, or forged) is never taken for ours, so never later replaced or deleted.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class Executor:
         for record in self.store.drafts().values():
             if record.account != account or record.state != "creating":
                 continue
-            ref = box.find(record.key)
+            ref = box.find(record.key, message_id=record.message_id)
             if ref is None:
                 log.info("draft %s was not written before an interruption; it will be made "
                          "again", record.key)
@@ -101,7 +103,8 @@ class Executor:
             intent = DraftRecord(key=spec.key, kind=spec.kind, contact=spec.contact.email,
                                  account=spec.account, meeting_uid=spec.meeting_uid,
                                  state="creating", due=spec.due, reason=spec.reason,
-                                 created_at=self.clock(), facts=draft.facts)
+                                 created_at=self.clock(), facts=draft.facts,
+                                 message_id=str(draft.message.get("Message-ID", "")))
             self.store.put_draft(intent)
             self.store.flush()
             ref = box.create(draft.message, spec.key, reply_to=draft.reply_to)
