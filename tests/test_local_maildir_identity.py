@@ -180,3 +180,29 @@ def test_a_fifo_a_link_and_a_huge_file_do_not_stall_or_fill_memory(box: MaildirD
     huge.unlink()
     assert box.get(ref) == "gone"
     assert box.find(KEY) is None
+
+
+def test_a_listing_is_used_again_only_while_the_folder_is_unchanged(box: MaildirDrafts,
+                                                                   folder: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    ref = box.create(message(), KEY)
+    long_ago = time.time() - 3600
+    for sub in ("new", "cur"):  # the folder settled long ago: its listing can be trusted
+        os.utime(folder / sub, (long_ago, long_ago))
+    listings = []
+    real_scandir = os.scandir
+
+    def counting(path: Path) -> object:
+        listings.append(Path(path).name)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    assert box.get(ref) == "untouched" and box.get(ref) == "untouched"
+    assert listings == ["new", "cur"]  # listed once for both looks
+    path = the_file(folder)
+    renamed = path.rename(folder / "new" / "1800000009.offlineimap,U=4:2,D")  # a sync tool
+    assert box.get(ref) == "untouched"
+    assert len(listings) == 4
+    renamed.unlink()
+    assert box.get(ref) == "gone"

@@ -23,7 +23,11 @@ a header a client adds included, is an edit.
 
 Looking a key up reads only header blocks, once per file name (Maildir files do not change
 under a name), with ``O_NONBLOCK`` and ``O_NOFOLLOW`` and only regular files, so a FIFO, a link
-or a huge file in the folder cannot block a scan or fill memory.
+or a huge file in the folder cannot block a scan or fill memory. The listing and what the
+headers said are kept while ``new/`` and ``cur/`` are unchanged, so the new name a draft was
+found under is remembered: a folder of 5,000 renamed drafts costs one pass over their headers
+(about 1-2 s) after a start, then about a millisecond a look. The stored reference keeps the
+name the draft was written under; its key finds it again after a restart.
 
 Updating writes the new file first and removes the old one after, so a crash in between never
 leaves zero copies. If it leaves two, both carry the same ``X-Coffeechat-Key``:
@@ -81,6 +85,9 @@ _WRITE_POLICY = email.policy.default.clone(max_line_length=998)
 """RFC 5322's hard line limit: a long key header stays one plain line that any tool (or grep)
 can read, instead of being cut into RFC 2047 encoded words to fit 78 columns."""
 _COUNTER = itertools.count(1)
+_SETTLED_NS = 2 * 10**9
+"""A folder changed less than this before it was listed is listed again next time (file
+system clocks tick coarsely: a change in the same tick leaves its time as it was)."""
 
 
 @dataclass(frozen=True)
@@ -95,12 +102,35 @@ class _Entry:
         return TRASHED_FLAG in self.flags
 
 
+class _Vanished(Exception):
+    """A file listed a moment ago is gone (renamed or removed since)."""
+
+
 @dataclass(frozen=True)
 class _Headers:
     """What a file's header block says about it: its key header and its Message-ID."""
 
     key: str | None
     message_id: str | None
+
+
+class _Listing:
+    """The message files of new/ and cur/ at one moment, by Maildir key and (filled in as
+    asked) by ``X-Coffeechat-Key``."""
+
+    def __init__(self, stamps: tuple[tuple[int, int] | None, ...],
+                 entries: list[_Entry], settled: bool) -> None:
+        self.stamps = stamps
+        """The (inode, mtime) of new/ and cur/ when listed: any file added, removed or
+        renamed there changes them."""
+        self.entries = entries
+        self.settled = settled
+        """Whether both folders were last changed well before the listing, so that a change
+        made in the same clock tick as the listing cannot hide behind equal stamps."""
+        self.by_name: dict[str, list[_Entry]] = {}
+        for entry in entries:
+            self.by_name.setdefault(entry.key, []).append(entry)
+        self.by_key: dict[str | None, list[_Entry]] | None = None
 
 
 def normalised(data: bytes) -> bytes:
@@ -145,14 +175,17 @@ class MaildirDrafts:
         self._headers: dict[Path, _Headers] = {}
         """The header block of each file seen, by path (a Maildir file's content does not
         change under its name: a new name is read again)."""
+        self._listing: _Listing | None = None
+        """The last listing, used again while new/ and cur/ have not changed."""
 
     # --- DraftBox ------------------------------------------------------------------------
 
     def create(self, message: EmailMessage, key: str,
                reply_to: ThreadRef | None = None) -> DraftRef:
         """Write ``message`` as a new draft in ``cur/`` flagged ``D``, mode 0600, the Maildir
-        way: into ``tmp/`` first, flushed, then moved into ``cur/``. Files left in ``tmp/``
-        for more than a day are removed first.
+        way: into ``tmp/`` first, flushed, then linked into ``cur/`` (never over another file)
+        and unlinked from ``tmp/``. Files left in ``tmp/`` for more than a day are removed
+        first; one that cannot be removed is logged and left.
 
         ``reply_to`` is accepted and not used: a Maildir has no conversations of its own, and
         the ``In-Reply-To``, ``References`` and subject the core already set are all a mail
@@ -176,9 +209,10 @@ class MaildirDrafts:
                 handle.flush()
                 os.fsync(handle.fileno())
             final = self._path / "cur" / f"{new_key}:2,{DRAFT_FLAG}"
-            os.rename(staged, final)
+            os.link(staged, final)  # never over an existing file, as a rename could be
+            os.unlink(staged)
+            self._listing = None
             _fsync(final.parent)
-            _fsync(staged.parent)
         except OSError as exc:
             raise self._error("write a draft into", exc) from exc
         return DraftRef(id=new_key, fingerprint=fingerprint(data), key=key)
@@ -192,9 +226,8 @@ class MaildirDrafts:
         """
         best: tuple[bool, int, str] | None = None
         best_entry: _Entry | None = None
-        for entry in self._entries():
-            headers = self._header_of(entry.path)
-            if headers.key != key or (message_id and headers.message_id != message_id):
+        for entry in self._with_key(self._list(), key):
+            if message_id and self._header_of(entry.path).message_id != message_id:
                 continue
             try:
                 mtime_ns = entry.path.stat().st_mtime_ns
@@ -239,8 +272,8 @@ class MaildirDrafts:
         new_ref = self.create(message, key)
         if old is not None:
             self._remove(old)
-        for entry in self._entries():
-            if entry.key == new_ref.id or self._header_of(entry.path).key != key:
+        for entry in self._with_key(self._list(), key):
+            if entry.key == new_ref.id:
                 continue
             data = self._read(entry.path)
             if data is not None and fingerprint(data) == new_ref.fingerprint:
@@ -270,26 +303,34 @@ class MaildirDrafts:
         newest (edited). A reference stored without a key (before they had one) is looked
         for among the files with any key, by its message only.
         """
-        entries = self._entries()
-        named = [e for e in entries if e.key == ref.id]
+        listing = self._list()
+        try:
+            return self._resolve_in(listing, ref)
+        except _Vanished:
+            self._listing = None  # a file listed is gone: the listing was out of date
+        try:
+            return self._resolve_in(self._list(), ref)
+        except _Vanished:
+            return "gone", None
+
+    def _resolve_in(self, listing: _Listing, ref: DraftRef
+                    ) -> tuple[DraftState, _Entry | None]:
+        """:meth:`_resolve` over ``listing``; raises ``_Vanished`` when a file it lists is
+        gone."""
+        named = listing.by_name.get(ref.id, [])
         live = [e for e in named if not e.trashed]
         if live:
             entry = live[0]
-            data = self._read(entry.path)
-            if data is None:
-                return "gone", None
-            same = not ref.fingerprint or fingerprint(data) == ref.fingerprint
+            same = fingerprint(self._read_listed(entry)) == ref.fingerprint
             return ("untouched" if same else "edited"), entry
-        others = [e for e in entries if e.key != ref.id and not e.trashed]
         if ref.key:
-            others = [e for e in others if self._header_of(e.path).key == ref.key]
+            others = [e for e in self._with_key(listing, ref.key) if not e.trashed]
         else:
-            others = [e for e in others if self._header_of(e.path).key]
+            others = [e for e in listing.entries
+                      if not e.trashed and self._header_of(e.path).key]
         edited: tuple[int, _Entry] | None = None
         for entry in others:
-            data = self._read(entry.path)
-            if data is None:
-                continue
+            data = self._read_listed(entry)
             if ref.fingerprint and fingerprint(data) == ref.fingerprint:
                 return "untouched", entry
             if ref.key:
@@ -299,6 +340,22 @@ class MaildirDrafts:
         if edited is not None:
             return "edited", edited[1]
         return "gone", named[0] if named else None
+
+    def _with_key(self, listing: _Listing, key: str) -> list[_Entry]:
+        """The files of ``listing`` whose ``X-Coffeechat-Key`` is ``key`` (the header blocks
+        of files not seen before are read once, when first asked)."""
+        if listing.by_key is None:
+            listing.by_key = {}
+            for entry in listing.entries:
+                listing.by_key.setdefault(self._header_of(entry.path).key, []).append(entry)
+        return listing.by_key.get(key, [])
+
+    def _read_listed(self, entry: _Entry) -> bytes:
+        """The bytes of a listed file; raises ``_Vanished`` when it is gone."""
+        data = self._read(entry.path)
+        if data is None:
+            raise _Vanished
+        return data
 
     def _header_of(self, path: Path) -> _Headers:
         """The key and Message-ID in ``path``'s header block (``None`` when it has none or
@@ -331,10 +388,20 @@ class MaildirDrafts:
                                  "day ago", self._who(), item.name, folder)
                 except FileNotFoundError:
                     continue
+                except OSError as exc:  # someone else's leftover: not a reason to stop
+                    log.info("%scould not remove the old leftover %s in %s (%s)",
+                             self._who(), item.name, folder, exc.strerror or exc)
 
-    def _entries(self) -> list[_Entry]:
-        """Every regular message file in new/ and cur/ (read fresh each time: a mail client
-        may have changed the folder since). Forgets the headers of files no longer there."""
+    def _list(self) -> _Listing:
+        """Every regular message file in new/ and cur/: listed again when either folder
+        changed since the last listing (a mail client or sync tool may have been at work), or
+        when that one was made too soon after a change to be sure of it. Forgets the headers
+        of files no longer there."""
+        stamps = tuple(self._stamp(sub) for sub in ("new", "cur"))
+        known = self._listing
+        if known is not None and known.settled and known.stamps == stamps:
+            return known
+        now_ns = time.time_ns()
         found: list[_Entry] = []
         for sub in ("new", "cur"):
             folder = self._path / sub
@@ -352,7 +419,18 @@ class MaildirDrafts:
         if len(self._headers) > len(found):
             present = {e.path for e in found}
             self._headers = {p: h for p, h in self._headers.items() if p in present}
-        return found
+        settled = all(stamp is None or now_ns - stamp[1] > _SETTLED_NS for stamp in stamps)
+        self._listing = _Listing(stamps, found, settled)
+        return self._listing
+
+    def _stamp(self, sub: str) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self._path / sub)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._error("list", exc) from exc
+        return info.st_ino, info.st_mtime_ns
 
     def _read(self, path: Path) -> bytes | None:
         """The bytes of the file at ``path``; ``None`` when it is gone. A file over
@@ -367,6 +445,7 @@ class MaildirDrafts:
             raise self._error("read", exc) from exc
 
     def _remove(self, entry: _Entry) -> None:
+        self._listing = None
         try:
             entry.path.unlink()
             _fsync(entry.path.parent)
