@@ -10,7 +10,8 @@ offlineimap gives the draft a new name of its own; both use CRLF on the server a
 Maildir. An edit on the server comes back as a new file, and the old one removed. neomutt's
 postpone is reproduced as its source does it (``maildir_msg_open_new``, then the commit):
 the message is written into ``tmp/`` and moved into ``new/`` without flags, and the recalled
-draft's file is deleted.
+draft's file is deleted; aerc's maildir worker appends the same way (go-maildir's delivery).
+A client that keeps the ``D`` flag (``cur/``, ``:2,D``) is tried too.
 """
 
 from __future__ import annotations
@@ -154,9 +155,20 @@ def test_an_edit_on_the_server_is_edited_and_kept_byte_for_byte(
     assert s.files() == [local] and local.read_bytes() == pulled
 
 
+REWRITES = {
+    # mutt's and neomutt's maildir_open_new_message, then the commit: an unread message goes
+    # to new/, without flags; aerc's maildir worker (AppendMessage: go-maildir's NewDelivery)
+    # does the same.
+    "neomutt": ("new", ""),
+    # a client that keeps the Draft flag on the file it writes (newer aerc appends with flags)
+    "flagged": ("cur", ":2,D"),
+}
+
+
 @pytest.mark.parametrize("tool", TOOLS)
-def test_a_draft_rewritten_the_way_neomutt_postpones_is_edited_and_kept(
-        tmp_path: Path, server: Server, tool: str) -> None:
+@pytest.mark.parametrize("rewrite", sorted(REWRITES))
+def test_a_draft_rewritten_the_way_mail_clients_postpone_is_edited_and_kept(
+        tmp_path: Path, server: Server, tool: str, rewrite: str) -> None:
     s = Setup(tmp_path, server, tool)
     s.meeting(s.start)
     s.run()
@@ -164,10 +176,11 @@ def test_a_draft_rewritten_the_way_neomutt_postpones_is_edited_and_kept(
     [recalled] = s.files()
     rewritten = recalled.read_bytes().replace(
         b"\n\n", b"\nUser-Agent: NeoMutt/20220429\n\nSee you then!\n\n", 1)
-    staged = s.drafts / "tmp" / "new.1796240000.4242_1.host"
+    staged = s.drafts / "tmp" / "1796240000.4242_1.host"
     staged.write_bytes(rewritten)
-    staged.rename(s.drafts / "new" / "1796240000.R5551212.host")  # no flags, as postponed
-    recalled.unlink()
+    where, flags = REWRITES[rewrite]
+    staged.rename(s.drafts / where / f"1796240000.4242_1.host{flags}")
+    recalled.unlink()  # the recalled draft's file goes
     s.sync.sync()
     [on_server] = s.on_server()
     assert normalised(on_server) == rewritten
