@@ -29,6 +29,8 @@ import pytest
 
 from connectors.base import KEY_HEADER
 from connectors.local.maildir import normalised
+from daemon.config import load
+from daemon.service import cycle_once
 from tests.e2e.mailtools import Server, Syncer, dovecot, syncer
 from tests.e2e.workspace import Workspace
 
@@ -128,6 +130,30 @@ def test_a_moved_meeting_ends_with_one_draft_on_the_server_with_the_new_time(
     assert len(s.on_server()) == 1 and len(s.files()) == 1
     shown = s.status()
     assert (shown["observed"], shown["flag"]) == ("untouched", None)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_synced_draft_looked_at_a_day_later_is_untouched_not_sent_or_deleted(
+        tmp_path: Path, server: Server, tool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Setup(tmp_path, server, tool)
+    ended = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    s.ws.add_event("a1", "Coffee chat with Ana", ended, ("Ana Li", "ana@x.org"))
+    s.run()  # a thank-you
+    s.sync.sync()
+    [renamed] = s.files()
+    # Each draft is looked at once a day: the next look, a day later, in-process with that
+    # clock (the command runs on the real one).
+    monkeypatch.setenv("XDG_DATA_HOME", str(s.ws.root / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(s.ws.root / "xdg-config"))
+    day_later = datetime.now(UTC) + timedelta(hours=25)
+    assert cycle_once(load(s.ws.config), clock=lambda: day_later).ok
+    [shown] = json.loads(s.ws.run("status", "--json", check=True).stdout)["drafts"]
+    assert shown["key"] == "a1/thank_you/ana@x.org"
+    assert (shown["observed"], shown["observed_at"] is not None) == ("untouched", True)
+    assert "sent or deleted" not in s.ws.run("status", check=True).stdout
+    assert s.files() == [renamed]
+    s.sync.sync()
+    assert len(s.server.messages()) == 1
 
 
 @pytest.mark.parametrize("tool", TOOLS)
