@@ -285,7 +285,7 @@ class MaildirDrafts:
         the user edited since it was written is left in place (with a warning): their work
         wins."""
         state, entry = self._resolve(ref)
-        if state == "edited" and ref.fingerprint:
+        if state == "edited":
             log.warning("%sthe draft %s in %s was edited, so it was not deleted",
                         self._who(), ref.id, self._path)
             return
