@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest mail-tools bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +26,19 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# The real Dovecot, mbsync and offlineimap the Maildir tests run (apt-get as root, else the
+# one `sudo apt-get install` line to run).
+mail-tools:
+	sh tools/mail-tools.sh
+
 # The whole suite runs in an unusual local zone (UTC+13/+12, with DST) so that any use of
 # the machine's zone shows up; the time-arithmetic tests run once more under UTC.
-pytest: $(VENV)/.installed-test
+pytest: $(VENV)/.installed-test mail-tools
 	TZ=Pacific/Auckland $(BIN)/pytest -q
 	TZ=UTC $(BIN)/pytest -q -p no:cacheprovider tests/test_planner.py tests/test_tagging.py tests/test_local_calendar.py \
 		tests/test_planner_timing.py tests/test_timing.py
 
-test: lint typecheck pytest
+test: mail-tools lint typecheck pytest
 
 # The benchmark of issue 7 (a few minutes; `make bench BENCH_ARGS=--quick` for a smoke run):
 # markdown tables on stdout, figures in bench/results.json.

@@ -73,11 +73,14 @@ class DraftBox(Protocol):
         """
         ...
 
-    def find(self, key: str) -> DraftRef | None:
+    def find(self, key: str, message_id: str = "") -> DraftRef | None:
         """Return the draft whose ``X-Coffeechat-Key`` header is ``key``, or ``None``.
 
         Used after a crash to learn whether a create that was started actually happened, and
         after a restore of an older state to find the drafts made since, before writing them.
+        With ``message_id`` (the Message-ID the core gave the message), a connector that can
+        read a draft's Message-ID counts only a draft that has it, so that a file merely
+        carrying the key is never adopted as coffeechat's own after a crash.
         """
         ...
 

@@ -146,24 +146,28 @@ def record_to_json(r: DraftRecord) -> JSON:
         "meeting_uid": r.meeting_uid, "state": r.state, "due": format_time(r.due),
         "reason": r.reason,
         "created_at": None if r.created_at is None else format_time(r.created_at),
-        "ref": None if r.ref is None else {"id": r.ref.id, "fingerprint": r.ref.fingerprint},
+        "ref": None if r.ref is None else {"id": r.ref.id, "fingerprint": r.ref.fingerprint,
+                                           "key": r.ref.key},
         "observed": r.observed,
         "observed_at": None if r.observed_at is None else format_time(r.observed_at),
-        "facts": r.facts, "flag": r.flag,
+        "facts": r.facts, "flag": r.flag, "message_id": r.message_id,
     }
 
 
 def record_from_json(d: JSON) -> DraftRecord:
-    """Inverse of :func:`record_to_json`."""
+    """Inverse of :func:`record_to_json` (a record stored before a field existed gets that
+    field's default)."""
     ref = d["ref"]
     return _made(DraftRecord, {
         "key": d["key"], "kind": d["kind"], "contact": d["contact"], "account": d["account"],
         "meeting_uid": d["meeting_uid"], "state": d["state"], "due": parse_time(d["due"]),
         "reason": d["reason"], "created_at": _opt_time(d["created_at"]),
-        "ref": None if ref is None else DraftRef(id=ref["id"], fingerprint=ref["fingerprint"]),
+        "ref": None if ref is None else DraftRef(id=ref["id"], fingerprint=ref["fingerprint"],
+                                                 key=ref.get("key", "")),
         "observed": d.get("observed", "untouched"),
         "observed_at": _opt_time(d.get("observed_at")),
-        "facts": d.get("facts", ""), "flag": d.get("flag", "")})
+        "facts": d.get("facts", ""), "flag": d.get("flag", ""),
+        "message_id": d.get("message_id", "")})
 
 
 def prefs_to_json(p: ContactPrefs) -> JSON:

@@ -4,11 +4,14 @@ Before each provider call the store records the intent (``creating``) and is flu
 the provider's reference (``created``). A ``creating`` record found later (after a kill, or a
 failed call) is resolved with ``DraftBox.find``: if the draft exists it is adopted, otherwise the
 record is dropped so that the planner plans it again. Hence a kill at any instant leaves neither
-a duplicate nor a lost draft.
+a duplicate nor a lost draft. The intent records the Message-ID of the message about to be
+written, and only a draft with that Message-ID is adopted: a file that merely carries the key
+(copied, or forged) is never taken for ours, so never later replaced or deleted.
 
 A state older than the Drafts folder (restored from a backup) has no record of the drafts made
 since it was saved; the store knows which keys those may be (:meth:`Store.may_exist`), and each
-is looked up with ``DraftBox.find`` before it is written: one found is adopted as it is.
+is looked up with ``DraftBox.find`` before it is written: one found is adopted as it is (by its
+key alone: the state never knew its Message-ID).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ class Executor:
         for record in self.store.drafts().values():
             if record.account != account or record.state != "creating":
                 continue
-            ref = box.find(record.key)
+            ref = box.find(record.key, message_id=record.message_id)
             if ref is None:
                 log.info("draft %s was not written before an interruption; it will be made "
                          "again", record.key)
@@ -105,7 +108,8 @@ class Executor:
             intent = DraftRecord(key=spec.key, kind=spec.kind, contact=spec.contact.email,
                                  account=spec.account, meeting_uid=spec.meeting_uid,
                                  state="creating", due=spec.due, reason=spec.reason,
-                                 created_at=self.clock(), facts=draft.facts)
+                                 created_at=self.clock(), facts=draft.facts,
+                                 message_id=str(draft.message.get("Message-ID", "")))
             found = box.find(spec.key) if self.store.may_exist(spec.key) else None
             if found is not None:
                 adopted = replace(intent, state="created", ref=found, observed_at=self.clock())

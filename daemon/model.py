@@ -132,6 +132,10 @@ class DraftRef:
 
     id: str
     fingerprint: str = ""
+    key: str = ""
+    """The draft's ``X-Coffeechat-Key``, for a connector that looks a draft up by it when ``id``
+    no longer names it (a Maildir file renamed or rewritten by a sync tool or mail client);
+    empty for connectors whose ids are stable, and in references stored before it existed."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,10 @@ class DraftRecord:
     flag: str = ""
     """Why the user should look at this draft again (the meeting moved or was cancelled after
     they edited it); empty when all is well."""
+    message_id: str = ""
+    """The Message-ID of the message written, recorded with the intent before the provider
+    call: after a crash only a draft with this Message-ID is adopted (empty in records stored
+    before it existed)."""
 
 
 class DraftSpec(NamedTuple):

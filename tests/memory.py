@@ -119,9 +119,11 @@ class MemoryDrafts:
             raise Crash
         return DraftRef(ident, hashlib.sha256(data).hexdigest())
 
-    def find(self, key: str) -> DraftRef | None:
+    def find(self, key: str, message_id: str = "") -> DraftRef | None:
         for ident, data in self.messages.items():
-            if self.parse(ident)[KEY_HEADER] == key:
+            parsed = self.parse(ident)
+            if parsed[KEY_HEADER] == key and (not message_id
+                                              or parsed["Message-ID"] == message_id):
                 return DraftRef(ident, hashlib.sha256(data).hexdigest())
         return None
 

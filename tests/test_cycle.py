@@ -169,6 +169,30 @@ def test_a_crash_around_create_leaves_neither_duplicate_nor_loss(tmp_path: Path,
     assert {r.state for r in Store(h.settings.state_path).drafts().values()} == {"created"}
 
 
+def test_after_a_crash_a_draft_that_only_carries_the_key_is_not_adopted(tmp_path: Path
+                                                                        ) -> None:
+    h = Harness(tmp_path)
+    calendar, drafts = h.world.account("personal")
+    calendar.put(meeting("m1", NOW - timedelta(hours=2)))
+    drafts.crash_before_create = True
+    with pytest.raises(Crash):
+        h.cycle()
+    [pending] = Store(h.settings.state_path).drafts().values()
+    assert pending.state == "creating" and pending.message_id.startswith("<")
+    # Meanwhile a copy of some other message got the key (a forged or copied file).
+    forged = (f"From: someone@example.net\nTo: sam@example.com\nSubject: Not ours\n"
+              f"Message-ID: <copy@example.net>\n{KEY_HEADER}: {pending.key}\n\nHello\n"
+              ).encode()
+    drafts.messages["forged"] = forged
+    drafts.crash_before_create = False
+    assert h.cycle().ok
+    [record] = Store(h.settings.state_path).drafts().values()
+    assert record.state == "created" and record.ref is not None
+    assert record.ref.id != "forged"  # our own draft was written, and it is the one recorded
+    assert str(drafts.parse(record.ref.id)["Message-ID"]) == record.message_id
+    assert drafts.messages["forged"] == forged
+
+
 def test_a_provider_error_on_create_is_retried_next_cycle(tmp_path: Path) -> None:
     h = Harness(tmp_path)
     calendar, drafts = h.world.account("personal")

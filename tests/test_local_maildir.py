@@ -138,7 +138,7 @@ def test_update_writes_the_new_draft_and_removes_the_old(box: MaildirDrafts,
     path = only_file(folder)
     assert path.name.startswith(new.id)
     assert b"See you Wednesday" in path.read_bytes()
-    assert box.get(old) == "gone"
+    assert box.get(new) == "untouched"
 
 
 def test_update_refuses_an_edited_or_gone_draft(box: MaildirDrafts, folder: Path) -> None:

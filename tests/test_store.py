@@ -541,3 +541,19 @@ def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: P
     blocked.put_draft(record("k/new-3"))
     with pytest.raises(StateError, match=r"could not save .*state\.json\.ledger"):
         blocked.flush()
+
+
+def test_a_draft_record_stored_before_message_ids_and_ref_keys_still_reads() -> None:
+    old = {"key": "m1/thank_you/ana@example.org", "kind": "thank_you",
+           "contact": "ana@example.org", "account": "personal", "meeting_uid": "m1",
+           "state": "created", "due": "2026-03-02T15:00:00+00:00", "reason": "after m1",
+           "created_at": "2026-03-02T15:00:00+00:00",
+           "ref": {"id": "1700000000.M1P1Q1.host", "fingerprint": "ab" * 32},
+           "observed": "untouched", "observed_at": None, "facts": "", "flag": ""}
+    record = codec.record_from_json(old)
+    assert record.message_id == "" and record.ref is not None and record.ref.key == ""
+    again = codec.record_from_json(codec.record_to_json(
+        replace(record, message_id="<a@example.com>",
+                ref=replace(record.ref, key=record.key))))
+    assert again.message_id == "<a@example.com>" and again.ref == replace(record.ref,
+                                                                          key=record.key)

@@ -97,8 +97,10 @@ class GmailDrafts:
         return with_retries(attempt, f"account {self.session.account!r}: writing a draft",
                             self.session.policy, self.session.sleep, self.session.rng)
 
-    def find(self, key: str) -> DraftRef | None:
+    def find(self, key: str, message_id: str = "") -> DraftRef | None:
         """Return the newest draft whose ``X-Coffeechat-Key`` is ``key``, or ``None``.
+        ``message_id`` is not matched: Gmail may give a draft a Message-ID of its own, and its
+        Drafts are written only through the API, not by file tools that copy headers.
 
         Reads the headers (``format=metadata``; ``drafts.get`` cannot narrow them to one, and
         ``messages.get``, which can, is not allowed by the ``gmail.compose`` scope) of the

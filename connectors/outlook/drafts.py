@@ -150,10 +150,11 @@ class GraphDrafts:
                                      "saving a draft", body=body, on_retry=already_made)
         return self._ref(reply.body, "saving a draft")
 
-    def find(self, key: str) -> DraftRef | None:
+    def find(self, key: str, message_id: str = "") -> DraftRef | None:
         """Return the newest draft in Drafts whose ``X-Coffeechat-Key`` is ``key``, else
         ``None``: a reply draft is found by its key property, any other among the newest few
-        hundred drafts by its headers."""
+        hundred drafts by its headers. ``message_id`` is not matched: Exchange gives every
+        message an ``internetMessageId`` of its own."""
         item = self._find_item(key)
         return None if item is None else self._ref(item, "looking for a draft")
 

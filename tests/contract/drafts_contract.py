@@ -87,6 +87,16 @@ class DraftBoxContract:
         assert found.id == ref.id
         assert box.find("m1/thank_you/someone-else") is None
 
+    def test_find_with_the_message_id_written_finds_the_draft(self, box: DraftBox) -> None:
+        """After a crash the core asks with the Message-ID it gave the message: a provider
+        that matches it, and one that cannot, both find the draft that was written."""
+        message = make_message("m2/confirmation/lee")
+        message["Message-ID"] = "<written-by-coffeechat@example.com>"
+        ref = box.create(message, "m2/confirmation/lee")
+        found = self.reopen(box).find("m2/confirmation/lee",
+                                      message_id="<written-by-coffeechat@example.com>")
+        assert found is not None and found.id == ref.id
+
     def test_find_after_a_crash_finds_the_draft(self, box: DraftBox) -> None:
         box.create(make_message("m2/confirmation/lee"), "m2/confirmation/lee")
         # The reference is lost, as when the process dies right after the provider call.
