@@ -227,6 +227,7 @@ def status(obj: Context, as_json: bool) -> None:
             click.echo(views.status_text(found, rows, snap.drafts, snap.plan,
                                          settings.timezone, snap.not_read, snap.settled,
                                          now=snap.now))
+        collector.exempt_at_exit()
 
 
 @cli.command()
@@ -244,6 +245,7 @@ def plan(obj: Context, as_json: bool) -> None:
             click.echo(json.dumps(views.plan_json(snap.plan), indent=2))
         else:
             click.echo(views.plan_text(snap.plan, settings.timezone))
+        collector.exempt_at_exit()
 
 
 @cli.command()
@@ -276,6 +278,7 @@ def contacts(obj: Context) -> None:
         rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
                                   snap.settled.people)
         click.echo(views.contacts_text(rows, settings.timezone))
+        collector.exempt_at_exit()
 
 
 @cli.command()
