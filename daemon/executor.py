@@ -130,11 +130,11 @@ class Executor:
         self.store.flush()
         return result
 
-    def message_for(self, spec: DraftSpec) -> EmailMessage:
-        """The message ``spec`` would be written as (outside any conversation), for previews.
-        Raises ``TemplateError``, ``UnsafeMessageError`` or ``LookupError`` like ``write``
-        reports them."""
-        return self._draft(spec, {}).message
+    def message_for(self, spec: DraftSpec, threads: Threads | None = None) -> EmailMessage:
+        """The message ``spec`` would be written as, for previews: in its conversation, when
+        ``threads`` (as for :meth:`write`) has one for it. Raises ``TemplateError``,
+        ``UnsafeMessageError`` or ``LookupError`` like ``write`` reports them."""
+        return self._draft(spec, threads or {}).message
 
     def _draft(self, spec: DraftSpec, threads: Threads) -> _Draft:
         interview = (None if spec.meeting_uid is None

@@ -22,7 +22,7 @@ from daemon.model import (
     SettledSummary,
 )
 from daemon.planner import plan
-from daemon.replies import mail_for_planning
+from daemon.replies import mail_for_planning, seen_in_use, threads
 from daemon.settle import still_planned_for
 from daemon.skipped import Skipped
 from daemon.store import Store
@@ -88,9 +88,9 @@ def preview_message(settings: Settings, kind: DraftKind, query: str | None,
     user will read it (:func:`daemon.render.readable`).
 
     The message is made by the very code that writes drafts (:meth:`Executor.message_for`,
-    with the draft the plan has for that meeting and kind when there is one): a prep note is
-    addressed to the user, a catch-up carries its number in its key. It is shown outside any
-    conversation: a follow-up or catch-up written as a reply also has ``In-Reply-To`` and a
+    with the draft the plan has for that meeting and kind when there is one, in the conversation
+    reply detection found for it): a prep note is addressed to the user, a catch-up carries its
+    number in its key, a follow-up or catch-up written as a reply has its ``In-Reply-To`` and
     ``Re:`` subject. Nothing is written: the state is opened read-only and never saved.
 
     Raises ``CoffeechatError`` when nothing matches, ``TemplateError`` when the template cannot
@@ -119,7 +119,7 @@ def preview_message(settings: Settings, kind: DraftKind, query: str | None,
     executor = Executor(store, Renderer(settings.templates_dir), settings.me,
                         settings.timezone, lambda: moment)
     try:
-        message = executor.message_for(spec)
+        message = executor.message_for(spec, threads(seen_in_use(settings, store)))
     except LookupError as exc:  # the meeting vanished between reading and rendering
         raise CoffeechatError(f"the meeting to preview is gone: {exc}") from exc
     return readable(message)

@@ -19,7 +19,16 @@ from daemon.announce import prepare
 from daemon.announce import preview as announce_preview
 from daemon.config import Settings
 from daemon.executor import Executor
-from daemon.model import Attendee, DraftKind, Interview, Meeting, Person
+from daemon.model import (
+    Attendee,
+    ContactMail,
+    DraftKind,
+    Interview,
+    MailSeen,
+    Meeting,
+    Person,
+    ThreadRef,
+)
 from daemon.queries import PREVIEW_NEWS, preview_message, preview_spec
 from daemon.render import Renderer, readable
 from daemon.store import Store
@@ -113,3 +122,34 @@ def test_announce_shows_the_note_decoded(tmp_path: Path) -> None:
     head, body = shown.split("\n\n", 1)
     assert news in body and "To: Zoë Ångström <zoe@example.org>" in head.split("\n")
     assert "=?" not in shown and "base64" not in shown
+
+
+@pytest.mark.parametrize("kind", ["follow_up", "catch_up"])
+def test_a_reply_in_a_conversation_is_previewed_as_that_reply(tmp_path: Path,
+                                                             kind: DraftKind) -> None:
+    settings = memory_settings(tmp_path, reply_detection=True, working_hours="any")
+    stored_settings = stored(tmp_path)
+    assert stored_settings.state_path == settings.state_path
+    store = Store(settings.state_path, writable=True)
+    thread = ThreadRef("<t1@example.org>", "Archives, and the fonds project")
+    store.put_mail("personal", ContactMail(ZOE.email, MailSeen(NOW - timedelta(days=3), thread)),
+                   NOW - timedelta(days=1))
+    store.flush()
+    shown = preview_message(settings, kind, "m1", NOW)
+    head = shown.split("\n\n", 1)[0].split("\n")
+    assert "In-Reply-To: <t1@example.org>" in head
+    assert "Subject: Re: Archives, and the fonds project" in head
+    store = Store(settings.state_path, writable=True)
+    interview = store.interview("personal", "m1")
+    assert interview is not None
+    spec = preview_spec(settings, store, kind, interview, NOW)
+    executor = Executor(store, Renderer(settings.templates_dir), settings.me, settings.timezone,
+                        lambda: NOW)
+    drafts = tmp_path / "Drafts"
+    result = executor.write([spec], MaildirDrafts(drafts),
+                            {("personal", ZOE.email): thread})
+    assert result.problems == [] and len(result.made) == 1
+    [file] = (drafts / "cur").iterdir()
+    draft = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+    assert isinstance(draft, EmailMessage)
+    assert without_message_id(shown) == without_message_id(readable(draft))
