@@ -58,16 +58,18 @@ def stored(tmp_path: Path) -> Settings:
     return settings
 
 
-def written(settings: Settings, kind: DraftKind, drafts: Path) -> EmailMessage:
+def written(settings: Settings, kind: DraftKind, drafts: Path,
+            threads: dict[tuple[str, str], ThreadRef] | None = None) -> EmailMessage:
     """Write the draft the preview is of through the executor into a Maildir, as the service
-    does; return the file read back as a mail program reads it."""
+    does (in the conversations ``threads`` gives); return the file read back as a mail program
+    reads it."""
     store = Store(settings.state_path, writable=True)
     interview = store.interview("personal", "m1")
     assert interview is not None
     spec = preview_spec(settings, store, kind, interview, NOW)
     executor = Executor(store, Renderer(settings.templates_dir), settings.me, settings.timezone,
                         lambda: NOW)
-    result = executor.write([spec], MaildirDrafts(drafts))
+    result = executor.write([spec], MaildirDrafts(drafts), threads)
     assert result.problems == [] and len(result.made) == 1
     files = list((drafts / "cur").iterdir())
     assert len(files) == 1
@@ -139,17 +141,5 @@ def test_a_reply_in_a_conversation_is_previewed_as_that_reply(tmp_path: Path,
     head = shown.split("\n\n", 1)[0].split("\n")
     assert "In-Reply-To: <t1@example.org>" in head
     assert "Subject: Re: Archives, and the fonds project" in head
-    store = Store(settings.state_path, writable=True)
-    interview = store.interview("personal", "m1")
-    assert interview is not None
-    spec = preview_spec(settings, store, kind, interview, NOW)
-    executor = Executor(store, Renderer(settings.templates_dir), settings.me, settings.timezone,
-                        lambda: NOW)
-    drafts = tmp_path / "Drafts"
-    result = executor.write([spec], MaildirDrafts(drafts),
-                            {("personal", ZOE.email): thread})
-    assert result.problems == [] and len(result.made) == 1
-    [file] = (drafts / "cur").iterdir()
-    draft = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
-    assert isinstance(draft, EmailMessage)
+    draft = written(settings, kind, tmp_path / "Drafts", {("personal", ZOE.email): thread})
     assert without_message_id(shown) == without_message_id(readable(draft))

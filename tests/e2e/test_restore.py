@@ -5,30 +5,18 @@ connector, the fake Google API and the fake Microsoft Graph, with a clock the te
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from daemon import backups, ledger
 from daemon.cli import cli
 from daemon.config import load
-from tests.e2e.sides import SIDES, Event, GoogleSide, side_for
+from tests.e2e import test_relationship
+from tests.e2e.sides import Event, GoogleSide
 from tests.e2e.test_relationship import ANA, BO, CY, World, at, key
 
-
-@pytest.fixture(params=SIDES)
-def world(request: pytest.FixtureRequest, tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """A world on each kind of account, its XDG folders inside ``tmp_path``."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.delenv("COFFEECHAT_CONFIG", raising=False)
-    root = tmp_path / "home"
-    root.mkdir()
-    with side_for(request.param, root) as side:
-        yield World(side=side, root=root)
+world = test_relationship.world
+"""The same world as the relationship tests': one for each kind of account."""
 
 
 EVENTS = (Event("m-ana", "Coffee chat with Ana", at(4, 9, 10), ANA),
