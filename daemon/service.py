@@ -11,6 +11,16 @@ keep their pace. After a suspend, ``schedule`` collapses the missed runs into on
 cycle. SIGTERM/SIGINT stop it within a few seconds (an in-flight cycle is given a short grace,
 then abandoned exactly as a crash would be, which the executor is built to survive); SIGHUP
 reloads the config, keeping the old one if the new one is broken.
+
+Between cycles the loop sleeps until its next job: the next cycle, or the next watchdog ping
+(every ``WATCHDOG_USEC/2``, when systemd asks for them), whichever comes first, on an event
+that the signal handlers set, so a signal ends the wait at once. An idle day is a few hundred
+wake-ups (one per cycle and one per ping), not one a second. While a cycle runs, a helper
+thread keeps the pings going (a cycle may block on the network for a while), for at most
+:data:`STALL_SECONDS`: a cycle stuck longer is left to the watchdog. The wait is measured on
+the monotonic clock, which stands still during a suspend: the catch-up cycle after a resume
+comes at the latest one poll interval later. Accounts stay open from cycle to cycle
+(:mod:`daemon.kept`), so their connections are made once per process.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from daemon import health
 from daemon.config import Settings
 from daemon.cycle import CycleReport, Opener, run_cycle
 from daemon.errors import CoffeechatError
+from daemon.kept import KeptAccounts
 from daemon.locks import run_lock, write_lock
 from daemon.notify import Notifier, watchdog_interval
 from daemon.pacing import Pacer
@@ -51,7 +62,19 @@ JITTER = 0.1
 BACKOFF_CAP_SECONDS = 3600.0
 """The longest a failing account waits between tries."""
 STALL_SECONDS = 1800.0
-"""No watchdog ping once the main loop has made no progress for this long."""
+"""No watchdog ping once a cycle has run for this long."""
+MAX_WAIT_SECONDS = 3600.0
+"""The longest the loop sleeps at once, whatever the schedule says."""
+LATE_SECONDS = 0.005
+"""The loop wakes this much after a job's time, so that the job is due when it looks."""
+
+Sleeper = Callable[[threading.Event, float], bool]
+"""Waits on the event for at most the seconds given; returns True when the event was set."""
+
+
+def event_wait(event: threading.Event, seconds: float) -> bool:
+    """The real sleeper: ``event.wait(seconds)``."""
+    return event.wait(seconds)
 
 
 def utc_now() -> datetime:
@@ -113,36 +136,74 @@ class Service:
 
     def __init__(self, settings: Settings, reload: Callable[[], Settings],
                  clock: Clock = utc_now, opener: Opener = _default_opener,
-                 notifier: Notifier | None = None) -> None:
-        """``reload`` reads the config again (for SIGHUP); it raises ``ConfigError``."""
+                 notifier: Notifier | None = None, *,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleeper: Sleeper = event_wait,
+                 watchdog: Callable[[], float | None] = watchdog_interval) -> None:
+        """``reload`` reads the config again (for SIGHUP); it raises ``ConfigError``.
+
+        ``opener`` opens an account; the service keeps what it opened (:mod:`daemon.kept`).
+        ``monotonic`` and ``sleeper`` are how the loop tells time and waits, ``watchdog`` how
+        it learns the ping interval (``None``: no watchdog); all injected by tests."""
         self.settings = settings
         self.reload = reload
         self.clock = clock
-        self.opener = opener
+        self.accounts = KeptAccounts(opener)
+        self.opener: Opener = self.accounts
         self.notifier = notifier or Notifier()
+        self.monotonic = monotonic
+        self.sleeper = sleeper
+        self.ping_every = watchdog()
         self.pacer = Pacer(base=settings.poll_minutes * 60, cap=BACKOFF_CAP_SECONDS)
         self.scheduler = schedule.Scheduler()
         self.stopping = threading.Event()
+        self.wake = threading.Event()
+        """Set by the signal handlers: ends the loop's wait at once."""
         self.reload_wanted = False
         self.in_cycle = False
-        self.progress = time.monotonic()
+        self.next_ping = 0.0
+        self.wakeups = 0
+        """How many times the loop's wait ended (for tests and the benchmark)."""
         self.drafts_made = 0
 
     def run(self) -> int:
         """Serve until stopped; returns the exit status (0)."""
-        with run_lock(self.settings.state_path), self._signals(), self._watchdog():
+        with run_lock(self.settings.state_path), self._signals():
             self._schedule()
             self.notifier.ready(f"started; {len(self.settings.accounts)} account(s)")
+            self._ping()
             self._cycle()
             while not self.stopping.is_set():
-                self.progress = time.monotonic()
+                self.wake.clear()
                 if self.reload_wanted:
                     self._reload()
                 self.scheduler.run_pending()
-                self.stopping.wait(min(1.0, max(0.05, self.scheduler.idle_seconds or 1.0)))
+                if self.ping_every is not None and self.monotonic() >= self.next_ping:
+                    self._ping()
+                if self.stopping.is_set() or self.reload_wanted:
+                    continue
+                self.sleeper(self.wake, self.wait_seconds())
+                self.wakeups += 1
             self.notifier.stopping()
         log.info("stopped")
         return 0
+
+    def wait_seconds(self) -> float:
+        """How long the loop may sleep now: until the next cycle or the next watchdog ping,
+        whichever comes first (at most :data:`MAX_WAIT_SECONDS`)."""
+        until_cycle = self.scheduler.idle_seconds
+        wait = MAX_WAIT_SECONDS if until_cycle is None else until_cycle + LATE_SECONDS
+        if self.ping_every is not None:
+            wait = min(wait, self.next_ping - self.monotonic())
+        return max(0.0, min(MAX_WAIT_SECONDS, wait))
+
+    def _ping(self) -> None:
+        """Tell systemd's watchdog the service is alive; the next ping is due an interval
+        later."""
+        if self.ping_every is None:
+            return
+        self.notifier.watchdog()
+        self.next_ping = self.monotonic() + self.ping_every
 
     def _schedule(self) -> None:
         self.scheduler.clear()
@@ -159,7 +220,8 @@ class Service:
         self.in_cycle = True
         try:
             upcoming = self.clock() + timedelta(minutes=self.settings.poll_minutes)
-            report = cycle_once(self.settings, self.clock, self.opener, due, upcoming)
+            with self._pinging():
+                report = cycle_once(self.settings, self.clock, self.opener, due, upcoming)
         except _Abandon:
             log.warning("stopping: the cycle in progress was abandoned; it resumes at the "
                         "next start without duplicates")
@@ -173,7 +235,6 @@ class Service:
             return
         finally:
             self.in_cycle = False
-            self.progress = time.monotonic()
         self._account_pacing(report)
         self.drafts_made += len(report.drafted)
         failing = self.pacer.failing()
@@ -207,6 +268,7 @@ class Service:
                       "state file (keeping the old config)")
             return
         self.settings = fresh
+        self.accounts.keep_only({a.name for a in fresh.accounts})
         self.pacer = Pacer(base=fresh.poll_minutes * 60, cap=BACKOFF_CAP_SECONDS)
         self._schedule()
         log.info("SIGHUP: config reloaded from %s", fresh.path)
@@ -216,6 +278,7 @@ class Service:
         def stop(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s; stopping", signal.Signals(signum).name)
             self.stopping.set()
+            self.wake.set()
             if self.in_cycle:
                 signal.setitimer(signal.ITIMER_REAL, STOP_GRACE_SECONDS)
 
@@ -225,6 +288,7 @@ class Service:
 
         def hang_up(_signum: int, _frame: FrameType | None) -> None:
             self.reload_wanted = True
+            self.wake.set()
 
         handlers = {signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGALRM: abandon,
                     signal.SIGHUP: hang_up}
@@ -237,24 +301,27 @@ class Service:
                 signal.signal(sig, handler)
 
     @contextlib.contextmanager
-    def _watchdog(self) -> Iterator[None]:
-        """Ping systemd's watchdog from a thread, but only while the main loop makes progress
-        (a cycle may block on the network for a while; a stuck loop must not be hidden)."""
-        interval = watchdog_interval()
-        if interval is None:
+    def _pinging(self) -> Iterator[None]:
+        """While a cycle runs, ping systemd's watchdog from a thread on the usual interval
+        (a cycle may block on the network for a while), but not once the cycle has run for
+        :data:`STALL_SECONDS`: a stuck cycle must not be hidden."""
+        every = self.ping_every
+        if every is None:
             yield
             return
-        done = threading.Event()
+        over = threading.Event()
+        started = self.monotonic()
 
         def ping() -> None:
-            while not done.wait(interval):
-                if time.monotonic() - self.progress < STALL_SECONDS:
-                    self.notifier.watchdog()
+            while not over.wait(max(0.0, self.next_ping - self.monotonic())):
+                if self.monotonic() - started >= STALL_SECONDS:
+                    return
+                self._ping()
 
         thread = threading.Thread(target=ping, name="watchdog", daemon=True)
         thread.start()
         try:
             yield
         finally:
-            done.set()
-            thread.join(timeout=interval + 1)
+            over.set()
+            thread.join(timeout=every + 1)

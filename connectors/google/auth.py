@@ -270,9 +270,24 @@ class StoredCredentials:
         return data
 
 
+class _CommandToken(google.auth.credentials.Credentials):
+    """A bearer token printed by a command; "refreshing" it runs the command again."""
+
+    def __init__(self, fetch: Callable[[], str]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._fetch = fetch
+        self.token = fetch()
+
+    def refresh(self, request: Any) -> None:
+        """Run the command again for a new token (Google refused the last one)."""
+        self.token = self._fetch()
+
+
 class CommandCredentials:
-    """A bearer token printed by the account's ``token_command``, asked for once per session
-    (the core opens the account afresh each cycle, so each cycle gets a fresh token)."""
+    """A bearer token printed by the account's ``token_command``: asked for at the first call
+    and kept until Google refuses it (a 401), then asked for once more before the call is
+    retried; a second refusal is an ``AuthError``. (As ``connectors.outlook.auth``'s
+    ``CommandTokens``; the session lives as long as the process.)"""
 
     token_command = True
 
@@ -284,10 +299,11 @@ class CommandCredentials:
         self._run = run
 
     def credentials(self, http: OneShotHttp) -> google.auth.credentials.Credentials:
-        """Run the command and return its token as credentials that are never refreshed.
+        """Run the command and return its token as credentials that run it again when
+        refreshed (``http`` is not used: the command is the source).
 
         Raises ``AuthError`` or ``ConnectorError`` (from :func:`run_token_command`)."""
-        return Credentials(self._run(self.command, self.account))  # type: ignore[no-untyped-call]
+        return _CommandToken(lambda: self._run(self.command, self.account))
 
     def after_call(self) -> None:
         """Nothing to save: the command is the store."""

@@ -10,7 +10,12 @@ request again when the connection drops before the answer arrives, even a POST; 
 injected, and a create whose outcome is unknown is checked before it is tried again.
 
 :class:`Session` builds the Calendar and Gmail services from the discovery documents shipped
-with the library (nothing is fetched at run time), lazily: opening an account does no I/O.
+with the library (nothing is fetched at run time), lazily: opening an account does no I/O. A
+session is meant to live as long as the process (the service keeps its accounts open, see
+:mod:`daemon.kept`): one transport, so one TLS context, and each service built once. Its
+credentials are obtained at the first call and kept, refreshed by google-auth when they expire;
+after Google refused them (``AuthError``) they are dropped, so that the next call reads them
+again, as the user's ``coffeechat auth google`` left them.
 """
 
 from __future__ import annotations
@@ -256,10 +261,11 @@ class CredentialSource(Protocol):
 
 
 class Session:
-    """One account's connection to Google for one cycle: credentials, transport, services.
+    """One account's connection to Google: credentials, transport, services, kept from call
+    to call (for the life of the process when the account is kept open).
 
-    Nothing happens until the first call; then the credentials are obtained and the two
-    services built from the shipped discovery documents.
+    Nothing happens until the first call; then the credentials are obtained and each service
+    is built, once, from the shipped discovery documents.
     """
 
     def __init__(self, account: str, api_root: str, timeout: float, source: CredentialSource,
@@ -275,20 +281,20 @@ class Session:
         self.policy = policy
         self.sleep = sleep
         self.rng = rng
+        self._transport: OneShotHttp | None = None
+        self._authed: google_auth_httplib2.AuthorizedHttp | None = None
+        self._signed_in = False
         self._services: dict[str, Any] = {}
 
     def service(self, name: str) -> Any:
-        """Return the ``"calendar"`` or ``"gmail"`` service, building it on first use.
+        """Return the ``"calendar"`` or ``"gmail"`` service, obtaining the credentials when
+        the session has none (first use, or after Google refused them) and building the
+        service on its first use.
 
         Raises ``AuthError``, ``TransientError`` (credentials could not be refreshed) or
         ``ConnectorError``."""
+        authed = self._authorized()
         if name not in self._services:
-            transport = OneShotHttp(self.timeout)
-            credentials = self.source.credentials(transport)
-            refresh_codes: tuple[int, ...] = () if self.source.token_command else (401,)
-            authed = google_auth_httplib2.AuthorizedHttp(
-                credentials, http=transport, refresh_status_codes=refresh_codes,
-                max_refresh_attempts=1)
             version, endpoint = {
                 "calendar": ("v3", f"{self.api_root}calendar/v3/"),
                 "gmail": ("v1", self.api_root),
@@ -297,6 +303,28 @@ class Session:
                 name, version, http=authed, static_discovery=True, cache_discovery=False,
                 client_options={"api_endpoint": endpoint})
         return self._services[name]
+
+    def _authorized(self) -> google_auth_httplib2.AuthorizedHttp:
+        """The authorised transport, with credentials: the same object for the session's
+        life (the services hold it); the credentials in it are replaced when dropped."""
+        if self._transport is None:
+            self._transport = OneShotHttp(self.timeout)
+        if not self._signed_in or self._authed is None:
+            credentials = self.source.credentials(self._transport)
+            if self._authed is None:
+                # A 401 refreshes once and retries: stored credentials by the token
+                # endpoint, a token_command's by running the command again.
+                self._authed = google_auth_httplib2.AuthorizedHttp(
+                    credentials, http=self._transport, refresh_status_codes=(401,),
+                    max_refresh_attempts=1)
+            else:
+                self._authed.credentials = credentials
+            self._signed_in = True
+        return self._authed
+
+    def forget_credentials(self) -> None:
+        """Drop the credentials: the next call obtains them again from the source."""
+        self._signed_in = False
 
     def call(self, make: Callable[[], Any], what: str) -> Any:
         """Execute the request ``make()`` builds, with retries; return its JSON answer.
@@ -315,6 +343,8 @@ class Session:
         except Exception as exc:
             mapped = map_error(exc, account=self.account, what=what,
                                token_command=self.source.token_command, now=self.clock())
+            if isinstance(mapped, AuthError):
+                self.forget_credentials()
             if mapped is None:
                 raise
             if mapped is not exc:

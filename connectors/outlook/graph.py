@@ -9,6 +9,12 @@ error code, so callers can tell "not found" or "sync state expired" apart.
 
 The access token is only ever sent to addresses under ``graph_root``: a link the server hands
 back (``@odata.nextLink``, ``@odata.deltaLink``) that points anywhere else is refused.
+
+A client is meant to live as long as the process (the service keeps its accounts open, see
+:mod:`daemon.kept`): one ``requests.Session``, so one connection pool and TLS context. It asks
+its token source again once its token is :data:`TOKEN_REUSE_SECONDS` old, as a client opened
+afresh for each cycle did, so msal renews a token before it expires and a ``token_command``
+is run about once a cycle.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 """Answers that may succeed when asked again later."""
 MAX_ERROR_TEXT = 200
 DEFAULT_BACKOFF = Backoff()
+TOKEN_REUSE_SECONDS = 240.0
+"""How long a client uses a token before it asks its source again (less than a cycle)."""
 
 
 class TokenSource(Protocol):
@@ -76,11 +84,13 @@ class GraphClient:
     def __init__(self, root: str, tokens: TokenSource, *, account: str, kind: str = "outlook",
                  timeout: float = 30.0, session: requests.Session | None = None,
                  backoff: Backoff = DEFAULT_BACKOFF, sleep: Callable[[float], None] = time.sleep,
-                 rng: Callable[[], float] = random.random) -> None:
+                 rng: Callable[[], float] = random.random,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         """Remember the settings; nothing is sent until the first request.
 
         ``root`` is ``graph_root`` without a trailing slash, ``timeout`` the seconds every
-        request may take, ``backoff``/``sleep``/``rng`` how retries wait (injected by tests).
+        request may take, ``backoff``/``sleep``/``rng`` how retries wait, ``monotonic`` how
+        a token's age is told (injected by tests).
         """
         self.root = root.rstrip("/")
         self._tokens = tokens
@@ -91,7 +101,9 @@ class GraphClient:
         self._backoff = backoff
         self._sleep = sleep
         self._rng = rng
+        self._monotonic = monotonic
         self._token: str | None = None
+        self._token_at = 0.0
 
     @property
     def account(self) -> str:
@@ -156,6 +168,7 @@ class GraphClient:
         if response.status_code == 401:
             response = self._call(method, url, what, params, body, headers, fresh=True)
             if response.status_code == 401:
+                self._token = None
                 raise AuthError(
                     f"account {self._account!r}: Microsoft Graph refused the access token "
                     f"({_error_text(response)}); run `coffeechat auth {self._kind} --account "
@@ -165,8 +178,11 @@ class GraphClient:
     def _call(self, method: str, url: str, what: str, params: Mapping[str, str] | None,
               body: JSON | None, headers: Mapping[str, str] | None,
               fresh: bool) -> requests.Response:
-        if fresh or self._token is None:
+        now = self._monotonic()
+        if fresh or self._token is None or now - self._token_at >= TOKEN_REUSE_SECONDS:
+            self._token = None
             self._token = self._tokens.token(fresh=fresh)
+            self._token_at = now
         sent = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         sent.update(headers or {})
         try:
