@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import select
 import signal
 import threading
 import time
@@ -68,13 +70,45 @@ MAX_WAIT_SECONDS = 3600.0
 LATE_SECONDS = 0.005
 """The loop wakes this much after a job's time, so that the job is due when it looks."""
 
-Sleeper = Callable[[threading.Event, float], bool]
-"""Waits on the event for at most the seconds given; returns True when the event was set."""
+class Waker:
+    """What ends the loop's wait: a pipe a signal handler writes a byte to. Writing is all a
+    handler does (no lock is taken, so a signal arriving at any instant cannot deadlock the
+    main thread, as setting a ``threading.Event`` from a handler can)."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def set(self) -> None:
+        """End the current (or next) wait."""
+        with contextlib.suppress(OSError):  # a full pipe already wakes the loop
+            os.write(self._write, b"!")
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds`` or until :meth:`set`; returns True when woken by it."""
+        ready, _, _ = select.select([self._read], [], [], max(0.0, seconds))
+        if not ready:
+            return False
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._read, 512):
+                pass
+        return True
+
+    def close(self) -> None:
+        """Close the pipe."""
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
-def event_wait(event: threading.Event, seconds: float) -> bool:
-    """The real sleeper: ``event.wait(seconds)``."""
-    return event.wait(seconds)
+Sleeper = Callable[[Waker, float], bool]
+"""Waits on the waker for at most the seconds given; returns True when it was set."""
+
+
+def pipe_wait(waker: Waker, seconds: float) -> bool:
+    """The real sleeper: ``waker.wait(seconds)``."""
+    return waker.wait(seconds)
 
 
 def utc_now() -> datetime:
@@ -138,7 +172,7 @@ class Service:
                  clock: Clock = utc_now, opener: Opener = _default_opener,
                  notifier: Notifier | None = None, *,
                  monotonic: Callable[[], float] = time.monotonic,
-                 sleeper: Sleeper = event_wait,
+                 sleeper: Sleeper = pipe_wait,
                  watchdog: Callable[[], float | None] = watchdog_interval) -> None:
         """``reload`` reads the config again (for SIGHUP); it raises ``ConfigError``.
 
@@ -157,7 +191,7 @@ class Service:
         self.pacer = Pacer(base=settings.poll_minutes * 60, cap=BACKOFF_CAP_SECONDS)
         self.scheduler = schedule.Scheduler()
         self.stopping = threading.Event()
-        self.wake = threading.Event()
+        self.wake = Waker()
         """Set by the signal handlers: ends the loop's wait at once."""
         self.reload_wanted = False
         self.in_cycle = False
@@ -174,7 +208,6 @@ class Service:
             self._ping()
             self._cycle()
             while not self.stopping.is_set():
-                self.wake.clear()
                 if self.reload_wanted:
                     self._reload()
                 self.scheduler.run_pending()
@@ -185,6 +218,7 @@ class Service:
                 self.sleeper(self.wake, self.wait_seconds())
                 self.wakeups += 1
             self.notifier.stopping()
+        self.wake.close()
         log.info("stopped")
         return 0
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from freezegun import freeze_time
 
 from daemon.config import Settings, parse
-from daemon.service import JITTER, Service
+from daemon.service import JITTER, Service, Waker
 
 
 def settings(tmp_path: Path) -> Settings:
@@ -58,3 +59,79 @@ def test_polls_are_spread_by_jitter(tmp_path: Path) -> None:
     assert service.cycles == 20
     assert len(waits) > 3
     assert all(270 <= w <= 330 for w in waits)
+
+
+class Pings:
+    """A notifier that counts watchdog pings."""
+
+    pings = 0
+
+    def watchdog(self) -> None:
+        self.pings += 1
+
+    def ready(self, status: str) -> None: ...
+
+    def status(self, status: str) -> None: ...
+
+    def stopping(self) -> None: ...
+
+
+def simulated_day(tmp_path: Path, ping_every: float | None) -> tuple[Counting, Pings]:
+    """Run the real loop through one idle day of fake time: the sleeper moves the clocks on
+    by each wait it is given, and stops the service once a day has passed."""
+    day = 86_400.0
+    now = [0.0]
+    pings = Pings()
+    with freeze_time("2026-11-20 09:00:00") as clock:
+        service: Counting
+
+        def sleeper(waker: Waker, seconds: float) -> bool:
+            assert seconds > 0, "the loop never spins"
+            now[0] += seconds
+            clock.tick(dt.timedelta(seconds=seconds))
+            if now[0] >= day:
+                service.stopping.set()
+            return False
+
+        service = Counting(settings(tmp_path), lambda: settings(tmp_path),
+                           notifier=pings,  # type: ignore[arg-type]
+                           monotonic=lambda: now[0], sleeper=sleeper,
+                           watchdog=lambda: ping_every)
+        assert service.run() == 0
+    return service, pings
+
+
+def test_an_idle_day_wakes_once_per_cycle_and_per_watchdog_ping(tmp_path: Path) -> None:
+    service, pings = simulated_day(tmp_path, 150.0)  # WatchdogSec=300, as the unit has it
+    assert 86_400 / 330 <= service.cycles <= 86_400 / 270 + 2
+    assert 86_400 / 150 <= pings.pings <= 86_400 / 150 + 2
+    assert service.wakeups <= service.cycles + pings.pings + 2
+    assert service.wakeups <= 1_000
+
+
+def test_without_a_watchdog_the_loop_wakes_only_for_cycles(tmp_path: Path) -> None:
+    service, pings = simulated_day(tmp_path, None)
+    assert pings.pings == 0
+    assert service.wakeups <= service.cycles + 2
+
+
+def test_accounts_are_opened_once_while_their_options_stay_the_same(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from connectors.base import Account, ConnectorEnv
+    from daemon.kept import KeptAccounts
+
+    opened: list[str] = []
+
+    def opener(name: str, kind: str, options: Any, env: ConnectorEnv) -> Account:
+        opened.append(name)
+        return Account(name=name, calendar=None, drafts=None)  # type: ignore[arg-type]
+
+    env = ConnectorEnv(timezone=ZoneInfo("UTC"), clock=dt.datetime.now, data_dir=tmp_path)
+    kept = KeptAccounts(opener)
+    first = kept("a", "local", {"x": 1}, env)
+    assert kept("a", "local", {"x": 1}, env) is first
+    assert kept("a", "local", {"x": 2}, env) is not first
+    kept.keep_only(set())
+    kept("a", "local", {"x": 2}, env)
+    assert opened == ["a", "a", "a"]

@@ -170,3 +170,18 @@ def test_sigterm_abandons_a_stuck_cycle_and_exits_0_within_5_seconds(tmp_path: P
     assert code == 0, err
     assert seconds < 5
     assert "abandoned" in err
+
+
+def test_sigterm_ends_a_sleeping_service_at_once(tmp_path: Path,
+                                                 notify_socket: socket.socket) -> None:
+    ws = Workspace.create(tmp_path / "w")
+    service = ws.popen("run", env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+    try:
+        # after the first cycle's status line the service sleeps (poll_minutes = 5)
+        received_until(notify_socket, lambda got: any(
+            line.startswith("STATUS=last cycle") for line in got))
+    finally:
+        code, seconds, err = stop(service)
+    assert code == 0, err
+    assert seconds < 2, f"took {seconds:.1f} s to stop a sleeping service"
+    assert "received SIGTERM" in err
