@@ -11,6 +11,40 @@ What must not outlive a refusal does not: a Google session drops its credentials
 refuses them and reads them again at the next call (so that ``coffeechat auth`` takes effect
 without a restart), and a Graph client asks for a new token after a 401 or once its token is a
 few minutes old. ``run --once`` opens its accounts for its one cycle, as before.
+
+Exactly-once with kept accounts (reviewed for issue 18). A kept connector must not carry from
+one cycle to the next anything that could make a draft be written twice or missed: a cursor,
+a ``find`` answer, a Drafts listing taken for current. What each keeps, and why it is safe:
+
+- Calendars keep no cursor. The cycle reads the cursor from the state and hands it to
+  ``changes`` each time, so a restored or older state is honoured by a kept calendar exactly
+  as by a new one. ``VdirCalendar``, ``GoogleCalendar`` and ``GraphCalendar`` keep only their
+  options and their session.
+- ``find`` never answers from memory on Google or Outlook: every call lists or queries
+  Drafts. Gmail's drafts, Graph's messages and the executor's intent records are read anew.
+- Maildir Drafts (``MaildirDrafts``) keeps a listing and the header blocks it read. Both are
+  checked at every call: the listing is used again only while ``new/`` and ``cur/`` keep the
+  (inode, time) they had and it was made over 2 s after their last change (coarse file-system
+  clocks); a file's headers only while it keeps the inode it was read under (a new file saved
+  under the same name is read again); untouched or edited is always decided from the file's
+  current bytes. A write or removal by the box itself drops the listing.
+- Graph Drafts keeps the Drafts folder's id; before it calls a draft gone because it lies in
+  another folder, it reads the id again (a mailbox move changes ids).
+- Connections: Google's transport opens a new connection for each request (only the TLS
+  context and the built services are kept, neither holds an answer); Graph's
+  ``requests.Session`` reads every answer whole before the next request. An abandoned request
+  leaves no answer behind to be taken for the next one's.
+- Reply detection: the local mail index was process-wide before (``shared_index``); Google
+  and Graph ask the provider each time.
+- A kill, crash or abandoned cycle ends the process, and with it everything kept: recovery
+  after a crash runs in a new process, on accounts opened afresh. A write that failed inside
+  the process (a lost answer) is looked up by the next cycle's ``resolve_leftovers`` with
+  ``find``, which reads Drafts anew (above).
+
+The relationship and restore suites (``tests/e2e/test_relationship.py``, ``test_restore.py``)
+run every behaviour on all three connectors both with accounts opened for each cycle and kept
+for the whole run; ``tests/test_local_maildir_identity.py`` and ``tests/test_outlook_drafts.py``
+test the two cases above where a kept object could otherwise answer from stale memory.
 """
 
 from __future__ import annotations

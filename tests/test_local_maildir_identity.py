@@ -206,3 +206,26 @@ def test_a_listing_is_used_again_only_while_the_folder_is_unchanged(box: Maildir
     assert len(listings) == 4
     renamed.unlink()
     assert box.get(ref) == "gone"
+
+
+def test_a_box_kept_open_reads_a_file_that_took_a_draft_s_name_again(box: MaildirDrafts,
+                                                                     folder: Path) -> None:
+    """The service keeps the box from cycle to cycle (daemon.kept): a new file saved over a
+    renamed draft under the same name (as an editor saves, or a tool that writes a new copy)
+    is read again, so the kept box answers as one opened afresh would."""
+    ref = box.create(message(), KEY)
+    renamed = the_file(folder).rename(folder / "cur" / f"{ref.id},U=9:2,DS")
+    other = renamed.with_name(f"{ref.id},U=9.new")
+    assert box.get(ref) == "untouched"  # the key was looked up: its headers are now known
+    renamed.unlink()  # the name is gone, and the rewritten copy lacks the key
+    other.write_bytes(make_message("another/key").as_bytes())
+    os.replace(other, folder / "cur" / "1800000009.elsewhere:2,S")
+    assert box.get(ref) == MaildirDrafts(folder).get(ref) == "gone"
+    ours = folder / "cur" / "1800000010.x:2,S"
+    ours.write_bytes(message().as_bytes())
+    replacement = ours.with_name("tmp-copy")
+    replacement.write_bytes(make_message("another/key").as_bytes())
+    assert box.find(KEY, MESSAGE_ID) is not None
+    os.replace(replacement, ours)  # same name, a new file without the key
+    assert box.find(KEY, MESSAGE_ID) is None
+    assert MaildirDrafts(folder).find(KEY, MESSAGE_ID) is None

@@ -224,3 +224,22 @@ def test_reading_back_keeps_unicode(fake: FakeGraph) -> None:
     item = fake.message(ref.id)
     assert item is not None
     assert item["subject"] == "Merci — café" and item["body"]["content"] == "Ça m'a aidé.\n"
+
+
+def test_a_kept_box_reads_the_drafts_folder_id_again_before_calling_a_draft_gone(
+        fake: FakeGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service keeps the account (daemon.kept), so the Drafts folder's id is kept from
+    cycle to cycle: when the mailbox's ids change (a mailbox move), a draft still in Drafts
+    must not look gone (it would never be replaced or written again)."""
+    import tests.fakes.graph as graph_fake
+
+    box = box_for(fake)
+    made = box.create(make_message("a/b/c"), "a/b/c")
+    assert box.get(made) == "untouched"
+    monkeypatch.setitem(graph_fake._WELL_KNOWN, "drafts", "AAMkDraftsAfterTheMove")
+    with fake._lock:
+        fake._state.messages[made.id]["parentFolderId"] = "AAMkDraftsAfterTheMove"
+    assert box.get(made) == "untouched"
+    with fake._lock:
+        fake._state.messages[made.id]["parentFolderId"] = "AAMkSomeOtherFolder"
+    assert box.get(made) == "gone"

@@ -26,7 +26,12 @@ under a name), with ``O_NONBLOCK`` and ``O_NOFOLLOW`` and only regular files, so
 or a huge file in the folder cannot block a scan or fill memory. The listing and what the
 headers said are kept while ``new/`` and ``cur/`` are unchanged, so the new name a draft was
 found under is remembered: a folder of 5,000 renamed drafts costs one pass over their headers
-(about 1-2 s) after a start, then about a millisecond a look. The stored reference keeps the
+(about 1-2 s) after a start, then about a millisecond a look. The service keeps the folder
+open from cycle to cycle (:mod:`daemon.kept`), so all of this is checked at every call, never
+trusted from an earlier one: the listing is used again only while both folders keep the
+(inode, time) they had, and only when it was made over 2 s after their last change; a file's
+headers only while it keeps the inode it was read under; whether a draft is untouched or
+edited always from its current bytes. The stored reference keeps the
 name the draft was written under; its key finds it again after a restart.
 
 Updating writes the new file first and removes the old one after, so a crash in between never
@@ -96,6 +101,9 @@ class _Entry:
     """The unique part of the name: what is left when ``,...`` and ``:2,FLAGS`` are cut."""
     path: Path
     flags: str
+    inode: int = 0
+    """The file's inode when listed: a new file renamed over an old one under the same name
+    (as an editor saves) has another, so its header block is read again."""
 
     @property
     def trashed(self) -> bool:
@@ -172,9 +180,10 @@ class MaildirDrafts:
         """Remember the folder; it is created (with cur, new and tmp) on first use."""
         self._path = path
         self._account = account
-        self._headers: dict[Path, _Headers] = {}
-        """The header block of each file seen, by path (a Maildir file's content does not
-        change under its name: a new name is read again)."""
+        self._headers: dict[Path, tuple[int, _Headers]] = {}
+        """The header block of each file seen, by path, with the file's inode (a Maildir
+        file's content does not change under its name: a new name, or a new file under the
+        same name, is read again)."""
         self._listing: _Listing | None = None
         """The last listing, used again while new/ and cur/ have not changed."""
 
@@ -227,7 +236,7 @@ class MaildirDrafts:
         best: tuple[bool, int, str] | None = None
         best_entry: _Entry | None = None
         for entry in self._with_key(self._list(), key):
-            if message_id and self._header_of(entry.path).message_id != message_id:
+            if message_id and self._header_of(entry).message_id != message_id:
                 continue
             try:
                 mtime_ns = entry.path.stat().st_mtime_ns
@@ -327,7 +336,7 @@ class MaildirDrafts:
             others = [e for e in self._with_key(listing, ref.key) if not e.trashed]
         else:
             others = [e for e in listing.entries
-                      if not e.trashed and self._header_of(e.path).key]
+                      if not e.trashed and self._header_of(e).key]
         edited: tuple[int, _Entry] | None = None
         for entry in others:
             data = self._read_listed(entry)
@@ -347,7 +356,7 @@ class MaildirDrafts:
         if listing.by_key is None:
             listing.by_key = {}
             for entry in listing.entries:
-                listing.by_key.setdefault(self._header_of(entry.path).key, []).append(entry)
+                listing.by_key.setdefault(self._header_of(entry).key, []).append(entry)
         return listing.by_key.get(key, [])
 
     def _read_listed(self, entry: _Entry) -> bytes:
@@ -357,14 +366,14 @@ class MaildirDrafts:
             raise _Vanished
         return data
 
-    def _header_of(self, path: Path) -> _Headers:
-        """The key and Message-ID in ``path``'s header block (``None`` when it has none or
-        cannot be read), each file read once."""
-        known = self._headers.get(path)
-        if known is None:
-            known = _read_headers(path)
-            self._headers[path] = known
-        return known
+    def _header_of(self, entry: _Entry) -> _Headers:
+        """The key and Message-ID in the listed file's header block (``None`` when it has
+        none or cannot be read), each file read once (again when a new file took its name)."""
+        known = self._headers.get(entry.path)
+        if known is None or known[0] != entry.inode:
+            known = (entry.inode, _read_headers(entry.path))
+            self._headers[entry.path] = known
+        return known[1]
 
     # --- files ---------------------------------------------------------------------------
 
@@ -411,7 +420,7 @@ class MaildirDrafts:
                         if item.name.startswith(".") or not item.is_file(follow_symlinks=False):
                             continue
                         key, flags = split_name(item.name)
-                        found.append(_Entry(key, folder / item.name, flags))
+                        found.append(_Entry(key, folder / item.name, flags, item.inode()))
             except FileNotFoundError:
                 continue
             except OSError as exc:

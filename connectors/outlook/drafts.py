@@ -165,7 +165,7 @@ class GraphDrafts:
         if item is None or item.get("isDraft") is False:
             return "gone"
         folder = item.get("parentFolderId")
-        if isinstance(folder, str) and folder and folder != self._drafts_folder_id():
+        if isinstance(folder, str) and folder and not self._in_drafts(folder):
             return "gone"
         return "untouched" if fingerprint(item) == ref.fingerprint else "edited"
 
@@ -342,6 +342,16 @@ class GraphDrafts:
                 return None
             raise
         return reply.body
+
+    def _in_drafts(self, folder: str) -> bool:
+        """Whether ``folder`` is the Drafts folder. The folder's id is kept from an earlier
+        call (the service keeps the account open for the process, see :mod:`daemon.kept`):
+        before a draft is taken for gone because it lies elsewhere, the id is read again, so
+        an id that changed since (a mailbox moved) never makes a draft look gone."""
+        if folder == self._drafts_folder_id():
+            return True
+        self._drafts_folder = None
+        return folder == self._drafts_folder_id()
 
     def _drafts_folder_id(self) -> str:
         if self._drafts_folder is None:

@@ -5,6 +5,11 @@ the local connector, the fake Google API and the fake Microsoft Graph (see
 :mod:`tests.e2e.sides`): real cycles (``daemon.service.cycle_once``) with a clock the test
 moves, real connectors, and assertions on what the provider's Drafts folder holds. Every test
 ends by checking that nothing ever asked the provider to send.
+
+Each test runs twice per side: with the accounts opened afresh for every cycle (as ``run
+--once`` does), and with them opened once and kept from cycle to cycle (as the service does,
+:mod:`daemon.kept`), so that nothing a kept connector remembers between cycles can make a draft
+come twice or not at all.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from click.testing import CliRunner
 from daemon import announce
 from daemon.cli import cli
 from daemon.config import Settings, load
+from daemon.kept import KeptAccounts
 from daemon.model import DraftKind
 from daemon.service import cycle_once
 from tests.e2e.sides import ME, SIDES, Event, Side, side_for
@@ -70,6 +76,8 @@ class World:
     root: Path
     settings: Settings | None = None
     cycles: list[datetime] = field(default_factory=list)
+    kept: KeptAccounts | None = None
+    """With it, every cycle uses the accounts it opened at the first (as the service does)."""
 
     def start(self, cadence: dict[str, str] | None = None,
               reply_detection: bool = False) -> World:
@@ -92,8 +100,17 @@ class World:
         """Run one cycle with the clock at ``when``; every account must succeed."""
         assert not self.cycles or when >= self.cycles[-1], "time only moves forward"
         self.cycles.append(when)
-        report = cycle_once(self.config, clock=lambda: when)
+        if self.kept is None:
+            report = cycle_once(self.config, clock=lambda: when)
+        else:
+            report = cycle_once(self.config, clock=self._clock, opener=self.kept)
+            assert self.kept.opened == 1, "the account was opened again"
         assert report.ok, [(a.name, a.message, a.problems) for a in report.accounts]
+
+    def _clock(self) -> datetime:
+        """The time of the latest cycle (one clock for the world's life, as the service
+        has: a kept account is opened again when its clock changes)."""
+        return self.cycles[-1]
 
     def draft_keys(self) -> list[str]:
         """The keys of the drafts in the side's Drafts folder."""
@@ -113,17 +130,20 @@ class World:
         assert self.side.send_attempts() == []
 
 
-@pytest.fixture(params=SIDES)
+@pytest.fixture(params=[(side, opened) for side in SIDES for opened in ("fresh", "kept")],
+                ids=lambda p: "-".join(p))
 def world(request: pytest.FixtureRequest, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """A world on each kind of account, its XDG folders inside ``tmp_path``."""
+    """A world on each kind of account, its accounts opened for each cycle or kept, its XDG
+    folders inside ``tmp_path``."""
+    kind, opened = request.param
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.delenv("COFFEECHAT_CONFIG", raising=False)
     root = tmp_path / "home"
     root.mkdir()
-    with side_for(request.param, root) as side:
-        yield World(side=side, root=root)
+    with side_for(kind, root) as side:
+        yield World(side=side, root=root, kept=KeptAccounts() if opened == "kept" else None)
 
 
 ANA = ("Ana Li", "ana@example.org")
