@@ -272,10 +272,11 @@ class Service:
         self._account_pacing(report)
         self.drafts_made += len(report.drafted)
         failing = self.pacer.failing()
-        self.notifier.status(
-            f"last cycle {report.started.astimezone(self.settings.timezone):%H:%M}: "
-            f"{len(report.drafted)} drafted ({self.drafts_made} since start); "
-            + (f"failing: {', '.join(failing)}" if failing else "all accounts ok"))
+        status = (f"last cycle {report.started.astimezone(self.settings.timezone):%H:%M}: "
+                  f"{len(report.drafted)} drafted ({self.drafts_made} since start); "
+                  + (f"failing: {', '.join(failing)}" if failing else "all accounts ok"))
+        self.notifier.status(status)
+        log.debug("%s", status)
 
     def _account_pacing(self, report: CycleReport) -> None:
         now = time.monotonic()

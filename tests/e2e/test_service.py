@@ -70,10 +70,11 @@ class StderrLog:
         for line in stream:
             self.lines.put(line)
 
-    def wait_for(self, text: str, seconds: float = PATIENCE) -> None:
-        """Return once a line containing ``text`` has been logged; fail after ``seconds``."""
+    def wait_for(self, text: str, seconds: float = PATIENCE, times: int = 1) -> None:
+        """Return once ``times`` lines containing ``text`` have been logged; fail after
+        ``seconds``."""
         deadline = time.monotonic() + seconds
-        while not any(text in line for line in self.seen):
+        while sum(text in line for line in self.seen) < times:
             try:
                 self.seen.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
@@ -172,16 +173,29 @@ def test_sigterm_abandons_a_stuck_cycle_and_exits_0_within_5_seconds(tmp_path: P
     assert "abandoned" in err
 
 
-def test_sigterm_ends_a_sleeping_service_at_once(tmp_path: Path,
-                                                 notify_socket: socket.socket) -> None:
-    ws = Workspace.create(tmp_path / "w")
-    service = ws.popen("run", env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+def test_a_sleeping_service_wakes_for_signals_and_for_nothing_else(
+        tmp_path: Path, notify_socket: socket.socket) -> None:
+    """With the next cycle about 10 hours away (and no watchdog), the service sleeps: each
+    SIGHUP is a reload at once, and SIGTERM ends it. Nothing else runs: the log shows one
+    cycle, one reload per SIGHUP and a clean stop. (Without the signals ending the wait, the
+    loop would sleep an hour at least, far beyond the test's patience.)"""
+    ws = Workspace.create(tmp_path / "w", poll_minutes=600)
+    service = ws.popen("-v", "run", env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+    log = StderrLog(service)
     try:
-        # after the first cycle's status line the service sleeps (poll_minutes = 5)
-        received_until(notify_socket, lambda got: any(
-            line.startswith("STATUS=last cycle") for line in got))
+        log.wait_for("last cycle")  # the first cycle is done: from now on the service sleeps
+        for reloads in range(1, 4):
+            service.send_signal(signal.SIGHUP)
+            log.wait_for("config reloaded", times=reloads)
+        assert service.poll() is None
     finally:
-        code, seconds, err = stop(service)
+        service.send_signal(signal.SIGTERM)
+        code = service.wait(timeout=PATIENCE)
+    err = log.text()
     assert code == 0, err
-    assert seconds < 2, f"took {seconds:.1f} s to stop a sleeping service"
-    assert "received SIGTERM" in err
+    assert err.count("last cycle") == 1, err
+    assert err.count("config reloaded") == 3, err
+    assert "received SIGTERM; stopping" in err
+    assert err.rstrip().endswith("stopped"), err
+    sent = received_until(notify_socket, lambda got: "STOPPING=1" in got)
+    assert "WATCHDOG=1" not in sent
