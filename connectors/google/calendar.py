@@ -88,7 +88,7 @@ class GoogleCalendar:
             query["pageToken"] = page_token
         try:
             answer = self.session.call(
-                lambda: self.session.service("calendar").events().list(**query),
+                lambda: self.session.resource("calendar", "events").list(**query),
                 f"reading calendar {self.calendar_id!r}")
         except NotFound:
             raise ConnectorError(

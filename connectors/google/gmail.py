@@ -190,7 +190,7 @@ class GmailDrafts:
     # --- helpers -------------------------------------------------------------------------
 
     def _drafts(self) -> Any:
-        return self.session.service("gmail").users().drafts()
+        return self.session.resource("gmail", "users", "drafts")
 
     def _put(self, draft_id: str, body: dict[str, Any]) -> Any:
         return self.session.call(

@@ -285,6 +285,7 @@ class Session:
         self._authed: google_auth_httplib2.AuthorizedHttp | None = None
         self._signed_in = False
         self._services: dict[str, Any] = {}
+        self._resources: dict[tuple[str, ...], Any] = {}
 
     def service(self, name: str) -> Any:
         """Return the ``"calendar"`` or ``"gmail"`` service, obtaining the credentials when
@@ -303,6 +304,23 @@ class Session:
                 name, version, http=authed, static_discovery=True, cache_discovery=False,
                 client_options={"api_endpoint": endpoint})
         return self._services[name]
+
+    def resource(self, name: str, *path: str) -> Any:
+        """The collection at ``path`` of service ``name`` (``"calendar", "events"`` or
+        ``"gmail", "users", "drafts"``), built once: googleapiclient builds a collection's
+        methods (and their documentation) anew at every access, which took most of an idle
+        cycle. A collection only builds requests, so keeping it keeps no answer.
+
+        Raises as :meth:`service` does."""
+        service = self.service(name)
+        key = (name, *path)
+        found = self._resources.get(key)
+        if found is None:
+            found = service
+            for step in path:
+                found = getattr(found, step)()
+            self._resources[key] = found
+        return found
 
     def _authorized(self) -> google_auth_httplib2.AuthorizedHttp:
         """The authorised transport, with credentials: the same object for the session's

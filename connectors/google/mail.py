@@ -248,7 +248,7 @@ class GmailHistory:
         return found
 
     def _messages(self) -> Any:
-        return self.session.service("gmail").users().messages()
+        return self.session.resource("gmail", "users", "messages")
 
     def _call(self, make: Callable[[], Any], what: str) -> dict[str, Any]:
         answer = self.session.call(make, what)
