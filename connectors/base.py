@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.errors import ConnectorError
 from daemon.model import JSON, Change, ContactMail, DraftRef, DraftState, ThreadRef
 from daemon.model import KEY_HEADER as KEY_HEADER
+
+if TYPE_CHECKING:
+    from connectors.options import AccountOptions
 
 
 class CalendarSource(Protocol):
@@ -179,6 +182,14 @@ REGISTRY: dict[str, str] = {
 """Account kind -> ``module:function`` that opens an account of that kind (imported lazily, so
 that no provider SDK is imported unless an account of its kind is used)."""
 
+OPTIONS: dict[str, str] = {
+    "local": "connectors.local.options:LocalOptions",
+    "google": "connectors.google.options:GoogleOptions",
+    "outlook": "connectors.outlook.options:OutlookOptions",
+}
+"""Account kind -> ``module:class`` of its options model (a :class:`connectors.options.
+AccountOptions`), which ``daemon.config`` validates the kind's ``[[accounts]]`` entries with."""
+
 AUTHORIZERS: dict[str, str] = {
     "google": "connectors.google.auth:authorize",
     "outlook": "connectors.outlook.auth:authorize",
@@ -206,6 +217,13 @@ def open_account(name: str, kind: str, options: Mapping[str, Any], env: Connecto
     """
     opener: Opener = _load(REGISTRY, kind, name)
     return opener(name, options, env)
+
+
+def options_model(kind: str) -> type[AccountOptions]:
+    """The options model of account ``kind`` (a subclass of
+    :class:`connectors.options.AccountOptions`); raises ``ConnectorError`` for an unknown kind."""
+    model: type[AccountOptions] = _load(OPTIONS, kind, kind)
+    return model
 
 
 def authorize(name: str, kind: str, options: Mapping[str, Any], env: ConnectorEnv,

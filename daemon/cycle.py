@@ -25,7 +25,7 @@ from typing import Any
 from connectors.base import Account, ConnectorEnv
 from connectors.base import open_account as default_opener
 from daemon import idle, settle, skipped
-from daemon.config import TAGGING_KEYS, AccountSettings, Settings
+from daemon.config import AccountSettings, Settings
 from daemon.errors import AuthError, ConnectorError, CursorExpired
 from daemon.executor import Executor
 from daemon.model import JSON, DraftRecord, Interview, Meeting, Plan, Removed, SourceNotes
@@ -230,7 +230,7 @@ def _sync(settings: Settings, configured: AccountSettings, store: Store,
     changed meetings that have drafts are marked pending reconciliation in the same write as
     the new cursor, so a failure before reconciling loses none of them."""
     tagging = fingerprint(settings.tagging, settings.me.emails,
-                          {key: configured.options.get(key) for key in TAGGING_KEYS})
+                          {key: configured.options.get(key) for key in configured.tagging_keys})
     cursor = store.cursor(account.name)
     if cursor is not None and store.cursor_tagging(account.name) != tagging:
         log.info("%s: the tagging rules changed since the calendar was last read ([tagging], "

@@ -28,6 +28,11 @@ def data_dir() -> Path:
     return platformdirs.user_data_path(APP)
 
 
+def cache_dir() -> Path:
+    """The XDG cache folder: what can be deleted at any time and rebuilt."""
+    return platformdirs.user_cache_path(APP)
+
+
 def system_timezone_name() -> str:
     """The system's IANA zone name, or ``UTC`` when it cannot be told."""
     import tzlocal

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, NamedTuple, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 T = TypeVar("T")
 
@@ -76,6 +76,19 @@ class CapResult(NamedTuple, Generic[T]):
     """The items that stay due now, in the order given."""
     deferred: tuple[tuple[T, datetime], ...]
     """The other items, in the order given, each with the UTC instant its turn is expected."""
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone ``name``; raises ``ValueError`` saying what to write instead."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'America/Chicago'") from None
+
+
+ANY_TIME = "any"
+"""``working_hours = "any"``: drafts fall due at any hour of any day."""
 
 
 def parse_working_hours(text: str) -> tuple[time, time]:

@@ -125,7 +125,7 @@ def environment(home: Path) -> dict[str, str]:
     """The caller's environment, with XDG folders moved into ``home`` and no config var."""
     env = {k: v for k, v in os.environ.items() if k != "COFFEECHAT_CONFIG"}
     env.update(XDG_CONFIG_HOME=str(home / "xdg-config"), XDG_DATA_HOME=str(home / "xdg-data"),
-               PYTHONUNBUFFERED="1")
+               XDG_CACHE_HOME=str(home / "xdg-cache"), PYTHONUNBUFFERED="1")
     return env
 
 
