@@ -2,7 +2,7 @@
 idle cycle, measured in process, beside the way it worked before, in the same run.
 
 - **Wake-ups per idle day** (:func:`wakeups_per_idle_day`): the service's real loop
-  (:class:`daemon.service.Service`, its cycle replaced by a counter) through one simulated
+  (:class:`daemon.app.service.Service`, its cycle replaced by a counter) through one simulated
   day: the sleeper it is given moves a fake clock on by each wait and counts the wait as one
   wake-up, with systemd's watchdog asking for a ping every 150 s (``WatchdogSec=300``, as the
   unit has it). Beside it, the loop before issue 18 woke once a second: 86,400 a day. The CPU
@@ -80,8 +80,8 @@ def wakeups_per_idle_day(scratch: Path, ping_every: float | None = WATCHDOG_SECO
     watchdog pings, and time one real wake-up."""
     from freezegun import freeze_time
 
-    from daemon.config import Settings, parse
-    from daemon.service import Service, Waker
+    from daemon.app.service import Service, Waker
+    from daemon.settings.config import Settings, parse
 
     def settings() -> Settings:
         return parse({"me": {"name": "Sam", "emails": ["sam@example.com"], "timezone": "UTC"},
@@ -179,8 +179,8 @@ def child(config: Path, cycles: int, warm: int, fresh_cycles: int) -> JSON:
     ``fresh_cycles`` times opening them afresh; times (ms, medians after the first sync) and
     RSS."""
     from connectors.base import open_account
-    from daemon.config import load
-    from daemon.service import Service
+    from daemon.app.service import Service
+    from daemon.settings.config import load
 
     problems = _Problems()
     logging.getLogger().addHandler(problems)

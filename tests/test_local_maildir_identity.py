@@ -19,8 +19,8 @@ from connectors.local.maildir import (
     MaildirDrafts,
     normalised,
 )
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef
 
 from .contract.drafts_contract import make_message
 
@@ -210,7 +210,7 @@ def test_a_listing_is_used_again_only_while_the_folder_is_unchanged(box: Maildir
 
 def test_a_box_kept_open_reads_a_file_that_took_a_draft_s_name_again(box: MaildirDrafts,
                                                                      folder: Path) -> None:
-    """The service keeps the box from cycle to cycle (daemon.kept): a new file saved over a
+    """The service keeps the box from cycle to cycle (daemon.cycle.kept): a new file saved over a
     renamed draft under the same name (as an editor saves, or a tool that writes a new copy)
     is read again, so the kept box answers as one opened afresh would."""
     ref = box.create(message(), KEY)

@@ -18,8 +18,8 @@ from connectors.outlook.auth import SCOPES
 from connectors.outlook.drafts import GraphDrafts, key_of, to_graph_message
 from connectors.outlook.graph import GraphClient
 from connectors.retry import Backoff
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef, DraftState
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef, DraftState
 from tests.contract.drafts_contract import make_message
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, running
 from tests.fakes.graph_schema import check_message
@@ -228,7 +228,7 @@ def test_reading_back_keeps_unicode(fake: FakeGraph) -> None:
 
 def test_a_kept_box_reads_the_drafts_folder_id_again_before_calling_a_draft_gone(
         fake: FakeGraph, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The service keeps the account (daemon.kept), so the Drafts folder's id is kept from
+    """The service keeps the account (daemon.cycle.kept), so the Drafts folder's id is kept from
     cycle to cycle: when the mailbox's ids change (a mailbox move), a draft still in Drafts
     must not look gone (it would never be replaced or written again)."""
     import tests.fakes.graph as graph_fake

@@ -8,8 +8,8 @@ from typing import Any
 
 from freezegun import freeze_time
 
-from daemon.config import Settings, parse
-from daemon.service import JITTER, Service, Waker
+from daemon.app.service import JITTER, Service, Waker
+from daemon.settings.config import Settings, parse
 
 
 def settings(tmp_path: Path) -> Settings:
@@ -119,7 +119,7 @@ def test_accounts_are_opened_once_while_their_options_stay_the_same(tmp_path: Pa
     from zoneinfo import ZoneInfo
 
     from connectors.base import Account, ConnectorEnv
-    from daemon.kept import KeptAccounts
+    from daemon.cycle.kept import KeptAccounts
 
     opened: list[str] = []
 

@@ -12,7 +12,7 @@ injected, and a create whose outcome is unknown is checked before it is tried ag
 :class:`Session` builds the Calendar and Gmail services from the discovery documents shipped
 with the library (nothing is fetched at run time), lazily: opening an account does no I/O. A
 session is meant to live as long as the process (the service keeps its accounts open, see
-:mod:`daemon.kept`): one transport, so one TLS context, and each service built once. Its
+:mod:`daemon.cycle.kept`): one transport, so one TLS context, and each service built once. Its
 credentials are obtained at the first call and kept, refreshed by google-auth when they expire;
 after Google refused them (``AuthError``) they are dropped, so that the next call reads them
 again, as the user's ``coffeechat auth google`` left them.
@@ -42,7 +42,7 @@ from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
 from connectors.retry import Backoff, with_retries
-from daemon.errors import AuthError, ConnectorError, CursorExpired, TransientError
+from daemon.core.errors import AuthError, ConnectorError, CursorExpired, TransientError
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ or a huge file in the folder cannot block a scan or fill memory. The listing and
 headers said are kept while ``new/`` and ``cur/`` are unchanged, so the new name a draft was
 found under is remembered: a folder of 5,000 renamed drafts costs one pass over their headers
 (about 1-2 s) after a start, then about a millisecond a look. The service keeps the folder
-open from cycle to cycle (:mod:`daemon.kept`), so all of this is checked at every call, never
+open from cycle to cycle (:mod:`daemon.cycle.kept`), so all of this is checked at every call, never
 trusted from an earlier one: the listing is used again only while both folders keep the
 (inode, time) they had, and only when it was made over 2 s after their last change; a file's
 headers only while it keeps the inode it was read under; whether a draft is untouched or
@@ -67,8 +67,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from connectors.base import KEY_HEADER
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef, DraftState, ThreadRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from urllib.parse import quote
 from connectors.base import KEY_HEADER
 from connectors.outlook.graph import GraphClient, GraphError, GraphReply, odata_literal
 from connectors.outlook.mapping import MESSAGE_ID
-from daemon.errors import ConnectorError
-from daemon.model import JSON, DraftRef, DraftState, ThreadRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import JSON, DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ class GraphDrafts:
 
     def _in_drafts(self, folder: str) -> bool:
         """Whether ``folder`` is the Drafts folder. The folder's id is kept from an earlier
-        call (the service keeps the account open for the process, see :mod:`daemon.kept`):
+        call (the service keeps the account open for the process, see :mod:`daemon.cycle.kept`):
         before a draft is taken for gone because it lies elsewhere, the id is read again, so
         an id that changed since (a mailbox moved) never makes a draft look gone."""
         if folder == self._drafts_folder_id():
