@@ -7,7 +7,7 @@ and ``coffeechat plan`` and ``status`` over a state of 25,000 stored meetings.
   several lengths of the same series: the time per occurrence shows whether the planner is
   linear in one contact's meetings.
 - :func:`write_state`: a workspace whose state holds one of two shapes of history, written
-  through :class:`daemon.store.Store`:
+  through :class:`daemon.state.store.Store`:
 
   - ``contacts`` (:func:`contacts_inputs`): the :mod:`bench.planning` history of enough
     contacts (1 to 3 meetings each; 9,000 for 25,000 meetings) plus one contact with such a
@@ -21,7 +21,7 @@ and ``coffeechat plan`` and ``status`` over a state of 25,000 stored meetings.
   As a user would have, they sent most drafts: of those made more than 45 days before (when
   coffeechat stops looking at them), 19 in 20 are gone from Drafts and the rest were left
   there. The meetings that settled are then moved out as a cycle moves them
-  (:mod:`daemon.settle`). ``plan`` and ``status`` are run on it as ``coffeechat`` processes,
+  (:mod:`daemon.plan.settle`). ``plan`` and ``status`` are run on it as ``coffeechat`` processes,
   as a user runs them.
 """
 
@@ -43,8 +43,7 @@ from bench.planning import (
     time_plan,
 )
 from bench.worlds import config_text
-from daemon import codec
-from daemon.model import (
+from daemon.core.model import (
     Attendee,
     Cadence,
     DraftKind,
@@ -53,10 +52,11 @@ from daemon.model import (
     Meeting,
     Person,
 )
-from daemon.observe import WATCH_FOR
-from daemon.planner import draft_key
-from daemon.settle import settleable
-from daemon.store import Store, doc_id
+from daemon.cycle.observe import WATCH_FOR
+from daemon.plan.planner import draft_key
+from daemon.plan.settle import settleable
+from daemon.state import codec
+from daemon.state.store import Store, doc_id
 
 SERIES_CONTACT = Person("riley.series@example.org", "Riley Series")
 SERIES_SIZES = (70, 700, 7_000)

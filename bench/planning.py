@@ -1,4 +1,4 @@
-"""The planner alone, in process: :func:`daemon.planner.plan` over C contacts.
+"""The planner alone, in process: :func:`daemon.plan.planner.plan` over C contacts.
 
 Each contact has 1 to 3 tagged meetings spread over the last two years (a few coming up), and
 the store already holds what a running coffeechat would have made: 85% of the thank-yous and
@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench.events import ME, ZONE
 from bench.measure import median
-from daemon.model import (
+from daemon.core.model import (
     Attendee,
     Cadence,
     ContactPrefs,
@@ -27,7 +27,7 @@ from daemon.model import (
     Meeting,
     Person,
 )
-from daemon.planner import catch_up_key, draft_key, plan
+from daemon.plan.planner import catch_up_key, draft_key, plan
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 """A fixed instant: the planner reads no clock, so neither does its benchmark."""

@@ -35,9 +35,9 @@ from bench.events import build_calendar, busy_edits
 from bench.measure import environment
 from bench.worlds import KINDS, World, make_world
 from connectors.base import REGISTRY, Account, ConnectorEnv, open_account
-from daemon.config import Settings, load
-from daemon.model import JSON, Change
-from daemon.service import run_once
+from daemon.app.service import run_once
+from daemon.core.model import JSON, Change
+from daemon.settings.config import Settings, load
 
 
 class _Snapshotting:

@@ -33,11 +33,11 @@ from connectors.google.mapping import to_change
 from connectors.local.ics import parse_file
 from connectors.local.window import Window
 from connectors.outlook.mapping import to_meeting
-from daemon.config import load
-from daemon.model import Cadence, Meeting, TaggingRules
-from daemon.planner import SETTLED_MARGIN_DAYS, plan
-from daemon.store import Store
-from daemon.tagging import interview_from
+from daemon.core.model import Cadence, Meeting, TaggingRules
+from daemon.core.tagging import interview_from
+from daemon.plan.planner import SETTLED_MARGIN_DAYS, plan
+from daemon.settings.config import load
+from daemon.state.store import Store
 from tests.fakes.google import FakeGoogle
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The connector contract: what every provider implements, and the registry of providers.
 
-A connector maps provider data to :mod:`daemon.model` types at its edge and raises only
-:mod:`daemon.errors` errors. The core never imports a provider SDK: the registry imports a
+A connector maps provider data to :mod:`daemon.core.model` types at its edge and raises only
+:mod:`daemon.core.errors` errors. The core never imports a provider SDK: the registry imports a
 connector module only when an account of that kind is opened.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from daemon.errors import ConnectorError
-from daemon.model import JSON, Change, ContactMail, DraftRef, DraftState, ThreadRef
-from daemon.model import KEY_HEADER as KEY_HEADER
+from daemon.core.errors import ConnectorError
+from daemon.core.model import JSON, Change, ContactMail, DraftRef, DraftState, ThreadRef
+from daemon.core.model import KEY_HEADER as KEY_HEADER
 
 if TYPE_CHECKING:
     from connectors.options import AccountOptions
@@ -188,7 +188,8 @@ OPTIONS: dict[str, str] = {
     "outlook": "connectors.outlook.options:OutlookOptions",
 }
 """Account kind -> ``module:class`` of its options model (a :class:`connectors.options.
-AccountOptions`), which ``daemon.config`` validates the kind's ``[[accounts]]`` entries with."""
+AccountOptions`), which ``daemon.settings.schema`` validates the kind's ``[[accounts]]``
+entries with."""
 
 AUTHORIZERS: dict[str, str] = {
     "google": "connectors.google.auth:authorize",

@@ -3,10 +3,10 @@ connectors' option models.
 
 Each connector declares its own keys in ``connectors/<kind>/options.py``, as a subclass of
 :class:`AccountOptions` with a ``kind`` literal, and :data:`connectors.base.OPTIONS` names it.
-``daemon.config`` validates each entry through its kind's model, so a connector receives its
-options checked and complete (every default filled in) and never checks them again.
+``daemon.settings.schema`` validates each entry through its kind's model, so a connector
+receives its options checked and complete (every default filled in) and never checks them again.
 Only the config's validation imports this module (and pydantic): a config already validated
-is read from the cache in ``daemon.configcache``.
+is read from the cache in ``daemon.settings.configcache``.
 """
 
 from __future__ import annotations

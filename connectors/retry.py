@@ -1,7 +1,7 @@
 """Retrying provider calls: exponential backoff with jitter, honouring ``Retry-After``.
 
 A connector wraps each HTTP call so that throttling, server errors, timeouts and dropped
-connections surface as :class:`~daemon.errors.TransientError` (with ``retry_after`` when the
+connections surface as :class:`~daemon.core.errors.TransientError` (with ``retry_after`` when the
 provider asked for a delay); :func:`with_retries` then waits and tries again, and after the last
 attempt raises a ``TransientError`` that says what failed and that the next cycle will retry.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from daemon.errors import TransientError
+from daemon.core.errors import TransientError
 
 T = TypeVar("T")
 

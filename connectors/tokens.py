@@ -6,7 +6,7 @@ password manager or another tool and have coffeechat ask it for a fresh access t
 The command is bounded: it runs in a session of its own, and when it has not finished within
 the timeout, or prints more than :data:`MAX_OUTPUT_BYTES`, it is stopped together with every
 process it started (its process group). Its failures are the command's, not a sign-in the user
-owes: they are :class:`~daemon.errors.ConnectorError`, so the account is tried again at the
+owes: they are :class:`~daemon.core.errors.ConnectorError`, so the account is tried again at the
 normal pace of a failing account.
 """
 
@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 
-from daemon.errors import ConnectorError
+from daemon.core.errors import ConnectorError
 
 TIMEOUT_SECONDS = 30.0
 """The longest a token command may run."""

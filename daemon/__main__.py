@@ -1,5 +1,5 @@
 """``python -m daemon`` runs the ``coffeechat`` command."""
 
-from daemon.cli import main
+from daemon.app.cli import main
 
 main()

@@ -1,5 +1,6 @@
 """Every test gets its own XDG cache folder, so that the validated-config cache
-(``daemon.configcache``) of one test is never read by another, nor left in the real home."""
+(``daemon.settings.configcache``) of one test is never read by another, nor left in the real
+home."""
 
 from __future__ import annotations
 

@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import KEY_HEADER, Account, ConnectorEnv, MailHistory
-from daemon.config import Settings, parse
-from daemon.cycle import CycleReport, run_cycle
-from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import (
+from daemon.core.errors import ConnectorError, CursorExpired
+from daemon.core.model import (
     JSON,
     Change,
     ContactMail,
@@ -28,8 +26,10 @@ from daemon.model import (
     Removed,
     ThreadRef,
 )
-from daemon.render import Renderer
-from daemon.store import Store
+from daemon.cycle.run import CycleReport, run_cycle
+from daemon.mail.render import Renderer
+from daemon.settings.config import Settings, parse
+from daemon.state.store import Store
 
 
 class Crash(BaseException):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.announce import news_key, prepare, preview, write
-from daemon.errors import CoffeechatError
-from daemon.model import ContactPrefs
-from daemon.store import Store
+from daemon.app.announce import news_key, prepare, preview, write
+from daemon.core.errors import CoffeechatError
+from daemon.core.model import ContactPrefs
+from daemon.state.store import Store
 from tests.e2e.workspace import Workspace
 from tests.test_reconcile import NOW, Harness, meeting
 

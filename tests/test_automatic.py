@@ -1,11 +1,11 @@
-"""The one set of rules for automatic mail (:mod:`daemon.automatic`), on header fields as
+"""The one set of rules for automatic mail (:mod:`daemon.core.automatic`), on header fields as
 providers hand them over: any case, any order, other fields mixed in."""
 
 from __future__ import annotations
 
 import pytest
 
-from daemon.automatic import HEADERS, is_automatic, is_automatic_class
+from daemon.core.automatic import HEADERS, is_automatic, is_automatic_class
 
 
 @pytest.mark.parametrize("fields", [

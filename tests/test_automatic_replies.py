@@ -16,7 +16,7 @@ from connectors.base import MailHistory
 from connectors.google.mail import GmailHistory
 from connectors.local.mail import MaildirHistory
 from connectors.outlook.mail import GraphHistory
-from daemon.store import Store
+from daemon.state.store import Store
 from tests.contract.mail_contract import ME, Headers
 from tests.contract.test_google import mime
 from tests.contract.test_local import drop, mail_bytes

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon import health
-from daemon.doctor import run_checks
-from daemon.model import Plan
-from daemon.reconcile import _legacy_facts, facts_of
-from daemon.service import cycle_once
-from daemon.store import Store
-from daemon.views import status_text
+from daemon.app.doctor import run_checks
+from daemon.app.service import cycle_once
+from daemon.app.views import status_text
+from daemon.core.model import Plan
+from daemon.cycle import health
+from daemon.cycle.reconcile import _legacy_facts, facts_of
+from daemon.state.store import Store
 from tests.test_cycle import NOW, ZONE, Harness, meeting, settings
 from tests.test_planner import ANA, START, interview, k, record, run, skip_of
 
@@ -97,7 +97,7 @@ def test_a_clock_behind_the_last_cycle_is_logged_shown_by_status_and_doctor(
     h = Harness(tmp_path)
     cycle_once(config, clock=lambda: NOW, opener=h.world.opener)
     behind = NOW - timedelta(days=2)
-    with caplog.at_level(logging.WARNING, logger="daemon.service"):
+    with caplog.at_level(logging.WARNING, logger="daemon.app.service"):
         cycle_once(config, clock=lambda: behind, opener=h.world.opener)
     assert "the clock is behind" in caplog.text
     found = health.load(config.state_path)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import load
-from daemon.errors import ConfigError
-from daemon.paths import default_config_path
-from daemon.starter import starter_config
+from daemon.app.starter import starter_config
+from daemon.core.errors import ConfigError
+from daemon.settings.config import load
+from daemon.settings.paths import default_config_path
 
 GOOD = """
 [me]

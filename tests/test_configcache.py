@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon import config, configcache
-from daemon.errors import ConfigError
-from daemon.paths import cache_dir
+from daemon.core.errors import ConfigError
+from daemon.settings import config, configcache
+from daemon.settings.paths import cache_dir
 
 GOOD = """
 [me]
@@ -61,7 +61,7 @@ def test_a_cached_load_equals_a_validated_one(tmp_path: Path) -> None:
 def test_a_hit_skips_validation_and_pydantic(tmp_path: Path) -> None:
     path = write(tmp_path)
     config.load(path)
-    code = ("import sys; from pathlib import Path; from daemon import config; "
+    code = ("import sys; from pathlib import Path; from daemon.settings import config; "
             f"s = config.load(Path({str(path)!r})); "
             "print(s.accounts[0].name, 'pydantic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

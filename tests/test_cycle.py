@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import KEY_HEADER
-from daemon.config import Settings, parse
-from daemon.errors import AuthError, TransientError
-from daemon.model import Attendee, Change, Meeting, Removed
-from daemon.store import Store
+from daemon.core.errors import AuthError, TransientError
+from daemon.core.model import Attendee, Change, Meeting, Removed
+from daemon.settings.config import Settings, parse
+from daemon.state.store import Store
 from tests.memory import Crash
 from tests.memory import Harness as MemoryHarness
 

@@ -20,7 +20,7 @@ from connectors.base import AuthPrompt, ConnectorEnv, collect, token_file
 from connectors.google import open_account
 from connectors.google.auth import READ_MAIL_SCOPE, SCOPES, authorize, scopes_for
 from connectors.google.mail import GmailHistory
-from daemon.errors import AuthError, ConnectorError, TransientError
+from daemon.core.errors import AuthError, ConnectorError, TransientError
 from tests.fakes.google import FakeGoogle
 
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)

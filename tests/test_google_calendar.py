@@ -12,8 +12,8 @@ import pytest
 from connectors.base import ConnectorEnv, collect
 from connectors.google import open_account
 from connectors.google.calendar import GoogleCalendar
-from daemon.errors import AuthError, ConnectorError, CursorExpired, TransientError
-from daemon.model import Change, Meeting, Removed
+from daemon.core.errors import AuthError, ConnectorError, CursorExpired, TransientError
+from daemon.core.model import Change, Meeting, Removed
 from tests.fakes.google import FakeGoogle, Fault, _ok, _Reply, event_json, fast_session, running
 
 ZONE = ZoneInfo("Europe/Berlin")

@@ -18,8 +18,8 @@ import httplib2
 import pytest
 
 from connectors.google.gmail import GmailDrafts
-from daemon.errors import ConnectorError, TransientError
-from daemon.model import DraftRef, ThreadRef
+from daemon.core.errors import ConnectorError, TransientError
+from daemon.core.model import DraftRef, ThreadRef
 from tests.contract.drafts_contract import make_message
 from tests.contract.test_google import mime
 from tests.fakes.google import FakeGoogle, Fault, Schemas, fast_session

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from connectors.google.mail import HEADERS, PAGE_SIZE, GmailHistory, read_message
-from daemon.errors import AuthError
+from daemon.core.errors import AuthError
 from tests.contract.test_google import mime
 from tests.fakes.google import FakeGoogle, Fault, fast_session
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.google.mapping import BadEvent, html_to_text, to_change
-from daemon.model import Meeting, Removed
+from daemon.core.model import Meeting, Removed
 
 USER_TZ = ZoneInfo("America/Chicago")
 

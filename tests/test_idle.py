@@ -1,4 +1,4 @@
-"""Idle cycles skip the planner (daemon.idle): only while its answer cannot have changed."""
+"""Idle cycles skip the planner (daemon.cycle.idle): only while its answer cannot have changed."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon import idle, planner
-from daemon.errors import TransientError
-from daemon.model import (
+from daemon.core.errors import TransientError
+from daemon.core.model import (
     Cadence,
     ContactMail,
     ContactPrefs,
@@ -23,10 +22,12 @@ from daemon.model import (
     Person,
     Plan,
 )
-from daemon.planner import catch_up_key, plan
-from daemon.replies import paused_checks, wanted
-from daemon.store import Store
-from daemon.timing import WorkingHours
+from daemon.core.timing import WorkingHours
+from daemon.cycle import idle
+from daemon.cycle.replies import paused_checks, wanted
+from daemon.plan import planner
+from daemon.plan.planner import catch_up_key, plan
+from daemon.state.store import Store
 from tests.test_cycle import NOW, Harness, meeting
 from tests.test_planner_properties import World, made, worlds
 
@@ -41,7 +42,7 @@ def plans(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
         calls.append(args[3])  # type: ignore[arg-type]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("daemon.cycle.plan", counting)
+    monkeypatch.setattr("daemon.cycle.run.plan", counting)
     return calls
 
 

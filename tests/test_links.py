@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.links import MAX_LINK, https_link, meeting_link_in
+from daemon.core.links import MAX_LINK, https_link, meeting_link_in
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -20,8 +20,8 @@ from connectors.local import open_account
 from connectors.local.calendar import VdirCalendar
 from connectors.local.cursor import SyncState
 from connectors.local.files import read_file
-from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import JSON, Change, Meeting, Removed, SourceNotes
+from daemon.core.errors import ConnectorError, CursorExpired
+from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
 from tests.vdir import save
 
 DATA = Path(__file__).parent / "data" / "ics"

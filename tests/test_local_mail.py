@@ -19,8 +19,8 @@ from connectors.base import Account, ConnectorEnv
 from connectors.local import open_account
 from connectors.local.headers import parse_headers
 from connectors.local.mail import MTIME_SLACK, MaildirHistory
-from daemon.errors import ConnectorError
-from daemon.text import clean_address
+from daemon.core.errors import ConnectorError
+from daemon.core.text import clean_address
 from tests.contract.mail_contract import DANA, LEE, ME, SINCE, T0
 
 from .contract.test_local import drop, mail_bytes

@@ -16,8 +16,8 @@ import pytest
 import connectors.local
 from connectors.base import KEY_HEADER
 from connectors.local.maildir import MAX_HEADER_BYTES, MaildirDrafts, read_header_block
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef
 
 from .contract.drafts_contract import make_message
 

@@ -19,8 +19,8 @@ from connectors.local.maildir import (
     MaildirDrafts,
     normalised,
 )
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef
 
 from .contract.drafts_contract import make_message
 

@@ -17,8 +17,8 @@ from connectors.base import ConnectorEnv, collect
 from connectors.local import open_account
 from connectors.local.cursor import SyncState
 from connectors.local.files import read_file
-from daemon.errors import ConnectorError
-from daemon.model import Meeting, Removed, SourceNotes
+from daemon.core.errors import ConnectorError
+from daemon.core.model import Meeting, Removed, SourceNotes
 from tests.test_local_calendar import (
     NEW_YORK,
     NOW,

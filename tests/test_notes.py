@@ -1,4 +1,4 @@
-"""Tests for daemon.notes: splitting the user's notes into notes, suggestions and promises."""
+"""Tests for daemon.mail.notes: splitting the user's notes into notes, suggestions and promises."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.notes import Notes, parse_notes
-from daemon.text import clean_line
+from daemon.core.text import clean_line
+from daemon.mail.notes import Notes, parse_notes
 
 
 def test_text_without_headings_is_all_notes() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from daemon import views
-from daemon.health import Health
-from daemon.model import Plan
-from daemon.store import Store
+from daemon.app import views
+from daemon.core.model import Plan
+from daemon.cycle.health import Health
+from daemon.state.store import Store
 from tests.test_cycle import NOW, Harness, meeting
 
 

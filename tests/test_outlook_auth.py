@@ -27,8 +27,8 @@ from connectors.outlook.auth import (
     token_source,
 )
 from connectors.outlook.mail import GraphHistory
-from daemon.errors import AuthError, ConnectorError, TransientError
-from daemon.model import JSON
+from daemon.core.errors import AuthError, ConnectorError, TransientError
+from daemon.core.model import JSON
 
 OPTIONS = {"client_id": "00000000-1111-2222-3333-444444444444",
            "authority": "https://login.microsoftonline.com/common",

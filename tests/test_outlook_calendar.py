@@ -15,8 +15,8 @@ from connectors.base import ConnectorEnv, collect
 from connectors.outlook.calendar import GraphCalendar
 from connectors.outlook.graph import GraphClient
 from connectors.retry import Backoff
-from daemon.errors import ConnectorError, CursorExpired, TransientError
-from daemon.model import JSON, Change, Meeting, Removed
+from daemon.core.errors import ConnectorError, CursorExpired, TransientError
+from daemon.core.model import JSON, Change, Meeting, Removed
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, add_series, make_event, running
 
 ZONE = ZoneInfo("Europe/Berlin")

@@ -18,8 +18,8 @@ from connectors.outlook.auth import SCOPES
 from connectors.outlook.drafts import GraphDrafts, key_of, to_graph_message
 from connectors.outlook.graph import GraphClient
 from connectors.retry import Backoff
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef, DraftState
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef, DraftState
 from tests.contract.drafts_contract import make_message
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, running
 from tests.fakes.graph_schema import check_message

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.outlook.graph import GraphClient, GraphError
 from connectors.retry import Backoff
-from daemon.model import JSON
+from daemon.core.model import JSON
 from tests.fakes.graph import FakeGraph, StaticTokens, as_email, running
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.outlook.graph import GraphClient, GraphError
 from connectors.retry import Backoff
-from daemon.errors import AuthError, ConnectorError, TransientError
+from daemon.core.errors import AuthError, ConnectorError, TransientError
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, running
 
 

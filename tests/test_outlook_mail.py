@@ -11,7 +11,7 @@ import pytest
 from connectors.outlook.graph import GraphClient
 from connectors.outlook.mail import FROM_PAGE, SEARCH_PAGE, SEARCH_PAGES, GraphHistory
 from connectors.retry import Backoff
-from daemon.errors import AuthError
+from daemon.core.errors import AuthError
 from tests.contract.mail_contract import DANA, LEE, ME, SINCE, T0
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, running
 

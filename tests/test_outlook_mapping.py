@@ -25,7 +25,7 @@ from connectors.outlook.mapping import (
     to_meeting,
     zone_named,
 )
-from daemon.model import Removed
+from daemon.core.model import Removed
 
 ZONE = ZoneInfo("America/Chicago")
 

@@ -22,7 +22,7 @@ import pytest
 
 from connectors.base import AuthPrompt, ConnectorEnv, token_file
 from connectors.outlook.auth import CACHE_SUFFIX, MsalTokens, authorize, msal_factory
-from daemon.errors import AuthError, TransientError
+from daemon.core.errors import AuthError, TransientError
 from tests.fakes.entra import (
     DEVICE_GRANT,
     FakeEntra,

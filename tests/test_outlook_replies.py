@@ -15,7 +15,7 @@ from connectors.base import KEY_HEADER
 from connectors.outlook.drafts import KEY_PROPERTY, GraphDrafts
 from connectors.outlook.graph import GraphClient
 from connectors.retry import Backoff
-from daemon.model import ThreadRef
+from daemon.core.model import ThreadRef
 from tests.contract.drafts_contract import make_message
 from tests.fakes.graph import (
     DRAFTS_ID,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.pacing import Pacer
+from daemon.cycle.pacing import Pacer
 
 
 def test_a_failing_account_backs_off_exponentially_up_to_the_cap() -> None:

@@ -1,4 +1,4 @@
-"""Tests for daemon.planner: each rule with concrete times, DST changes, spreading, prefs."""
+"""Tests for daemon.plan.planner: each rule with concrete times, DST changes, spreading, prefs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.model import (
+from daemon.core.model import (
     Cadence,
     ContactPrefs,
     DraftKind,
@@ -21,7 +21,7 @@ from daemon.model import (
     Plan,
     Skip,
 )
-from daemon.planner import add_days, catch_up_key, draft_key, plan
+from daemon.plan.planner import add_days, catch_up_key, draft_key, plan
 
 BER = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")

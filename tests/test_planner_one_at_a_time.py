@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon.model import (
+from daemon.core.model import (
     Cadence,
     DraftKind,
     DraftRecord,
@@ -20,7 +20,7 @@ from daemon.model import (
     Person,
     Plan,
 )
-from daemon.planner import plan
+from daemon.plan.planner import plan
 from tests.test_planner import ANA, BER, BO, CAD, START, interview, k, run, skip_of, spec_in
 
 HOUR = timedelta(hours=1)

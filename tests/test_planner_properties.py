@@ -1,4 +1,4 @@
-"""Property tests for daemon.planner: invariants that must hold for any calendar history."""
+"""Property tests for daemon.plan.planner: invariants that must hold for any calendar history."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon import planner
-from daemon.model import (
+from daemon.core.model import (
     Cadence,
     ContactPrefs,
     ContactStatus,
@@ -25,7 +24,8 @@ from daemon.model import (
     Plan,
     Skip,
 )
-from daemon.planner import add_days, plan
+from daemon.plan import planner
+from daemon.plan.planner import add_days, plan
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 ZONES = [ZoneInfo(z) for z in ("UTC", "America/New_York", "Europe/Berlin",

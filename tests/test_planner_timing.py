@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
-from daemon.model import (
+from daemon.core.model import (
     Cadence,
     ContactMail,
     ContactPrefs,
@@ -14,8 +14,8 @@ from daemon.model import (
     MailSeen,
     ThreadRef,
 )
-from daemon.planner import catch_up_key, plan
-from daemon.timing import WorkingHours
+from daemon.core.timing import WorkingHours
+from daemon.plan.planner import catch_up_key, plan
 from tests.test_planner import ANA, BER, BO, interview, k, run, skip_of, spec_in
 
 WEEKDAYS = WorkingHours(days=frozenset(range(5)), start=time(9), end=time(17))

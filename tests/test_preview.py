@@ -15,11 +15,10 @@ from typing import get_args
 import pytest
 
 from connectors.local.maildir import MaildirDrafts
-from daemon.announce import prepare
-from daemon.announce import preview as announce_preview
-from daemon.config import Settings
-from daemon.executor import Executor
-from daemon.model import (
+from daemon.app.announce import prepare
+from daemon.app.announce import preview as announce_preview
+from daemon.app.queries import PREVIEW_NEWS, preview_message, preview_spec
+from daemon.core.model import (
     Attendee,
     ContactMail,
     DraftKind,
@@ -29,9 +28,10 @@ from daemon.model import (
     Person,
     ThreadRef,
 )
-from daemon.queries import PREVIEW_NEWS, preview_message, preview_spec
-from daemon.render import Renderer, readable
-from daemon.store import Store
+from daemon.cycle.executor import Executor
+from daemon.mail.render import Renderer, readable
+from daemon.settings.config import Settings
+from daemon.state.store import Store
 from tests.memory import memory_settings
 
 NOW = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)

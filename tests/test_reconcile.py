@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import KEY_HEADER
-from daemon.errors import TransientError
-from daemon.health import Health
-from daemon.model import Attendee, Meeting
-from daemon.queries import snapshot
-from daemon.store import Store
-from daemon.views import status_text
+from daemon.app.queries import snapshot
+from daemon.app.views import status_text
+from daemon.core.errors import TransientError
+from daemon.core.model import Attendee, Meeting
+from daemon.cycle.health import Health
+from daemon.state.store import Store
 from tests.memory import Crash, memory_settings
 from tests.memory import Harness as MemoryHarness
 

@@ -1,4 +1,4 @@
-"""Tests for daemon.render: the variables, the default templates, the sandbox, template errors,
+"""Tests for daemon.mail.render: the variables, the default templates, the sandbox, template errors,
 reply headers, and the header check of build_message (including CVE-2024-6923 payloads)."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import daemon.render as render
-from daemon.errors import TemplateError, UnsafeMessageError
-from daemon.model import (
+import daemon.mail.render as render
+from daemon.core.errors import TemplateError, UnsafeMessageError
+from daemon.core.model import (
     DRAFT_KINDS,
     KEY_HEADER,
     DraftKind,
@@ -29,7 +29,7 @@ from daemon.model import (
     Person,
     ThreadRef,
 )
-from daemon.render import (
+from daemon.mail.render import (
     MAX_REFERENCES,
     VARIABLES,
     Rendered,
@@ -713,7 +713,7 @@ def test_an_invalid_message_id_makes_a_new_conversation(
     problem = reply_problem(thread)
     assert problem is not None and "new conversation" in problem
     assert "\n" not in problem and "\r" not in problem
-    with caplog.at_level(logging.WARNING, logger="daemon.render"):
+    with caplog.at_level(logging.WARNING, logger="daemon.mail.render"):
         message = reply(thread)
     parsed = assert_intended(message)
     assert str(parsed["Subject"]) == "Thank you, Jane"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon import bounded
-from daemon.errors import TemplateError
-from daemon.model import Interview, Me, Meeting, Person
-from daemon.render import Renderer, draft_variables
+from daemon.core.errors import TemplateError
+from daemon.core.model import Interview, Me, Meeting, Person
+from daemon.mail import bounded
+from daemon.mail.render import Renderer, draft_variables
 from tests.e2e.workspace import Workspace
 
 ME = Me(name="Ana Pérez", emails=("ana@example.org",), signature="Ana")

@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from daemon.config import Settings
-from daemon.cycle import CycleReport
-from daemon.errors import AuthError
-from daemon.model import (
+from daemon.app.queries import snapshot
+from daemon.core.errors import AuthError
+from daemon.core.model import (
     Attendee,
     ContactMail,
     ContactPrefs,
@@ -23,9 +22,10 @@ from daemon.model import (
     Plan,
     ThreadRef,
 )
-from daemon.queries import snapshot
-from daemon.replies import wanted
-from daemon.store import Store
+from daemon.cycle.replies import wanted
+from daemon.cycle.run import CycleReport
+from daemon.settings.config import Settings
+from daemon.state.store import Store
 from tests.memory import Harness as MemoryHarness
 from tests.memory import memory_settings
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import Settings, parse
-from daemon.store import Store
+from daemon.settings.config import Settings, parse
+from daemon.state.store import Store
 from tests.memory import Harness
 from tests.test_cycle import NOW, meeting
 
@@ -41,7 +41,7 @@ def test_a_new_keyword_enrolls_an_old_meeting_and_drafts_only_its_drafts(
     assert Store(h.settings.state_path).plan_memo() is not None, "the next cycle would idle"
 
     h.settings = settings(tmp_path, ["#career", "coffee chat"])
-    with caplog.at_level(logging.INFO, logger="daemon.cycle"):
+    with caplog.at_level(logging.INFO, logger="daemon.cycle.run"):
         enrolled = h.cycle()
     assert h.calendar.full_syncs == 2, "the account was read in full"
     assert [r.key for r in enrolled.drafted] == ["m2/thank_you/bo@example.org"]

@@ -11,8 +11,8 @@ import pytest
 
 from connectors.retry import Backoff, with_retries
 from connectors.tokens import MAX_OUTPUT_BYTES, run_token_command
-from daemon.errors import AuthError, ConnectorError, TransientError
-from daemon.pacing import Pacer
+from daemon.core.errors import AuthError, ConnectorError, TransientError
+from daemon.cycle.pacing import Pacer
 
 
 def test_retries_until_success_with_growing_jittered_waits() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from freezegun import freeze_time
 
-from daemon.config import Settings, parse
-from daemon.service import JITTER, Service
+from daemon.app.service import JITTER, Service
+from daemon.settings.config import Settings, parse
 
 
 def settings(tmp_path: Path) -> Settings:

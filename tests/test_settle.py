@@ -1,4 +1,4 @@
-"""Settled history (daemon.settle, Store.settle): the plan is the same without it, the state
+"""Settled history (daemon.plan.settle, Store.settle): the plan is the same without it, the state
 file stops carrying it, and a settled meeting that changes comes back with its records."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon import health, views
-from daemon.doctor import run_checks
-from daemon.errors import StateError
-from daemon.model import (
+from daemon.app import views
+from daemon.app.doctor import run_checks
+from daemon.app.queries import snapshot
+from daemon.core.errors import StateError
+from daemon.core.model import (
     Attendee,
     Cadence,
     DraftKind,
@@ -26,10 +27,10 @@ from daemon.model import (
     Meeting,
     Person,
 )
-from daemon.planner import catch_up_key, draft_key, plan
-from daemon.queries import snapshot
-from daemon.settle import cutoff, settleable, still_planned_for
-from daemon.store import Store, settled_path
+from daemon.cycle import health
+from daemon.plan.planner import catch_up_key, draft_key, plan
+from daemon.plan.settle import cutoff, settleable, still_planned_for
+from daemon.state.store import Store, settled_path
 from tests.memory import Harness, memory_settings
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon import skipped
-from daemon.errors import TransientError
-from daemon.health import Health
-from daemon.model import JSON, Change, Meeting, Plan, SourceNotes
-from daemon.skipped import MAX_NOTE_CHARS, MAX_NOTES, MAX_SOURCE_CHARS, MAX_SOURCES, Skipped
-from daemon.store import Store
-from daemon.views import SHOWN_NOTES, status_json, status_text
+from daemon.app.views import SHOWN_NOTES, status_json, status_text
+from daemon.core import skipped
+from daemon.core.errors import TransientError
+from daemon.core.model import JSON, Change, Meeting, Plan, SourceNotes
+from daemon.core.skipped import MAX_NOTE_CHARS, MAX_NOTES, MAX_SOURCE_CHARS, MAX_SOURCES, Skipped
+from daemon.cycle.health import Health
+from daemon.state.store import Store
 from tests.memory import MemoryCalendar
 from tests.test_cycle import NOW, Harness, meeting
 
@@ -102,7 +102,7 @@ def test_notes_are_written_only_with_the_cursor(tmp_path: Path) -> None:
 
 def test_an_event_that_fails_tagging_is_a_note_of_its_source_until_it_reads(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.tagging import interview_from as real
+    from daemon.core.tagging import interview_from as real
 
     h, calendar = harness(tmp_path)
     chat = replace(meeting("m1", NOW + timedelta(days=5), title="Coffee chat"), source="team.ics")
@@ -113,7 +113,7 @@ def test_an_event_that_fails_tagging_is_a_note_of_its_source_until_it_reads(
             raise ValueError("an odd attendee")
         return real(m, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("daemon.cycle.interview_from", failing)  # tagging "raises nothing"
+    monkeypatch.setattr("daemon.cycle.run.interview_from", failing)  # tagging "raises nothing"
     calendar.notes = [SourceNotes("team.ics", ("'Standup': a TZID no one knows; read as UTC",))]
     assert h.cycle().ok
     [team] = stored(h).by_source()
@@ -123,7 +123,7 @@ def test_an_event_that_fails_tagging_is_a_note_of_its_source_until_it_reads(
     calendar.put(replace(meeting("m2", NOW + timedelta(days=7)), source="other.ics"))
     h.cycle()  # another source changed: the refusal stays
     assert len(stored(h).by_source()[0].notes) == 2
-    monkeypatch.setattr("daemon.cycle.interview_from", real)
+    monkeypatch.setattr("daemon.cycle.run.interview_from", real)
     calendar.put(chat)
     h.cycle()  # the event is read again, and tags: only what the calendar said is left
     assert stored(h).by_source() == calendar_said(

@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 
-from daemon import codec
-from daemon.errors import StateError
-from daemon.fileio import TEMP_PREFIX
-from daemon.locks import run_lock, write_lock
-from daemon.model import (
+from daemon.core.errors import StateError
+from daemon.core.fileio import TEMP_PREFIX
+from daemon.core.model import (
     Attendee,
     ContactPrefs,
     DraftRecord,
@@ -29,8 +27,10 @@ from daemon.model import (
     Meeting,
     Person,
 )
-from daemon.skipped import Skipped
-from daemon.store import SCHEMA_VERSION, Store, doc_id
+from daemon.core.skipped import Skipped
+from daemon.state import codec
+from daemon.state.locks import run_lock, write_lock
+from daemon.state.store import SCHEMA_VERSION, Store, doc_id
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 
@@ -199,7 +199,7 @@ def test_a_failed_write_keeps_the_previous_state(tmp_path: Path,
     def disk_full(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("daemon.fileio.os.replace", disk_full)
+    monkeypatch.setattr("daemon.core.fileio.os.replace", disk_full)
     store.put_interview(interview("m2"))
     with pytest.raises(StateError, match=r"No space left on device.*previous state is intact"):
         store.flush()
@@ -220,8 +220,8 @@ WRITER = """
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from daemon.model import Interview, Meeting, Person
-from daemon.store import Store
+from daemon.core.model import Interview, Meeting, Person
+from daemon.state.store import Store
 store = Store(Path(sys.argv[1]), writable=True)
 t = datetime(2026, 1, 1, tzinfo=UTC)
 i = 0
@@ -259,7 +259,7 @@ def test_a_second_run_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
     with run_lock(path):
         holder = subprocess.run(
             [sys.executable, "-c",
-             "import sys; from pathlib import Path; from daemon.locks import run_lock\n"
+             "import sys; from pathlib import Path; from daemon.state.locks import run_lock\n"
              "with run_lock(Path(sys.argv[1])): pass", str(path)],
             capture_output=True, text=True, check=False)
     assert holder.returncode != 0
@@ -270,7 +270,8 @@ def test_a_second_run_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
 
 def test_the_write_lock_waits_then_gives_up_with_a_message(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    script = ("import sys, time; from pathlib import Path; from daemon.locks import write_lock\n"
+    script = ("import sys, time; from pathlib import Path\n"
+              "from daemon.state.locks import write_lock\n"
               "with write_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(5)")
     proc = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE,
                             text=True)
@@ -286,7 +287,7 @@ def test_the_write_lock_waits_then_gives_up_with_a_message(tmp_path: Path) -> No
 
 
 def test_a_writer_keeps_a_daily_rotated_backup_of_the_last_good_state(tmp_path: Path) -> None:
-    from daemon import backups
+    from daemon.state import backups
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
@@ -335,7 +336,7 @@ def test_a_flush_after_no_write_does_not_even_serialise(tmp_path: Path,
         dumps.append(data)
         return "{}"
 
-    monkeypatch.setattr("daemon.storage.json.dumps", counting_dumps)
+    monkeypatch.setattr("daemon.state.storage.json.dumps", counting_dumps)
     again = Store(path, writable=True)
     again.put_interview(interview("m1"))  # unchanged: the store does not even write it
     again.set_cursor("personal", None, "")
@@ -426,7 +427,7 @@ def test_meetings_and_records_read_back_whole_equal_and_frozen(tmp_path: Path) -
 
 def _age_backups(path: Path, days: int) -> None:
     """Make the backups of ``path`` look ``days`` days older."""
-    from daemon import backups
+    from daemon.state import backups
 
     for backup in backups.existing(path):
         then = backup.stat().st_mtime - days * 86_400
@@ -434,7 +435,7 @@ def _age_backups(path: Path, days: int) -> None:
 
 
 def test_a_state_that_does_not_decode_is_never_kept_as_a_backup(tmp_path: Path) -> None:
-    from daemon import backups
+    from daemon.state import backups
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
@@ -460,8 +461,8 @@ def test_a_state_that_does_not_decode_is_never_kept_as_a_backup(tmp_path: Path) 
 
 
 def test_the_advice_names_the_newest_backup_that_reads_back(tmp_path: Path) -> None:
-    from daemon import backups
-    from daemon.store import damage
+    from daemon.state import backups
+    from daemon.state.store import damage
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
@@ -494,7 +495,7 @@ def test_values_nested_too_deep_to_save_are_refused_and_the_file_kept(tmp_path: 
 
 
 def test_a_symlinked_file_is_written_through_to_its_target(tmp_path: Path) -> None:
-    from daemon.fileio import write_atomically
+    from daemon.core.fileio import write_atomically
 
     (tmp_path / "real").mkdir()
     (tmp_path / "links").mkdir()
@@ -508,7 +509,7 @@ def test_a_symlinked_file_is_written_through_to_its_target(tmp_path: Path) -> No
 
 
 def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: Path) -> None:
-    from daemon import ledger
+    from daemon.state import ledger
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)

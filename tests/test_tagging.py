@@ -1,4 +1,4 @@
-"""Tests for daemon.tagging: what counts as an interview, who the contacts are, the notes."""
+"""Tests for daemon.core.tagging: what counts as an interview, who the contacts are, the notes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.model import Attendee, Interview, Meeting, Person, TaggingRules
-from daemon.tagging import fingerprint, interview_from, is_tagged, notes_from
+from daemon.core.model import Attendee, Interview, Meeting, Person, TaggingRules
+from daemon.core.tagging import fingerprint, interview_from, is_tagged, notes_from
 
 TZ = ZoneInfo("Europe/Berlin")
 ME = "me@example.org"

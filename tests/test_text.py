@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.text import clean_address, clean_block, clean_line
+from daemon.core.text import clean_address, clean_block, clean_line
 
 
 def slow_line(value: str, limit: int = 300) -> str:

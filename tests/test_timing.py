@@ -1,4 +1,5 @@
-"""Tests for daemon.timing: working hours (every DST edge), parsing, the daily cap, properties."""
+"""Tests for daemon.core.timing: working hours (every DST edge), parsing, the daily cap and
+properties."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.timing import (
+from daemon.core.timing import (
     CapResult,
     WorkingHours,
     apply_daily_cap,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon.health import Health
-from daemon.model import DraftRecord, Plan
-from daemon.views import SHOWN_DRAFTS, status_json, status_text
+from daemon.app.views import SHOWN_DRAFTS, status_json, status_text
+from daemon.core.model import DraftRecord, Plan
+from daemon.cycle.health import Health
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 

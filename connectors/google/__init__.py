@@ -18,7 +18,7 @@ from connectors.google.calendar import GoogleCalendar
 from connectors.google.gmail import GmailDrafts
 from connectors.google.http import CredentialSource, Session
 from connectors.google.mail import GmailHistory
-from daemon.errors import ConnectorError
+from daemon.core.errors import ConnectorError
 
 __all__ = ["GmailDrafts", "GmailHistory", "GoogleCalendar", "Session", "open_account"]
 

@@ -33,8 +33,8 @@ from google.oauth2.credentials import Credentials
 from connectors.base import AuthPrompt, ConnectorEnv, token_file
 from connectors.google.http import OneShotHttp, auth_command
 from connectors.tokens import run_token_command
-from daemon.errors import AuthError, ConnectorError
-from daemon.fileio import write_atomically
+from daemon.core.errors import AuthError, ConnectorError
+from daemon.core.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any
 from connectors.base import ConnectorEnv
 from connectors.google.http import NotFound, Session
 from connectors.google.mapping import BadEvent, to_change
-from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import JSON, Change
+from daemon.core.errors import ConnectorError, CursorExpired
+from daemon.core.model import JSON, Change
 
 log = logging.getLogger(__name__)
 

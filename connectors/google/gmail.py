@@ -31,8 +31,8 @@ from typing import Any
 from connectors.base import KEY_HEADER
 from connectors.google.http import BadRequest, NotFound, Session, Throttled
 from connectors.retry import with_retries
-from daemon.errors import ConnectorError, TransientError
-from daemon.model import DraftRef, DraftState, ThreadRef
+from daemon.core.errors import ConnectorError, TransientError
+from daemon.core.model import DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
 from connectors.retry import Backoff, with_retries
-from daemon.errors import AuthError, ConnectorError, CursorExpired, TransientError
+from daemon.core.errors import AuthError, ConnectorError, CursorExpired, TransientError
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,15 @@ operator or message field for an automatic reply, and search cannot look at a he
 What it does give is the headers: ``messages.get`` with ``format=metadata`` returns, in
 ``payload.headers``, exactly those named in ``metadataHeaders``
 (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages/get). So
-the marks :mod:`daemon.automatic` reads (``Auto-Submitted``, ``Precedence``, ``List-Id``...) are
-added to the headers already asked for, in the same request: no request more per message. A
-contact whose few newest messages (:data:`PAGE_SIZE`) are all automatic shows no answer.
-``after:`` takes epoch seconds, so a second is taken off to keep the boundary in. A typical
-contact costs two searches and up to two reads; a search reads at most :data:`PAGE_SIZE`.
+the marks :mod:`daemon.core.automatic` reads (``Auto-Submitted``, ``Precedence``,
+``List-Id``...) are added to the headers already asked for, in the same request: no request
+more per message. A contact whose few newest messages (:data:`PAGE_SIZE`) are all automatic
+shows no answer. ``after:`` takes epoch seconds, so a second is taken off to keep the boundary
+in. A typical contact costs two searches and up to two reads; a search reads at most
+:data:`PAGE_SIZE`.
 
 Addresses come from calendars: only a plain ``local@domain`` address (checked by
-:func:`daemon.text.clean_address`, which admits no quote, space or bracket) is searched, inside
+:func:`daemon.core.text.clean_address`, which admits no quote, space or bracket) is searched, inside
 double quotes; any other is skipped with a warning. A message whose ``Message-ID`` is missing
 or malformed cannot be replied to: it is skipped (logged) and the next result is used.
 """
@@ -44,11 +45,11 @@ from email.utils import getaddresses
 from typing import Any
 
 from connectors.google.http import NotFound, Session
-from daemon.automatic import HEADERS as AUTOMATIC_HEADERS
-from daemon.automatic import is_automatic
-from daemon.errors import ConnectorError
-from daemon.model import ContactMail, MailSeen, ThreadRef
-from daemon.text import clean_address, clean_line
+from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
+from daemon.core.automatic import is_automatic
+from daemon.core.errors import ConnectorError
+from daemon.core.model import ContactMail, MailSeen, ThreadRef
+from daemon.core.text import clean_address, clean_line
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Found:
     thread: ThreadRef | None
     """How to reply to it; ``None`` when it has no usable Message-ID."""
     automatic: bool = False
-    """Its headers mark it as sent by a machine (:mod:`daemon.automatic`)."""
+    """Its headers mark it as sent by a machine (:mod:`daemon.core.automatic`)."""
 
 
 def read_message(data: Mapping[str, Any]) -> Found | None:

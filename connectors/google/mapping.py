@@ -1,7 +1,7 @@
-"""Pure mapping from Google Calendar event JSON to :class:`daemon.model.Meeting`.
+"""Pure mapping from Google Calendar event JSON to :class:`daemon.core.model.Meeting`.
 
 Nothing here does I/O or reads the clock; the user's zone is an argument. Every text from the
-event goes through :mod:`daemon.text`. The shape read is the ``Event`` resource of Calendar API
+event goes through :mod:`daemon.core.text`. The shape read is the ``Event`` resource of Calendar API
 v3 (``events.list`` with ``singleEvents=true``, so each item is one occurrence at most).
 
 Decisions where Google's data leaves a choice:
@@ -27,9 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import occurrence_uid
-from daemon.links import https_link, meeting_link_in
-from daemon.model import Attendee, Change, Meeting, Removed, Response
-from daemon.text import clean_address, clean_block, clean_line
+from daemon.core.links import https_link, meeting_link_in
+from daemon.core.model import Attendee, Change, Meeting, Removed, Response
+from daemon.core.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
 TAG_PROPERTY = "coffeechat"

@@ -19,7 +19,7 @@ from connectors.local.calendar import (
 )
 from connectors.local.mail import MaildirHistory, shared_index
 from connectors.local.maildir import MaildirDrafts
-from daemon.errors import ConnectorError
+from daemon.core.errors import ConnectorError
 
 __all__ = ["MaildirDrafts", "MaildirHistory", "VdirCalendar", "open_account"]
 

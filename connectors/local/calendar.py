@@ -16,7 +16,7 @@ Files are listed and read by :mod:`connectors.local.files`, their text by
 
 Bad input never breaks a sync: a file that is unreadable, malformed, over ``max_file_mb`` or
 not a regular file is skipped with a warning (once, not every cycle) and a
-:class:`daemon.model.SourceNotes`, and keeps the meetings it had (a broken file must not
+:class:`daemon.core.model.SourceNotes`, and keeps the meetings it had (a broken file must not
 cancel anything); a bad event inside a good file is skipped with a warning and its siblings
 still count.
 """
@@ -41,8 +41,8 @@ from connectors.local.groups import event_keys, read_together, with_events
 from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.mapping import occurrence_start
 from connectors.local.window import Window
-from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import JSON, Change, Meeting, Removed, SourceNotes
+from daemon.core.errors import ConnectorError, CursorExpired
+from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from connectors.local.window import Window
-from daemon.errors import CursorExpired
-from daemon.model import JSON
+from daemon.core.errors import CursorExpired
+from daemon.core.model import JSON
 
 CURSOR_VERSION = 2
 """Version 2 keeps the folder's stamp and the file list as JSON text; version 1 is still read."""
@@ -41,7 +41,7 @@ class FileEntry(NamedTuple):
     broken: bool = False
     """It could not be read at this size and time: ``uids`` are from before it broke."""
     noted: bool = False
-    """Its last reading left notes (a :class:`daemon.model.SourceNotes` with some), so a new
+    """Its last reading left notes (a :class:`daemon.core.model.SourceNotes` with some), so a new
     reading, or its removal, must say what became of them."""
     events: tuple[str, ...] = ()
     """The UIDs of the events it holds (of a series, the series' own UID), so that files that

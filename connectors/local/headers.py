@@ -1,8 +1,9 @@
 """Pure reading of one message's header block: who wrote it to whom, when, and its thread.
 
 Nothing here touches a file or the clock. Header text is other people's data: addresses go
-through :func:`daemon.text.clean_address`, the subject through :func:`daemon.text.clean_line`,
-and only Message-IDs of a strict, plain shape are kept (they end up in the headers of a reply).
+through :func:`daemon.core.text.clean_address`, the subject through
+:func:`daemon.core.text.clean_line`, and only Message-IDs of a strict, plain shape are kept
+(they end up in the headers of a reply).
 
 A first scan of a real mailbox reads tens of thousands of header blocks, so only the few
 fields needed are picked out (unfolded as RFC 5322 says), and the common address forms
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 
-from daemon.automatic import HEADERS as AUTOMATIC_HEADERS
-from daemon.automatic import is_automatic
-from daemon.model import ThreadRef
-from daemon.text import clean_address, clean_line
+from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
+from daemon.core.automatic import is_automatic
+from daemon.core.model import ThreadRef
+from daemon.core.text import clean_address, clean_line
 
 _ID_CHARS = r"[\x21-\x3b\x3d\x3f-\x7e]"
 """Visible ASCII but ``<`` and ``>``: what a plain ``<left@right>`` Message-ID is made of."""
@@ -61,7 +62,7 @@ class MessageInfo:
     raw_references: str
     """The References header, or In-Reply-To when there is none."""
     automatic: bool = False
-    """Sent by a machine (an out-of-office reply, list mail: see :mod:`daemon.automatic`),
+    """Sent by a machine (an out-of-office reply, list mail: see :mod:`daemon.core.automatic`),
     so no answer from its sender."""
 
     def thread(self) -> ThreadRef:

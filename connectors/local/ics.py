@@ -45,8 +45,8 @@ from connectors.local.mapping import (
 )
 from connectors.local.quickread import calendar_zone, cancels, read_plain
 from connectors.local.window import Window
-from daemon.model import Meeting
-from daemon.text import clean_line
+from daemon.core.model import Meeting
+from daemon.core.text import clean_line
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ A file whose modification time is more than :data:`MTIME_SLACK` before ``since``
 at all (delivery writes a message after its Date, so its Date is older still); it is read if a
 later call asks about an earlier time.
 
-A message the headers mark as automatic (:mod:`daemon.automatic`) never counts as one from
+A message the headers mark as automatic (:mod:`daemon.core.automatic`) never counts as one from
 its sender.
 
 Nothing here changes a file or sends anything.
@@ -33,8 +33,8 @@ from pathlib import Path
 
 from connectors.local.headers import BadHeaders, MessageInfo, parse_headers
 from connectors.local.maildir import DRAFT_FLAG, read_header_block, split_name
-from daemon.errors import ConnectorError
-from daemon.model import ContactMail, MailSeen
+from daemon.core.errors import ConnectorError
+from daemon.core.model import ContactMail, MailSeen
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class MaildirHistory:
         """For each address in ``contacts``, the newest message from it to the user and the
         newest from the user to it (in To or Cc), dated at or after ``since``; drafts never
         count, nor does automatic mail from the contact (an out-of-office reply, list mail:
-        :mod:`daemon.automatic`). One scan serves every contact.
+        :mod:`daemon.core.automatic`). One scan serves every contact.
 
         Returns an entry for every address asked about (lower-cased). Raises ``ValueError``
         for a naive ``since``, ``ConnectorError`` when the ``mail`` folder is missing,

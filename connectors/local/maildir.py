@@ -62,8 +62,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from connectors.base import KEY_HEADER
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef, DraftState, ThreadRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""Pure mapping from icalendar components to :class:`daemon.model.Meeting`.
+"""Pure mapping from icalendar components to :class:`daemon.core.model.Meeting`.
 
 Nothing here reads a file, the clock or the machine's time zone: the user's zone is an argument.
 Problems that do not spoil a whole event (an attendee with a bad address, an end before the
 start) are returned as text next to the meeting so the caller can log them with the file name;
 an event that cannot become a meeting at all raises :class:`BadEvent`.
 
-Every value a meeting carries goes through :mod:`daemon.text`, and every time comes out aware
+Every value a meeting carries goes through :mod:`daemon.core.text`, and every time comes out aware
 and expressed in the user's zone (floating and all-day times are read in it too).
 """
 
@@ -21,9 +21,9 @@ from icalendar import Component
 from icalendar.error import InvalidCalendar
 
 from connectors.base import occurrence_uid as base_occurrence_uid
-from daemon.links import https_link, meeting_link_in
-from daemon.model import Attendee, Meeting, Response
-from daemon.text import clean_address, clean_block, clean_line
+from daemon.core.links import https_link, meeting_link_in
+from daemon.core.model import Attendee, Meeting, Response
+from daemon.core.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
 """Longest UID kept; longer ones are cut (they end up inside draft keys and headers)."""

@@ -20,7 +20,7 @@ from connectors.outlook.calendar import GraphCalendar
 from connectors.outlook.drafts import GraphDrafts
 from connectors.outlook.graph import GraphClient
 from connectors.outlook.mail import GraphHistory
-from daemon.errors import ConnectorError
+from daemon.core.errors import ConnectorError
 
 __all__ = ["GraphCalendar", "GraphClient", "GraphDrafts", "GraphHistory", "open_account"]
 

@@ -30,8 +30,8 @@ import requests
 
 from connectors.base import AuthPrompt, ConnectorEnv, token_file
 from connectors.tokens import run_token_command
-from daemon.errors import AuthError, ConnectorError, TransientError
-from daemon.fileio import write_atomically
+from daemon.core.errors import AuthError, ConnectorError, TransientError
+from daemon.core.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from urllib.parse import quote
 from connectors.base import ConnectorEnv
 from connectors.outlook.graph import GraphClient, GraphError
 from connectors.outlook.mapping import BadEvent, removed, series_master_id, to_meeting
-from daemon.errors import ConnectorError, CursorExpired
-from daemon.model import JSON, Change
+from daemon.core.errors import ConnectorError, CursorExpired
+from daemon.core.model import JSON, Change
 
 log = logging.getLogger(__name__)
 

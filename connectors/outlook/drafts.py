@@ -40,8 +40,8 @@ from urllib.parse import quote
 from connectors.base import KEY_HEADER
 from connectors.outlook.graph import GraphClient, GraphError, GraphReply, odata_literal
 from connectors.outlook.mapping import MESSAGE_ID
-from daemon.errors import ConnectorError
-from daemon.model import JSON, DraftRef, DraftState, ThreadRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import JSON, DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 

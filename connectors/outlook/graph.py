@@ -1,9 +1,9 @@
 """A small Microsoft Graph client over requests: bearer token, timeouts, error mapping, retries.
 
 Every call has a timeout. Throttling (429), 503 and other 5xx answers, timeouts and dropped
-connections become :class:`~daemon.errors.TransientError` and are retried with
+connections become :class:`~daemon.core.errors.TransientError` and are retried with
 :func:`connectors.retry.with_retries`, honouring ``Retry-After``. A 401 is retried once with a
-fresh token, then becomes :class:`~daemon.errors.AuthError` naming the command to run. Other
+fresh token, then becomes :class:`~daemon.core.errors.AuthError` naming the command to run. Other
 4xx answers become :class:`GraphError` (a ``ConnectorError``) carrying the status and Graph's
 error code, so callers can tell "not found" or "sync state expired" apart.
 
@@ -24,8 +24,8 @@ import orjson
 import requests
 
 from connectors.retry import Backoff, with_retries
-from daemon.errors import AuthError, ConnectorError, TransientError
-from daemon.model import JSON
+from daemon.core.errors import AuthError, ConnectorError, TransientError
+from daemon.core.model import JSON
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 """Answers that may succeed when asked again later."""

@@ -28,7 +28,7 @@ The thread of a message: ``internetMessageId``, ``subject``, ``conversationId``,
 References from ``internetMessageHeaders`` (which Graph returns only when ``$select``ed, and only
 for mail that came through transport: received mail has them, sent mail usually not).
 
-Automatic mail from the contact (an out-of-office reply, list mail: :mod:`daemon.automatic`) is
+Automatic mail from the contact (an out-of-office reply, list mail: :mod:`daemon.core.automatic`) is
 no answer. What Graph shows of it, as checked in its documentation and issue trackers (2026):
 
 * ``internetMessageHeaders``: "A collection of message headers defined by RFC5322 ...
@@ -58,10 +58,10 @@ from typing import Any
 
 from connectors.outlook.graph import GraphClient, GraphError, odata_literal
 from connectors.outlook.mapping import address_of, mail_seen, message_time
-from daemon.automatic import MESSAGE_CLASS_PROPERTY, is_automatic, is_automatic_class
-from daemon.errors import AuthError
-from daemon.model import JSON, ContactMail, MailSeen
-from daemon.text import clean_address
+from daemon.core.automatic import MESSAGE_CLASS_PROPERTY, is_automatic, is_automatic_class
+from daemon.core.errors import AuthError
+from daemon.core.model import JSON, ContactMail, MailSeen
+from daemon.core.text import clean_address
 
 SEARCH_PAGE = 25
 SEARCH_PAGES = 2
@@ -160,7 +160,7 @@ class GraphHistory:
 
 
 def _automatic(item: JSON) -> bool:
-    """Whether Graph's message is one a machine sent (:mod:`daemon.automatic`): by its
+    """Whether Graph's message is one a machine sent (:mod:`daemon.core.automatic`): by its
     ``internetMessageHeaders`` or by its message class."""
     headers = [(str(h.get("name", "")), str(h.get("value", "")))
                for h in _list(item.get("internetMessageHeaders")) if isinstance(h, dict)]

@@ -1,9 +1,9 @@
-"""Pure mapping from Microsoft Graph JSON to :mod:`daemon.model` (events to meetings, messages
+"""Pure mapping from Microsoft Graph JSON to :mod:`daemon.core.model` (events to meetings, messages
 to the mail seen between the user and a contact); HTML bodies become text through
 :mod:`connectors.outlook.htmltext`.
 
 Nothing here does I/O or reads the clock; the user's zone is an argument. Every text that lands
-in a meeting goes through :mod:`daemon.text`.
+in a meeting goes through :mod:`daemon.core.text`.
 
 Identity of a meeting (``Meeting.uid``):
 
@@ -31,9 +31,9 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import occurrence_uid
 from connectors.outlook.htmltext import html_to_text
-from daemon.links import https_link
-from daemon.model import Attendee, MailSeen, Meeting, Removed, Response, ThreadRef
-from daemon.text import clean_address, clean_block, clean_line
+from daemon.core.links import https_link
+from daemon.core.model import Attendee, MailSeen, Meeting, Removed, Response, ThreadRef
+from daemon.core.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
 SERIES_PARTS = frozenset({"occurrence", "exception"})

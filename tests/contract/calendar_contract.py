@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from connectors.base import collect
-from daemon.model import JSON, Change, Meeting, Removed
+from daemon.core.model import JSON, Change, Meeting, Removed
 
 from .events import CalendarWorld, EventSpec, Expected, expected_meetings
 

@@ -15,8 +15,8 @@ from email.message import EmailMessage
 import pytest
 
 from connectors.base import KEY_HEADER, DraftBox
-from daemon.errors import ConnectorError
-from daemon.model import DraftRef, ThreadRef
+from daemon.core.errors import ConnectorError
+from daemon.core.model import DraftRef, ThreadRef
 
 
 def make_message(key: str, *, subject: str = "Thank you for the coffee chat",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import CalendarSource
-from daemon.model import Response
+from daemon.core.model import Response
 
 
 @dataclass(frozen=True)

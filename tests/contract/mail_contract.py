@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import MailHistory
-from daemon.model import MailSeen
+from daemon.core.model import MailSeen
 
 ME = "sam@example.com"
 DANA = "dana@example.org"
@@ -33,7 +33,7 @@ AUTOMATIC: tuple[Headers, ...] = (
     (("Precedence", "junk"),),
     (("List-Id", "Alumni news <alumni.lists.example.org>"),),
 )
-"""Header fields that mark a message as sent by a machine (:mod:`daemon.automatic`)."""
+"""Header fields that mark a message as sent by a machine (:mod:`daemon.core.automatic`)."""
 PERSONAL: tuple[Headers, ...] = (
     (("Auto-Submitted", "no"),),
     (("Precedence", "first-class"),),
@@ -136,7 +136,7 @@ class MailHistoryContract:
         assert result[DANA].last_from_contact is None
         assert close_to(result[LEE].last_from_contact, T0)
 
-    # --- automatic mail is no answer (daemon.automatic) ------------------------------------
+    # --- automatic mail is no answer (daemon.core.automatic) ------------------------------------
 
     @pytest.mark.parametrize("marks", AUTOMATIC, ids=lambda h: f"{h[0][0]}: {h[0][1]}")
     def test_automatic_mail_from_the_contact_is_not_an_answer(self, mail: MailHistory,

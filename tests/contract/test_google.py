@@ -18,7 +18,7 @@ from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.google.calendar import GoogleCalendar
 from connectors.google.gmail import GmailDrafts
 from connectors.google.mail import GmailHistory
-from daemon.model import DraftRef, ThreadRef
+from daemon.core.model import DraftRef, ThreadRef
 from tests.fakes.google import FakeGoogle, event_json, fast_session, running
 
 from .calendar_contract import CalendarContract

@@ -21,7 +21,7 @@ from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.local.calendar import VdirCalendar
 from connectors.local.mail import MaildirHistory
 from connectors.local.maildir import MaildirDrafts
-from daemon.model import DraftRef, Response
+from daemon.core.model import DraftRef, Response
 from tests.vdir import save
 
 from .calendar_contract import CalendarContract

@@ -16,7 +16,7 @@ from connectors.outlook.drafts import GraphDrafts
 from connectors.outlook.graph import GraphClient
 from connectors.outlook.mail import GraphHistory
 from connectors.retry import Backoff
-from daemon.model import DraftRef, ThreadRef
+from daemon.core.model import DraftRef, ThreadRef
 from tests.fakes.graph import FakeGraph, StaticTokens, add_series, as_email, make_event, running
 
 from .calendar_contract import CalendarContract

@@ -27,7 +27,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from daemon.model import KEY_HEADER, Response
+from daemon.core.model import KEY_HEADER, Response
 from tests.contract.events import EventSpec
 from tests.contract.test_local import ics_for
 from tests.fakes import google as google_fake

@@ -185,8 +185,8 @@ def test_status_names_what_the_calendar_could_not_give(tmp_path: Path) -> None:
 
 def store_notes(ws: Workspace) -> None:
     """Keep in the state what a cycle keeps when a calendar says files were skipped."""
-    from daemon.skipped import Skipped
-    from daemon.store import Store
+    from daemon.core.skipped import Skipped
+    from daemon.state.store import Store
 
     store = Store(ws.root / "state.json", writable=True)
     store.set_skipped("personal", Skipped(
@@ -255,7 +255,7 @@ def test_python_m_daemon_and_help(tmp_path: Path) -> None:
 
 
 def test_help_imports_no_provider_sdk_or_heavy_library(tmp_path: Path) -> None:
-    script = ("import sys\nfrom daemon.cli import main\nsys.argv = ['coffeechat', '--help']\n"
+    script = ("import sys\nfrom daemon.app.cli import main\nsys.argv = ['coffeechat', '--help']\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\n"
               "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))")
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,

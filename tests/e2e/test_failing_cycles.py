@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.health import AccountHealth, Health
-from daemon.model import Plan
-from daemon.views import status_json, status_text
+from daemon.app.views import status_json, status_text
+from daemon.core.model import Plan
+from daemon.cycle.health import AccountHealth, Health
 from tests.e2e.workspace import Workspace, environment, event_ics
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def test_a_planned_cycle_long_past_is_overdue_and_nothing_is_shown_ok() -> None:
     assert "personal     last cycle" in on_time and " ok " in on_time
 
 
-HOLDER = ("import sys; from pathlib import Path; from daemon.locks import write_lock\n"
+HOLDER = ("import sys; from pathlib import Path; from daemon.state.locks import write_lock\n"
           "with write_lock(Path(sys.argv[1])):\n print('held', flush=True); sys.stdin.read()")
 
 

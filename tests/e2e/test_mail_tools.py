@@ -29,8 +29,8 @@ import pytest
 
 from connectors.base import KEY_HEADER
 from connectors.local.maildir import normalised
-from daemon.config import load
-from daemon.service import cycle_once
+from daemon.app.service import cycle_once
+from daemon.settings.config import load
 from tests.e2e.mailtools import Server, Syncer, dovecot, syncer
 from tests.e2e.workspace import Workspace
 

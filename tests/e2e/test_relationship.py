@@ -2,7 +2,7 @@
 
 Each behaviour the README describes under "What coffeechat does when..." is played through on
 the local connector, the fake Google API and the fake Microsoft Graph (see
-:mod:`tests.e2e.sides`): real cycles (``daemon.service.cycle_once``) with a clock the test
+:mod:`tests.e2e.sides`): real cycles (``daemon.app.service.cycle_once``) with a clock the test
 moves, real connectors, and assertions on what the provider's Drafts folder holds. Every test
 ends by checking that nothing ever asked the provider to send.
 """
@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from daemon import announce
-from daemon.cli import cli
-from daemon.config import Settings, load
-from daemon.model import DraftKind
-from daemon.service import cycle_once
+from daemon.app import announce
+from daemon.app.cli import cli
+from daemon.app.service import cycle_once
+from daemon.core.model import DraftKind
+from daemon.settings.config import Settings, load
 from tests.e2e.sides import ME, SIDES, Event, Side, side_for
 
 ZONE = ZoneInfo("America/Chicago")

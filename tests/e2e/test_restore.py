@@ -8,9 +8,9 @@ import shutil
 
 from click.testing import CliRunner
 
-from daemon import backups, ledger
-from daemon.cli import cli
-from daemon.config import load
+from daemon.app.cli import cli
+from daemon.settings.config import load
+from daemon.state import backups, ledger
 from tests.e2e import test_relationship
 from tests.e2e.sides import Event, GoogleSide
 from tests.e2e.test_relationship import ANA, BO, CY, World, at, key

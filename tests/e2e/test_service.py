@@ -116,7 +116,7 @@ def test_ready_status_and_watchdog_reach_systemd(tmp_path: Path,
     # under journald: a priority prefix, and no timestamp of our own (journald adds it)
     assert err.splitlines() and all(line[:3] in ("<3>", "<4>", "<6>", "<7>")
                                     for line in err.splitlines())
-    assert "<6>daemon.executor: drafted thank_you" in err
+    assert "<6>daemon.cycle.executor: drafted thank_you" in err
 
 
 def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(

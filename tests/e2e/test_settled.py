@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from daemon.store import Store
+from daemon.state.store import Store
 from tests.e2e.workspace import Workspace
 
 pytestmark = pytest.mark.slow

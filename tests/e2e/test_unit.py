@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.unit import DEFAULT_EXEC, unit_text
+from daemon.app.unit import DEFAULT_EXEC, unit_text
 from tests.e2e.workspace import Workspace, coffeechat
 
 pytestmark = pytest.mark.slow

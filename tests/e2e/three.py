@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from daemon.model import KEY_HEADER
+from daemon.core.model import KEY_HEADER
 from tests.e2e.test_google import google_event
 from tests.e2e.test_outlook import OUTLOOK_ACCOUNT, put_meeting
 from tests.e2e.workspace import ACCOUNT, CONFIG, Workspace

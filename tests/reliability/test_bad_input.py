@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import ConnectorEnv
-from daemon.config import Settings, parse
-from daemon.cycle import run_cycle
-from daemon.model import Attendee, Cadence, Meeting, TaggingRules
-from daemon.planner import plan
-from daemon.render import Renderer
-from daemon.store import Store
-from daemon.tagging import interview_from
+from daemon.core.model import Attendee, Cadence, Meeting, TaggingRules
+from daemon.core.tagging import interview_from
+from daemon.cycle.run import run_cycle
+from daemon.mail.render import Renderer
+from daemon.plan.planner import plan
+from daemon.settings.config import Settings, parse
+from daemon.state.store import Store
 from tests.reliability.conftest import Record
 
 NOW = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)

@@ -23,14 +23,14 @@ from hypothesis import strategies as st
 
 from connectors.google import mapping as google
 from connectors.outlook import mapping as graph
-from daemon import codec
-from daemon.cli import main
-from daemon.config import load
-from daemon.model import Cadence, DraftRecord, DraftRef, Meeting, TaggingRules
-from daemon.planner import plan
-from daemon.service import Service
-from daemon.store import doc_id
-from daemon.tagging import interview_from
+from daemon.app.cli import main
+from daemon.app.service import Service
+from daemon.core.model import Cadence, DraftRecord, DraftRef, Meeting, TaggingRules
+from daemon.core.tagging import interview_from
+from daemon.plan.planner import plan
+from daemon.settings.config import load
+from daemon.state import codec
+from daemon.state.store import doc_id
 from tests.reliability.conftest import Record
 
 TZ = ZoneInfo("America/Chicago")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.store import Store
+from daemon.state.store import Store
 from tests.e2e.workspace import Workspace
 from tests.reliability.conftest import Record
 from tests.reliability.kills import holds_the_run_lock, kill_when, reaches

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.store import Store
+from daemon.state.store import Store
 from tests.e2e.three import Three, three_accounts
 from tests.reliability.conftest import Record
 from tests.reliability.kills import kill_when, reaches

@@ -1,0 +1,7 @@
+"""The shared ground: the model (meetings, drafts, changes), errors, time and working hours,
+text cleaning, tagging rules, links, auto-reply detection, atomic file writes and what a
+calendar could not give.
+
+Pure and dependency-free within coffeechat: imports nothing from another wing. Every wing and
+every connector may import it; connectors import nothing else of ``daemon``.
+"""
