@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import daemon.mail.render as render
 from daemon.core.errors import TemplateError, UnsafeMessageError
+from daemon.core.kinds import DRAFT_KINDS
 from daemon.core.model import (
-    DRAFT_KINDS,
     KEY_HEADER,
     DraftKind,
     Interview,

@@ -10,7 +10,6 @@ and an interrupted run by the same means. Nothing is written without ``write``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,8 +17,8 @@ from datetime import UTC, datetime
 from connectors.base import ConnectorEnv
 from connectors.base import open_account as default_opener
 from daemon.core.errors import CoffeechatError, ConnectorError
+from daemon.core.keys import news_key
 from daemon.core.model import ContactPrefs, DraftRecord, DraftSpec, Interview
-from daemon.core.text import clean_block
 from daemon.cycle.executor import Executor
 from daemon.cycle.run import Opener
 from daemon.mail.render import Renderer, readable
@@ -50,12 +49,6 @@ class Announced:
 
     made: list[DraftRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def news_key(message: str, email: str) -> str:
-    """The idempotency key of one contact's note about ``message``."""
-    digest = hashlib.sha256(clean_block(message).strip().encode("utf-8")).hexdigest()[:16]
-    return f"news/{digest}/{email}"
 
 
 def prepare(settings: Settings, store: Store, message: str, limit: int,

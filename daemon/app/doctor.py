@@ -19,7 +19,8 @@ from pathlib import Path
 
 from connectors.base import Account, ConnectorEnv, MailHistory, open_account
 from daemon.core.errors import AuthError, CoffeechatError
-from daemon.core.model import DRAFT_KINDS, JSON
+from daemon.core.kinds import DRAFT_KINDS
+from daemon.core.model import JSON
 from daemon.core.skipped import Skipped
 from daemon.cycle import health
 from daemon.mail.render import Renderer, build_message, draft_variables

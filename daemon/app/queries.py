@@ -130,8 +130,7 @@ def preview_spec(settings: Settings, store: Store, kind: DraftKind, interview: I
     """The draft a preview of ``kind`` about ``interview`` shows: the one planned now for that
     meeting and kind, else one made as the planner makes them, to the meeting's first contact.
     """
-    from daemon.app.announce import news_key
-    from daemon.plan.planner import catch_up_key, draft_key
+    from daemon.core.keys import catch_up_key, draft_key, news_key
 
     contact = interview.contacts[0]
     current = plan(store.interviews(), store.prefs(), store.drafts(), now, settings.cadence,

@@ -38,9 +38,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from daemon.core.errors import TemplateError, UnsafeMessageError
+from daemon.core.kinds import DRAFT_KINDS
 from daemon.core.links import https_link
-from daemon.core.model import DRAFT_KINDS, KEY_HEADER, DraftKind, Interview, Me, Person, ThreadRef
+from daemon.core.model import KEY_HEADER, DraftKind, Interview, Me, Person, ThreadRef
 from daemon.core.text import clean_address, clean_block, clean_line
+from daemon.core.wording import MONTHS, long_date
 from daemon.mail import bounded
 from daemon.mail.bounded import BoundedEnvironment
 from daemon.mail.notes import parse_notes
@@ -88,9 +90,6 @@ VARIABLES: dict[str, str] = {
 
 log = logging.getLogger(__name__)
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # the line ends Jinja2 counts, so line numbers agree
 _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
 _KEY = re.compile(r"[!-~]+(?: [!-~]+)*")
@@ -123,7 +122,7 @@ def draft_variables(kind: DraftKind, contact: Person, interview: Interview, me: 
     """
     meeting = interview.meeting
     local = meeting.start.astimezone(tz)
-    date_text = _date_text(local)
+    date_text = long_date(local)
     if meeting.all_day:
         time_text, zone, minutes = "", "", 0
         start_text = date_text
@@ -150,7 +149,7 @@ def draft_variables(kind: DraftKind, contact: Person, interview: Interview, me: 
         "meeting_date": date_text,
         "meeting_time": time_text,
         "meeting_timezone": zone,
-        "meeting_month": _MONTHS[local.month - 1],
+        "meeting_month": MONTHS[local.month - 1],
         "meeting_year": local.year,
         "meeting_duration_minutes": minutes,
         "meeting_length": _length_words(minutes),
@@ -170,11 +169,6 @@ def draft_variables(kind: DraftKind, contact: Person, interview: Interview, me: 
     }
 
 
-def _date_text(local: datetime) -> str:
-    """'Tuesday 24 November' for a datetime already in the user's zone."""
-    return f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"
-
-
 def _earlier_meetings(interview: Interview, earlier: Sequence[Interview],
                       tz: ZoneInfo) -> list[dict[str, object]]:
     """The meetings of ``earlier`` that took place before ``interview`` and were not
@@ -191,7 +185,7 @@ def _earlier_meetings(interview: Interview, earlier: Sequence[Interview],
         local = meeting.start.astimezone(tz)
         sections = parse_notes(past.notes)
         shown.append({
-            "date": f"{_date_text(local)} {local.year}",
+            "date": f"{long_date(local)} {local.year}",
             "title": clean_line(meeting.title),
             "notes": list(sections.notes),
             "suggested": list(sections.suggested),
