@@ -21,7 +21,8 @@ from daemon.core.keys import news_key
 from daemon.core.model import ContactPrefs, DraftRecord, DraftSpec, Interview
 from daemon.cycle.executor import Executor
 from daemon.cycle.run import Opener
-from daemon.mail.render import Renderer, readable
+from daemon.mail.message import readable
+from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings
 from daemon.settings.paths import data_dir
 from daemon.state.locks import write_lock
@@ -112,7 +113,7 @@ def _active(pref: ContactPrefs | None, now: datetime) -> bool:
 
 def preview(settings: Settings, store: Store, spec: DraftSpec, now: datetime) -> str:
     """The first note as it would be written, as the contact will read it (decoded:
-    :func:`daemon.mail.render.readable`). Raises ``TemplateError`` or ``UnsafeMessageError`` when
+    :func:`daemon.mail.message.readable`). Raises ``TemplateError`` or ``UnsafeMessageError`` when
     it cannot be rendered."""
     executor = Executor(store, Renderer(settings.templates_dir), settings.me,
                         settings.timezone, lambda: now)

@@ -23,7 +23,9 @@ from daemon.core.kinds import DRAFT_KINDS
 from daemon.core.model import JSON
 from daemon.core.skipped import Skipped
 from daemon.cycle import health
-from daemon.mail.render import Renderer, build_message, draft_variables
+from daemon.mail.message import build_message
+from daemon.mail.templates import Renderer
+from daemon.mail.variables import draft_variables
 from daemon.settings.config import Settings
 from daemon.settings.paths import data_dir
 from daemon.state import backups

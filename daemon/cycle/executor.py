@@ -28,7 +28,9 @@ from daemon.core.errors import TemplateError, UnsafeMessageError
 from daemon.core.kinds import ABOUT_ONE_MEETING, IN_THREAD
 from daemon.core.model import DraftRecord, DraftSpec, Interview, Me, Person, ThreadRef
 from daemon.cycle.reconcile import facts_of
-from daemon.mail.render import Renderer, build_message, draft_variables
+from daemon.mail.message import build_message
+from daemon.mail.templates import Renderer
+from daemon.mail.variables import draft_variables
 from daemon.state.store import Store
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ def test_a_built_wheel_ships_and_finds_the_templates(tmp_path: Path) -> None:
     script = (
         "import sys, daemon\n"
         "assert daemon.__file__.startswith(sys.argv[1]), daemon.__file__\n"
-        "from daemon.mail.render import Renderer\n"
+        "from daemon.mail.templates import Renderer\n"
         "from importlib.resources import files\n"
         "print(files('daemon.templates'))\n"
     )
