@@ -45,8 +45,8 @@ def problems(importer: str, source: str) -> list[str]:
     found = []
     for line, module in imported(source):
         theirs = wing_of(module)
-        if module in ("daemon", "daemon.templates"):
-            continue  # the package (a docstring) and the templates (data) belong to no wing
+        if module in ("daemon", "daemon.templates", "daemon.systemd"):
+            continue  # the package (a docstring), the templates and the unit (data): no wing
         if theirs is None:
             found.append(f"{importer}:{line} imports {module}, which is in no wing")
         elif top == "connectors":
