@@ -43,6 +43,7 @@ from bench.planning import (
     time_plan,
 )
 from bench.worlds import config_text
+from daemon.core.keys import draft_key
 from daemon.core.model import (
     Attendee,
     Cadence,
@@ -53,7 +54,6 @@ from daemon.core.model import (
     Person,
 )
 from daemon.cycle.observe import WATCH_FOR
-from daemon.plan.planner import draft_key
 from daemon.plan.settle import settleable
 from daemon.state import codec
 from daemon.state.store import Store, doc_id

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench.events import ME, ZONE
 from bench.measure import median
+from daemon.core.keys import catch_up_key, draft_key
 from daemon.core.model import (
     Attendee,
     Cadence,
@@ -27,7 +28,7 @@ from daemon.core.model import (
     Meeting,
     Person,
 )
-from daemon.plan.planner import catch_up_key, draft_key, plan
+from daemon.plan.planner import plan
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 """A fixed instant: the planner reads no clock, so neither does its benchmark."""

@@ -35,7 +35,8 @@ from connectors.local.window import Window
 from connectors.outlook.mapping import to_meeting
 from daemon.core.model import Cadence, Meeting, TaggingRules
 from daemon.core.tagging import interview_from
-from daemon.plan.planner import SETTLED_MARGIN_DAYS, plan
+from daemon.plan.context import SETTLED_MARGIN_DAYS
+from daemon.plan.planner import plan
 from daemon.settings.config import load
 from daemon.state.store import Store
 from tests.fakes.google import FakeGoogle

@@ -27,7 +27,7 @@ from daemon.core.model import (
     ThreadRef,
 )
 from daemon.cycle.run import CycleReport, run_cycle
-from daemon.mail.render import Renderer
+from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings, parse
 from daemon.state.store import Store
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.app.announce import news_key, prepare, preview, write
+from daemon.app.announce import prepare, preview, write
 from daemon.core.errors import CoffeechatError
+from daemon.core.keys import news_key
 from daemon.core.model import ContactPrefs
 from daemon.state.store import Store
 from tests.e2e.workspace import Workspace

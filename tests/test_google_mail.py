@@ -18,6 +18,7 @@ import pytest
 
 from connectors.google.mail import HEADERS, PAGE_SIZE, GmailHistory, read_message
 from daemon.core.errors import AuthError
+from daemon.core.msgid import MAX_REFERENCES
 from tests.contract.test_google import mime
 from tests.fakes.google import FakeGoogle, Fault, fast_session
 
@@ -205,7 +206,7 @@ def test_read_message_cleans_and_bounds_untrusted_headers() -> None:
                                   References=refs))
     assert found is not None and found.thread is not None
     assert "\n" not in found.thread.subject and "=?" not in found.thread.subject
-    assert len(found.thread.references) == 50
+    assert len(found.thread.references) == MAX_REFERENCES
     assert found.thread.references[0] == "<r0@x>" and found.thread.references[-1] == "<r79@x>"
 
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemon.core.errors import TransientError
+from daemon.core.keys import catch_up_key
 from daemon.core.model import (
     Cadence,
     ContactMail,
@@ -26,7 +27,7 @@ from daemon.core.timing import WorkingHours
 from daemon.cycle import idle
 from daemon.cycle.replies import paused_checks, wanted
 from daemon.plan import planner
-from daemon.plan.planner import catch_up_key, plan
+from daemon.plan.planner import plan
 from daemon.state.store import Store
 from tests.test_cycle import NOW, Harness, meeting
 from tests.test_planner_properties import World, made, worlds

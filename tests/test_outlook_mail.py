@@ -12,6 +12,7 @@ from connectors.outlook.graph import GraphClient
 from connectors.outlook.mail import FROM_PAGE, SEARCH_PAGE, SEARCH_PAGES, GraphHistory
 from connectors.retry import Backoff
 from daemon.core.errors import AuthError
+from daemon.core.msgid import MAX_REFERENCES
 from tests.contract.mail_contract import DANA, LEE, ME, SINCE, T0
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, running
 
@@ -93,7 +94,7 @@ def test_the_thread_of_a_received_message(fake: FakeGraph) -> None:
     thread = seen.thread
     assert thread.message_id == "<dana-7@example.org>"
     assert thread.subject == "Line one Bcc: evil@x", "one line, no header break"
-    assert thread.references == refs[-20:]
+    assert thread.references == (refs[0], *refs[-(MAX_REFERENCES - 1):]), "first and newest"
     assert thread.thread_id == stored["conversationId"]
     assert thread.provider_message_id == stored["id"]
 

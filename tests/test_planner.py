@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from daemon.core.keys import catch_up_key, draft_key
 from daemon.core.model import (
     Cadence,
     ContactPrefs,
@@ -21,7 +22,8 @@ from daemon.core.model import (
     Plan,
     Skip,
 )
-from daemon.plan.planner import add_days, catch_up_key, draft_key, plan
+from daemon.core.timing import add_days
+from daemon.plan.planner import plan
 
 BER = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")

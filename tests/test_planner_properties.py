@@ -24,8 +24,9 @@ from daemon.core.model import (
     Plan,
     Skip,
 )
-from daemon.plan import planner
-from daemon.plan.planner import add_days, plan
+from daemon.core.timing import add_days
+from daemon.plan import meetings
+from daemon.plan.planner import plan
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 ZONES = [ZoneInfo(z) for z in ("UTC", "America/New_York", "Europe/Berlin",
@@ -238,7 +239,7 @@ def test_meetings_planned_ahead_change_nothing_due(world: World, data: st.DataOb
     drafts = {i.key: record_for(i, world.now) for i in chosen if i.kind is not None}
     trimmed = world.plan(drafts)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(planner, "PLAN_AHEAD", 10**6)
+        patch.setattr(meetings, "PLAN_AHEAD", 10**6)
         whole = world.plan(drafts)
     assert whole.later == ()
     assert trimmed.due == whole.due

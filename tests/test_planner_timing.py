@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
+from daemon.core.keys import catch_up_key
 from daemon.core.model import (
     Cadence,
     ContactMail,
@@ -15,7 +16,7 @@ from daemon.core.model import (
     ThreadRef,
 )
 from daemon.core.timing import WorkingHours
-from daemon.plan.planner import catch_up_key, plan
+from daemon.plan.planner import plan
 from tests.test_planner import ANA, BER, BO, interview, k, run, skip_of, spec_in
 
 WEEKDAYS = WorkingHours(days=frozenset(range(5)), start=time(9), end=time(17))

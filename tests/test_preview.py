@@ -29,7 +29,8 @@ from daemon.core.model import (
     ThreadRef,
 )
 from daemon.cycle.executor import Executor
-from daemon.mail.render import Renderer, readable
+from daemon.mail.message import readable
+from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings
 from daemon.state.store import Store
 from tests.memory import memory_settings

@@ -1,5 +1,6 @@
-"""Tests for daemon.mail.render: the variables, the default templates, the sandbox, template errors,
-reply headers, and the header check of build_message (including CVE-2024-6923 payloads)."""
+"""Tests for daemon.mail (variables, templates, message): the variables, the default templates,
+the sandbox, template errors, reply headers, and the header check of build_message (including
+CVE-2024-6923 payloads)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import daemon.mail.render as render
+import daemon.mail.message as message_module
+from daemon.core import msgid
 from daemon.core.errors import TemplateError, UnsafeMessageError
+from daemon.core.kinds import DRAFT_KINDS
 from daemon.core.model import (
-    DRAFT_KINDS,
     KEY_HEADER,
     DraftKind,
     Interview,
@@ -29,16 +31,10 @@ from daemon.core.model import (
     Person,
     ThreadRef,
 )
-from daemon.mail.render import (
-    MAX_REFERENCES,
-    VARIABLES,
-    Rendered,
-    Renderer,
-    build_message,
-    draft_variables,
-    reply_problem,
-    valid_message_id,
-)
+from daemon.core.msgid import MAX_REFERENCES
+from daemon.mail.message import Rendered, build_message, reply_problem
+from daemon.mail.templates import Renderer
+from daemon.mail.variables import VARIABLES, draft_variables
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -557,7 +553,7 @@ def test_cve_2024_6923_payload_in_the_subject_is_neutralised() -> None:
 def test_the_readback_check_refuses_what_cleaning_missed(monkeypatch: pytest.MonkeyPatch) -> None:
     # Second line of defence: with cleaning switched off, the header check alone must stop a
     # message with an added header (this Python has CVE-2024-6923; a fixed one encodes it).
-    monkeypatch.setattr(render, "clean_line", lambda value, limit=300: value)
+    monkeypatch.setattr(message_module, "clean_line", lambda value, limit=300: value)
     rendered = Rendered(subject=f"Thanks {CVE_PAYLOAD}", body="b\n")
     try:
         message = build_message(rendered, ME, JANE, KEY, WHEN)
@@ -708,12 +704,12 @@ def test_a_long_id_is_written_as_is_never_encoded() -> None:
 ])
 def test_an_invalid_message_id_makes_a_new_conversation(
         message_id: str, caplog: pytest.LogCaptureFixture) -> None:
-    assert not valid_message_id(message_id)
+    assert not msgid.valid(message_id)
     thread = ThreadRef(message_id=message_id, subject="Coffee", references=(THEIR_ID,))
     problem = reply_problem(thread)
     assert problem is not None and "new conversation" in problem
     assert "\n" not in problem and "\r" not in problem
-    with caplog.at_level(logging.WARNING, logger="daemon.mail.render"):
+    with caplog.at_level(logging.WARNING, logger="daemon.mail.message"):
         message = reply(thread)
     parsed = assert_intended(message)
     assert str(parsed["Subject"]) == "Thank you, Jane"
@@ -727,7 +723,7 @@ def test_an_invalid_message_id_makes_a_new_conversation(
     "<" + "a" * 236 + "@example.com>",
 ])
 def test_valid_message_ids_are_accepted(message_id: str) -> None:
-    assert valid_message_id(message_id)
+    assert msgid.valid(message_id)
     assert str(parse(reply(ThreadRef(message_id, "s")))["In-Reply-To"]) == message_id
 
 
@@ -746,7 +742,7 @@ def test_header_injection_in_the_thread_subject_is_neutralised(payload: str) -> 
 def test_the_readback_check_covers_the_reply_headers(monkeypatch: pytest.MonkeyPatch) -> None:
     # Second line of defence: were validation to let a hostile id through, the check refuses
     # it, whether the email package rejects it or writes it out.
-    monkeypatch.setattr(render, "valid_message_id", lambda value: True)
+    monkeypatch.setattr(msgid, "valid", lambda value: True)
     for hostile in ("<a@b.example>\r\nBcc: evil@x.com", f"<{CVE_PAYLOAD}@b.example>",
                     "<a@b.example> <c@d.example>"):
         with pytest.raises(UnsafeMessageError, match="no draft was written"):
@@ -757,7 +753,7 @@ def test_the_readback_check_refuses_a_changed_id(monkeypatch: pytest.MonkeyPatch
     def wrong_fold(self: object, *, policy: email.policy.Policy) -> str:
         return f"{self.name}: <other@x.example>{policy.linesep}"  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(render._IdListHeader, "fold", wrong_fold)
+    monkeypatch.setattr(message_module._IdListHeader, "fold", wrong_fold)
     with pytest.raises(UnsafeMessageError, match="In-Reply-To does not read back"):
         reply(THREAD)
 
@@ -777,7 +773,7 @@ VALID_ID = st.from_regex(rf"\A<[{ATEXT}]{{1,40}}(\.[{ATEXT}]{{1,20}}){{0,3}}@"
 @settings(max_examples=30, deadline=None)
 @given(message_id=VALID_ID, refs=st.lists(VALID_ID, max_size=12))
 def test_every_valid_id_reads_back_exactly(message_id: str, refs: list[str]) -> None:
-    assert valid_message_id(message_id)
+    assert msgid.valid(message_id)
     parsed = parse(reply(ThreadRef(message_id=message_id, subject="s", references=tuple(refs))))
     assert str(parsed["In-Reply-To"]) == message_id
     ids = str(parsed["References"]).split()
@@ -792,7 +788,7 @@ def test_arbitrary_thread_data_never_adds_a_header(message_id: str, subject: str
     thread = ThreadRef(message_id=message_id, subject=subject, references=tuple(refs))
     parsed = parse(reply(thread))
     names = sorted(name.lower() for name in parsed)
-    if valid_message_id(message_id):
+    if msgid.valid(message_id):
         assert names == REPLY_HEADERS
         assert str(parsed["In-Reply-To"]) == message_id
     else:

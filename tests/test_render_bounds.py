@@ -13,7 +13,8 @@ import pytest
 from daemon.core.errors import TemplateError
 from daemon.core.model import Interview, Me, Meeting, Person
 from daemon.mail import bounded
-from daemon.mail.render import Renderer, draft_variables
+from daemon.mail.templates import Renderer
+from daemon.mail.variables import draft_variables
 from tests.e2e.workspace import Workspace
 
 ME = Me(name="Ana Pérez", emails=("ana@example.org",), signature="Ana")

@@ -17,6 +17,7 @@ from daemon.app import views
 from daemon.app.doctor import run_checks
 from daemon.app.queries import snapshot
 from daemon.core.errors import StateError
+from daemon.core.keys import catch_up_key, draft_key
 from daemon.core.model import (
     Attendee,
     Cadence,
@@ -28,7 +29,7 @@ from daemon.core.model import (
     Person,
 )
 from daemon.cycle import health
-from daemon.plan.planner import catch_up_key, draft_key, plan
+from daemon.plan.planner import plan
 from daemon.plan.settle import cutoff, settleable, still_planned_for
 from daemon.state.store import Store, settled_path
 from tests.memory import Harness, memory_settings

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +44,7 @@ from email.utils import getaddresses
 from typing import Any
 
 from connectors.google.http import NotFound, Session
+from daemon.core import msgid
 from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
 from daemon.core.automatic import is_automatic
 from daemon.core.errors import ConnectorError
@@ -59,10 +59,6 @@ PAGE_SIZE = 3
 HEADERS = ("Message-ID", "Subject", "References", "In-Reply-To", "From", "To", "Cc",
            *AUTOMATIC_HEADERS)
 """The headers asked for (``metadataHeaders``), the marks of automatic mail among them."""
-MAX_REFERENCES = 50
-"""A longer ``References`` chain keeps its first id and the newest ones."""
-_MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,500}@[!-;=?A-~]{1,500}>")
-"""``<left@right>`` in printable ASCII, without ``<``, ``>`` or another ``@`` inside."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ def read_message(data: Mapping[str, Any]) -> Found | None:
         return None
     headers = _headers(data)
     labels = data.get("labelIds")
-    own_id = _message_ids(headers.get("message-id", ""))
+    own_id = msgid.found_in(headers.get("message-id", ""))
     thread = None
     if len(own_id) == 1 and headers.get("message-id", "").strip() == own_id[0]:
         thread = ThreadRef(
@@ -142,17 +138,10 @@ def _header_items(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     return items
 
 
-def _message_ids(value: str) -> list[str]:
-    return _MESSAGE_ID.findall(value)
-
-
 def _references(headers: Mapping[str, str]) -> tuple[str, ...]:
     """The ids in ``References`` (or, when it has none, ``In-Reply-To``), oldest first."""
-    ids = _message_ids(headers.get("references", "")) or \
-        _message_ids(headers.get("in-reply-to", ""))
-    if len(ids) > MAX_REFERENCES:
-        ids = [ids[0], *ids[-(MAX_REFERENCES - 1):]]
-    return tuple(ids)
+    return msgid.trimmed(msgid.found_in(headers.get("references", ""))
+                         or msgid.found_in(headers.get("in-reply-to", "")))
 
 
 def _addresses(value: str) -> frozenset[str]:

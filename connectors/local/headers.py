@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 
+from daemon.core import msgid
 from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
 from daemon.core.automatic import is_automatic
 from daemon.core.model import ThreadRef
 from daemon.core.text import clean_address, clean_line
 
-_ID_CHARS = r"[\x21-\x3b\x3d\x3f-\x7e]"
-"""Visible ASCII but ``<`` and ``>``: what a plain ``<left@right>`` Message-ID is made of."""
-_MESSAGE_ID = re.compile(rf"<{_ID_CHARS}{{1,250}}@{_ID_CHARS}{{1,250}}>")
 _ADDR_SPEC = r"[^<>\s\",()\[\]\\:;@]+@[^<>\s\",()\[\]\\:;@]+"
 _PLAIN_ADDRESS = re.compile(rf"\s*(?:[^\",<>()\[\]\\:;@]*<({_ADDR_SPEC})>|({_ADDR_SPEC}))\s*")
 """One address with an unquoted display name, or a bare one: no quotes, comments, groups or
@@ -35,8 +33,6 @@ escapes, so a comma can only separate two addresses."""
 _AUTOMATIC = tuple(name.lower() for name in AUTOMATIC_HEADERS)
 _NEEDED = frozenset({"from", "to", "cc", "date", "message-id", "references", "in-reply-to",
                      "subject", *_AUTOMATIC})
-MAX_REFERENCES = 50
-"""At most this many (the newest) Message-IDs are kept from a References header."""
 
 
 class BadHeaders(ValueError):
@@ -69,7 +65,7 @@ class MessageInfo:
         """Return the reference a reply to this message needs: its Message-ID, its decoded
         and cleaned subject, and the valid Message-IDs it refers to (oldest first)."""
         return ThreadRef(message_id=self.message_id, subject=_subject(self.raw_subject),
-                         references=message_ids(self.raw_references)[-MAX_REFERENCES:])
+                         references=msgid.trimmed(msgid.found_in(self.raw_references)))
 
 
 def parse_headers(block: bytes, file_time: datetime) -> MessageInfo | None:
@@ -82,7 +78,7 @@ def parse_headers(block: bytes, file_time: datetime) -> MessageInfo | None:
     try:
         fields = _fields(block.decode("utf-8", errors="replace"))
         senders = _addresses(fields.get("from", ()))
-        message_id = first_message_id(_first(fields, "message-id"))
+        message_id = msgid.first_in(_first(fields, "message-id"))
         if not senders or message_id is None:
             return None
         references = _first(fields, "references") or _first(fields, "in-reply-to")
@@ -99,22 +95,6 @@ def parse_headers(block: bytes, file_time: datetime) -> MessageInfo | None:
     except Exception as exc:  # hostile or mangled text must never stop the scan
         raise BadHeaders(f"its headers cannot be parsed ({type(exc).__name__}); it is left "
                          "out, and the rest of the mail is still read") from exc
-
-
-def first_message_id(value: str) -> str | None:
-    """Return the first valid ``<left@right>`` Message-ID in ``value``, or ``None``."""
-    found = message_ids(value)
-    return found[0] if found else None
-
-
-def message_ids(value: str) -> tuple[str, ...]:
-    """Return every valid Message-ID in ``value``, in order, without duplicates. An id that
-    holds an encoded-word marker (``=?``) is not valid: it would be read as one in a reply."""
-    result: list[str] = []
-    for found in _MESSAGE_ID.findall(value):
-        if "=?" not in found and found not in result:
-            result.append(found)
-    return tuple(result)
 
 
 def _fields(text: str) -> dict[str, list[str]]:

@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from connectors.base import KEY_HEADER
 from connectors.outlook.graph import GraphClient, GraphError, GraphReply, odata_literal
-from connectors.outlook.mapping import MESSAGE_ID
+from daemon.core import msgid
 from daemon.core.errors import ConnectorError
 from daemon.core.model import JSON, DraftRef, DraftState, ThreadRef
 
@@ -294,7 +294,7 @@ class GraphDrafts:
         if thread.provider_message_id:
             tried = thread.provider_message_id
             yield tried
-        if not MESSAGE_ID.fullmatch(thread.message_id):
+        if not msgid.valid(thread.message_id):
             return
         reply = self._client.request(
             "GET", self._client.url("/me/messages"), "looking for the message to reply to",

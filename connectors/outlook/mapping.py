@@ -31,6 +31,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import occurrence_uid
 from connectors.outlook.htmltext import html_to_text
+from daemon.core import msgid
 from daemon.core.links import https_link
 from daemon.core.model import Attendee, MailSeen, Meeting, Removed, Response, ThreadRef
 from daemon.core.text import clean_address, clean_block, clean_line
@@ -51,10 +52,6 @@ _FRACTION = re.compile(r"(?<=\.\d{6})\d+")
 """The digits of a fraction of a second past the sixth (Graph writes seven), to drop."""
 _OBJECT = (dict, Mapping)
 """A JSON object: ``dict`` is tried first, as the ``Mapping`` check (an ABC) is slow."""
-MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
-"""An Internet Message-ID as headers write it, angle brackets included."""
-MAX_REFERENCES = 20
-"""The newest References kept (a long thread's header can hold hundreds)."""
 _CONVERSATION = re.compile(r"[A-Za-z0-9+/=_-]{1,512}")
 
 
@@ -351,7 +348,7 @@ def mail_seen(item: Mapping[str, Any], time_field: str, since: datetime) -> Mail
     message_id = _str(item.get("internetMessageId")).strip()
     conversation = _str(item.get("conversationId"))
     return MailSeen(at=at, thread=ThreadRef(
-        message_id=message_id if MESSAGE_ID.fullmatch(message_id) else "",
+        message_id=message_id if msgid.valid(message_id) else "",
         subject=clean_line(_str(item.get("subject"))),
         references=_references(item.get("internetMessageHeaders")),
         thread_id=conversation if _CONVERSATION.fullmatch(conversation) else "",
@@ -360,10 +357,11 @@ def mail_seen(item: Mapping[str, Any], time_field: str, since: datetime) -> Mail
 
 
 def _references(headers: Any) -> tuple[str, ...]:
-    """The newest :data:`MAX_REFERENCES` Message-IDs of the References header, oldest first."""
+    """The valid Message-IDs of the References header, oldest first, trimmed as a reply's
+    (:func:`daemon.core.msgid.trimmed`)."""
     for header in headers if isinstance(headers, list) else []:
         if isinstance(header, _OBJECT) and _str(header.get("name")).lower() == "references":
-            return tuple(MESSAGE_ID.findall(_str(header.get("value")))[-MAX_REFERENCES:])
+            return msgid.trimmed(msgid.found_in(_str(header.get("value"))))
     return ()
 
 

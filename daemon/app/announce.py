@@ -10,7 +10,6 @@ and an interrupted run by the same means. Nothing is written without ``write``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,11 +17,12 @@ from datetime import UTC, datetime
 from connectors.base import ConnectorEnv
 from connectors.base import open_account as default_opener
 from daemon.core.errors import CoffeechatError, ConnectorError
+from daemon.core.keys import news_key
 from daemon.core.model import ContactPrefs, DraftRecord, DraftSpec, Interview
-from daemon.core.text import clean_block
 from daemon.cycle.executor import Executor
 from daemon.cycle.run import Opener
-from daemon.mail.render import Renderer, readable
+from daemon.mail.message import readable
+from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings
 from daemon.settings.paths import data_dir
 from daemon.state.locks import write_lock
@@ -50,12 +50,6 @@ class Announced:
 
     made: list[DraftRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def news_key(message: str, email: str) -> str:
-    """The idempotency key of one contact's note about ``message``."""
-    digest = hashlib.sha256(clean_block(message).strip().encode("utf-8")).hexdigest()[:16]
-    return f"news/{digest}/{email}"
 
 
 def prepare(settings: Settings, store: Store, message: str, limit: int,
@@ -119,7 +113,7 @@ def _active(pref: ContactPrefs | None, now: datetime) -> bool:
 
 def preview(settings: Settings, store: Store, spec: DraftSpec, now: datetime) -> str:
     """The first note as it would be written, as the contact will read it (decoded:
-    :func:`daemon.mail.render.readable`). Raises ``TemplateError`` or ``UnsafeMessageError`` when
+    :func:`daemon.mail.message.readable`). Raises ``TemplateError`` or ``UnsafeMessageError`` when
     it cannot be rendered."""
     executor = Executor(store, Renderer(settings.templates_dir), settings.me,
                         settings.timezone, lambda: now)

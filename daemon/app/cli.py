@@ -18,7 +18,8 @@ from daemon.settings.paths import default_config_path, system_timezone_name
 if TYPE_CHECKING:
     from daemon.settings.config import Settings
 from daemon.core.errors import CoffeechatError, ConfigError
-from daemon.core.model import DRAFT_KINDS, ContactPrefs, DraftKind
+from daemon.core.kinds import DRAFT_KINDS
+from daemon.core.model import ContactPrefs, DraftKind
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2

@@ -1,14 +1,15 @@
 """``coffeechat demo``: a workspace with a made-up calendar, a Maildir and a config.
 
-The meetings are dated relative to the moment the workspace is made, so that one cycle has
-something of every kind to do: a confirmation, a thank-you, a one-month follow-up, a catch-up,
-a cancelled meeting, an untagged one and a tagged one with nobody to write to.
+The meetings are dated relative to the moment the workspace is made, each at a plausible
+local time (08:00 to 17:30), so that one cycle has something of every kind to do: a
+confirmation, a thank-you, a one-month follow-up, a catch-up, a cancelled meeting, an untagged
+one and a tagged one with nobody to write to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,39 +35,55 @@ class DemoEvent:
     cancelled: bool = False
 
 
+_SLOTS = tuple(time(hour, minute) for hour in range(8, 18) for minute in (0, 30))
+"""When the demo's meetings may start: on the hour or half past, 08:00 to 17:30 local time."""
+
+
+def latest_slot(limit: datetime, tz: ZoneInfo) -> datetime:
+    """The latest of :data:`_SLOTS` in ``tz`` at or before ``limit`` (aware)."""
+    day = limit.astimezone(tz).date()
+    while True:
+        for slot in reversed(_SLOTS):
+            moment = datetime.combine(day, slot, tzinfo=tz)
+            if moment <= limit:
+                return moment
+        day -= timedelta(days=1)
+
+
 def demo_events(now: datetime, tz: ZoneInfo) -> list[DemoEvent]:
-    """The demo's meetings, placed relative to ``now`` (aware) in the zone ``tz``."""
+    """The demo's meetings, each at a plausible local time in ``tz`` (:data:`_SLOTS`), as late
+    as lets one cycle at ``now`` (aware) draft every kind of email at once: a confirmation for
+    a meeting at most two days away, a thank-you for one that ended over an hour ago, a
+    follow-up for one that ended over 30 days ago and a catch-up 120 days after another.
+    "N days" are wall-clock days, as the planner counts them."""
     local = now.astimezone(tz)
 
-    def at(delta: timedelta) -> datetime:
-        moment = local + delta
-        return moment.replace(minute=moment.minute - moment.minute % 15, second=0,
-                              microsecond=0)
+    def by(days: int = 0, minutes: int = 0) -> datetime:
+        return latest_slot(local + timedelta(days=days) - timedelta(minutes=minutes), tz)
 
     return [
-        DemoEvent("priya", "Coffee chat with Priya Natarajan", at(timedelta(days=2)), 30,
+        DemoEvent("priya", "Coffee chat with Priya Natarajan", by(days=2), 30,
                   ("Priya Natarajan", "priya.natarajan@example.org"),
                   "#infointerview\nNotes: she moved from teaching into UX research; ask how "
                   "she built her first portfolio.", "Blue Bottle Coffee, 315 Linden St"),
         DemoEvent("marcus", "Informational interview: Marcus Lee (data engineering)",
-                  at(-timedelta(minutes=95)), 30, ("Marcus Lee", "marcus.lee@example.net"),
+                  by(minutes=30 + 60), 30, ("Marcus Lee", "marcus.lee@example.net"),
                   "Notes:\n- his team hires juniors through a summer rotation\n"
                   "Suggested:\n- read Designing Data-Intensive Applications\n"
                   "- talk to his colleague Ana about analytics roles\n"
                   "Promised:\n- send him my portfolio link", "https://meet.example.com/abc-defg"),
-        DemoEvent("dana", "Info interview with Dana Okafor", at(-timedelta(days=30, hours=3)),
-                  45, ("Dana Okafor", "dana.okafor@example.com"),
+        DemoEvent("dana", "Info interview with Dana Okafor", by(days=-30, minutes=45), 45,
+                  ("Dana Okafor", "dana.okafor@example.com"),
                   "Notes: nonprofit program management; recommended the local PMI chapter "
                   "events.", "City Library, room 2"),
         DemoEvent("elena", "Coffee chat - Elena Petrova, product design",
-                  at(-timedelta(days=121)), 30, ("Elena Petrova", "elena@example.io"),
+                  by(days=-120, minutes=30), 30, ("Elena Petrova", "elena@example.io"),
                   "Notes: design systems; she liked my accessibility side project."),
-        DemoEvent("tom", "#infointerview Tom Becker (cancelled by Tom)",
-                  at(timedelta(days=4)), 30, ("Tom Becker", "tom.becker@example.com"),
-                  cancelled=True),
-        DemoEvent("standup", "Volunteer committee meeting", at(timedelta(days=1)), 60,
+        DemoEvent("tom", "#infointerview Tom Becker (cancelled by Tom)", by(days=4), 30,
+                  ("Tom Becker", "tom.becker@example.com"), cancelled=True),
+        DemoEvent("standup", "Volunteer committee meeting", by(days=1), 60,
                   ("Chris Doe", "chris@example.com"), "Monthly planning."),
-        DemoEvent("jo", "Coffee chat (ask Jo for an intro)", at(timedelta(days=6)), 30, None,
+        DemoEvent("jo", "Coffee chat (ask Jo for an intro)", by(days=6), 30, None,
                   "Still need Jo's email address."),
     ]
 

@@ -19,10 +19,13 @@ from pathlib import Path
 
 from connectors.base import Account, ConnectorEnv, MailHistory, open_account
 from daemon.core.errors import AuthError, CoffeechatError
-from daemon.core.model import DRAFT_KINDS, JSON
+from daemon.core.kinds import DRAFT_KINDS
+from daemon.core.model import JSON
 from daemon.core.skipped import Skipped
 from daemon.cycle import health
-from daemon.mail.render import Renderer, build_message, draft_variables
+from daemon.mail.message import build_message
+from daemon.mail.templates import Renderer
+from daemon.mail.variables import draft_variables
 from daemon.settings.config import Settings
 from daemon.settings.paths import data_dir
 from daemon.state import backups

@@ -85,7 +85,7 @@ def preview_message(settings: Settings, kind: DraftKind, query: str | None,
                     now: datetime | None = None) -> str:
     """The ``kind`` draft for the stored meeting matching ``query`` (its uid, or part of its
     title) or, with no query, the latest stored meeting with a contact, or a sample; as the
-    user will read it (:func:`daemon.mail.render.readable`).
+    user will read it (:func:`daemon.mail.message.readable`).
 
     The message is made by the very code that writes drafts (:meth:`Executor.message_for`,
     with the draft the plan has for that meeting and kind when there is one, in the conversation
@@ -97,7 +97,8 @@ def preview_message(settings: Settings, kind: DraftKind, query: str | None,
     render and ``UnsafeMessageError`` when the message would not be safe to write.
     """
     from daemon.cycle.executor import Executor  # templates: only here
-    from daemon.mail.render import Renderer, readable
+    from daemon.mail.message import readable
+    from daemon.mail.templates import Renderer
 
     moment = now or datetime.now(UTC)
     store = Store(settings.state_path)
@@ -130,8 +131,7 @@ def preview_spec(settings: Settings, store: Store, kind: DraftKind, interview: I
     """The draft a preview of ``kind`` about ``interview`` shows: the one planned now for that
     meeting and kind, else one made as the planner makes them, to the meeting's first contact.
     """
-    from daemon.app.announce import news_key
-    from daemon.plan.planner import catch_up_key, draft_key
+    from daemon.core.keys import catch_up_key, draft_key, news_key
 
     contact = interview.contacts[0]
     current = plan(store.interviews(), store.prefs(), store.drafts(), now, settings.cadence,

@@ -47,7 +47,7 @@ from daemon.cycle import health
 from daemon.cycle.kept import KeptAccounts
 from daemon.cycle.pacing import Pacer
 from daemon.cycle.run import CycleReport, Opener, run_cycle
-from daemon.mail.render import Renderer
+from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings
 from daemon.settings.paths import data_dir
 from daemon.state.locks import run_lock, write_lock

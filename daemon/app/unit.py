@@ -1,9 +1,11 @@
-"""The systemd user unit that runs ``coffeechat run`` as a service."""
+"""The systemd user unit that runs ``coffeechat run`` as a service. Its one source is
+``systemd/coffeechat.service``, shipped in the wheel; ``service install`` fills in the command."""
 
 from __future__ import annotations
 
 import shlex
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 import platformdirs
@@ -14,40 +16,13 @@ DEFAULT_EXEC = "%h/.local/bin/coffeechat"
 
 
 def unit_text(exec_start: str) -> str:
-    """The unit, running ``exec_start`` (a command line; ``run`` is appended)."""
-    return f"""\
-# coffeechat: informational-interview drafts from your calendar, as a user service.
-# Install with `coffeechat service install`, then: systemctl --user enable --now coffeechat
-# Logs: journalctl --user -u coffeechat
-[Unit]
-Description=coffeechat: well-timed informational-interview drafts from your calendar
-Documentation=https://pypi.org/project/coffeechat/
-
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart={exec_start} run
-ExecReload=/bin/kill -HUP $MAINPID
-Restart=on-failure
-RestartSec=30
-# A cycle pings the watchdog from the main loop; a stuck loop is restarted.
-WatchdogSec=300
-TimeoutStopSec=10
-# Hardening that takes effect in user units (file-system protections would need
-# PrivateUsers=true in systemd 252, which hides the user's own files from the service).
-NoNewPrivileges=yes
-UMask=0077
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-SystemCallFilter=@system-service
-SystemCallArchitectures=native
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-
-[Install]
-WantedBy=default.target
-"""
+    """The unit: ``systemd/coffeechat.service`` as shipped (package data ``daemon.systemd``),
+    its ``ExecStart`` running ``exec_start`` (a command line; ``run`` is appended)."""
+    shipped = (files("daemon.systemd") / UNIT_NAME).read_text("utf-8")
+    line = f"ExecStart={DEFAULT_EXEC} run\n"
+    if shipped.count(line) != 1:
+        raise RuntimeError(f"the shipped {UNIT_NAME} has no single `{line.strip()}` line")
+    return shipped.replace(line, f"ExecStart={exec_start} run\n")
 
 
 def this_command(config: Path | None) -> str:

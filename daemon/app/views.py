@@ -20,6 +20,7 @@ from daemon.core.model import (
     Skip,
 )
 from daemon.core.skipped import MAX_SOURCES, Skipped
+from daemon.core.wording import table_time
 from daemon.cycle.health import Health
 
 SHOWN_SKIPS = 15
@@ -34,7 +35,7 @@ to ``status --json``."""
 
 def when(value: datetime | None, tz: ZoneInfo) -> str:
     """A short local time for tables, e.g. ``Tue 24 Nov 2026 09:30``."""
-    return "-" if value is None else value.astimezone(tz).strftime("%a %d %b %Y %H:%M")
+    return "-" if value is None else table_time(value, tz)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -14,10 +14,6 @@ if TYPE_CHECKING:
     from daemon.core.timing import WorkingHours
 
 DraftKind = Literal["confirmation", "thank_you", "follow_up", "catch_up", "news", "prep"]
-DRAFT_KINDS: tuple[DraftKind, ...] = ("confirmation", "thank_you", "follow_up", "catch_up",
-                                      "news", "prep")
-"""Every kind of draft, each with its template ``<kind>.txt``. ``news`` is written only by
-``coffeechat announce``; ``prep`` is the optional note to the user the day before a meeting."""
 
 Response = Literal["accepted", "declined", "tentative", "needs_action"]
 

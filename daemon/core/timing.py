@@ -3,7 +3,7 @@
 Pure: no clock, no I/O; ``now`` is an argument. Every datetime given must be timezone-aware
 (``ValueError`` otherwise); every datetime returned is a UTC instant.
 
-Time rules (the same as :func:`daemon.plan.planner.add_days`):
+Time rules (the same as :func:`add_days`, which the planner uses for "N days"):
 
 - Working hours are wall-clock times in the user's zone. The window of a local day runs from
   the instant its start time resolves to (inclusive) to the instant its end time resolves to
@@ -210,3 +210,32 @@ def require_aware(value: datetime, what: str) -> None:
     """Raise ``ValueError``, naming ``what``, unless ``value`` is timezone-aware."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
+
+
+def add_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """Return ``moment`` moved by ``days`` days of wall-clock time in ``tz``, as a UTC instant.
+
+    The local time of day is kept. A local time that does not exist (spring gap) moves forward
+    by the gap; one that exists twice (autumn) resolves to the first. Raises ``ValueError`` if
+    ``moment`` is naive.
+    """
+    if moment.tzinfo is not UTC:
+        require_aware(moment, "moment")
+        moment = moment.astimezone(UTC)
+    return wall_shift(moment, timedelta(days=days), tz)
+
+
+
+def wall_shift(moment: datetime, days: timedelta, tz: ZoneInfo) -> datetime:
+    """:func:`add_days` for a ``moment`` whose tzinfo is ``UTC`` (the result keeps it), with the
+    whole ``days`` already made a timedelta (the planner makes its few once per plan: building
+    one costs as much as the arithmetic)."""
+    local = moment.astimezone(tz)
+    # Adding a timedelta to an aware datetime moves its wall-clock time and keeps its zone; the
+    # result's fold is 0, so its offset resolves a repeated time to the first and a missing one
+    # forward by the gap. Moving ``moment`` by the days and by the change of offset gives the
+    # instant that ``wall.astimezone(UTC)`` would, at a third of the cost.
+    wall = local + days
+    before, after = tz.utcoffset(local), tz.utcoffset(wall)
+    assert before is not None and after is not None  # a ZoneInfo always knows its offset
+    return moment + (days + (before - after))

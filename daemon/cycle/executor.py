@@ -25,15 +25,16 @@ from zoneinfo import ZoneInfo
 
 from connectors.base import DraftBox
 from daemon.core.errors import TemplateError, UnsafeMessageError
-from daemon.core.model import DraftKind, DraftRecord, DraftSpec, Interview, Me, Person, ThreadRef
-from daemon.cycle.reconcile import ABOUT_ONE_MEETING, facts_of
-from daemon.mail.render import Renderer, build_message, draft_variables
+from daemon.core.kinds import ABOUT_ONE_MEETING, IN_THREAD
+from daemon.core.model import DraftRecord, DraftSpec, Interview, Me, Person, ThreadRef
+from daemon.cycle.reconcile import facts_of
+from daemon.mail.message import build_message
+from daemon.mail.templates import Renderer
+from daemon.mail.variables import draft_variables
 from daemon.state.store import Store
 
 log = logging.getLogger(__name__)
 
-IN_THREAD: frozenset[DraftKind] = frozenset({"follow_up", "catch_up"})
-"""Kinds written as a reply in the newest conversation with the contact, when one is known."""
 Threads = Mapping[tuple[str, str], ThreadRef]
 """The conversation to reply in, by (account, contact address)."""
 

@@ -31,15 +31,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from connectors.base import DraftBox
-from daemon.core.model import DraftKind, DraftRecord, Interview, Meeting
+from daemon.core.kinds import ABOUT_ONE_MEETING, BEFORE_THE_MEETING
+from daemon.core.model import DraftRecord, Interview, Meeting
 from daemon.state.store import Store
 
 log = logging.getLogger(__name__)
 
-ABOUT_ONE_MEETING: frozenset[DraftKind] = frozenset(
-    {"confirmation", "thank_you", "follow_up", "prep"})
-"""Kinds of draft whose content or timing depends on one meeting."""
-_BEFORE_THE_MEETING: frozenset[DraftKind] = frozenset({"confirmation", "prep"})
 
 
 def facts_of(meeting: Meeting) -> str:
@@ -130,11 +127,11 @@ def _stale(record: DraftRecord, interview: Interview | None, facts: str,
     else:
         called_off = None
     if called_off is not None:
-        return called_off if record.kind in _BEFORE_THE_MEETING else None
+        return called_off if record.kind in BEFORE_THE_MEETING else None
     assert interview is not None
     if facts == record.facts:
         return None
-    if record.kind in _BEFORE_THE_MEETING:
+    if record.kind in BEFORE_THE_MEETING:
         return "the meeting moved"
     if _start_moved(record.facts, facts) and interview.meeting.end > now:
         return "the meeting moved to a time still to come"

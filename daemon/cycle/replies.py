@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from connectors.base import MailHistory
+from daemon.core.kinds import DEPENDS_ON_MAIL
 from daemon.core.model import ContactMail, ContactPrefs, MailSeen, Plan, ThreadRef
 from daemon.settings.config import Settings
 from daemon.state.store import Store
@@ -28,7 +29,6 @@ PAUSED_FRESH = timedelta(hours=24)
 """How often a contact paused for want of an answer is looked up."""
 LOOK_BACK = timedelta(days=400)
 """How far back mail is read."""
-_DEPENDS_ON_MAIL = frozenset({"thank_you", "follow_up", "catch_up"})
 
 Seen = tuple[str, ContactMail, datetime]
 """What the store keeps: (account, the mail seen, when it was looked at)."""
@@ -90,7 +90,7 @@ def wanted(current: Plan, prefs: Mapping[str, ContactPrefs], seen: Iterable[Seen
            accounts: Iterable[str], now: datetime) -> dict[str, set[str]]:
     """Which contacts each account's mailbox should be asked about now (see the module)."""
     checked = {(account, mail.contact): at for account, mail, at in seen}
-    due_now = {s.contact.email for s in current.due if s.kind in _DEPENDS_ON_MAIL}
+    due_now = {s.contact.email for s in current.due if s.kind in DEPENDS_ON_MAIL}
     paused = _paused_by_coffeechat(prefs)
 
     def stale(account: str, email: str, fresh: timedelta) -> bool:

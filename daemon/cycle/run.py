@@ -44,7 +44,7 @@ from daemon.cycle.replies import (
     threads,
     wanted,
 )
-from daemon.mail.render import Renderer
+from daemon.mail.templates import Renderer
 from daemon.plan import settle
 from daemon.plan.planner import plan
 from daemon.settings.config import AccountSettings, Settings

@@ -28,15 +28,11 @@ from collections.abc import Iterable, Mapping, Set
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from daemon.core.kinds import ONE_PENDING
 from daemon.core.model import Cadence, DraftRecord, Interview
 from daemon.core.timing import require_aware
-from daemon.plan.planner import (
-    ONE_PENDING,
-    SETTLED_MARGIN_DAYS,
-    NormalMeeting,
-    normalise,
-    valid_meetings_by_contact,
-)
+from daemon.plan.context import SETTLED_MARGIN_DAYS, NormalMeeting
+from daemon.plan.meetings import normalise, valid_meetings_by_contact
 
 CLOCK_SLACK = timedelta(days=30)
 """How far the clock may later be set back (or a meeting's follow-up be pushed by no more

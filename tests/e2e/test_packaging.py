@@ -25,6 +25,7 @@ def test_a_built_wheel_ships_and_finds_the_templates(tmp_path: Path) -> None:
     for kind in KINDS:
         assert f"daemon/templates/{kind}.txt" in names
     assert "connectors/local/__init__.py" in names
+    assert "daemon/systemd/coffeechat.service" in names
     target = tmp_path / "site"
     installed = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
@@ -34,8 +35,10 @@ def test_a_built_wheel_ships_and_finds_the_templates(tmp_path: Path) -> None:
     script = (
         "import sys, daemon\n"
         "assert daemon.__file__.startswith(sys.argv[1]), daemon.__file__\n"
-        "from daemon.mail.render import Renderer\n"
+        "from daemon.mail.templates import Renderer\n"
         "from importlib.resources import files\n"
+        "from daemon.app.unit import unit_text\n"
+        "assert 'Type=notify' in unit_text('coffeechat')\n"
         "print(files('daemon.templates'))\n"
     )
     ran = subprocess.run([sys.executable, "-c", script, str(target)], cwd=tmp_path, env=env,

@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from daemon.app import announce
 from daemon.app.cli import cli
 from daemon.app.service import cycle_once
+from daemon.core import keys
 from daemon.core.model import DraftKind
 from daemon.cycle.kept import KeptAccounts
 from daemon.settings.config import Settings, load
@@ -331,7 +332,7 @@ def test_news_is_drafted_once_to_each_contact(world: World) -> None:
 
     drafts = w.side.drafts()
     news = [k for k in drafts if k.startswith("news/")]
-    assert news == [announce.news_key(NEWS, IVO[1])]
+    assert news == [keys.news_key(NEWS, IVO[1])]
     note = drafts[news[0]]
     assert [a.addr_spec for a in note["To"].addresses] == [IVO[1]]
     assert NEWS in body(note)

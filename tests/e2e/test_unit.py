@@ -15,8 +15,13 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_shipped_unit_is_the_generated_one() -> None:
-    assert (ROOT / "systemd" / "coffeechat.service").read_text() == unit_text(DEFAULT_EXEC)
+def test_the_installed_unit_is_the_shipped_file_with_the_command_filled_in() -> None:
+    shipped = (ROOT / "systemd" / "coffeechat.service").read_text()
+    assert unit_text(DEFAULT_EXEC) == shipped
+    made = unit_text("/opt/cc/bin/coffeechat --config /home/sam/c.toml")
+    assert made == shipped.replace(f"ExecStart={DEFAULT_EXEC} run",
+                                   "ExecStart=/opt/cc/bin/coffeechat --config /home/sam/c.toml run")
+    assert made != shipped
 
 
 def test_service_install_writes_a_unit_that_systemd_accepts(tmp_path: Path) -> None:

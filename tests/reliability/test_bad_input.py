@@ -24,7 +24,7 @@ from connectors.base import ConnectorEnv
 from daemon.core.model import Attendee, Cadence, Meeting, TaggingRules
 from daemon.core.tagging import interview_from
 from daemon.cycle.run import run_cycle
-from daemon.mail.render import Renderer
+from daemon.mail.templates import Renderer
 from daemon.plan.planner import plan
 from daemon.settings.config import Settings, parse
 from daemon.state.store import Store
