@@ -8,8 +8,8 @@ ends by checking that nothing ever asked the provider to send.
 
 Each test runs twice per side: with the accounts opened afresh for every cycle (as ``run
 --once`` does), and with them opened once and kept from cycle to cycle (as the service does,
-:mod:`daemon.cycle.kept`), so that nothing a kept connector remembers between cycles can make a draft
-come twice or not at all.
+:mod:`daemon.cycle.kept`), so that nothing a kept connector remembers between cycles can make a
+draft come twice or not at all.
 """
 
 from __future__ import annotations
