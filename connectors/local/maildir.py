@@ -25,8 +25,8 @@ Looking a key up reads only header blocks, once per file name (Maildir files do 
 under a name), with ``O_NONBLOCK`` and ``O_NOFOLLOW`` and only regular files, so a FIFO, a link
 or a huge file in the folder cannot block a scan or fill memory. The listing and what the
 headers said are kept while ``new/`` and ``cur/`` are unchanged, so the new name a draft was
-found under is remembered: a folder of 5,000 renamed drafts costs one pass over their headers
-(about 1-2 s) after a start, then about a millisecond a look. The stored reference keeps the
+found under is remembered: a folder of renamed drafts costs one pass over their headers after
+a start, then a look-up in memory (figures: docs/performance.md). The stored reference keeps the
 name the draft was written under; its key finds it again after a restart.
 
 Updating writes the new file first and removes the old one after, so a crash in between never
