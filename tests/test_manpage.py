@@ -14,7 +14,7 @@ from daemon.app.cli import cli
 
 def test_the_man_page_is_up_to_date() -> None:
     assert not manpage.stale(), (
-        f"docs/coffeechat.1 is stale: run `.venv/bin/{manpage.COMMAND}` and commit it")
+        f"docs/coffeechat.1 is stale: run `make docs` ({manpage.COMMAND}) and commit it")
 
 
 def test_every_command_and_option_is_on_the_page() -> None:

@@ -14,7 +14,7 @@ from daemon.settings import schema
 
 def test_the_generated_pages_are_up_to_date() -> None:
     assert reference.stale() == [], (
-        f"stale: run `.venv/bin/{reference.COMMAND}` and commit the pages it rewrites")
+        f"stale: run `make docs` ({reference.COMMAND}) and commit the pages it rewrites")
 
 
 def test_every_config_key_has_a_description() -> None:
