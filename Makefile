@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest mail-tools bench clean
+.PHONY: demo test lint typecheck pytest mail-tools bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: mail-tools lint typecheck pytest
 # markdown tables on stdout, figures in bench/results.json.
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The generated docs (docs/configuration.md's keys, docs/templates.md's variables and the man
+# page docs/coffeechat.1), made again from the code; tests fail while they are stale.
+docs: $(VENV)/.installed
+	$(BIN)/python -m daemon.app.reference
+	$(BIN)/python -m daemon.app.manpage
 
 clean:
 	rm -rf $(VENV) coffeechat-demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

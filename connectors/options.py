@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class Section(BaseModel):
     """A TOML table: unknown keys are errors (a misspelt key must not pass unnoticed)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    """The docstring under a field is its description: docs/configuration.md is made of them."""
 
 
 class AccountOptions(Section):
@@ -34,6 +35,8 @@ class AccountOptions(Section):
     ``[tagging]`` does."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    """The account's name, unique in the config: ``coffeechat auth --account NAME`` and the log
+    use it."""
     history_days: int = Field(default=400, ge=1, le=3650)
     """How far back the first sync reads the calendar (and the mail history)."""
     reply_detection: bool = False
@@ -46,6 +49,7 @@ class RemoteOptions(AccountOptions):
     token_command: str | None = None
     """A command printing an access token, used instead of the stored sign-in."""
     timeout_seconds: float = Field(default=30, gt=0, le=300)
+    """How long any one request may take."""
 
 
 def http_root(value: str) -> str:

@@ -10,18 +10,21 @@ from connectors.options import RemoteOptions, http_root
 
 
 class GoogleOptions(RemoteOptions):
-    """Google Calendar as the calendar and Gmail's Drafts folder as Drafts."""
+    """Google Calendar as the calendar and Gmail's Drafts folder as Drafts. Needs
+    ``client_secrets`` or ``token_command``."""
 
     path_keys: ClassVar[tuple[str, ...]] = ("client_secrets",)
     tagging_keys: ClassVar[tuple[str, ...]] = ("color_id",)
 
     kind: Literal["google"]
     calendar_id: str = "primary"
+    """The calendar to read: ``primary``, or the id of another calendar you can read."""
     client_secrets: str | None = None
     """The OAuth client JSON from Google Cloud, read by ``coffeechat auth``."""
     api_root: str = "https://www.googleapis.com/"
+    """Where Google's APIs are reached: a proxy, or a test server."""
     color_id: str | None = None
-    """When set, events of this colour are tagged too."""
+    """When set, events of this colour (Google's colour number, e.g. ``"5"``) are tagged too."""
 
     @field_validator("api_root")
     @classmethod

@@ -25,10 +25,10 @@ Looking a key up reads only header blocks, once per file name (Maildir files do 
 under a name), with ``O_NONBLOCK`` and ``O_NOFOLLOW`` and only regular files, so a FIFO, a link
 or a huge file in the folder cannot block a scan or fill memory. The listing and what the
 headers said are kept while ``new/`` and ``cur/`` are unchanged, so the new name a draft was
-found under is remembered: a folder of 5,000 renamed drafts costs one pass over their headers
-(about 1-2 s) after a start, then about a millisecond a look. The service keeps the folder
-open from cycle to cycle (:mod:`daemon.cycle.kept`), so all of this is checked at every call, never
-trusted from an earlier one: the listing is used again only while both folders keep the
+found under is remembered: a folder of renamed drafts costs one pass over their headers after
+a start, then a look-up in memory (figures: docs/performance.md). The service keeps the folder
+open from cycle to cycle (:mod:`daemon.cycle.kept`), so all of this is checked at every call,
+never trusted from an earlier one: the listing is used again only while both folders keep the
 (inode, time) they had, and only when it was made over 2 s after their last change; a file's
 headers only while it keeps the inode it was read under; whether a draft is untouched or
 edited always from its current bytes. The stored reference keeps the

@@ -28,7 +28,7 @@ class LocalOptions(AccountOptions):
     """A larger calendar file is not read (its meetings are kept as they were)."""
     mail: str | None = None
     """A Maildir folder, or a folder of Maildir folders (INBOX, Sent, ...), read for
-    ``reply_detection``."""
+    ``reply_detection`` (which needs it)."""
 
     @model_validator(mode="after")
     def _mail_to_read(self) -> LocalOptions:

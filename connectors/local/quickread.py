@@ -1,28 +1,6 @@
-"""A quicker reader of the common .ics file: one with no series, read event by event.
-
-icalendar spends most of a file's time on what repeats from file to file (the parameters of
-each line, the VTIMEZONE, the VALARM) and on lines no meeting reads. The quick reader gives
-icalendar only the lines of each event that matter, and asks it once per distinct text
-about the rest. A file it cannot read exactly as icalendar would is left to _read_full. So
-that its meetings are the same, it reads a file only when:
-
-- every line's name and parameters end at the first colon outside double quotes, with no
-  backslash outside quotes before it, so the line splits where icalendar splits it
-  (_DECLARED: icalendar takes such a backslash for an escape, not one inside quotes), and
-  icalendar accepts them (_declared, which asks icalendar once per distinct text);
-- the file is VCALENDARs holding events and other components, components nest properly,
-  no event holds an event, and no VTIMEZONE comes after another component (icalendar reads
-  such a file twice);
-- no event repeats or overrides an occurrence (RRULE, RDATE, RECURRENCE-ID);
-- the lines of a VCALENDAR outside its components, and each component other than an event
-  (alarms included), parse alone with icalendar, and hold no event and no TZID parameter
-  (their reading could then depend on zones that other files defined).
-
-Each event is then parsed by icalendar itself, in file order (so time zones are looked up
-as in a full read), from its own lines without its subcomponents (no meeting depends on
-an alarm). Of the lines no meeting reads, those icalendar reads without an error that
-could stop the file are left out (_harmless): inside an event icalendar keeps a bad value
-as an error of that event and goes on.
+"""A quicker reader of the common .ics file (no series, read event by event) that yields exactly
+the meetings icalendar's full read would, or leaves the file to that read; held to it by
+tests/test_local_quick_read.py (when it reads a file, and why it is faster: docs/performance.md).
 """
 
 from __future__ import annotations

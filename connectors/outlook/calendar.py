@@ -12,11 +12,9 @@ Graph no longer accepts (410, or ``SyncStateNotFound``) raises ``CursorExpired``
 Occurrences of a series carry their own ``iCalUId``; the series' UID is read once from the
 series master (``GET /me/events/{id}?$select=iCalUId``) and remembered in the cursor.
 
-Each next page is asked for in a background thread while the current one is mapped, which
-hides the server's time for a page behind ours. The requests stay in the order they would
-have in one thread: a page's series lookups are made before the next page is asked for,
-mapping makes no request, and a listing left early waits for a read under way (except when
-the process is stopping).
+Each next page is read ahead in a background thread while the current one is mapped, in the
+order of requests one thread would make; held to it by
+tests/test_outlook_calendar.py::test_read_ahead_keeps_requests_in_order (docs/performance.md).
 """
 
 from __future__ import annotations

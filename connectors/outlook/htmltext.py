@@ -1,10 +1,6 @@
-"""HTML to plain text, for the bodies of Outlook events (Graph sends them as HTML).
-
-A body is read the way html.parser.HTMLParser (convert_charrefs=True) read it before this module,
-at a fraction of the cost: the same tags in the same order, the text between them in the
-same pieces. The body is cut at each "<"; a piece that opens with a plain tag (_PLAIN_TAG)
-is read from a cache of such tags, anything else by a step-by-step copy of HTMLParser's rules
-(_markup) with its own patterns. tests/test_outlook_html.py checks this against HTMLParser.
+"""HTML to plain text for the bodies of Outlook events, reading a body exactly as
+html.parser.HTMLParser (convert_charrefs=True) does, but faster; held to it by
+tests/test_outlook_html.py (how: docs/performance.md).
 """
 
 from __future__ import annotations

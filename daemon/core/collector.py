@@ -15,8 +15,8 @@ def paused() -> Iterator[None]:
     Reading the state (a JSON document of tens of megabytes, then one object per stored
     meeting and draft) and planning over it make hundreds of thousands of small objects and
     no reference cycles, so the collector finds nothing to free; left running, it walks every
-    object alive each time enough new ones were made, which measured a third or more of the
-    time of such a batch. Memory is still freed as usual, by reference counting.
+    object alive each time enough new ones were made, for nothing (the figures are in
+    docs/performance.md). Memory is still freed as usual, by reference counting.
     """
     if not gc.isenabled():
         yield

@@ -179,8 +179,8 @@ def _where(filename: str, line: int | None) -> str:
 def _hint(is_override: bool) -> str:
     """What the user can do about a broken template."""
     if is_override:
-        return (" (fix this template, or delete it to use the default; the README's Templates "
-                "section lists the variables)")
+        return (" (fix this template, or delete it to use the default; docs/templates.md "
+                "lists the variables)")
     return " (this is a fault in coffeechat's default template: please report it)"
 
 

@@ -2,7 +2,7 @@
 
 Every problem is reported at once, each with its key (``accounts[0].calendar: ...``), as a
 :class:`~daemon.core.errors.ConfigError`. Relative paths are relative to the config file's folder.
-The keys documented in the README under "Configuration" are a contract: add, never rename.
+The keys documented in docs/configuration.md are a contract: add, never rename.
 """
 
 from __future__ import annotations

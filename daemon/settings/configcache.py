@@ -1,5 +1,6 @@
 """The validated configuration, kept so that a command whose config has not changed skips
-validation (and importing pydantic, about 0.1 s of every ``status``, ``plan`` or idle cycle).
+validation (and importing pydantic, a noticeable part of every ``status``, ``plan`` or idle
+cycle: docs/performance.md).
 
 One JSON file, ``config-cache.json`` in the XDG cache folder (mode 0600), holds the validated
 data of the last :data:`MAX_ENTRIES` config files, by absolute path. An entry is used only when

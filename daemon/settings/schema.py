@@ -24,10 +24,17 @@ from daemon.core.timing import ANY_TIME, parse_days, parse_working_hours, zone_n
 
 
 class _MeModel(Section):
+    """You, the sender of every draft."""
+
     name: str = Field(min_length=1)
+    """Your name, as the drafts sign and address you."""
     emails: list[str] = Field(min_length=1)
+    """Addresses that are you: never a contact. The first is the drafts' sender."""
     timezone: str | None = None
+    """An IANA zone name such as ``America/Chicago``, for every time shown and every working
+    hour; by default the system's zone."""
     signature: str = ""
+    """Your signature (several lines allowed); by default your name."""
 
     @field_validator("emails")
     @classmethod
@@ -49,8 +56,13 @@ class _MeModel(Section):
 
 
 class _TaggingModel(Section):
+    """Which meetings are informational interviews. Changing it reads every calendar again in
+    full, once; nothing is drafted twice."""
+
     keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYWORDS))
+    """Words that tag a meeting when its title or description contains one, in any case."""
     categories: list[str] = Field(default_factory=lambda: ["Informational Interview"])
+    """Categories (Outlook's colour categories) that tag a meeting carrying one."""
 
     @field_validator("keywords")
     @classmethod
@@ -61,17 +73,33 @@ class _TaggingModel(Section):
 
 
 class _CadenceModel(Section):
+    """When each draft is due (see the rules in docs/rules.md)."""
+
     # A confirmation is never made within 12 hours of the start, and a thank-you never more
     # than 7 days after the end: values outside these bounds would make them impossible.
     confirmation_days_before: int = Field(default=2, ge=1, le=60)
+    """Days before the meeting, at its local time, that the confirmation is due."""
     thank_you_hours_after: int = Field(default=1, ge=0, le=96)
+    """Hours after the meeting ends that the thank-you is due."""
     follow_up_days_after: int = Field(default=30, ge=1, le=365)
+    """Days after the meeting ends that the follow-up is due."""
     catch_up_every_days: int = Field(default=90, ge=7, le=3650)
+    """Days from the later of the last meeting's follow-up time and the last catch-up to the
+    next catch-up."""
     max_new_catch_ups_per_day: int = Field(default=5, ge=1, le=1000)
+    """At most this many overdue catch-ups a day, so a first run over years of history
+    spreads them out."""
     working_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    """Days on which confirmations, follow-ups and catch-ups are written: short or full names,
+    or a range such as ``"mon-fri"``."""
     working_hours: str = "09:00-17:00"
+    """Hours of a working day, in your time zone, in which they are written; ``"any"`` writes
+    them at any hour of any day."""
     max_new_drafts_per_day: int = Field(default=25, ge=0, le=1000)
+    """At most this many new drafts a day, all kinds together, the most time-critical first;
+    0 means no limit."""
     prep_sheet: bool = False
+    """Write a prep note to yourself the day before each meeting."""
 
     @field_validator("working_days")
     @classmethod
@@ -88,19 +116,33 @@ class _CadenceModel(Section):
 
 
 class _StateModel(Section):
+    """Where coffeechat keeps what it knows."""
+
     path: str | None = None
+    """The state file; by default ``state.json`` in the XDG data folder
+    (``~/.local/share/coffeechat/``)."""
 
 
 class _TemplatesModel(Section):
+    """Your own templates."""
+
     path: str | None = None
+    """A folder whose templates replace the defaults of the same name; by default
+    ``templates/`` in the XDG config folder (``~/.config/coffeechat/templates/``)."""
 
 
 class _AnnounceModel(Section):
+    """``coffeechat announce``."""
+
     max_drafts: int = Field(default=50, ge=1, le=1000)
+    """At most this many notes a run (``--limit`` overrides it)."""
 
 
 class _ServiceModel(Section):
+    """``coffeechat run``, as a service or not."""
+
     poll_minutes: float = Field(default=5, gt=0, le=1440)
+    """Minutes between cycles (give or take 10%)."""
 
 
 class _ConfigModel(Section):

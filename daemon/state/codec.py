@@ -29,7 +29,7 @@ def _made(cls: type[_T], values: JSON) -> _T:
     """A frozen dataclass ``cls`` holding ``values`` (every one of its fields, by name), made
     without calling its ``__init__``. The generated ``__init__`` of a frozen dataclass sets
     each field through ``object.__setattr__``: for the meetings and draft records of a large
-    state that was most of the time of decoding it (5 µs an object against 0.5). Only for the
+    state that was most of the time of decoding it (docs/performance.md). Only for the
     types of :data:`FAST_TYPES`, which have no ``__post_init__``."""
     made = object.__new__(cls)
     vars(made).update(values)

@@ -122,7 +122,7 @@ def shape_problem(data: Any) -> str | None:
         ids = "".join(table)
         if not table or (set(map(type, table.values())) <= {dict} and ids.isascii()
                          and ids.isdigit()):
-            continue  # the usual case, checked at C speed: a few ms for 70,000 records
+            continue  # the usual case, checked at C speed (docs/performance.md)
         for ident, document in table.items():
             if not (ident.isascii() and ident.isdigit()):
                 return f"its table {name!r} has a record under {ident[:40]!r}, not a number"

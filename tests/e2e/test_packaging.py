@@ -26,6 +26,9 @@ def test_a_built_wheel_ships_and_finds_the_templates(tmp_path: Path) -> None:
         assert f"daemon/templates/{kind}.txt" in names
     assert "connectors/local/__init__.py" in names
     assert "daemon/systemd/coffeechat.service" in names
+    # the man page, where pipx (and pip) install it: <prefix>/share/man/man1
+    page = next(n for n in names if n.endswith(".data/data/share/man/man1/coffeechat.1"))
+    assert zipfile.ZipFile(wheel).read(page) == (ROOT / "docs" / "coffeechat.1").read_bytes()
     target = tmp_path / "site"
     installed = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),

@@ -1,6 +1,6 @@
 """Drafts that follow the real relationship (issue 6), end to end on every kind of account.
 
-Each behaviour the README describes under "What coffeechat does when..." is played through on
+Each behaviour docs/rules.md describes under "What coffeechat does when..." is played through on
 the local connector, the fake Google API and the fake Microsoft Graph (see
 :mod:`tests.e2e.sides`): real cycles (``daemon.app.service.cycle_once``) with a clock the test
 moves, real connectors, and assertions on what the provider's Drafts folder holds. Every test

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,10 +36,20 @@ def test_service_install_writes_a_unit_that_systemd_accepts(tmp_path: Path) -> N
     exec_line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
     assert exec_line.endswith(f"--config {ws.config.resolve()} run")
     assert "Type=notify" in text and "WatchdogSec=" in text
-    # verify exits 0 even on unknown keys, so any output at all is a failure
+    # verify exits 0 even on unknown keys, so any output at all is a failure. It also runs
+    # `man` for the unit's Documentation=man:coffeechat(1): the shipped page, where the wheel
+    # installs it (share/man/man1), must be found.
+    assert "Documentation=man:coffeechat(1)" in text
+    man1 = tmp_path / "share" / "man" / "man1"
+    man1.mkdir(parents=True)
+    shutil.copy(ROOT / "docs" / "coffeechat.1", man1)
+    env = dict(os.environ, MANPATH=str(tmp_path / "share" / "man"))
     checked = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                             check=False)
+                             check=False, env=env)
     assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
+    unfound = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
+                             check=False, env=dict(env, MANPATH=str(tmp_path / "nowhere")))
+    assert "coffeechat" in unfound.stdout + unfound.stderr  # the check is real
     again = ws.run("service", "install")
     assert again.returncode == 1 and "--force" in again.stderr
 
