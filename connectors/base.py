@@ -158,7 +158,11 @@ def occurrence_uid(uid: str, original: date | datetime) -> str:
     return f"{uid}/{original.isoformat()}"
 
 
-Opener = Callable[[str, Mapping[str, Any], ConnectorEnv], Account]
+KindOpener = Callable[[str, Mapping[str, Any], ConnectorEnv], Account]
+"""What each kind's ``open_account`` is: (name, validated options, env) -> the account."""
+Opener = Callable[[str, str, Mapping[str, Any], ConnectorEnv], Account]
+"""What :func:`open_account` is: (name, kind, validated options, env) -> the account. The cycle
+takes one, so that tests and the service (which keeps accounts open) can stand in for it."""
 
 @dataclass(frozen=True)
 class AuthPrompt:
@@ -216,7 +220,7 @@ def open_account(name: str, kind: str, options: Mapping[str, Any], env: Connecto
 
     Raises ``ConnectorError`` for an unknown kind; the opener's own errors pass through.
     """
-    opener: Opener = _load(REGISTRY, kind, name)
+    opener: KindOpener = _load(REGISTRY, kind, name)
     return opener(name, options, env)
 
 

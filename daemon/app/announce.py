@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connectors.base import ConnectorEnv
+from connectors.base import ConnectorEnv, Opener
 from connectors.base import open_account as default_opener
 from daemon.core.errors import CoffeechatError, ConnectorError
 from daemon.core.keys import news_key
 from daemon.core.model import ContactPrefs, DraftRecord, DraftSpec, Interview
 from daemon.cycle.executor import Executor
-from daemon.cycle.run import Opener
 from daemon.mail.message import readable
 from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings

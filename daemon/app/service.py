@@ -39,14 +39,14 @@ from types import FrameType
 
 import schedule
 
-from connectors.base import ConnectorEnv
+from connectors.base import ConnectorEnv, Opener
 from connectors.base import open_account as _default_opener
 from daemon.app.notify import Notifier, watchdog_interval
 from daemon.core.errors import CoffeechatError
 from daemon.cycle import health
 from daemon.cycle.kept import KeptAccounts
 from daemon.cycle.pacing import Pacer
-from daemon.cycle.run import CycleReport, Opener, run_cycle
+from daemon.cycle.run import CycleReport, run_cycle
 from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings
 from daemon.settings.paths import data_dir

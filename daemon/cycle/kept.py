@@ -53,9 +53,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import Account, ConnectorEnv
+from connectors.base import Account, ConnectorEnv, Opener
 from connectors.base import open_account as default_opener
-from daemon.cycle.run import Opener
 
 
 def _identity(kind: str, options: Mapping[str, Any], env: ConnectorEnv) -> tuple[Any, ...]:
@@ -65,7 +64,7 @@ def _identity(kind: str, options: Mapping[str, Any], env: ConnectorEnv) -> tuple
 
 
 class KeptAccounts:
-    """An :data:`~daemon.cycle.run.Opener` that opens each account once and hands it out again
+    """An :data:`~connectors.base.Opener` that opens each account once and hands it out again
     while its kind, options and environment are unchanged."""
 
     def __init__(self, opener: Opener = default_opener) -> None:

@@ -17,12 +17,11 @@ are deterministic and every draft is recorded).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
-from connectors.base import Account, ConnectorEnv
+from connectors.base import Account, ConnectorEnv, Opener
 from connectors.base import open_account as default_opener
 from daemon.core import skipped
 from daemon.core.errors import AuthError, ConnectorError, CursorExpired
@@ -54,9 +53,6 @@ log = logging.getLogger(__name__)
 
 SETTLE_EVERY = timedelta(days=1)
 """How often a cycle looks for meetings that settled (see :func:`_move_settled`)."""
-
-Opener = Callable[[str, str, Mapping[str, Any], ConnectorEnv], Account]
-
 
 @dataclass
 class AccountOutcome:
