@@ -13,9 +13,9 @@ from typing import Protocol
 import pytest
 
 from connectors.base import MailHistory
-from connectors.google.mail import GmailHistory
-from connectors.local.mail import MaildirHistory
-from connectors.outlook.mail import GraphHistory
+from connectors.google.history import GmailHistory
+from connectors.local.history import MaildirHistory
+from connectors.outlook.history import GraphHistory
 from daemon.state.store import Store
 from tests.contract.mail_contract import ME, Headers
 from tests.contract.test_google import mime

@@ -19,7 +19,7 @@ import pytest
 from connectors.base import AuthPrompt, ConnectorEnv, collect, token_file
 from connectors.google import open_account
 from connectors.google.auth import READ_MAIL_SCOPE, SCOPES, authorize, scopes_for
-from connectors.google.mail import GmailHistory
+from connectors.google.history import GmailHistory
 from daemon.core.errors import AuthError, ConnectorError, TransientError
 from tests.fakes.google import FakeGoogle
 

@@ -101,4 +101,4 @@ def test_the_checker_catches_each_kind_of_break(importer: str, source: str,
 
 def test_the_checker_lets_the_right_direction_through() -> None:
     assert problems("daemon.app.cli", "from daemon.core import text\nimport daemon.cycle.run") == []
-    assert problems("connectors.google.mail", "from daemon.core.text import clean_line") == []
+    assert problems("connectors.google.history", "from daemon.core.text import clean_line") == []

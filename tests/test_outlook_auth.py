@@ -26,7 +26,7 @@ from connectors.outlook.auth import (
     scopes_for,
     token_source,
 )
-from connectors.outlook.mail import GraphHistory
+from connectors.outlook.history import GraphHistory
 from daemon.core.errors import AuthError, ConnectorError, TransientError
 from daemon.core.model import JSON
 

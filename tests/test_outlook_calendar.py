@@ -13,7 +13,7 @@ import pytest
 
 from connectors.base import ConnectorEnv, collect
 from connectors.outlook.calendar import GraphCalendar
-from connectors.outlook.graph import GraphClient
+from connectors.outlook.client import GraphClient
 from connectors.retry import Backoff
 from daemon.core.errors import ConnectorError, CursorExpired, TransientError
 from daemon.core.model import JSON, Change, Meeting, Removed

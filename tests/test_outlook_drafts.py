@@ -15,8 +15,8 @@ import pytest
 import connectors.outlook
 from connectors.base import KEY_HEADER
 from connectors.outlook.auth import SCOPES
+from connectors.outlook.client import GraphClient
 from connectors.outlook.drafts import GraphDrafts, key_of, to_graph_message
-from connectors.outlook.graph import GraphClient
 from connectors.retry import Backoff
 from daemon.core.errors import ConnectorError
 from daemon.core.model import DraftRef, DraftState

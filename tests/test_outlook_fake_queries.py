@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.outlook.graph import GraphClient, GraphError
+from connectors.outlook.client import GraphClient, GraphError
 from connectors.retry import Backoff
 from daemon.core.model import JSON
 from tests.fakes.graph import FakeGraph, StaticTokens, as_email, running

@@ -12,8 +12,8 @@ from email.message import EmailMessage
 import pytest
 
 from connectors.base import KEY_HEADER
+from connectors.outlook.client import GraphClient
 from connectors.outlook.drafts import KEY_PROPERTY, GraphDrafts
-from connectors.outlook.graph import GraphClient
 from connectors.retry import Backoff
 from daemon.core.model import ThreadRef
 from tests.contract.drafts_contract import make_message

@@ -14,7 +14,7 @@ from typing import get_args
 
 import pytest
 
-from connectors.local.maildir import MaildirDrafts
+from connectors.local.drafts import MaildirDrafts
 from daemon.app.announce import prepare
 from daemon.app.announce import preview as announce_preview
 from daemon.app.queries import PREVIEW_NEWS, preview_message, preview_spec

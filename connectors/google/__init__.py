@@ -15,9 +15,9 @@ from typing import Any
 from connectors.base import Account, ConnectorEnv
 from connectors.google.auth import READ_MAIL_SCOPE, CommandCredentials, StoredCredentials
 from connectors.google.calendar import GoogleCalendar
-from connectors.google.gmail import GmailDrafts
-from connectors.google.http import CredentialSource, Session
-from connectors.google.mail import GmailHistory
+from connectors.google.client import CredentialSource, Session
+from connectors.google.drafts import GmailDrafts
+from connectors.google.history import GmailHistory
 from daemon.core.errors import ConnectorError
 
 __all__ = ["GmailDrafts", "GmailHistory", "GoogleCalendar", "Session", "open_account"]

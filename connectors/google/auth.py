@@ -31,7 +31,7 @@ import google_auth_httplib2
 from google.oauth2.credentials import Credentials
 
 from connectors.base import AuthPrompt, ConnectorEnv, token_file
-from connectors.google.http import OneShotHttp, auth_command
+from connectors.google.client import OneShotHttp, auth_command
 from connectors.tokens import run_token_command
 from daemon.core.errors import AuthError, ConnectorError
 from daemon.core.fileio import write_atomically

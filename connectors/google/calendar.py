@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from connectors.base import ConnectorEnv
-from connectors.google.http import NotFound, Session
+from connectors.google.client import NotFound, Session
 from connectors.google.mapping import BadEvent, to_change
 from daemon.core.errors import ConnectorError, CursorExpired
 from daemon.core.model import JSON, Change

@@ -17,8 +17,8 @@ from connectors.local.calendar import (
     DEFAULT_MAX_FILE_MB,
     VdirCalendar,
 )
-from connectors.local.mail import MaildirHistory, shared_index
-from connectors.local.maildir import MaildirDrafts
+from connectors.local.drafts import MaildirDrafts
+from connectors.local.history import MaildirHistory, shared_index
 from daemon.core.errors import ConnectorError
 
 __all__ = ["MaildirDrafts", "MaildirHistory", "VdirCalendar", "open_account"]

@@ -3,9 +3,9 @@
 Meetings come from ``/me/calendarView/delta`` (:mod:`connectors.outlook.calendar`), drafts go
 to the Drafts folder with ``POST /me/messages`` or ``createReply``
 (:mod:`connectors.outlook.drafts`), who wrote to whom is read from the mailbox when
-``reply_detection`` is on (:mod:`connectors.outlook.mail`), tokens come
+``reply_detection`` is on (:mod:`connectors.outlook.history`), tokens come
 from msal's cache or the account's ``token_command`` (:mod:`connectors.outlook.auth`), and every
-request goes through :class:`connectors.outlook.graph.GraphClient`. Opening an account contacts
+request goes through :class:`connectors.outlook.client.GraphClient`. Opening an account contacts
 nothing: the first request of a cycle does.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 from connectors.base import Account, ConnectorEnv
 from connectors.outlook.auth import token_source
 from connectors.outlook.calendar import GraphCalendar
+from connectors.outlook.client import GraphClient
 from connectors.outlook.drafts import GraphDrafts
-from connectors.outlook.graph import GraphClient
-from connectors.outlook.mail import GraphHistory
+from connectors.outlook.history import GraphHistory
 from daemon.core.errors import ConnectorError
 
 __all__ = ["GraphCalendar", "GraphClient", "GraphDrafts", "GraphHistory", "open_account"]

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import KEY_HEADER
-from connectors.outlook.graph import GraphClient, GraphError, GraphReply, odata_literal
+from connectors.outlook.client import GraphClient, GraphError, GraphReply, odata_literal
 from daemon.core import msgid
 from daemon.core.errors import ConnectorError
 from daemon.core.model import JSON, DraftRef, DraftState, ThreadRef

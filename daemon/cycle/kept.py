@@ -43,7 +43,7 @@ a ``find`` answer, a Drafts listing taken for current. What each keeps, and why 
 
 The relationship and restore suites (``tests/e2e/test_relationship.py``, ``test_restore.py``)
 run every behaviour on all three connectors both with accounts opened for each cycle and kept
-for the whole run; ``tests/test_local_maildir_identity.py`` and ``tests/test_outlook_drafts.py``
+for the whole run; ``tests/test_local_drafts_identity.py`` and ``tests/test_outlook_drafts.py``
 test the two cases above where a kept object could otherwise answer from stale memory.
 """
 

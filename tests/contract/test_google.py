@@ -16,8 +16,8 @@ import pytest
 
 from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.google.calendar import GoogleCalendar
-from connectors.google.gmail import GmailDrafts
-from connectors.google.mail import GmailHistory
+from connectors.google.drafts import GmailDrafts
+from connectors.google.history import GmailHistory
 from daemon.core.model import DraftRef, ThreadRef
 from tests.fakes.google import FakeGoogle, event_json, fast_session, running
 

@@ -19,8 +19,8 @@ import pytest
 
 from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.local.calendar import VdirCalendar
-from connectors.local.mail import MaildirHistory
-from connectors.local.maildir import MaildirDrafts
+from connectors.local.drafts import MaildirDrafts
+from connectors.local.history import MaildirHistory
 from daemon.core.model import DraftRef, Response
 from tests.vdir import save
 

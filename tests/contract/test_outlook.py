@@ -12,9 +12,9 @@ import pytest
 
 from connectors.base import CalendarSource, ConnectorEnv, DraftBox, MailHistory
 from connectors.outlook.calendar import GraphCalendar
+from connectors.outlook.client import GraphClient
 from connectors.outlook.drafts import GraphDrafts
-from connectors.outlook.graph import GraphClient
-from connectors.outlook.mail import GraphHistory
+from connectors.outlook.history import GraphHistory
 from connectors.retry import Backoff
 from daemon.core.model import DraftRef, ThreadRef
 from tests.fakes.graph import FakeGraph, StaticTokens, add_series, as_email, make_event, running

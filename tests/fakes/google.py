@@ -1007,12 +1007,12 @@ class _Handler(BaseHTTPRequestHandler):
 def fast_session(fake: FakeGoogle, *, account: str = "gmail", timeout: float = 2.0,
                  clock: Any = None, token: str = "test-token",
                  sleeps: list[float] | None = None, attempts: int = 5) -> Any:
-    """A :class:`connectors.google.http.Session` on the fake with a fixed bearer token and
+    """A :class:`connectors.google.client.Session` on the fake with a fixed bearer token and
     retries that wait no more than a few milliseconds (each wait is appended to ``sleeps``)."""
     from datetime import UTC
 
     from connectors.google.auth import CommandCredentials
-    from connectors.google.http import Session
+    from connectors.google.client import Session
     from connectors.retry import Backoff
 
     waits = sleeps if sleeps is not None else []

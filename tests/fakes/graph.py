@@ -1023,7 +1023,7 @@ def _handler_for(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
 
 
 class StaticTokens:
-    """A token source that always gives the same token (``connectors.outlook.graph``'s
+    """A token source that always gives the same token (``connectors.outlook.client``'s
     ``TokenSource``), counting how often it was asked."""
 
     def __init__(self, token: str = "test-token") -> None:

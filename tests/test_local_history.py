@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from connectors.base import Account, ConnectorEnv
 from connectors.local import open_account
 from connectors.local.headers import parse_headers
-from connectors.local.mail import MTIME_SLACK, MaildirHistory
+from connectors.local.history import MTIME_SLACK, MaildirHistory
 from daemon.core.errors import ConnectorError
 from daemon.core.text import clean_address
 from tests.contract.mail_contract import DANA, LEE, ME, SINCE, T0
@@ -326,7 +326,7 @@ def test_broken_files_are_skipped_with_one_warning_each(root: Path,
     drop(inbox, b"", T0)
     (inbox / "cur" / "1.M1P1.dir:2,S").mkdir()  # cannot be read as a file
     mail = history(root)
-    with caplog.at_level(logging.WARNING, logger="connectors.local.mail"):
+    with caplog.at_level(logging.WARNING, logger="connectors.local.history"):
         for _ in range(3):
             seen = mail.history([DANA], SINCE)[DANA]
             assert seen.last_from_contact is not None
@@ -353,7 +353,7 @@ def test_an_unreadable_sub_folder_is_skipped_with_one_warning(
     (root / "notes.txt").write_text("not mail")
     (root / "Notes").symlink_to(root / "notes.txt")
     mail = history(root)
-    with caplog.at_level(logging.WARNING, logger="connectors.local.mail"):
+    with caplog.at_level(logging.WARNING, logger="connectors.local.history"):
         for _ in range(2):
             seen = mail.history([DANA], SINCE)[DANA]
             assert seen.last_from_contact is not None

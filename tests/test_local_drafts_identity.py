@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import KEY_HEADER
-from connectors.local.maildir import (
+from connectors.local.drafts import (
     MAX_DRAFT_BYTES,
     TMP_MAX_AGE_SECONDS,
     MaildirDrafts,

@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from connectors.base import KEY_HEADER
-from connectors.google.http import BadRequest, NotFound, Session, Throttled
+from connectors.google.client import BadRequest, NotFound, Session, Throttled
 from connectors.retry import with_retries
 from daemon.core.errors import ConnectorError, TransientError
 from daemon.core.model import DraftRef, DraftState, ThreadRef

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.outlook.graph import GraphClient
-from connectors.outlook.mail import FROM_PAGE, SEARCH_PAGE, SEARCH_PAGES, GraphHistory
+from connectors.outlook.client import GraphClient
+from connectors.outlook.history import FROM_PAGE, SEARCH_PAGE, SEARCH_PAGES, GraphHistory
 from connectors.retry import Backoff
 from daemon.core.errors import AuthError
 from daemon.core.msgid import MAX_REFERENCES

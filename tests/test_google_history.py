@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from connectors.google.mail import HEADERS, PAGE_SIZE, GmailHistory, read_message
+from connectors.google.history import HEADERS, PAGE_SIZE, GmailHistory, read_message
 from daemon.core.errors import AuthError
 from daemon.core.msgid import MAX_REFERENCES
 from tests.contract.test_google import mime

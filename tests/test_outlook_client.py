@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.outlook.graph import GraphClient, GraphError
+from connectors.outlook.client import GraphClient, GraphError
 from connectors.retry import Backoff
 from daemon.core.errors import AuthError, ConnectorError, TransientError
 from tests.fakes.graph import FakeGraph, Fault, StaticTokens, running

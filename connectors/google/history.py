@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Any
 
-from connectors.google.http import NotFound, Session
+from connectors.google.client import NotFound, Session
 from daemon.core import msgid
 from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
 from daemon.core.automatic import is_automatic

@@ -56,7 +56,7 @@ from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.outlook.graph import GraphClient, GraphError, odata_literal
+from connectors.outlook.client import GraphClient, GraphError, odata_literal
 from connectors.outlook.mapping import address_of, mail_seen, message_time
 from daemon.core.automatic import MESSAGE_CLASS_PROPERTY, is_automatic, is_automatic_class
 from daemon.core.errors import AuthError

@@ -17,7 +17,7 @@ from typing import Any
 import httplib2
 import pytest
 
-from connectors.google.gmail import GmailDrafts
+from connectors.google.drafts import GmailDrafts
 from daemon.core.errors import ConnectorError, TransientError
 from daemon.core.model import DraftRef, ThreadRef
 from tests.contract.drafts_contract import make_message
