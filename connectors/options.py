@@ -19,7 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 class Section(BaseModel):
     """A TOML table: unknown keys are errors (a misspelt key must not pass unnoticed)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # strict: a value of the wrong TOML type (reply_detection = "yes", max_file_mb = "10") is
+    # an error rather than coerced, as each connector's own checks made it before.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
+                              use_attribute_docstrings=True)
     """The docstring under a field is its description: docs/configuration.md is made of them."""
 
 

@@ -20,7 +20,8 @@ from connectors.base import AuthPrompt, ConnectorEnv, collect, token_file
 from connectors.google import open_account
 from connectors.google.auth import READ_MAIL_SCOPE, SCOPES, authorize, scopes_for
 from connectors.google.history import GmailHistory
-from daemon.core.errors import AuthError, ConnectorError, TransientError
+from daemon.core.errors import AuthError, ConfigError, ConnectorError, TransientError
+from tests.accounts import checked
 from tests.fakes.google import FakeGoogle
 
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
@@ -52,9 +53,14 @@ def store_token(tmp_path: Path, fake: FakeGoogle, *, expired: bool,
     return path
 
 
+def stored(fake: FakeGoogle, **options: Any) -> dict[str, Any]:
+    """A Google account signed in with ``coffeechat auth`` (its token stored), as configured."""
+    return checked("google", "gmail", api_root=fake.api_root, timeout_seconds=1,
+                   client_secrets="/config/client.json", **options)
+
+
 def sync(tmp_path: Path, fake: FakeGoogle) -> Any:
-    account = open_account("gmail", {"api_root": fake.api_root, "timeout_seconds": 1},
-                           env(tmp_path))
+    account = open_account("gmail", stored(fake), env(tmp_path))
     account.calendar.session.sleep = lambda seconds: None  # type: ignore[attr-defined]
     return collect(account.calendar.changes(None))
 
@@ -229,8 +235,7 @@ def test_authorize_needs_client_secrets(tmp_path: Path) -> None:
 
 
 def open_mail(tmp_path: Path, fake: FakeGoogle, **options: Any) -> Any:
-    return open_account("gmail", {"api_root": fake.api_root, "timeout_seconds": 1, **options},
-                        env(tmp_path))
+    return open_account("gmail", stored(fake, **options), env(tmp_path))
 
 
 def test_authorize_with_reply_detection_asks_to_read_mail_and_says_so(
@@ -270,7 +275,7 @@ def test_the_mail_history_exists_only_with_reply_detection(tmp_path: Path,
     assert open_mail(tmp_path, fake).mail is None
     assert open_mail(tmp_path, fake, reply_detection=False).mail is None
     assert isinstance(open_mail(tmp_path, fake, reply_detection=True).mail, GmailHistory)
-    with pytest.raises(ConnectorError, match="reply_detection"):
+    with pytest.raises(ConfigError, match="reply_detection"):
         open_mail(tmp_path, fake, reply_detection="yes")
     assert fake.requests == []
 

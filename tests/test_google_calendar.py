@@ -12,8 +12,9 @@ import pytest
 from connectors.base import ConnectorEnv, collect
 from connectors.google import open_account
 from connectors.google.calendar import GoogleCalendar
-from daemon.core.errors import AuthError, ConnectorError, CursorExpired, TransientError
+from daemon.core.errors import AuthError, ConfigError, ConnectorError, CursorExpired, TransientError
 from daemon.core.model import Change, Meeting, Removed
+from tests.accounts import checked
 from tests.fakes.google import FakeGoogle, Fault, _ok, _Reply, event_json, fast_session, running
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -36,8 +37,8 @@ def calendar(fake: FakeGoogle, tmp_path: Path, sleeps: list[float] | None = None
     test of the fake's ``slow`` fault passes a short one)."""
     return GoogleCalendar(fast_session(fake, sleeps=sleeps, timeout=timeout,
                                        clock=lambda: NOW),
-                          env(tmp_path),
-                          **kwargs)  # type: ignore[arg-type]
+                          env(tmp_path), **{"calendar_id": "primary", "history_days": 400,
+                                            **kwargs})  # type: ignore[arg-type]
 
 
 def add(fake: FakeGoogle, n: int, prefix: str = "e") -> None:
@@ -160,7 +161,8 @@ def test_random_faults_still_give_the_whole_calendar(fake: FakeGoogle, tmp_path:
     add(fake, 12)
     fake.random_faults(0.4, ("429", "500", "drop"), limit=8, seed=3)
     sleeps: list[float] = []
-    source = GoogleCalendar(fast_session(fake, sleeps=sleeps, attempts=10), env(tmp_path))
+    source = GoogleCalendar(fast_session(fake, sleeps=sleeps, attempts=10), env(tmp_path),
+                            calendar_id="primary", history_days=400)
     changes, _ = collect(source.changes(None))
     assert len(uids(changes)) == 12
     assert 1 <= len(sleeps) <= 8
@@ -194,8 +196,8 @@ def test_tagging_options_reach_the_meetings(fake: FakeGoogle, tmp_path: Path) ->
 
 def test_opening_does_no_io_and_no_network_is_transient(tmp_path: Path) -> None:
     ran: list[str] = []
-    options = {"api_root": "http://127.0.0.1:9/", "token_command": "false",
-               "timeout_seconds": 0.5}
+    options = checked("google", "gmail", api_root="http://127.0.0.1:9/", token_command="false",
+                      timeout_seconds=0.5)
     account = open_account("gmail", options, env(tmp_path))
     assert ran == [] and not (tmp_path / "tokens").exists()
     account.calendar.session.sleep = lambda seconds: None  # type: ignore[attr-defined]
@@ -211,14 +213,15 @@ def test_opening_does_no_io_and_no_network_is_transient(tmp_path: Path) -> None:
 
 
 def test_a_stored_account_without_sign_in_names_the_command(tmp_path: Path) -> None:
-    account = open_account("work", {"api_root": "http://127.0.0.1:9/"}, env(tmp_path))
+    account = open_account("work", checked("google", "work", api_root="http://127.0.0.1:9/",
+                                           client_secrets="/config/client.json"), env(tmp_path))
     with pytest.raises(AuthError, match="coffeechat auth google --account work"):
         collect(account.calendar.changes(None))
 
 
-def test_bad_options_are_reported(tmp_path: Path) -> None:
-    with pytest.raises(ConnectorError, match="timeout_seconds"):
-        open_account("g", {"timeout_seconds": 0, "token_command": "x"}, env(tmp_path))
+def test_bad_options_are_reported() -> None:
+    with pytest.raises(ConfigError, match="timeout_seconds"):
+        checked("google", "g", timeout_seconds=0, token_command="x")
 
 
 class LoopingFake(FakeGoogle):

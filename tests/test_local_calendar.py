@@ -20,8 +20,9 @@ from connectors.local import open_account
 from connectors.local.calendar import VdirCalendar
 from connectors.local.cursor import SyncState
 from connectors.local.files import read_file
-from daemon.core.errors import ConnectorError, CursorExpired
+from daemon.core.errors import ConfigError, ConnectorError, CursorExpired
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
+from tests.accounts import checked
 from tests.vdir import save
 
 DATA = Path(__file__).parent / "data" / "ics"
@@ -867,8 +868,8 @@ def test_non_utf8_bytes_are_replaced_not_fatal(vdir: Vdir,
 
 def test_open_account_is_cheap_and_reports_a_missing_calendar_on_sync(tmp_path: Path) -> None:
     env = ConnectorEnv(timezone=NEW_YORK, clock=lambda: NOW, data_dir=tmp_path)
-    account = open_account("work", {"calendar": str(tmp_path / "nowhere"),
-                                    "drafts": str(tmp_path / "Drafts")}, env)
+    account = open_account("work", checked("local", "work", calendar=str(tmp_path / "nowhere"),
+                                           drafts=str(tmp_path / "Drafts")), env)
     assert account.name == "work"
     assert not (tmp_path / "Drafts").exists()
     with pytest.raises(ConnectorError) as caught:
@@ -878,19 +879,20 @@ def test_open_account_is_cheap_and_reports_a_missing_calendar_on_sync(tmp_path: 
     assert "'work'" in message
 
 
-@pytest.mark.parametrize("options", [
-    {"drafts": "/tmp/Drafts"},
-    {"calendar": "relative/dir", "drafts": "/tmp/Drafts"},
-    {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "history_days": -1},
-    {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "horizon_days": "a year"},
-    {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "full_check_minutes": -5},
-    {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "full_check_minutes": True},
-    {"calendar": "/tmp/cal"},
+@pytest.mark.parametrize(("options", "key"), [
+    ({"drafts": "/tmp/Drafts"}, "calendar"),
+    ({"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "history_days": -1}, "history_days"),
+    ({"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "horizon_days": "a year"}, "horizon_days"),
+    ({"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "full_check_minutes": -5},
+     "full_check_minutes"),
+    ({"calendar": "/tmp/cal", "drafts": "/tmp/Drafts", "full_check_minutes": True},
+     "full_check_minutes"),
+    ({"calendar": "/tmp/cal"}, "drafts"),
 ])
-def test_open_account_rejects_bad_options(tmp_path: Path, options: dict[str, Any]) -> None:
-    env = ConnectorEnv(timezone=NEW_YORK, clock=lambda: NOW, data_dir=tmp_path)
-    with pytest.raises(ConnectorError, match="config"):
-        open_account("work", options, env)
+def test_bad_options_are_refused_by_the_config_naming_the_key(options: dict[str, Any],
+                                                               key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        checked("local", "work", **options)
 
 
 def test_a_file_holding_a_path_is_not_read_as_that_path(vdir: Vdir, tmp_path: Path) -> None:

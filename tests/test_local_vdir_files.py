@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ConnectorEnv, collect
-from connectors.local import open_account
+from connectors.base import collect
 from connectors.local.cursor import SyncState
 from connectors.local.files import read_file
-from daemon.core.errors import ConnectorError
+from daemon.core.errors import ConfigError
 from daemon.core.model import Meeting, Removed, SourceNotes
+from tests.accounts import checked
 from tests.test_local_calendar import (
-    NEW_YORK,
-    NOW,
     Vdir,
     a_minute_on,
     ics,
@@ -257,11 +255,9 @@ def test_a_changed_limit_lists_the_folder_again(vdir: Vdir) -> None:
 
 
 @pytest.mark.parametrize("value", [0, -1, "10", 2.5, True])
-def test_open_account_rejects_a_bad_max_file_mb(tmp_path: Path, value: object) -> None:
-    env = ConnectorEnv(timezone=NEW_YORK, clock=lambda: NOW, data_dir=tmp_path)
-    with pytest.raises(ConnectorError, match=r"`max_file_mb`.*1 or more"):
-        open_account("work", {"calendar": "/tmp/cal", "drafts": "/tmp/Drafts",
-                              "max_file_mb": value}, env)
+def test_the_config_refuses_a_bad_max_file_mb(value: object) -> None:
+    with pytest.raises(ConfigError, match="max_file_mb"):
+        checked("local", "work", calendar="/tmp/cal", drafts="/tmp/Drafts", max_file_mb=value)
 
 
 # --- the same event in several files -----------------------------------------------------------

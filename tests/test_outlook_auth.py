@@ -27,8 +27,9 @@ from connectors.outlook.auth import (
     token_source,
 )
 from connectors.outlook.history import GraphHistory
-from daemon.core.errors import AuthError, ConnectorError, TransientError
+from daemon.core.errors import AuthError, ConfigError, ConnectorError, TransientError
 from daemon.core.model import JSON
+from tests.accounts import checked
 
 OPTIONS = {"client_id": "00000000-1111-2222-3333-444444444444",
            "authority": "https://login.microsoftonline.com/common",
@@ -199,13 +200,13 @@ def test_token_command_wins_over_msal(tmp_path: Path) -> None:
 
 
 def test_opening_an_account_contacts_nothing(tmp_path: Path) -> None:
-    account = open_account("work", "outlook", OPTIONS, env_for(tmp_path))
+    account = open_account("work", "outlook", checked("outlook", "work", **OPTIONS),
+                           env_for(tmp_path))
     assert account.name == "work"
     with pytest.raises(AuthError, match="coffeechat auth outlook --account work"):
         collect(account.calendar.changes(None))
-    with pytest.raises(ConnectorError, match="graph_root"):
-        open_account("work", "outlook", {**OPTIONS, "graph_root": "ftp://x"},
-                     env_for(tmp_path))
+    with pytest.raises(ConfigError, match="graph_root"):
+        checked("outlook", "work", **{**OPTIONS, "graph_root": "ftp://x"})
 
 
 READING = {**OPTIONS, "reply_detection": True}
@@ -248,6 +249,8 @@ def test_the_daemon_asks_for_the_scopes_of_the_account(tmp_path: Path) -> None:
 
 
 def test_an_account_reads_mail_only_with_reply_detection(tmp_path: Path) -> None:
-    assert open_account("work", "outlook", OPTIONS, env_for(tmp_path)).mail is None
-    account = open_account("work", "outlook", READING, env_for(tmp_path))
+    assert open_account("work", "outlook", checked("outlook", "work", **OPTIONS),
+                        env_for(tmp_path)).mail is None
+    account = open_account("work", "outlook", checked("outlook", "work", **READING),
+                           env_for(tmp_path))
     assert isinstance(account.mail, GraphHistory)

@@ -34,8 +34,8 @@ CURSOR_VERSION = 1
 class GoogleCalendar:
     """One Google calendar of one account."""
 
-    def __init__(self, session: Session, env: ConnectorEnv, *, calendar_id: str = "primary",
-                 history_days: int = 400, color_id: str | None = None,
+    def __init__(self, session: Session, env: ConnectorEnv, *, calendar_id: str,
+                 history_days: int, color_id: str | None = None,
                  page_size: int = PAGE_SIZE) -> None:
         """Remember what to read; nothing is fetched until :meth:`changes`."""
         self.session = session

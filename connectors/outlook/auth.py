@@ -257,7 +257,7 @@ def token_source(name: str, options: Mapping[str, Any], env: ConnectorEnv,
     if isinstance(command, str) and command.strip():
         return CommandTokens(name, command)
     client_id, authority = _client(name, options)
-    timeout = float(options.get("timeout_seconds", 30))
+    timeout = float(options["timeout_seconds"])
     return MsalTokens(name, client_id, authority, token_file(env, name, CACHE_SUFFIX),
                       factory=factory or msal_factory(client_id, authority, timeout),
                       scopes=scopes_for(options))
@@ -274,7 +274,7 @@ def authorize(name: str, options: Mapping[str, Any], env: ConnectorEnv, prompt: 
     sign-in service cannot be reached, ``ConnectorError`` when ``client_id`` is missing.
     """
     client_id, authority = _client(name, options)
-    timeout = float(options.get("timeout_seconds", 30))
+    timeout = float(options["timeout_seconds"])
     scopes = scopes_for(options)
     cache = msal.SerializableTokenCache()
     app = (factory or msal_factory(client_id, authority, timeout))(cache)
@@ -316,7 +316,7 @@ def _client(name: str, options: Mapping[str, Any]) -> tuple[str, str]:
     if not isinstance(client_id, str) or not client_id.strip():
         raise ConnectorError(f"account {name!r}: `client_id` is not set; copy the Application "
                              "(client) id of your app registration into the config")
-    authority = str(options.get("authority") or "https://login.microsoftonline.com/common")
+    authority = str(options["authority"])
     return client_id.strip(), authority.rstrip("/")
 
 

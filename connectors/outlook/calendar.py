@@ -93,8 +93,8 @@ class _ReadAhead:
 class GraphCalendar:
     """A :class:`connectors.base.CalendarSource` over the signed-in user's Outlook calendar."""
 
-    def __init__(self, client: GraphClient, env: ConnectorEnv, *, history_days: int = 400,
-                 horizon_days: int = 365, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    def __init__(self, client: GraphClient, env: ConnectorEnv, *, history_days: int,
+                 horizon_days: int, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         """Remember the client, the injected clock and zone, and the window's size."""
         self._client = client
         self._env = env

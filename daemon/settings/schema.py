@@ -10,6 +10,7 @@ only when the config file (or coffeechat's code) changed since the last validati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -211,6 +212,16 @@ def _duplicate_names(data: Mapping[str, Any]) -> list[str]:
             for i, name in enumerate(names) if name is not None and name in names[:i]]
 
 
+_TYPE_ADVICE = {
+    "bool_type": "true or false; write it without quotes",
+    "int_type": "a whole number; write it without quotes",
+    "float_type": "a number; write it without quotes",
+    "string_type": "text; put it in double quotes",
+    "list_type": 'a list; write it in brackets, like ["a", "b"]',
+}
+"""What to write instead, for a value of the wrong TOML type (the models are strict)."""
+
+
 def _describe(loc: tuple[Any, ...], err: Any) -> str:
     key = _key(loc)
     kind = err["type"]
@@ -218,6 +229,8 @@ def _describe(loc: tuple[Any, ...], err: Any) -> str:
         return f"{key}: unknown key (check its spelling; `coffeechat init` shows every key)"
     if kind == "missing":
         return f"{key}: missing; this key is required"
+    if kind in _TYPE_ADVICE:
+        return f"{key}: {json.dumps(err['input'], default=str)} is not {_TYPE_ADVICE[kind]}"
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{key}: {message}"
 

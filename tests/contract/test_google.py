@@ -75,7 +75,8 @@ class GoogleWorld(CalendarWorld):
         self.fake = fake
         self.ids: dict[str, list[str]] = {}
         env = ConnectorEnv(timezone=ZONE, clock=lambda: now, data_dir=data_dir)
-        self._source = GoogleCalendar(fast_session(fake), env)
+        self._source = GoogleCalendar(fast_session(fake), env, calendar_id="primary",
+                                      history_days=400)
 
     @property
     def source(self) -> CalendarSource:

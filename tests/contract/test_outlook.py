@@ -57,7 +57,8 @@ class OutlookWorld(CalendarWorld):
         self._ids: dict[str, list[str]] = {}
         self._masters: dict[str, str] = {}
         env = ConnectorEnv(timezone=ZONE, clock=lambda: now, data_dir=data_dir)
-        self._source = GraphCalendar(client_for(fake), env, page_size=3)
+        self._source = GraphCalendar(client_for(fake), env, history_days=400, horizon_days=365,
+                                     page_size=3)
 
     @property
     def source(self) -> CalendarSource:
