@@ -81,6 +81,8 @@ class ImapDrafts:
         self._account = account or session.settings.account
         self._uidvalidity: int | None = None
         self._warned_uidplus = False
+        self._sizes: dict[int, int] = {}
+        """RFC822.SIZE of the messages the last key search found, by UID."""
         self.last_uid: int | None = None
         """The UID of the message the last :meth:`create` wrote (for tests and logs)."""
 
@@ -223,6 +225,7 @@ class ImapDrafts:
         if message_id:
             criteria += ["HEADER", "Message-ID", message_id]
         charset = None if (key + message_id).isascii() else "UTF-8"
+        self._sizes.clear()
         with self._session.call("search the Drafts folder") as client:
             # A server answers a SEARCH over its view of the folder as it was, and reports
             # what other sessions changed only afterwards: NOOP first brings the view up to
@@ -231,9 +234,11 @@ class ImapDrafts:
             uids = client.search(criteria, charset=charset)
             if not uids:
                 return []
-            answer = client.fetch(uids, [_KEY_FIELDS])
+            answer = client.fetch(uids, [_KEY_FIELDS, "FLAGS", "RFC822.SIZE"])
         exact: list[int] = []
         for uid, items in answer.items():
+            if DELETED in items.get(b"FLAGS", ()):
+                continue
             block = items.get(_KEY_FIELDS_ANSWER)
             if not isinstance(block, bytes):
                 continue
@@ -243,16 +248,20 @@ class ImapDrafts:
             if message_id and str(headers.get("Message-ID", "")).strip() != message_id:
                 continue
             exact.append(int(uid))
+            self._sizes[int(uid)] = int(items.get(b"RFC822.SIZE", 0))
         return exact
 
     def _fetch(self, uid: int) -> _Found | None:
-        """The message at ``uid`` when it is there and not flagged ``\\Deleted``."""
+        """The message at ``uid`` (one the last key search found, not flagged
+        ``\\Deleted``), when it is still there."""
+        size = self._sizes.pop(uid, None)
         with self._session.call("read a draft") as client:
-            answer = client.fetch([uid], ["FLAGS", "RFC822.SIZE"])
-            item = answer.get(uid)
-            if item is None or DELETED in item.get(b"FLAGS", ()):
-                return None
-            if int(item.get(b"RFC822.SIZE", 0)) > MAX_DRAFT_BYTES:
+            if size is None:
+                item = client.fetch([uid], ["FLAGS", "RFC822.SIZE"]).get(uid)
+                if item is None or DELETED in item.get(b"FLAGS", ()):
+                    return None
+                size = int(item.get(b"RFC822.SIZE", 0))
+            if size > MAX_DRAFT_BYTES:
                 return _Found(uid, b"")  # too large to be ours as written: an edit
             body = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
         if not isinstance(body, bytes):

@@ -1,0 +1,321 @@
+"""The caldav account's IMAP half on a real Dovecot (TLS with the test's own CA, Drafts and
+Sent under localised names): what the contract suites do not cover.
+
+* a draft edited on the server (APPEND of the new version, EXPUNGE of the old) is never
+  touched again: not replaced, not deleted, byte for byte;
+* deleting a draft expunges its UID only: a message the user flagged ``\\Deleted`` survives;
+* Drafts is found by SPECIAL-USE under its localised name (``Entwürfe``);
+* a wrong password says what to do; a certificate that does not verify names ``ca_file``;
+* a connection dropped at any byte of an APPEND (either way) leaves exactly one draft once
+  the core has looked the key up and written again what was missing: no duplicate, no loss;
+* the requests each operation costs.
+"""
+
+from __future__ import annotations
+
+import imaplib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from imapclient import IMAPClient
+
+from connectors.caldav.drafts import ImapDrafts
+from connectors.caldav.history import ImapHistory
+from connectors.caldav.imap import ImapSession, ImapSettings
+from daemon.core.errors import AuthError, ConnectorError, TransientError
+from tests.contract.drafts_contract import make_message
+from tests.contract.test_imap import new_user, session
+from tests.servers.dovecot import DRAFTS, PASSWORD, SENT, Dovecot, dovecot
+from tests.servers.proxy import cut_proxy
+
+KEY = "m7/thank_you/dana@example.org"
+MESSAGE_ID = "<m7-thank-you@coffeechat.example>"
+TRIALS_PER_DIRECTION = 40
+"""Cut points tried in each direction across the APPEND (bounded: a few seconds in all)."""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Dovecot]:
+    with dovecot() as running:
+        yield running
+
+
+def draft(key: str = KEY, subject: str = "Thank you for the coffee chat") -> EmailMessage:
+    message = make_message(key, subject=subject)
+    message["Message-ID"] = MESSAGE_ID
+    return message
+
+
+def with_key(server: Dovecot, user: str, key: str = KEY) -> dict[int, tuple[tuple[bytes, ...],
+                                                                            bytes]]:
+    return {uid: item for uid, item in server.messages(user).items()
+            if f"X-Coffeechat-Key: {key}".encode() in item[1]}
+
+
+def edit_on_server(server: Dovecot, user: str, uid: int) -> bytes:
+    """What a mail program does when the user edits a draft: APPEND the new version, flag the
+    old one deleted, expunge it. Returns the new version's bytes."""
+    client = server.connect(user)
+    try:
+        client.select_folder(DRAFTS)
+        data = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
+        edited = data.replace(b"Thank you for your time today.",
+                              b"Thank you for your time today, and for the archive tour.")
+        assert edited != data
+        client.append(DRAFTS, edited, flags=(rb"\Draft",))
+        client.add_flags([uid], [rb"\Deleted"], silent=True)
+        client.expunge()
+        return bytes(edited)
+    finally:
+        client.logout()
+
+
+def test_drafts_are_found_by_special_use_under_a_localised_name(server: Dovecot) -> None:
+    user = new_user()
+    box = ImapDrafts(session(server, user))
+    box.create(draft(), KEY)
+    assert box.folder == DRAFTS == "Entwürfe"
+    [(flags, _data)] = with_key(server, user).values()
+    assert rb"\Draft" in flags
+    assert server.messages(user, "INBOX") == {}
+
+
+def test_a_named_drafts_folder_is_used_and_a_missing_one_says_what_to_set(
+        server: Dovecot) -> None:
+    user = new_user()
+    ImapDrafts(session(server, user), "Trash").create(draft(), KEY)
+    assert len(server.messages(user, "Trash")) == 1
+    assert server.messages(user, DRAFTS) == {}
+    with pytest.raises(ConnectorError, match="drafts_folder") as caught:
+        ImapDrafts(session(server, user), "Brouillons").create(draft(), KEY)
+    assert not isinstance(caught.value, TransientError)
+
+
+def test_a_draft_edited_on_the_server_is_never_touched(server: Dovecot) -> None:
+    user = new_user()
+    box = ImapDrafts(session(server, user))
+    ref = box.create(draft(), KEY)
+    [uid] = with_key(server, user)
+    edited = edit_on_server(server, user, uid)
+    [(new_uid, (flags, data))] = with_key(server, user).items()
+    assert new_uid != uid and data == edited
+
+    for look in (box, ImapDrafts(session(server, user))):  # this session, and after a restart
+        assert look.get(ref) == "edited"
+        with pytest.raises(ConnectorError, match="changed by you"):
+            look.update(ref, draft(subject="See you Wednesday instead"))
+        look.delete(ref)
+        found = look.find(KEY, message_id=MESSAGE_ID)  # the client kept the Message-ID
+        assert found is not None and found.fingerprint != ref.fingerprint
+    assert with_key(server, user) == {new_uid: (flags, edited)}
+
+
+def test_a_draft_copied_back_unchanged_is_still_untouched(server: Dovecot) -> None:
+    """A client that re-saves a draft without changing it gives it a new UID: same bytes,
+    same key, so it is still coffeechat's, untouched, and may be replaced."""
+    user = new_user()
+    box = ImapDrafts(session(server, user))
+    ref = box.create(draft(), KEY)
+    [uid] = with_key(server, user)
+    client = server.connect(user)
+    try:
+        client.select_folder(DRAFTS)
+        data = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
+        client.append(DRAFTS, data, flags=(rb"\Draft", rb"\Seen"))
+        client.add_flags([uid], [rb"\Deleted"], silent=True)
+        client.uid_expunge([uid])
+    finally:
+        client.logout()
+    assert box.get(ref) == "untouched"
+    new_ref = box.update(ref, draft(subject="See you Wednesday instead"))
+    [(_uid, (_flags, stored))] = with_key(server, user).items()
+    assert b"See you Wednesday instead" in stored
+    assert box.get(new_ref) == "untouched"
+
+
+def test_deleting_a_draft_expunges_only_its_uid(server: Dovecot) -> None:
+    user = new_user()
+    box = ImapDrafts(session(server, user))
+    ref = box.create(draft(), KEY)
+    other = make_message("someone-elses/draft")
+    client = server.connect(user)
+    try:
+        client.append(DRAFTS, other.as_bytes(), flags=(rb"\Draft",))
+        client.append(DRAFTS, b"Subject: old note\r\n\r\nthrow me away later\r\n")
+        client.select_folder(DRAFTS)
+        [note] = client.search(["SUBJECT", "old note"])
+        client.add_flags([note], [rb"\Deleted"], silent=True)  # marked, not yet expunged
+    finally:
+        client.logout()
+    box.delete(ref)
+    left = server.messages(user)
+    assert with_key(server, user) == {}
+    assert len(left) == 2
+    assert rb"\Deleted" in left[note][0] and b"throw me away later" in left[note][1]
+    assert box.get(ref) == "gone"
+
+
+def test_a_wrong_password_says_what_to_do(server: Dovecot) -> None:
+    box = ImapDrafts(session(server, new_user(), password="not-the-app-password"))
+    with pytest.raises(AuthError) as caught:
+        box.find(KEY)
+    text = str(caught.value)
+    assert "refused the user name" in text and "password_command" in text
+    assert "app password" in text and "coffeechat doctor" in text
+    assert "not-the-app-password" not in text
+
+
+def test_a_failing_password_command_is_the_commands_failure(server: Dovecot) -> None:
+    settings = ImapSettings(account="icloud", host=server.host, port=server.tls_port,
+                            tls="implicit", username=new_user(), password_command="false",
+                            ca_file=str(server.ca_file))
+    with pytest.raises(ConnectorError, match="password_command failed") as caught:
+        ImapDrafts(ImapSession(settings)).find(KEY)
+    assert not isinstance(caught.value, AuthError)
+
+
+@pytest.mark.parametrize("tls", ["implicit", "starttls"])
+def test_a_certificate_that_does_not_verify_names_ca_file(server: Dovecot, tls: str) -> None:
+    settings = ImapSettings(account="icloud", host=server.host,
+                            port=server.tls_port if tls == "implicit" else server.port,
+                            tls=tls, username=new_user(),
+                            password_command=f"echo {PASSWORD}", ca_file=None)
+    with pytest.raises(ConnectorError, match="ca_file") as caught:
+        ImapDrafts(ImapSession(settings)).find(KEY)
+    assert not isinstance(caught.value, TransientError)
+
+
+def test_starttls_is_used_before_the_password(server: Dovecot) -> None:
+    s = session(server, new_user(), starttls=True)
+    box = ImapDrafts(s)
+    box.create(draft(), KEY)
+    client = s.client()
+    assert client._starttls_done  # imapclient's own record that the upgrade happened
+    assert s.logins == 1
+
+
+def _cut_trial(server: Dovecot, user: str, cut_after: int, upward: bool) -> str:
+    """Write the draft through a proxy that cuts after ``cut_after`` bytes, then do what the
+    core does after a failed create (its intent is on disk): look the key up with the
+    Message-ID on a new connection, and write the draft only if it is not there.
+    Returns what happened."""
+    with cut_proxy((server.host, server.tls_port), cut_after, upward=upward) as proxy:
+        settings = ImapSettings(account="icloud", host="127.0.0.1", port=proxy.port,
+                                tls="implicit", username=user,
+                                password_command=f"echo {PASSWORD}",
+                                ca_file=str(server.ca_file), timeout=10)
+        try:
+            ImapDrafts(ImapSession(settings)).create(draft(), KEY)
+            outcome = "written"
+        except (TransientError, AuthError) as exc:
+            assert isinstance(exc, TransientError) or "refused" not in str(exc), exc
+            outcome = "failed"
+        except ConnectorError:
+            outcome = "failed"
+    if outcome == "failed":
+        again = ImapDrafts(session(server, user))
+        if again.find(KEY, message_id=MESSAGE_ID) is None:
+            again.create(draft(), KEY)
+            outcome = "failed, written again"
+        else:
+            outcome = "failed, found on the server"
+    return outcome
+
+
+def _append_span(server: Dovecot) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Bytes up to the APPEND, up to its end, and the whole session, client to server (and
+    the same server to client), measured on a clean run through an uncut proxy."""
+    user = new_user()
+    with cut_proxy((server.host, server.tls_port), None) as proxy:
+        settings = ImapSettings(account="icloud", host="127.0.0.1", port=proxy.port,
+                                tls="implicit", username=user,
+                                password_command=f"echo {PASSWORD}",
+                                ca_file=str(server.ca_file))
+        s = ImapSession(settings)
+        box = ImapDrafts(s)
+        box._select()
+        before_up, before_down = proxy.sent_up, proxy.sent_down
+        box.create(draft(), KEY)
+        after_up, after_down = proxy.sent_up, proxy.sent_down
+        s.close()
+    return (before_up, after_up), (before_down, after_down)
+
+
+def test_a_connection_dropped_anywhere_in_an_append_makes_no_duplicate_and_no_loss(
+        server: Dovecot) -> None:
+    (before_up, after_up), (before_down, after_down) = _append_span(server)
+    assert after_up - before_up > 300  # the message went up in this span
+    outcomes: dict[str, int] = {}
+    for upward, (start, end) in ((True, (before_up, after_up + 40)),
+                                 (False, (before_down, after_down + 40))):
+        step = max(1, (end - start) // TRIALS_PER_DIRECTION)
+        for cut in range(start, end, step):
+            user = new_user()
+            outcome = _cut_trial(server, user, cut, upward)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            copies = with_key(server, user)
+            assert len(copies) == 1, (upward, cut, outcome, len(copies))
+            [(_flags, data)] = copies.values()
+            assert data.rstrip().endswith(b"Sam")  # whole, never a cut-off message
+    print(f"\nIMAP APPEND cut at {sum(outcomes.values())} points: {outcomes}")
+    assert outcomes.get("failed, written again", 0) > 0  # a cut before the server had it
+    assert outcomes.get("failed, found on the server", 0) > 0  # a cut in its answer
+
+
+class _Counter:
+    """Names every IMAP command sent: imaplib's own (``UID`` for UID FETCH/STORE/EXPUNGE) and
+    those imapclient writes itself (SEARCH, APPEND...)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.names: list[str] = []
+        command = imaplib.IMAP4._command  # type: ignore[attr-defined]
+        raw = IMAPClient._raw_command
+
+        def counting(imap: Any, name: str, *args: Any) -> Any:
+            self.names.append(name)
+            return command(imap, name, *args)
+
+        def counting_raw(client: Any, name: bytes, *args: Any, **kwargs: Any) -> Any:
+            self.names.append(("UID " if kwargs.get("uid", True) and client.use_uid else "")
+                              + name.decode().upper())
+            return raw(client, name, *args, **kwargs)
+
+        monkeypatch.setattr(imaplib.IMAP4, "_command", counting)
+        monkeypatch.setattr(IMAPClient, "_raw_command", counting_raw)
+
+    def take(self) -> list[str]:
+        names, self.names = self.names, []
+        return names
+
+
+def test_requests_per_operation(server: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts the IMAP commands each operation sends (printed for the closing note), and
+    holds them to what they are now."""
+    counter = _Counter(monkeypatch)
+    user = new_user()
+    s = session(server, user)
+    box = ImapDrafts(s)
+    ref = box.create(draft(), KEY)
+    opening = counter.take()
+    assert opening.count("LOGIN") == 1 and "APPEND" in opening
+    box.get(ref)
+    get = counter.take()
+    box.find(KEY, message_id=MESSAGE_ID)
+    find = counter.take()
+    box.delete(ref)
+    delete = counter.take()
+    history = ImapHistory(s, ["sam@example.com"])
+    since = datetime.now(UTC) - timedelta(days=30)
+    history.history(["dana@example.org", "lee@example.net"], since)
+    first = counter.take()
+    history.history(["dana@example.org", "lee@example.net"], since)
+    idle = counter.take()
+    print(f"\nIMAP commands: open+create {len(opening)} {opening}; get {len(get)} {get}; "
+          f"find {len(find)}; delete {len(delete)} {delete}; history first {len(first)} "
+          f"{first}; history idle {len(idle)} {idle}")
+    assert len(get) <= 5 and len(find) <= 5 and len(delete) <= 7
+    assert idle.count("UID SEARCH") == 2 and len(idle) == 4  # SELECT + SEARCH per folder
+    assert SENT in history.folders()
