@@ -13,6 +13,7 @@ Sent under localised names): what the contract suites do not cover.
 
 from __future__ import annotations
 
+import email.utils
 import imaplib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -319,3 +320,71 @@ def test_requests_per_operation(server: Dovecot, monkeypatch: pytest.MonkeyPatch
     assert len(get) <= 5 and len(find) <= 5 and len(delete) <= 7
     assert idle.count("UID SEARCH") == 2 and len(idle) == 4  # SELECT + SEARCH per folder
     assert SENT in history.folders()
+
+
+def test_without_uidplus_a_draft_is_only_flagged_deleted(caplog: pytest.LogCaptureFixture
+                                                         ) -> None:
+    """A server without UIDPLUS: coffeechat never sends a plain EXPUNGE (it would remove
+    what the user flagged too); its draft is flagged deleted, which counts as gone."""
+    with dovecot(capabilities="IMAP4rev1 SPECIAL-USE LITERAL+ IDLE") as plain:
+        user = new_user()
+        s = session(plain, user)
+        box = ImapDrafts(s)
+        ref = box.create(draft(), KEY)
+        assert not s.client().has_capability("UIDPLUS")
+        client = plain.connect(user)
+        try:
+            client.append(DRAFTS, b"Subject: old note\r\n\r\nthrow me away later\r\n")
+            client.select_folder(DRAFTS)
+            [note] = client.search(["SUBJECT", "old note"])
+            client.add_flags([note], [rb"\Deleted"], silent=True)
+        finally:
+            client.logout()
+        box.delete(ref)
+        assert box.get(ref) == "gone" and box.find(KEY) is None
+        left = plain.messages(user)
+        assert len(left) == 2 and all(rb"\Deleted" in flags for flags, _ in left.values())
+        assert "no UIDPLUS" in caplog.text
+        again = box.create(draft(), KEY)  # a new draft with the key is not confused with it
+        assert box.get(again) == "untouched"
+
+
+def _deliver(server: Dovecot, user: str, folder: str, sender: str, to: str, when: datetime,
+             message_id: str, extra: str = "") -> None:
+    data = (f"From: {sender}\r\nTo: {to}\r\nSubject: hello\r\nMessage-ID: {message_id}\r\n"
+            f"Date: {email.utils.format_datetime(when)}\r\n{extra}\r\nHi\r\n").encode()
+    client = server.connect(user)
+    try:
+        client.append(folder, data, flags=(rb"\Seen",), msg_time=when)
+    finally:
+        client.logout()
+
+
+def test_history_over_many_contacts_reads_each_header_once(server: Dovecot) -> None:
+    user = new_user()
+    now = datetime.now(UTC).replace(microsecond=0)
+    contacts = [f"contact{n}@example.org" for n in range(130)]  # four SEARCH batches
+    _deliver(server, user, "INBOX", "Contact 129 <Contact129@Example.org>",
+             "sam@example.com", now - timedelta(days=3), "<c129@example.org>")
+    _deliver(server, user, SENT, "Sam <sam@example.com>", "contact77@example.org",
+             now - timedelta(days=2), "<s77@example.com>")
+    _deliver(server, user, "INBOX", "Sam <sam@example.com>", "contact5@example.org",
+             now - timedelta(days=1), "<s5@example.com>")  # a copy to self counts too
+    _deliver(server, user, "INBOX", "someone@example.net", "sam@example.com",
+             now - timedelta(days=1), "<other@example.net>")
+    history = ImapHistory(session(server, user), ["sam@example.com"])
+    since = now - timedelta(days=30)
+    result = history.history(contacts, since)
+    assert result["contact129@example.org"].last_from_contact is not None
+    assert result["contact77@example.org"].last_to_contact is not None
+    assert result["contact5@example.org"].last_to_contact is not None
+    assert sum(1 for seen in result.values() if seen.latest is not None) == 3
+    assert history.fetched == 3  # headers only of the matches, not of the other message
+    history.history(contacts, since)
+    assert history.fetched == 3  # nothing read again
+    _deliver(server, user, "INBOX", "contact3@example.org", "sam@example.com",
+             now - timedelta(hours=1), "<c3@example.org>",
+             extra="Auto-Submitted: auto-replied\r\n")
+    result = history.history(contacts, since)
+    assert history.fetched == 4
+    assert result["contact3@example.org"].last_from_contact is None  # an auto-reply

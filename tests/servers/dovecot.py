@@ -101,6 +101,7 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
+{extra}
 """
 
 
@@ -186,8 +187,10 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
 
 
 @contextmanager
-def dovecot() -> Iterator[Dovecot]:
-    """Start a private TLS Dovecot; stop it by its pid when done and remove its folder."""
+def dovecot(capabilities: str | None = None) -> Iterator[Dovecot]:
+    """Start a private TLS Dovecot; stop it by its pid when done and remove its folder.
+    ``capabilities`` replaces the IMAP capabilities it announces after login (Dovecot's
+    ``imap_capability``), to play a server without some extension."""
     [binary] = require("dovecot")
     root = Path(tempfile.mkdtemp(prefix="coffeechat-imap-"))
     try:
@@ -208,7 +211,9 @@ def dovecot() -> Iterator[Dovecot]:
         conf = root / "dovecot.conf"
         conf.write_text(CONFIG.format(root=root, internal=internal, login=login,
                                       uid=owner.pw_uid, gid=owner.pw_gid, password=PASSWORD,
-                                      port=port, tls_port=tls_port, drafts=DRAFTS, sent=SENT),
+                                      port=port, tls_port=tls_port, drafts=DRAFTS, sent=SENT,
+                                      extra="" if capabilities is None
+                                      else f"imap_capability = {capabilities}"),
                         encoding="utf-8")
         proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
