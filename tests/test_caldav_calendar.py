@@ -325,3 +325,20 @@ def test_an_object_over_the_size_limit_is_named_and_keeps_its_meetings(
     assert {n.source for n in notes} == {"a.ics", "b.ics", "c.ics"}
     assert all("over the limit of 0 MB" in n.notes[0] for n in notes)
     assert not removed(changes) and not meetings(changes)
+
+
+def test_odd_names_of_calendars_and_objects(radicale: Radicale, tmp_path: Path) -> None:
+    user = radicale.new_user()
+    user.make_calendar("my cal", "Mon agenda é")
+    user.put("my cal", "x y@example.com.ics", ics("x@example.com", at(2, 10)))
+    user.put("my cal", "ünï+c%de.ics", ics("u@example.com", at(2, 11)))
+    calendar = source(user, tmp_path, calendars=("Mon agenda é",))
+    changes, cursor = sync(calendar, None)
+    assert {m.uid: m.source for m in meetings(changes).values()} == {
+        "x@example.com": "x y@example.com.ics", "u@example.com": "ünï+c%de.ics"}
+    user.put("my cal", "x y@example.com.ics", ics("x@example.com", at(3, 10), sequence=1))
+    user.delete("my cal", "ünï+c%de.ics")
+    changes, cursor = sync(calendar, cursor)
+    assert meetings(changes)["x@example.com"].start == at(3, 10)
+    assert removed(changes) == {"u@example.com"}
+    assert sync(calendar, cursor)[0] == []

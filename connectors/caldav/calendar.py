@@ -56,7 +56,7 @@ from collections.abc import Generator, Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 from connectors.base import ConnectorEnv
 from connectors.caldav.cursor import CalendarState, ObjectEntry, SyncState
@@ -193,10 +193,7 @@ class CalDavCalendar:
                   gone: set[str], *, reread: bool, window_moved: bool
                   ) -> Generator[Change, None, CalendarState]:
         """Bring one calendar up to date; removed meetings' uids go to ``gone``."""
-        old = before.objects if before is not None and not _foreign(before, calendar) else {}
-        if before is not None and before.objects and not old:
-            for entry in before.objects.values():
-                gone.update(entry.uids)
+        old = before.objects if before is not None else {}
         sync = self._sync_collection and (
             calendar.token is not None or (before is not None and before.sync))
         token = before.token if before is not None and before.sync and not reread else None
@@ -279,7 +276,8 @@ class CalDavCalendar:
             log.warning("%scalendar object %s skipped: %s", self._who, href, note)
             return ObjectEntry(etag, kept, False, True, True), (), (note,)
         try:
-            parsed = parse_file(data, path=Path(href), tz=self._env.timezone, window=window)
+            parsed = parse_file(data, path=Path(unquote(href)), tz=self._env.timezone,
+                                window=window)
         except MalformedCalendar as exc:
             note = (f"it is not a valid iCalendar object ({exc}); its meetings are kept as "
                     "they were until it is fixed")
@@ -320,16 +318,10 @@ class CalDavCalendar:
         return next(iter(exact or folded), None)
 
 
-def _foreign(before: CalendarState, calendar: Found) -> bool:
-    """Whether the cursor's calendar is not this one any more (never, for now: the URL is
-    its identity)."""
-    return before.url != calendar.url
-
-
 def _is_url(text: str) -> bool:
     return "://" in text or text.startswith("/")
 
 
 def _name(href: str) -> str:
     """An object's name in its collection, as its meetings' ``source`` says it."""
-    return Path(href).name
+    return Path(unquote(href)).name

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import niquests.exceptions
 from caldav.collection import Calendar
@@ -106,9 +106,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
+_SAFE = "/@:~!$&'()*+,;="
+
+
 def href_path(href: str | URL) -> str:
-    """An object's or calendar's href as its unquoted path, the key the cursor uses."""
-    return unquote(urlsplit(str(href)).path)
+    """An object's or calendar's href as its path, quoted one way whatever way the server
+    quoted it (servers differ, and differ between answers): the key the cursor uses, and a
+    path that can be sent back."""
+    return quote(unquote(urlsplit(str(href)).path), safe=_SAFE)
 
 
 class Dav:
@@ -237,9 +242,16 @@ class Dav:
             batch = hrefs[start:start + MULTIGET_BATCH]
             with self._talking(url):
                 objects: Any = calendar.multiget([base.join(href) for href in batch])
+            asked = set(batch)
+            # the library unquotes the hrefs of its answer once more (a "%25" in a name
+            # comes back as "%"): map such a one back to the href asked for
+            lossy = {href_path(unquote(href)): href for href in batch}
             for obj in objects:
                 data = obj.data
-                yield (href_path(obj.url), str((obj.props or {}).get(_GETETAG, "")),
+                path = href_path(obj.url)
+                if path not in asked:
+                    path = lossy.get(path, path)
+                yield (path, str((obj.props or {}).get(_GETETAG, "")),
                        data if isinstance(data, str) else "")
 
     # --- plumbing --------------------------------------------------------------------------

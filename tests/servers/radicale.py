@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import pytest
@@ -58,7 +59,8 @@ class Account:
         return f"{self.server.base}/{self.username}/"
 
     def calendar_url(self, name: str) -> str:
-        return f"{self.url}{name}/"
+        """The calendar's URL (``name`` is quoted)."""
+        return f"{self.url}{quote(name)}/"
 
     def _call(self, method: str, url: str, body: bytes = b"",
               headers: dict[str, str] | None = None) -> int:
@@ -89,12 +91,12 @@ class Account:
 
     def put(self, calendar: str, name: str, ics: bytes) -> None:
         """PUT one calendar object (``name`` is its file name in the collection)."""
-        url = self.calendar_url(calendar) + name
+        url = self.calendar_url(calendar) + quote(name)
         status = self._call("PUT", url, ics, {"Content-Type": "text/calendar"})
         assert status in (201, 204), f"PUT {url}: {status}"
 
     def delete(self, calendar: str, name: str) -> None:
-        url = self.calendar_url(calendar) + name
+        url = self.calendar_url(calendar) + quote(name)
         status = self._call("DELETE", url)
         assert status in (200, 204), f"DELETE {url}: {status}"
 
