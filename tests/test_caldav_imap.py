@@ -63,8 +63,7 @@ def edit_on_server(server: Dovecot, user: str, uid: int) -> bytes:
     try:
         client.select_folder(DRAFTS)
         data = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
-        edited = data.replace(b"Thank you for your time today.",
-                              b"Thank you for your time today, and for the archive tour.")
+        edited = data.replace(b"\r\n\r\n", b"\r\n\r\nAnd thanks for the archive tour!\r\n", 1)
         assert edited != data
         client.append(DRAFTS, edited, flags=(rb"\Draft",))
         client.add_flags([uid], [rb"\Deleted"], silent=True)

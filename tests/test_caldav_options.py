@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from connectors.base import options_model
 from connectors.caldav.options import CalDavOptions, app_password_hint, is_loopback
 
 BASE = {"name": "cal", "kind": "caldav", "username": "sam@example.com",
@@ -104,3 +105,7 @@ def test_loopback() -> None:
 def test_the_wrong_password_hint_names_where_to_make_one() -> None:
     assert "App-Specific Passwords" in app_password_hint("icloud")
     assert "app password" in app_password_hint(None)
+
+
+def test_the_kind_is_registered() -> None:
+    assert options_model("caldav") is CalDavOptions

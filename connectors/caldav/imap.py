@@ -28,6 +28,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,6 +97,9 @@ class ImapSession:
         if self._client is None:
             self._client = self._open()
             self._selected = None
+            # An account is opened again every cycle and dropped after it: log out when
+            # this session is collected, so the server is not left with stale connections.
+            weakref.finalize(self, _logout, self._client)
         return self._client
 
     def close(self) -> None:
@@ -200,6 +204,11 @@ class ImapSession:
 
     def _who(self) -> str:
         return f"account {self.settings.account!r}: "
+
+
+def _logout(client: Any) -> None:
+    with contextlib.suppress(Exception):
+        client.logout()
 
 
 def _reason(exc: BaseException) -> str:

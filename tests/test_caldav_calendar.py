@@ -1,0 +1,344 @@
+"""The CalDAV calendar against a real Radicale on 127.0.0.1: first sync, idle cycles (with the
+requests counted in the server's log), moved, cancelled and deleted events, an occurrence
+override, an expired sync token, the ctag/ETag path, a wrong password, and calendars chosen by
+display name or URL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.base import ConnectorEnv, collect
+from connectors.caldav.calendar import CalDavCalendar
+from connectors.caldav.cursor import SyncState
+from daemon.core.errors import AuthError, ConnectorError
+from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
+from tests.servers.radicale import Account, Radicale
+from tests.servers.radicale import radicale as radicale  # the fixture
+
+ZONE = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
+
+
+def ics(uid: str, start: datetime, *, title: str = "Coffee chat #infointerview",
+        minutes: int = 30, status: str = "", rrule: str = "",
+        overrides: tuple[tuple[datetime, datetime], ...] = (), sequence: int = 0) -> bytes:
+    """One VCALENDAR object: an event (a series with ``rrule``) and its ``overrides``
+    (original start, new start), times in UTC."""
+    def stamp(when: datetime) -> str:
+        return when.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
+
+    def event(begin: datetime, extra: list[str]) -> list[str]:
+        return ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260301T000000Z",
+                f"SEQUENCE:{sequence}", f"DTSTART:{stamp(begin)}",
+                f"DTEND:{stamp(begin + timedelta(minutes=minutes))}", f"SUMMARY:{title}",
+                "ORGANIZER;CN=Sam Ortiz:mailto:sam@example.com",
+                "ATTENDEE;CN=Dana Whitfield;PARTSTAT=ACCEPTED:mailto:dana@example.org",
+                *extra, "END:VEVENT"]
+
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//coffeechat//tests//EN"]
+    lines += event(start, [line for line in (f"STATUS:{status}" if status else "",
+                                             f"RRULE:{rrule}" if rrule else "") if line])
+    for original, moved in overrides:
+        lines += event(moved, [f"RECURRENCE-ID:{stamp(original)}"])
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def source(account: Account, tmp_path: Path, clock: Clock | None = None,
+           **options: object) -> CalDavCalendar:
+    env = ConnectorEnv(timezone=ZONE, clock=clock or Clock(NOW), data_dir=tmp_path)
+    return CalDavCalendar(url=account.url, username=account.username,
+                          password=account.password, env=env, account="radicale",
+                          timeout_seconds=20, **options)  # type: ignore[arg-type]
+
+
+def sync(calendar: CalDavCalendar, cursor: JSON | None) -> tuple[list[Change], JSON]:
+    return collect(calendar.changes(cursor))
+
+
+def meetings(changes: list[Change]) -> dict[str, Meeting]:
+    return {c.uid: c for c in changes if isinstance(c, Meeting)}
+
+
+def removed(changes: list[Change]) -> set[str]:
+    return {c.uid for c in changes if isinstance(c, Removed)}
+
+
+def at(days: int, hour: int) -> datetime:
+    return (NOW + timedelta(days=days)).replace(hour=hour, minute=0)
+
+
+@pytest.fixture
+def account(radicale: Radicale) -> Account:
+    """A user with two event calendars (Work, Personal) and a task list."""
+    user = radicale.new_user()
+    user.make_calendar("work", "Work")
+    user.make_calendar("personal", "Personal")
+    user.make_calendar("tasks", "Tasks", ("VTODO",))
+    user.put("work", "a.ics", ics("a@example.com", at(2, 10)))
+    user.put("work", "b.ics", ics("b@example.com", at(5, 14), title="Stand-up"))
+    user.put("personal", "c.ics", ics("c@example.com", at(3, 18)))
+    return user
+
+
+def test_first_sync_reads_every_event_calendar_then_idle_is_one_report_each(
+        radicale: Radicale, account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    mark = radicale.log_size()
+    changes, cursor = sync(calendar, None)
+    first = radicale.requests(mark)
+    got = meetings(changes)
+    assert set(got) == {"a@example.com", "b@example.com", "c@example.com"}
+    assert got["a@example.com"].start == at(2, 10)
+    assert got["a@example.com"].title == "Coffee chat #infointerview"
+    assert [a.email for a in got["a@example.com"].attendees] == ["dana@example.org"]
+    assert got["a@example.com"].source == "a.ics"
+    assert not removed(changes)
+    # discovery (principal, home), then per calendar one sync-collection and one multiget
+    assert first == [("PROPFIND", f"/{account.username}/")] * 2 + [
+        ("REPORT", f"/{account.username}/personal/")] * 2 + [
+        ("REPORT", f"/{account.username}/work/")] * 2, first
+
+    for _ in range(3):
+        mark = radicale.log_size()
+        changes, cursor = sync(calendar, cursor)
+        assert changes == []
+        assert radicale.requests(mark) == [("REPORT", f"/{account.username}/personal/"),
+                                           ("REPORT", f"/{account.username}/work/")]
+
+
+def test_moved_cancelled_and_deleted_events(radicale: Radicale, account: Account,
+                                            tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    _, cursor = sync(calendar, None)
+    account.put("work", "a.ics", ics("a@example.com", at(4, 16), sequence=1))
+    account.put("personal", "c.ics", ics("c@example.com", at(3, 18), status="CANCELLED",
+                                         sequence=1))
+    account.delete("work", "b.ics")
+    mark = radicale.log_size()
+    changes, cursor = sync(calendar, cursor)
+    got = meetings(changes)
+    assert set(got) == {"a@example.com", "c@example.com"}
+    assert got["a@example.com"].start == at(4, 16)
+    assert got["a@example.com"].end == at(4, 16) + timedelta(minutes=30)
+    assert got["c@example.com"].cancelled is True
+    assert removed(changes) == {"b@example.com"}
+    # a sync-collection and a multiget for each calendar that changed, nothing else
+    assert len(radicale.requests(mark)) == 4
+    assert sync(calendar, cursor)[0] == []
+
+
+def test_an_occurrence_override_changes_only_that_occurrence(
+        radicale: Radicale, tmp_path: Path) -> None:
+    user = radicale.new_user()
+    user.make_calendar("work", "Work")
+    first = at(1, 9)
+    user.put("work", "series.ics", ics("series-1", first, rrule="FREQ=WEEKLY;COUNT=3"))
+    calendar = source(user, tmp_path)
+    changes, cursor = sync(calendar, None)
+    series = meetings(changes)
+    assert len(series) == 3
+    second = first + timedelta(days=7)
+    moved = second + timedelta(hours=3)
+    user.put("work", "series.ics", ics("series-1", first, rrule="FREQ=WEEKLY;COUNT=3",
+                                       overrides=((second, moved),)))
+    changes, cursor = sync(calendar, cursor)
+    again = meetings(changes)
+    uid = f"series-1/{second.astimezone(ZoneInfo('UTC')):%Y-%m-%dT%H:%M:%SZ}"
+    assert again[uid].start == moved
+    assert {u: m for u, m in again.items() if u != uid} == {
+        u: m for u, m in series.items() if u != uid}
+    assert not removed(changes)
+
+
+def test_an_expired_sync_token_lists_in_full_and_delivers_only_what_changed(
+        radicale: Radicale, account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    _, cursor = sync(calendar, None)
+    state = SyncState.from_json(cursor)
+    for kept in state.calendars:
+        assert kept.sync and kept.token
+        kept.token = "http://radicale.org/ns/sync/" + "0" * 64  # one the server never gave
+    expired = state.to_json()
+    account.put("work", "a.ics", ics("a@example.com", at(2, 11), sequence=1))
+    account.delete("personal", "c.ics")
+    mark = radicale.log_size()
+    changes, cursor = sync(calendar, expired)
+    requests = radicale.requests(mark)
+    assert set(meetings(changes)) == {"a@example.com"}
+    assert meetings(changes)["a@example.com"].start == at(2, 11)
+    assert removed(changes) == {"c@example.com"}
+    # per calendar: the refused REPORT and the full listing; one multiget for the change
+    assert requests.count(("REPORT", f"/{account.username}/personal/")) == 2
+    assert requests.count(("REPORT", f"/{account.username}/work/")) == 3
+    assert len(requests) == 5
+    # what it delivers is what a full sync gives, so the core sees the same meetings
+    fresh = meetings(sync(source(account, tmp_path), None)[0])
+    assert meetings(changes)["a@example.com"] == fresh["a@example.com"]
+    assert sync(calendar, cursor)[0] == []
+
+
+def test_a_full_sync_again_gives_identical_changes(account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    first, cursor = sync(calendar, None)
+    again, _ = sync(calendar, None)
+    assert again == first
+    # a new instance (a restarted service) reads the same, and takes up the cursor
+    other = source(account, tmp_path)
+    assert sync(other, None)[0] == first
+    assert sync(other, cursor)[0] == []
+
+
+def test_without_sync_collection_ctag_and_etags_are_compared(
+        radicale: Radicale, account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path, sync_collection=False)
+    first, cursor = sync(calendar, None)
+    assert set(meetings(first)) == {"a@example.com", "b@example.com", "c@example.com"}
+    mark = radicale.log_size()
+    assert sync(calendar, cursor)[0] == []
+    assert radicale.requests(mark) == [("PROPFIND", f"/{account.username}/personal/"),
+                                       ("PROPFIND", f"/{account.username}/work/")]
+    account.put("work", "b.ics", ics("b@example.com", at(6, 14), title="Stand-up",
+                                     sequence=1))
+    account.delete("work", "a.ics")
+    mark = radicale.log_size()
+    changes, cursor = sync(calendar, cursor)
+    assert set(meetings(changes)) == {"b@example.com"}
+    assert removed(changes) == {"a@example.com"}
+    # personal: its ctag; work: its ctag, its ETags, and a multiget of the changed object
+    assert len(radicale.requests(mark)) == 4
+    assert sync(calendar, cursor)[0] == []
+
+
+def test_calendars_chosen_by_display_name_or_url(account: Account, tmp_path: Path) -> None:
+    by_name = source(account, tmp_path, calendars=("Personal",))
+    assert set(meetings(sync(by_name, None)[0])) == {"c@example.com"}
+    by_case = source(account, tmp_path, calendars=("work",))
+    assert set(meetings(sync(by_case, None)[0])) == {"a@example.com", "b@example.com"}
+    by_url = source(account, tmp_path, calendars=(account.calendar_url("personal"),))
+    assert set(meetings(sync(by_url, None)[0])) == {"c@example.com"}
+    unknown = source(account, tmp_path, calendars=("Holidays",))
+    with pytest.raises(ConnectorError) as caught:
+        sync(unknown, None)
+    assert "no calendar 'Holidays'" in str(caught.value)
+    assert "'Personal'" in str(caught.value) and "'Work'" in str(caught.value)
+    assert "'Tasks'" not in str(caught.value)
+    assert "fix `calendars`" in str(caught.value)
+
+
+def test_a_calendar_no_longer_chosen_has_its_meetings_removed(
+        account: Account, tmp_path: Path) -> None:
+    both = source(account, tmp_path)
+    _, cursor = sync(both, None)
+    one = source(account, tmp_path, calendars=("Work",))
+    changes, _ = sync(one, cursor)
+    assert removed(changes) == {"c@example.com"}
+    # the settings changed, so what stays is read again, identically
+    assert set(meetings(changes)) == {"a@example.com", "b@example.com"}
+
+
+def test_a_wrong_password_says_what_to_do(radicale: Radicale, tmp_path: Path) -> None:
+    user = radicale.new_user(password="the-right-one")
+    user.make_calendar("work", "Work")
+    wrong = Account(radicale, user.username, "a-wrong-one")
+    with pytest.raises(AuthError) as caught:
+        sync(source(wrong, tmp_path), None)
+    message = str(caught.value)
+    assert isinstance(caught.value, ConnectorError)
+    assert "account 'radicale'" in message
+    assert "refused the user name or password" in message
+    assert "password_command" in message and "app password" in message
+    assert "a-wrong-one" not in message
+
+
+def test_plain_http_to_another_machine_is_refused(tmp_path: Path) -> None:
+    env = ConnectorEnv(timezone=ZONE, clock=Clock(NOW), data_dir=tmp_path)
+    with pytest.raises(ConnectorError, match="unencrypted"):
+        CalDavCalendar(url="http://caldav.example.com/dav/", username="sam", password="x",
+                       env=env)
+    with pytest.raises(ConnectorError, match="https"):
+        CalDavCalendar(url="ftp://caldav.example.com/dav/", username="sam", password="x",
+                       env=env)
+    CalDavCalendar(url="https://caldav.example.com/dav/", username="sam", password="x",
+                   env=env)
+    CalDavCalendar(url="http://[::1]:8080/dav/", username="sam", password="x", env=env)
+
+
+def test_series_read_again_when_the_window_moves(radicale: Radicale, tmp_path: Path) -> None:
+    user = radicale.new_user()
+    user.make_calendar("work", "Work")
+    user.put("work", "daily.ics", ics("daily-1", at(-1, 8), rrule="FREQ=DAILY"))
+    user.put("work", "once.ics", ics("once-1", at(1, 8)))
+    clock = Clock(NOW)
+    calendar = source(user, tmp_path, clock, history_days=2, horizon_days=3)
+    first, cursor = sync(calendar, None)
+    assert len(meetings(first)) == 1 + 5  # -1 .. +3 of the daily series, and the one-off
+    clock.now = NOW + timedelta(days=1)
+    mark = radicale.log_size()
+    changes, cursor = sync(calendar, cursor)
+    new = meetings(changes)
+    assert len(new) == 1 and next(iter(new.values())).start == at(4, 8)
+    assert not removed(changes)  # the one that fell out of the window is not removed
+    # a day on, the calendar list is fetched again (two PROPFINDs), then the
+    # sync-collection, and a multiget of the series only
+    assert [method for method, _ in radicale.requests(mark)] == ["PROPFIND"] * 2 + [
+        "REPORT"] * 2
+    assert sync(calendar, cursor)[0] == []
+
+
+def test_the_calendar_list_is_fetched_again_after_discover_minutes(
+        radicale: Radicale, account: Account, tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    calendar = source(account, tmp_path, clock, discover_minutes=60)
+    _, cursor = sync(calendar, None)
+    account.make_calendar("later", "Later")
+    account.put("later", "d.ics", ics("d@example.com", at(2, 12)))
+    clock.now = NOW + timedelta(minutes=30)
+    assert sync(calendar, cursor)[0] == []
+    clock.now = NOW + timedelta(minutes=61)
+    changes, _ = sync(calendar, cursor)
+    assert set(meetings(changes)) == {"d@example.com"}
+
+
+def test_an_object_over_the_size_limit_is_named_and_keeps_its_meetings(
+        account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    _, cursor = sync(calendar, None)
+    big = ics("a@example.com", at(2, 12), title="x" * 200, sequence=1)
+    account.put("work", "a.ics", big)
+    small = source(account, tmp_path, max_file_mb=0)
+    changes, cursor = sync(small, cursor)
+    notes = [c for c in changes if isinstance(c, SourceNotes)]
+    # the size limit changed, so every object is read again: each is over 0 MB
+    assert {n.source for n in notes} == {"a.ics", "b.ics", "c.ics"}
+    assert all("over the limit of 0 MB" in n.notes[0] for n in notes)
+    assert not removed(changes) and not meetings(changes)
+
+
+def test_odd_names_of_calendars_and_objects(radicale: Radicale, tmp_path: Path) -> None:
+    user = radicale.new_user()
+    user.make_calendar("my cal", "Mon agenda é")
+    user.put("my cal", "x y@example.com.ics", ics("x@example.com", at(2, 10)))
+    user.put("my cal", "ünï+c%de.ics", ics("u@example.com", at(2, 11)))
+    calendar = source(user, tmp_path, calendars=("Mon agenda é",))
+    changes, cursor = sync(calendar, None)
+    assert {m.uid: m.source for m in meetings(changes).values()} == {
+        "x@example.com": "x y@example.com.ics", "u@example.com": "ünï+c%de.ics"}
+    user.put("my cal", "x y@example.com.ics", ics("x@example.com", at(3, 10), sequence=1))
+    user.delete("my cal", "ünï+c%de.ics")
+    changes, cursor = sync(calendar, cursor)
+    assert meetings(changes)["x@example.com"].start == at(3, 10)
+    assert removed(changes) == {"u@example.com"}
+    assert sync(calendar, cursor)[0] == []
