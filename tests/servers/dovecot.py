@@ -74,7 +74,7 @@ namespace inbox {{
   inbox = yes
   separator = /
   mailbox "{drafts}" {{
-    special_use = \\Drafts
+    {drafts_mark}
     auto = subscribe
   }}
   mailbox "{sent}" {{
@@ -187,10 +187,12 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
 
 
 @contextmanager
-def dovecot(capabilities: str | None = None) -> Iterator[Dovecot]:
+def dovecot(capabilities: str | None = None, *, drafts_marked: bool = True
+            ) -> Iterator[Dovecot]:
     """Start a private TLS Dovecot; stop it by its pid when done and remove its folder.
     ``capabilities`` replaces the IMAP capabilities it announces after login (Dovecot's
-    ``imap_capability``), to play a server without some extension."""
+    ``imap_capability``), to play a server without some extension; without
+    ``drafts_marked`` no folder is marked ``\\Drafts``."""
     [binary] = require("dovecot")
     root = Path(tempfile.mkdtemp(prefix="coffeechat-imap-"))
     try:
@@ -212,6 +214,8 @@ def dovecot(capabilities: str | None = None) -> Iterator[Dovecot]:
         conf.write_text(CONFIG.format(root=root, internal=internal, login=login,
                                       uid=owner.pw_uid, gid=owner.pw_gid, password=PASSWORD,
                                       port=port, tls_port=tls_port, drafts=DRAFTS, sent=SENT,
+                                      drafts_mark="special_use = \\Drafts" if drafts_marked
+                                      else "",
                                       extra="" if capabilities is None
                                       else f"imap_capability = {capabilities}"),
                         encoding="utf-8")
