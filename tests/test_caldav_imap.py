@@ -387,3 +387,21 @@ def test_history_over_many_contacts_reads_each_header_once(server: Dovecot) -> N
     result = history.history(contacts, since)
     assert history.fetched == 4
     assert result["contact3@example.org"].last_from_contact is None  # an auto-reply
+
+
+@pytest.mark.parametrize("key", [
+    "événement-42@exemple.fr/thank_you/zoë@example.org",
+    'odd "quoted" \\ uid/confirmation/lee@example.net',
+])
+def test_keys_with_unusual_characters_are_found_exactly(server: Dovecot, key: str) -> None:
+    user = new_user()
+    box = ImapDrafts(session(server, user))
+    ref = box.create(make_message(key), key)
+    longer = box.create(make_message(key + "x"), key + "x")  # the server's SEARCH matches
+    prefix = key[:-3]                                         # substrings: ours must not
+    assert box.find(prefix) is None
+    found = box.find(key)
+    assert found is not None and found.fingerprint == ref.fingerprint
+    assert box.get(ref) == "untouched" and box.get(longer) == "untouched"
+    box.delete(ref)
+    assert box.get(ref) == "gone" and box.get(longer) == "untouched"
