@@ -3,13 +3,17 @@ password from travelling unencrypted."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import options_model
+from connectors.base import ConnectorEnv, open_account, options_model
 from connectors.caldav.options import CalDavOptions, app_password_hint, is_loopback
+from daemon.core.errors import ConnectorError
 
 BASE = {"name": "cal", "kind": "caldav", "username": "sam@example.com",
         "password_command": "pass show mail/coffeechat"}
@@ -109,3 +113,33 @@ def test_the_wrong_password_hint_names_where_to_make_one() -> None:
 
 def test_the_kind_is_registered() -> None:
     assert options_model("caldav") is CalDavOptions
+
+
+def _opened(**keys: Any) -> Any:
+    env = ConnectorEnv(timezone=ZoneInfo("UTC"), clock=lambda: datetime.now(UTC),
+                       data_dir=Path("/nonexistent"))
+    return open_account("cal", "caldav", {**options(**keys), "my_emails": ("sam@example.com",)},
+                        env)
+
+
+def test_opening_runs_the_password_command_and_connects_to_nothing() -> None:
+    account = _opened(caldav_url="https://dav.invalid/", imap_host="imap.invalid",
+                      password_command="printf '%s\\n' secret-1", reply_detection=True)
+    settings = account.drafts._session.settings
+    assert (settings.host, settings.port, settings.tls, settings.username) == (
+        "imap.invalid", 993, "implicit", "sam@example.com")
+    assert account.drafts._session._password() == "secret-1"
+    assert account.drafts._session._client is None and account.mail is not None
+    with pytest.raises(ConnectorError, match="password_command failed"):
+        _opened(caldav_url="https://dav.invalid/", imap_host="imap.invalid",
+                password_command="false")
+
+
+def test_the_imap_server_may_have_a_login_of_its_own() -> None:
+    account = _opened(provider="nextcloud", host="cloud.invalid", imap_host="mail.invalid",
+                      password_command="echo cloud-pass", imap_username="sam",
+                      imap_password_command="echo mail-pass")
+    session = account.drafts._session
+    assert session.settings.username == "sam" and session._password() == "mail-pass"
+    assert session.settings.keys == ("imap_username", "imap_password_command")
+    assert account.mail is None

@@ -6,7 +6,8 @@ Drafts folder of an IMAP mailbox (:class:`~connectors.caldav.drafts.ImapDrafts`)
 ``reply_detection``, that mailbox's INBOX and Sent (:class:`~connectors.caldav.history.
 ImapHistory`), all reached with ``username`` and the password ``password_command`` prints:
 the command runs once each time the account is opened (once a cycle), and the password is
-held in memory for that cycle only, never written anywhere.
+held in memory for that cycle only, never written anywhere. ``imap_username`` and
+``imap_password_command`` give the IMAP server a login of its own when it has one.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Ac
     either server until the account is used.
     """
     password = run_token_command(options["password_command"], name, option="password_command")
+    imap_command = options.get("imap_password_command") or options["password_command"]
+    imap_password = password if imap_command == options["password_command"] else (
+        run_token_command(imap_command, name, option="imap_password_command"))
     ca_file = options.get("ca_file") or None
     timeout = float(options.get("timeout_seconds", 30))
     settings = ImapSettings(
         account=name, host=options["imap_host"], port=int(options["imap_port"]),
-        tls=options["imap_tls"], username=options["username"],
-        password_command=options["password_command"], ca_file=ca_file, timeout=timeout,
-        password_hint=app_password_hint(options.get("provider")))
-    session = ImapSession(settings, password=lambda: password)
+        tls=options["imap_tls"], username=options.get("imap_username") or options["username"],
+        password_command=imap_command, ca_file=ca_file, timeout=timeout,
+        password_hint=app_password_hint(options.get("provider")),
+        keys=(("imap_username" if options.get("imap_username") else "username"),
+              ("imap_password_command" if options.get("imap_password_command")
+               else "password_command")))
+    session = ImapSession(settings, password=lambda: imap_password)
     calendar = CalDavCalendar(
         url=options["caldav_url"], username=options["username"], password=password, env=env,
         account=name, calendars=tuple(options.get("calendars") or ()),

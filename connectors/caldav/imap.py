@@ -58,6 +58,8 @@ class ImapSettings:
     timeout: float = 30.0
     password_hint: str = ""
     """Where to make an app password, for the wrong-password message."""
+    keys: tuple[str, str] = ("username", "password_command")
+    """The config keys holding the login and the password command, as messages name them."""
 
     @property
     def where(self) -> str:
@@ -164,14 +166,14 @@ class ImapSession:
             if s.tls == "starttls":
                 self._starttls(client, context)
             password = self._password() if self._password is not None else (
-                run_token_command(s.password_command, s.account, option="password_command"))
+                run_token_command(s.password_command, s.account, option=s.keys[1]))
             try:
                 client.login(s.username, password)
             except LoginError as exc:
                 raise AuthError(
                     f"{self._who()}the IMAP server {s.where} refused the user name "
-                    f"{s.username!r} or its password ({_reason(exc)}): check `username`, and "
-                    "that `password_command` prints the right password; "
+                    f"{s.username!r} or its password ({_reason(exc)}): check `{s.keys[0]}`, "
+                    f"and that `{s.keys[1]}` prints the right password; "
                     f"{s.password_hint or 'many providers need an app password here'}. "
                     "Then run `coffeechat doctor`") from None
             self.logins += 1

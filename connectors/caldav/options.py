@@ -133,6 +133,11 @@ class CalDavOptions(AccountOptions):
     username: str = Field(min_length=1)
     password_command: str = Field(min_length=1)
     """A command that prints the (app) password; coffeechat never stores it."""
+    imap_username: str | None = None
+    """The IMAP login when it differs from the CalDAV one (a Nextcloud calendar with mail
+    elsewhere); default: ``username``."""
+    imap_password_command: str | None = None
+    """Prints the IMAP password when it differs; default: ``password_command``."""
     drafts_folder: str = ""
     """The IMAP folder for drafts; empty: the one the server marks SPECIAL-USE ``\\Drafts``."""
     ca_file: str | None = None
