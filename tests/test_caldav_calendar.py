@@ -291,10 +291,10 @@ def test_series_read_again_when_the_window_moves(radicale: Radicale, tmp_path: P
     new = meetings(changes)
     assert len(new) == 1 and next(iter(new.values())).start == at(4, 8)
     assert not removed(changes)  # the one that fell out of the window is not removed
-    # a day on, the calendar list is fetched again (two PROPFINDs), then the
-    # sync-collection, and a multiget of the series only
+    # a day on, the calendar list is fetched again (two PROPFINDs), which shows the
+    # calendar's sync token unchanged; then a multiget of the series only
     assert [method for method, _ in radicale.requests(mark)] == ["PROPFIND"] * 2 + [
-        "REPORT"] * 2
+        "REPORT"]
     assert sync(calendar, cursor)[0] == []
 
 
@@ -308,8 +308,17 @@ def test_the_calendar_list_is_fetched_again_after_discover_minutes(
     clock.now = NOW + timedelta(minutes=30)
     assert sync(calendar, cursor)[0] == []
     clock.now = NOW + timedelta(minutes=61)
-    changes, _ = sync(calendar, cursor)
+    mark = radicale.log_size()
+    changes, cursor = sync(calendar, cursor)
     assert set(meetings(changes)) == {"d@example.com"}
+    # the calendar list (whose sync tokens show Work and Personal unchanged), then the new
+    # calendar's first sync-collection and multiget
+    assert radicale.requests(mark) == [("PROPFIND", f"/{account.username}/")] * 2 + [
+        ("REPORT", f"/{account.username}/later/")] * 2
+    account.delete("work", "a.ics")
+    clock.now = NOW + timedelta(minutes=200)
+    changes, _ = sync(calendar, cursor)
+    assert removed(changes) == {"a@example.com"} and not meetings(changes)
 
 
 def test_an_object_over_the_size_limit_is_named_and_keeps_its_meetings(
