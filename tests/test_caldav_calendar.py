@@ -5,6 +5,8 @@ display name or URL."""
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,10 +16,11 @@ import pytest
 from connectors.base import ConnectorEnv, collect
 from connectors.caldav.calendar import CalDavCalendar
 from connectors.caldav.cursor import SyncState
-from daemon.errors import AuthError, ConnectorError
+from daemon.errors import AuthError, ConnectorError, TransientError
 from daemon.model import JSON, Change, Meeting, Removed, SourceNotes
-from tests.servers.radicale import Account, Radicale
-from tests.servers.radicale import radicale as radicale  # the fixture
+from tests.servers.radicale import Account, Radicale, make_certificates
+from tests.servers.radicale import radicale as radicale  # the fixtures
+from tests.servers.radicale import radicale_tls as radicale_tls
 
 ZONE = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -351,3 +354,40 @@ def test_odd_names_of_calendars_and_objects(radicale: Radicale, tmp_path: Path) 
     assert meetings(changes)["x@example.com"].start == at(3, 10)
     assert removed(changes) == {"u@example.com"}
     assert sync(calendar, cursor)[0] == []
+
+
+def test_tls_is_verified_against_ca_file(radicale_tls: Radicale, tmp_path: Path) -> None:
+    assert radicale_tls.base.startswith("https://") and radicale_tls.ca_file is not None
+    user = radicale_tls.new_user()
+    user.make_calendar("work", "Work")
+    user.put("work", "a.ics", ics("a@example.com", at(2, 10)))
+    trusted = source(user, tmp_path, ca_file=radicale_tls.ca_file)
+    changes, cursor = sync(trusted, None)
+    assert set(meetings(changes)) == {"a@example.com"}
+    assert sync(trusted, cursor)[0] == []
+    # the system's CAs do not know the test CA, nor does another CA
+    other_ca, _, _ = make_certificates(tmp_path / "other")
+    for ca_file in (None, other_ca):
+        with pytest.raises(ConnectorError) as caught:
+            sync(source(user, tmp_path, ca_file=ca_file), None)
+        assert "could not be verified" in str(caught.value)
+        assert "`ca_file`" in str(caught.value)
+        assert not isinstance(caught.value, AuthError)
+
+
+def test_a_server_that_is_down_or_silent_is_a_transient_error(tmp_path: Path) -> None:
+    env = ConnectorEnv(timezone=ZONE, clock=Clock(NOW), data_dir=tmp_path)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts connections (the kernel does), never answers
+        port = silent.getsockname()[1]
+        calendar = CalDavCalendar(url=f"http://127.0.0.1:{port}/dav/", username="sam",
+                                  password="x", env=env, timeout_seconds=1)
+        started = time.monotonic()
+        with pytest.raises(TransientError, match="cannot be reached"):
+            sync(calendar, None)
+        assert time.monotonic() - started < 10
+    closed = CalDavCalendar(url=f"http://127.0.0.1:{port}/dav/", username="sam",
+                            password="x", env=env, timeout_seconds=1)
+    with pytest.raises(TransientError, match="cannot be reached"):
+        sync(closed, None)
