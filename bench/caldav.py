@@ -127,6 +127,13 @@ def table(scenarios: Sequence[JSON]) -> str:
     return "\n".join(lines)
 
 
+def section(scenarios: Sequence[JSON]) -> str:
+    """The report's CalDAV section ("" when nothing was measured)."""
+    rows = table(scenarios)
+    return (f"\n### CalDAV calendar against Radicale (the connector in process)\n\n{rows}"
+            if rows else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.caldav")
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES))
