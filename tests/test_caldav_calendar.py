@@ -274,6 +274,12 @@ def test_plain_http_to_another_machine_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError, match="https"):
         CalDavCalendar(url="ftp://caldav.example.com/dav/", username="sam", password="x",
                        env=env)
+    with pytest.raises(ConnectorError, match="`password_command`"):
+        CalDavCalendar(url="https://sam:secret@caldav.example.com/dav/", username="sam",
+                       password="x", env=env)
+    with pytest.raises(ConnectorError, match="unencrypted"):
+        CalDavCalendar(url="https://caldav.example.com/dav/", username="sam", password="x",
+                       env=env, calendars=("http://caldav.example.com/dav/work/",))
     CalDavCalendar(url="https://caldav.example.com/dav/", username="sam", password="x",
                    env=env)
     CalDavCalendar(url="http://[::1]:8080/dav/", username="sam", password="x", env=env)

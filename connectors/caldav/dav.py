@@ -84,6 +84,10 @@ def check_url(url: str) -> None:
     """Refuse a URL a password must not travel to: not http(s), or http to a host that is not
     a loopback address. Raises ``ConnectorError`` saying so."""
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConnectorError("the CalDAV address carries a user name or password: give the "
+                             "user name in `username` and the password through "
+                             "`password_command`, and only the address in `caldav_url`")
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and _loopback(parts.hostname):
@@ -163,6 +167,7 @@ class Dav:
                 home = next((_href(p.get(_HOME)) for p in answer.values()
                              if _href(p.get(_HOME))), None)
             home_url = urljoin(self.url, home) if home is not None else self.url
+            check_url(home_url)  # the server may name another host, never plain http
             listing = self._propfind(home_url, _CALENDAR_PROPS, 1)
         return sorted((_found(urljoin(home_url, href), props) for href, props in listing.items()
                        if _CALENDAR in _list(props.get(_RESOURCETYPE))),
