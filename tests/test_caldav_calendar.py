@@ -5,7 +5,9 @@ display name or URL."""
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -397,3 +399,64 @@ def test_a_server_that_is_down_or_silent_is_a_transient_error(tmp_path: Path) ->
                             password="x", env=env, timeout_seconds=1)
     with pytest.raises(TransientError, match="cannot be reached"):
         sync(closed, None)
+
+
+def test_what_an_object_could_not_give_is_said_then_cleared(
+        radicale: Radicale, tmp_path: Path) -> None:
+    user = radicale.new_user()
+    user.make_calendar("work", "Work")
+    good = ics("a@example.com", at(2, 10))
+    odd = good.replace(b"DTSTART:", b"DTSTART;TZID=Mars/Olympus_Mons:").replace(
+        b"Z\r\nDTEND", b"\r\nDTEND")
+    user.put("work", "a.ics", odd)
+    calendar = source(user, tmp_path)
+    changes, cursor = sync(calendar, None)
+    notes = [c for c in changes if isinstance(c, SourceNotes)]
+    assert len(notes) == 1 and notes[0].source == "a.ics"
+    assert "Mars/Olympus_Mons" in notes[0].notes[0]
+    assert "a@example.com" in meetings(changes)  # read in the user's zone, and said so
+    user.put("work", "a.ics", good.replace(b"SEQUENCE:0", b"SEQUENCE:1"))
+    changes, cursor = sync(calendar, cursor)
+    assert SourceNotes("a.ics", ()) in changes
+    assert meetings(changes)["a@example.com"].start == at(2, 10)
+    assert sync(calendar, cursor)[0] == []
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the status the server was given."""
+
+    def _answer(self) -> None:
+        status, retry_after = self.server.answer  # type: ignore[attr-defined]
+        self.send_response(status)
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_PROPFIND = do_REPORT = do_GET = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "retry_after", "expected"), [
+    (503, "120", 120.0), (429, "7", 7.0), (500, "", None), (502, "", None)])
+def test_a_failing_server_is_a_transient_error(tmp_path: Path, status: int, retry_after: str,
+                                               expected: float | None) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    server.answer = (status, retry_after)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = ConnectorEnv(timezone=ZONE, clock=Clock(NOW), data_dir=tmp_path)
+        calendar = CalDavCalendar(url=f"http://127.0.0.1:{server.server_port}/dav/",
+                                  username="sam", password="x", env=env, timeout_seconds=5)
+        started = time.monotonic()
+        with pytest.raises(TransientError) as caught:
+            sync(calendar, None)
+        assert caught.value.retry_after == expected
+        assert time.monotonic() - started < 5  # the library did not sleep on it
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
