@@ -5,6 +5,10 @@ display name or URL."""
 
 from __future__ import annotations
 
+import http.server
+import socket
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,10 +18,11 @@ import pytest
 from connectors.base import ConnectorEnv, collect
 from connectors.caldav.calendar import CalDavCalendar
 from connectors.caldav.cursor import SyncState
-from daemon.core.errors import AuthError, ConnectorError
+from daemon.core.errors import AuthError, ConnectorError, TransientError
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
-from tests.servers.radicale import Account, Radicale
-from tests.servers.radicale import radicale as radicale  # the fixture
+from tests.servers.radicale import Account, Radicale, make_certificates
+from tests.servers.radicale import radicale as radicale  # the fixtures
+from tests.servers.radicale import radicale_tls as radicale_tls
 
 ZONE = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
@@ -271,6 +276,12 @@ def test_plain_http_to_another_machine_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError, match="https"):
         CalDavCalendar(url="ftp://caldav.example.com/dav/", username="sam", password="x",
                        env=env)
+    with pytest.raises(ConnectorError, match="`password_command`"):
+        CalDavCalendar(url="https://sam:secret@caldav.example.com/dav/", username="sam",
+                       password="x", env=env)
+    with pytest.raises(ConnectorError, match="unencrypted"):
+        CalDavCalendar(url="https://caldav.example.com/dav/", username="sam", password="x",
+                       env=env, calendars=("http://caldav.example.com/dav/work/",))
     CalDavCalendar(url="https://caldav.example.com/dav/", username="sam", password="x",
                    env=env)
     CalDavCalendar(url="http://[::1]:8080/dav/", username="sam", password="x", env=env)
@@ -291,10 +302,10 @@ def test_series_read_again_when_the_window_moves(radicale: Radicale, tmp_path: P
     new = meetings(changes)
     assert len(new) == 1 and next(iter(new.values())).start == at(4, 8)
     assert not removed(changes)  # the one that fell out of the window is not removed
-    # a day on, the calendar list is fetched again (two PROPFINDs), then the
-    # sync-collection, and a multiget of the series only
+    # a day on, the calendar list is fetched again (two PROPFINDs), which shows the
+    # calendar's sync token unchanged; then a multiget of the series only
     assert [method for method, _ in radicale.requests(mark)] == ["PROPFIND"] * 2 + [
-        "REPORT"] * 2
+        "REPORT"]
     assert sync(calendar, cursor)[0] == []
 
 
@@ -308,8 +319,17 @@ def test_the_calendar_list_is_fetched_again_after_discover_minutes(
     clock.now = NOW + timedelta(minutes=30)
     assert sync(calendar, cursor)[0] == []
     clock.now = NOW + timedelta(minutes=61)
-    changes, _ = sync(calendar, cursor)
+    mark = radicale.log_size()
+    changes, cursor = sync(calendar, cursor)
     assert set(meetings(changes)) == {"d@example.com"}
+    # the calendar list (whose sync tokens show Work and Personal unchanged), then the new
+    # calendar's first sync-collection and multiget
+    assert radicale.requests(mark) == [("PROPFIND", f"/{account.username}/")] * 2 + [
+        ("REPORT", f"/{account.username}/later/")] * 2
+    account.delete("work", "a.ics")
+    clock.now = NOW + timedelta(minutes=200)
+    changes, _ = sync(calendar, cursor)
+    assert removed(changes) == {"a@example.com"} and not meetings(changes)
 
 
 def test_an_object_over_the_size_limit_is_named_and_keeps_its_meetings(
@@ -342,3 +362,101 @@ def test_odd_names_of_calendars_and_objects(radicale: Radicale, tmp_path: Path) 
     assert meetings(changes)["x@example.com"].start == at(3, 10)
     assert removed(changes) == {"u@example.com"}
     assert sync(calendar, cursor)[0] == []
+
+
+def test_tls_is_verified_against_ca_file(radicale_tls: Radicale, tmp_path: Path) -> None:
+    assert radicale_tls.base.startswith("https://") and radicale_tls.ca_file is not None
+    user = radicale_tls.new_user()
+    user.make_calendar("work", "Work")
+    user.put("work", "a.ics", ics("a@example.com", at(2, 10)))
+    trusted = source(user, tmp_path, ca_file=radicale_tls.ca_file)
+    changes, cursor = sync(trusted, None)
+    assert set(meetings(changes)) == {"a@example.com"}
+    assert sync(trusted, cursor)[0] == []
+    # the system's CAs do not know the test CA, nor does another CA
+    other_ca, _, _ = make_certificates(tmp_path / "other")
+    for ca_file in (None, other_ca):
+        with pytest.raises(ConnectorError) as caught:
+            sync(source(user, tmp_path, ca_file=ca_file), None)
+        assert "could not be verified" in str(caught.value)
+        assert "`ca_file`" in str(caught.value)
+        assert not isinstance(caught.value, AuthError)
+
+
+def test_a_server_that_is_down_or_silent_is_a_transient_error(tmp_path: Path) -> None:
+    env = ConnectorEnv(timezone=ZONE, clock=Clock(NOW), data_dir=tmp_path)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts connections (the kernel does), never answers
+        port = silent.getsockname()[1]
+        calendar = CalDavCalendar(url=f"http://127.0.0.1:{port}/dav/", username="sam",
+                                  password="x", env=env, timeout_seconds=1)
+        started = time.monotonic()
+        with pytest.raises(TransientError, match="cannot be reached"):
+            sync(calendar, None)
+        assert time.monotonic() - started < 10
+    closed = CalDavCalendar(url=f"http://127.0.0.1:{port}/dav/", username="sam",
+                            password="x", env=env, timeout_seconds=1)
+    with pytest.raises(TransientError, match="cannot be reached"):
+        sync(closed, None)
+
+
+def test_what_an_object_could_not_give_is_said_then_cleared(
+        radicale: Radicale, tmp_path: Path) -> None:
+    user = radicale.new_user()
+    user.make_calendar("work", "Work")
+    good = ics("a@example.com", at(2, 10))
+    odd = good.replace(b"DTSTART:", b"DTSTART;TZID=Mars/Olympus_Mons:").replace(
+        b"Z\r\nDTEND", b"\r\nDTEND")
+    user.put("work", "a.ics", odd)
+    calendar = source(user, tmp_path)
+    changes, cursor = sync(calendar, None)
+    notes = [c for c in changes if isinstance(c, SourceNotes)]
+    assert len(notes) == 1 and notes[0].source == "a.ics"
+    assert "Mars/Olympus_Mons" in notes[0].notes[0]
+    assert "a@example.com" in meetings(changes)  # read in the user's zone, and said so
+    user.put("work", "a.ics", good.replace(b"SEQUENCE:0", b"SEQUENCE:1"))
+    changes, cursor = sync(calendar, cursor)
+    assert SourceNotes("a.ics", ()) in changes
+    assert meetings(changes)["a@example.com"].start == at(2, 10)
+    assert sync(calendar, cursor)[0] == []
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the status the server was given."""
+
+    def _answer(self) -> None:
+        status, retry_after = self.server.answer  # type: ignore[attr-defined]
+        self.send_response(status)
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_PROPFIND = do_REPORT = do_GET = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "retry_after", "expected"), [
+    (503, "120", 120.0), (429, "7", 7.0), (500, "", None), (502, "", None)])
+def test_a_failing_server_is_a_transient_error(tmp_path: Path, status: int, retry_after: str,
+                                               expected: float | None) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    server.answer = (status, retry_after)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = ConnectorEnv(timezone=ZONE, clock=Clock(NOW), data_dir=tmp_path)
+        calendar = CalDavCalendar(url=f"http://127.0.0.1:{server.server_port}/dav/",
+                                  username="sam", password="x", env=env, timeout_seconds=5)
+        started = time.monotonic()
+        with pytest.raises(TransientError) as caught:
+            sync(calendar, None)
+        assert caught.value.retry_after == expected
+        assert time.monotonic() - started < 5  # the library did not sleep on it
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -55,7 +55,7 @@ import logging
 from collections.abc import Generator, Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urljoin
 
 from connectors.base import ConnectorEnv
@@ -74,6 +74,19 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_FILE_MB = 10
 DEFAULT_MAX_OBJECTS = 100_000
 DEFAULT_DISCOVER_MINUTES = 60
+
+
+class _Listing(NamedTuple):
+    """What a calendar's listing gave: the objects changed (href -> ETag) and removed,
+    whether it listed every object (``full``: objects not in it are gone), and how to ask
+    next time (by sync-collection and its token, or by the ctag)."""
+
+    changed: dict[str, str]
+    deleted: set[str]
+    full: bool
+    sync: bool
+    token: str | None
+    ctag: str | None
 
 
 class CalDavCalendar:
@@ -161,16 +174,17 @@ class CalDavCalendar:
                 previous.discovered_at <= now < previous.discovered_at + self._discover_every:
             found = [Found(c.url, c.name, (), c.token if c.sync else None, None)
                      for c in previous.calendars]
-            discovered_at = previous.discovered_at
+            discovered_at, listed = previous.discovered_at, False
         else:
             found = self._select(self._dav.discover())
-            discovered_at = now
+            discovered_at, listed = now, True
         gone: set[str] = set()
         kept: list[CalendarState] = []
         for calendar in found:
             before = old.get(calendar.url)
             state = yield from self._sync_one(calendar, before, window, gone,
-                                              reread=not same, window_moved=window_moved)
+                                              reread=not same, window_moved=window_moved,
+                                              listed=listed)
             kept.append(state)
         for url in sorted(old.keys() - {calendar.url for calendar in found}):
             log.info("%sthe calendar %s is no longer read; its meetings are removed",
@@ -190,40 +204,15 @@ class CalDavCalendar:
     # --- one calendar ----------------------------------------------------------------------
 
     def _sync_one(self, calendar: Found, before: CalendarState | None, window: Window,
-                  gone: set[str], *, reread: bool, window_moved: bool
+                  gone: set[str], *, reread: bool, window_moved: bool, listed: bool
                   ) -> Generator[Change, None, CalendarState]:
-        """Bring one calendar up to date; removed meetings' uids go to ``gone``."""
+        """Bring one calendar up to date; removed meetings' uids go to ``gone``. ``listed``:
+        ``calendar`` was just discovered, so its sync token and ctag are the server's now (a
+        calendar whose token or ctag is the cursor's is then not asked again)."""
         old = before.objects if before is not None else {}
-        sync = self._sync_collection and (
-            calendar.token is not None or (before is not None and before.sync))
-        token = before.token if before is not None and before.sync and not reread else None
-        ctag: str | None = None
-        changed: dict[str, str]
-        deleted: set[str]
-        full: bool
-        if sync:
-            full = token is None
-            try:
-                changed, deleted, token = self._dav.sync(calendar.url, token, self._max_objects)
-            except TokenExpired:
-                log.info("%sthe sync token of %s expired; listing it in full and comparing "
-                         "ETags", self._who, calendar.url)
-                changed, deleted, token = self._dav.sync(calendar.url, None, self._max_objects)
-                full = True
-            except SyncRefused as exc:
-                log.info("%s%s refused sync-collection (%s); comparing its ctag and ETags "
-                         "instead", self._who, calendar.url, exc)
-                sync = False
-        if not sync:
-            token = None
-            ctag = self._dav.stamp(calendar.url)
-            if (not reread and before is not None and before.ctag is not None
-                    and ctag == before.ctag):
-                changed, deleted, full = {}, set(), False
-            else:
-                changed, deleted, full = self._dav.etags(calendar.url, self._max_objects), \
-                    set(), True
-        if full:
+        listing = self._listing(calendar, before, reread=reread, listed=listed)
+        changed, deleted = listing.changed, listing.deleted
+        if listing.full:
             deleted = set(old) - set(changed)
         to_read = {href for href, etag in changed.items()
                    if reread or href not in old or old[href].etag != etag or not etag}
@@ -260,8 +249,38 @@ class CalDavCalendar:
             if href in old:
                 gone.update(old[href].uids)
                 objects.pop(href, None)
-        return CalendarState(calendar.url, calendar.name, sync, token if sync else None,
-                             ctag, objects)
+        return CalendarState(calendar.url, calendar.name, listing.sync, listing.token,
+                             listing.ctag, objects)
+
+    def _listing(self, calendar: Found, before: CalendarState | None, *, reread: bool,
+                 listed: bool) -> _Listing:
+        """What changed in the calendar since ``before``: by sync-collection when it offers
+        it, else by its ctag and ETags. ``listed``: ``calendar`` was just discovered, so its
+        sync token and ctag are the server's now, and a calendar whose token (or ctag) is the
+        cursor's is not asked again."""
+        sync = self._sync_collection and (
+            calendar.token is not None or (before is not None and before.sync))
+        token = before.token if before is not None and before.sync and not reread else None
+        ctag = before.ctag if before is not None and not before.sync and not reread else None
+        if sync:
+            if listed and token is not None and calendar.token == token:
+                return _Listing({}, set(), False, True, token, None)
+            try:
+                changed, deleted, new = self._dav.sync(calendar.url, token, self._max_objects)
+                return _Listing(changed, deleted, token is None, True, new, None)
+            except TokenExpired:
+                log.info("%sthe sync token of %s expired; listing it in full and comparing "
+                         "ETags", self._who, calendar.url)
+                changed, deleted, new = self._dav.sync(calendar.url, None, self._max_objects)
+                return _Listing(changed, deleted, True, True, new, None)
+            except SyncRefused as exc:
+                log.info("%s%s refused sync-collection (%s); comparing its ctag and ETags "
+                         "instead", self._who, calendar.url, exc)
+        now = (calendar.ctag or calendar.token) if listed else self._dav.stamp(calendar.url)
+        if ctag is not None and now == ctag:
+            return _Listing({}, set(), False, False, None, ctag)
+        return _Listing(self._dav.etags(calendar.url, self._max_objects), set(), True, False,
+                        None, now)
 
     def _read(self, href: str, etag: str, text: str, previous: ObjectEntry | None,
               window: Window) -> tuple[ObjectEntry, tuple[Meeting, ...], tuple[str, ...]]:

@@ -84,6 +84,10 @@ def check_url(url: str) -> None:
     """Refuse a URL a password must not travel to: not http(s), or http to a host that is not
     a loopback address. Raises ``ConnectorError`` saying so."""
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConnectorError("the CalDAV address carries a user name or password: give the "
+                             "user name in `username` and the password through "
+                             "`password_command`, and only the address in `caldav_url`")
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and _loopback(parts.hostname):
@@ -163,6 +167,7 @@ class Dav:
                 home = next((_href(p.get(_HOME)) for p in answer.values()
                              if _href(p.get(_HOME))), None)
             home_url = urljoin(self.url, home) if home is not None else self.url
+            check_url(home_url)  # the server may name another host, never plain http
             listing = self._propfind(home_url, _CALENDAR_PROPS, 1)
         return sorted((_found(urljoin(home_url, href), props) for href, props in listing.items()
                        if _CALENDAR in _list(props.get(_RESOURCETYPE))),
@@ -235,24 +240,33 @@ class Dav:
     def fetch(self, url: str, hrefs: Sequence[str]) -> Iterator[tuple[str, str, str]]:
         """The objects ``hrefs`` of the calendar, as (href path, ETag, iCalendar text), by
         calendar-multiget, :data:`MULTIGET_BATCH` a request. An object gone since it was
-        listed is not given."""
+        listed is not given.
+
+        The library's ``_multiget`` gives the answer's hrefs, texts and ETags as they are;
+        its public ``multiget`` also builds an object of each (half the time of a first
+        sync) and unquotes the hrefs once more. The public one is used when the private one
+        is not there (a later version of the library)."""
         calendar = Calendar(client=self.client, url=url)
         base = URL.objectify(url)
+        raw = getattr(calendar, "_multiget", None)
         for start in range(0, len(hrefs), MULTIGET_BATCH):
             batch = hrefs[start:start + MULTIGET_BATCH]
+            urls = [base.join(href) for href in batch]
             with self._talking(url):
-                objects: Any = calendar.multiget([base.join(href) for href in batch])
+                if callable(raw):
+                    answer: list[tuple[Any, Any, dict[str, Any]]] = list(raw(urls))
+                else:
+                    answer = [(obj.url, obj.data, obj.props or {})
+                              for obj in calendar.multiget(urls)]  # type: ignore[union-attr]
             asked = set(batch)
-            # the library unquotes the hrefs of its answer once more (a "%25" in a name
-            # comes back as "%"): map such a one back to the href asked for
+            # the public multiget unquotes the hrefs of its answer once more (a "%25" in a
+            # name comes back as "%"): map such a one back to the href asked for
             lossy = {href_path(unquote(href)): href for href in batch}
-            for obj in objects:
-                data = obj.data
-                path = href_path(obj.url)
+            for href, data, tags in answer:
+                path = href_path(href)
                 if path not in asked:
                     path = lossy.get(path, path)
-                yield (path, str((obj.props or {}).get(_GETETAG, "")),
-                       data if isinstance(data, str) else "")
+                yield path, str(tags.get(_GETETAG, "")), data if isinstance(data, str) else ""
 
     # --- plumbing --------------------------------------------------------------------------
 
