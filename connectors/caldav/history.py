@@ -11,8 +11,9 @@ with the same rules: a message the headers mark as automatic (:mod:`daemon.core.
 is no answer from its sender, and a thread is its Message-ID, subject and References.
 
 What a message's headers said is kept per folder and UIDVALIDITY for the life of the process
-(:func:`shared_cache`), so a later call fetches only messages it has not seen: an idle call is
-one SEARCH per folder and batch.
+(:func:`shared_cache`), so a later call fetches only messages it has not seen; and a folder
+whose UIDNEXT and message count have not moved since the last search (for the same contacts
+and day) is not searched again: an idle call is one SELECT per folder.
 
 Nothing here changes a message or sends anything.
 """
@@ -46,12 +47,24 @@ _ANSWER = _FETCH.replace("BODY.PEEK", "BODY").encode()
 
 _CacheKey = tuple[str, str, str, int]
 """(server, user, folder, UIDVALIDITY)."""
-_SHARED: dict[tuple[str, str], dict[_CacheKey, dict[int, MessageInfo | None]]] = {}
 
 
-def shared_cache(server: str, user: str) -> dict[_CacheKey, dict[int, MessageInfo | None]]:
-    """The headers this process has read from ``user``'s mailbox on ``server``."""
-    return _SHARED.setdefault((server, user), {})
+class HeaderCache:
+    """What was read from one mailbox: each message's headers by folder and UID, and each
+    folder's last search (the folder's shape then, and the UIDs found)."""
+
+    def __init__(self) -> None:
+        self.headers: dict[_CacheKey, dict[int, MessageInfo | None]] = {}
+        self.searched: dict[_CacheKey, tuple[tuple[Any, ...], frozenset[int]]] = {}
+
+
+_SHARED: dict[tuple[str, str], HeaderCache] = {}
+
+
+def shared_cache(server: str, user: str) -> HeaderCache:
+    """What this process has read from ``user``'s mailbox on ``server`` (the account is
+    opened again every cycle; this outlives it)."""
+    return _SHARED.setdefault((server, user), HeaderCache())
 
 
 class ImapHistory:
@@ -61,10 +74,10 @@ class ImapHistory:
     """
 
     def __init__(self, session: ImapSession, my_emails: Collection[str], *,
-                 cache: dict[_CacheKey, dict[int, MessageInfo | None]] | None = None) -> None:
+                 cache: HeaderCache | None = None) -> None:
         self._session = session
         self._mine = frozenset(address.strip().lower() for address in my_emails)
-        self._cache = cache if cache is not None else {}
+        self._cache = cache if cache is not None else HeaderCache()
         self._folders: list[str] | None = None
         self.fetched = 0
         """How many messages' headers were fetched so far."""
@@ -116,7 +129,16 @@ class ImapHistory:
             info = self._session.select(folder)
             key: _CacheKey = (self._session.settings.where, self._session.settings.username,
                               folder, int(info.get(b"UIDVALIDITY", 0)))
-            known = self._cache.setdefault(key, {})
+            known = self._cache.headers.setdefault(key, {})
+            # A folder whose UIDNEXT and message count are what they were holds the same
+            # messages (a new one raises UIDNEXT, an expunge lowers the count): the last
+            # answer for the same contacts and day stands, and no SEARCH is sent.
+            shape = (int(info.get(b"UIDNEXT", 0)), int(info.get(b"EXISTS", -1)),
+                     tuple(wanted), day)
+            last = self._cache.searched.get(key)
+            if last is not None and last[0] == shape and shape[0] > 0:
+                found.extend(m for uid in last[1] if (m := known.get(uid)) is not None)
+                continue
             uids: set[int] = set()
             for start in range(0, len(wanted), BATCH):
                 criteria = [*_any_of(wanted[start:start + BATCH]), "SINCE", day, "UNDRAFT"]
@@ -131,6 +153,7 @@ class ImapHistory:
                 for uid, item in answer.items():
                     known[int(uid)] = _parse(item)
                     self.fetched += 1
+            self._cache.searched[key] = (shape, frozenset(uids))
             found.extend(m for uid in uids if (m := known.get(uid)) is not None)
         return found
 
