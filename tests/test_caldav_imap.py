@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
 from connectors.caldav.drafts import ImapDrafts
 from connectors.caldav.history import ImapHistory
@@ -166,6 +167,19 @@ def test_a_wrong_password_says_what_to_do(server: Dovecot) -> None:
     assert "refused the user name" in text and "password_command" in text
     assert "app password" in text and "coffeechat doctor" in text
     assert "not-the-app-password" not in text
+
+
+def test_a_server_that_cannot_check_passwords_now_is_a_passing_trouble(
+        server: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 5530's ``[UNAVAILABLE]`` answer to LOGIN (the server's authentication backend is
+    down) is not a wrong password: the account is tried again at the usual pace."""
+    def unavailable(client: Any, username: str, password: str) -> None:
+        raise LoginError("b'[UNAVAILABLE] Temporary authentication failure.'")
+
+    monkeypatch.setattr(IMAPClient, "login", unavailable)
+    with pytest.raises(TransientError, match="could not check the password") as caught:
+        ImapDrafts(session(server, new_user())).find(KEY)
+    assert not isinstance(caught.value, AuthError)
 
 
 def test_a_failing_password_command_is_the_commands_failure(server: Dovecot) -> None:

@@ -170,6 +170,11 @@ class ImapSession:
             try:
                 client.login(s.username, password)
             except LoginError as exc:
+                if "[UNAVAILABLE]" in str(exc).upper():  # RFC 5530: the server's own trouble
+                    raise TransientError(
+                        f"{self._who()}the IMAP server {s.where} could not check the "
+                        f"password just now ({_reason(exc)}); it is tried again at the next "
+                        "cycle") from None
                 raise AuthError(
                     f"{self._who()}the IMAP server {s.where} refused the user name "
                     f"{s.username!r} or its password ({_reason(exc)}): check `{s.keys[0]}`, "
