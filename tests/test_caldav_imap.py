@@ -25,7 +25,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from connectors.caldav.drafts import ImapDrafts
-from connectors.caldav.history import ImapHistory
+from connectors.caldav.history import HeaderCache, ImapHistory
 from connectors.caldav.imap import ImapSession, ImapSettings
 from daemon.core.errors import AuthError, ConnectorError, TransientError
 from tests.contract.drafts_contract import make_message
@@ -321,18 +321,26 @@ def test_requests_per_operation(server: Dovecot, monkeypatch: pytest.MonkeyPatch
     find = counter.take()
     box.delete(ref)
     delete = counter.take()
-    history = ImapHistory(s, ["sam@example.com"])
+    cache = HeaderCache()
+    history = ImapHistory(s, ["sam@example.com"], cache=cache)
     since = datetime.now(UTC) - timedelta(days=30)
     history.history(["dana@example.org", "lee@example.net"], since)
     first = counter.take()
     history.history(["dana@example.org", "lee@example.net"], since)
     idle = counter.take()
+    # the next cycle opens the account again: a new session, the process's cache
+    ImapHistory(session(server, user), ["sam@example.com"], cache=cache).history(
+        ["dana@example.org", "lee@example.net"], since)
+    next_cycle = counter.take()
     print(f"\nIMAP commands: open+create {len(opening)} {opening}; get {len(get)} {get}; "
           f"find {len(find)}; delete {len(delete)} {delete}; history first {len(first)} "
-          f"{first}; history idle {len(idle)} {idle}")
+          f"{first}; history idle {len(idle)} {idle}; next cycle's {len(next_cycle)} "
+          f"{next_cycle}")
     assert len(get) <= 5 and len(find) <= 5 and len(delete) <= 7
     assert first.count("UID SEARCH") == 2
     assert idle == ["SELECT", "SELECT"]  # nothing moved in either folder: no SEARCH
+    assert "LIST" not in next_cycle and "UID SEARCH" not in next_cycle
+    assert next_cycle.count("SELECT") == 2 and next_cycle.count("LOGIN") == 1
     assert SENT in history.folders()
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from connectors.caldav.imap import ImapSession
 from connectors.local.headers import BadHeaders, MessageInfo, parse_headers
 from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
+from daemon.core.errors import ConnectorError, TransientError
 from daemon.core.model import ContactMail, MailSeen
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class HeaderCache:
     def __init__(self) -> None:
         self.headers: dict[_CacheKey, dict[int, MessageInfo | None]] = {}
         self.searched: dict[_CacheKey, tuple[tuple[Any, ...], frozenset[int]]] = {}
+        self.folders: list[str] | None = None
+        """INBOX and the \\Sent folder, once listed."""
 
 
 _SHARED: dict[tuple[str, str], HeaderCache] = {}
@@ -110,7 +113,10 @@ class ImapHistory:
     # --- reading -----------------------------------------------------------------------------
 
     def folders(self) -> list[str]:
-        """INBOX and the SPECIAL-USE ``\\Sent`` folder (found once)."""
+        """INBOX and the SPECIAL-USE ``\\Sent`` folder (found once, and kept in the cache:
+        a later cycle's account does not list the folders again)."""
+        if self._folders is None and self._cache.folders is not None:
+            self._folders = self._cache.folders
         if self._folders is None:
             with self._session.call("list the folders") as client:
                 listed = client.list_folders()
@@ -120,13 +126,19 @@ class ImapHistory:
                 log.warning("account %r: the IMAP server marks no folder as \\Sent, so only "
                             "INBOX is read for replies", self._session.settings.account)
             self._folders = ["INBOX", *(name for name in sent if name.upper() != "INBOX")]
+            self._cache.folders = self._folders
         return self._folders
 
     def _messages(self, wanted: list[str], since: datetime) -> list[MessageInfo]:
         found: list[MessageInfo] = []
         day = (since.astimezone(UTC) - SLACK).date()
         for folder in self.folders():
-            info = self._session.select(folder)
+            try:
+                info = self._session.select(folder)
+            except ConnectorError as exc:
+                if not isinstance(exc, TransientError):  # renamed or removed since listed:
+                    self._cache.folders = None           # list the folders again next time
+                raise
             key: _CacheKey = (self._session.settings.where, self._session.settings.username,
                               folder, int(info.get(b"UIDVALIDITY", 0)))
             known = self._cache.headers.setdefault(key, {})
