@@ -460,3 +460,13 @@ def test_a_failing_server_is_a_transient_error(tmp_path: Path, status: int, retr
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_an_object_deleted_between_listing_and_fetch_is_not_given(
+        account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    work = next(c for c in calendar.calendars() if c.name == "Work")
+    base = f"/{account.username}/work/"
+    fetched = list(calendar._dav.fetch(work.url, [f"{base}a.ics", f"{base}gone.ics"]))
+    assert [href for href, _, _ in fetched] == [f"{base}a.ics"]
+    assert "UID:a@example.com" in fetched[0][2]

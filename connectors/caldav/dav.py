@@ -263,10 +263,12 @@ class Dav:
             # name comes back as "%"): map such a one back to the href asked for
             lossy = {href_path(unquote(href)): href for href in batch}
             for href, data, tags in answer:
+                if not isinstance(data, str) or not data:
+                    continue  # a 404 in the answer: deleted since it was listed
                 path = href_path(href)
                 if path not in asked:
                     path = lossy.get(path, path)
-                yield path, str(tags.get(_GETETAG, "")), data if isinstance(data, str) else ""
+                yield path, str(tags.get(_GETETAG, "")), data
 
     # --- plumbing --------------------------------------------------------------------------
 
