@@ -490,7 +490,7 @@ def test_incremental_syncs_add_up_to_a_full_sync(radicale: Radicale, tmp_path: P
     held: dict[str, Meeting] = {}
     cursor: JSON | None = None
     objects: dict[tuple[str, str], int] = {}  # (calendar, name) -> sequence
-    expired = removals = 0
+    expired = removals = most = 0
     for round_ in range(30):
         for _ in range(rng.randint(1, 3)):
             where = rng.choice(["work", "home"])
@@ -533,5 +533,6 @@ def test_incremental_syncs_add_up_to_a_full_sync(radicale: Radicale, tmp_path: P
         full = meetings(sync(source(user, tmp_path, sync_collection=sync_collection),
                              None)[0])
         assert held == full, f"round {round_}"
-    assert len(held) > 10 and removals > 3  # the run did what it says
+        most = max(most, len(held))
+    assert most > 8 and removals > 3  # the run did what it says
     assert expired > 0 or not sync_collection
