@@ -536,3 +536,17 @@ def test_incremental_syncs_add_up_to_a_full_sync(radicale: Radicale, tmp_path: P
         most = max(most, len(held))
     assert most > 8 and removals > 3  # the run did what it says
     assert expired > 0 or not sync_collection
+
+
+def test_a_calendar_deleted_between_discoveries_has_its_meetings_removed(
+        account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    _, cursor = sync(calendar, None)
+    account.delete("personal")
+    changes, cursor = sync(calendar, cursor)  # the calendar list is not due again yet
+    assert removed(changes) == {"c@example.com"} and not meetings(changes)
+    assert [c.name for c in SyncState.from_json(cursor).calendars] == ["Work"]
+    assert sync(calendar, cursor)[0] == []
+    named = source(account, tmp_path, calendars=("Personal",))
+    with pytest.raises(ConnectorError, match="no calendar 'Personal'"):
+        sync(named, None)

@@ -108,7 +108,8 @@ class Account:
         status = self._call("PUT", url, ics, {"Content-Type": "text/calendar"}, timeout=900)
         assert status in (201, 204), f"PUT {url}: {status}"
 
-    def delete(self, calendar: str, name: str) -> None:
+    def delete(self, calendar: str, name: str = "") -> None:
+        """DELETE one object, or without ``name`` the whole calendar."""
         url = self.calendar_url(calendar) + quote(name)
         status = self._call("DELETE", url)
         assert status in (200, 204), f"DELETE {url}: {status}"
