@@ -6,6 +6,7 @@ display name or URL."""
 from __future__ import annotations
 
 import http.server
+import random
 import socket
 import threading
 import time
@@ -118,8 +119,10 @@ def test_first_sync_reads_every_event_calendar_then_idle_is_one_report_each(
 
     for _ in range(3):
         mark = radicale.log_size()
-        changes, cursor = sync(calendar, cursor)
+        changes, again = sync(calendar, cursor)
         assert changes == []
+        assert again == cursor  # so the core has nothing to write either
+        cursor = again
         assert radicale.requests(mark) == [("REPORT", f"/{account.username}/personal/"),
                                            ("REPORT", f"/{account.username}/work/")]
 
@@ -460,3 +463,90 @@ def test_a_failing_server_is_a_transient_error(tmp_path: Path, status: int, retr
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_an_object_deleted_between_listing_and_fetch_is_not_given(
+        account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    work = next(c for c in calendar.calendars() if c.name == "Work")
+    base = f"/{account.username}/work/"
+    fetched = list(calendar._dav.fetch(work.url, [f"{base}a.ics", f"{base}gone.ics"]))
+    assert [href for href, _, _ in fetched] == [f"{base}a.ics"]
+    assert "UID:a@example.com" in fetched[0][2]
+
+
+@pytest.mark.parametrize("sync_collection", [True, False])
+def test_incremental_syncs_add_up_to_a_full_sync(radicale: Radicale, tmp_path: Path,
+                                                 sync_collection: bool) -> None:
+    """A bounded random run (seeded: 30 rounds of 1-3 edits) of adds, moves, cancellations,
+    deletions, series with and without an override, and now and then an expired token: the
+    meetings the incremental syncs leave, applied in order, are always those a full sync
+    reads."""
+    rng = random.Random(17 + sync_collection)
+    user = radicale.new_user()
+    user.make_calendar("work", "Work")
+    user.make_calendar("home", "Home")
+    calendar = source(user, tmp_path, sync_collection=sync_collection)
+    held: dict[str, Meeting] = {}
+    cursor: JSON | None = None
+    objects: dict[tuple[str, str], int] = {}  # (calendar, name) -> sequence
+    expired = removals = most = 0
+    for round_ in range(30):
+        for _ in range(rng.randint(1, 3)):
+            where = rng.choice(["work", "home"])
+            existing = [name for cal, name in objects if cal == where]
+            if existing and rng.random() < 0.3:
+                name = rng.choice(existing)
+                user.delete(where, name)
+                del objects[(where, name)]
+                continue
+            name = rng.choice(existing) if existing and rng.random() < 0.5 else \
+                f"e{round_}-{rng.randrange(10**6)}.ics"
+            sequence = objects.get((where, name), -1) + 1
+            objects[(where, name)] = sequence
+            start = at(rng.randint(-3, 20), rng.randint(8, 18))
+            uid = f"{where}-{name}"
+            kind = rng.random()
+            if kind < 0.2:
+                body = ics(uid, start, status="CANCELLED", sequence=sequence)
+            elif kind < 0.4:
+                second = start + timedelta(days=7)
+                body = ics(uid, start, rrule="FREQ=WEEKLY;COUNT=4", sequence=sequence,
+                           overrides=((second, second + timedelta(hours=2)),)
+                           if rng.random() < 0.5 else ())
+            else:
+                body = ics(uid, start, sequence=sequence)
+            user.put(where, name, body)
+        if cursor is not None and sync_collection and rng.random() < 0.2:
+            state = SyncState.from_json(cursor)
+            for kept in state.calendars:
+                kept.token = "http://radicale.org/ns/sync/" + "0" * 64
+            cursor = state.to_json()
+            expired += 1
+        changes, cursor = sync(calendar, cursor)
+        removals += len(removed(changes))
+        for change in changes:
+            if isinstance(change, Meeting):
+                held[change.uid] = change
+            elif isinstance(change, Removed):
+                held.pop(change.uid, None)
+        full = meetings(sync(source(user, tmp_path, sync_collection=sync_collection),
+                             None)[0])
+        assert held == full, f"round {round_}"
+        most = max(most, len(held))
+    assert most > 8 and removals > 3  # the run did what it says
+    assert expired > 0 or not sync_collection
+
+
+def test_a_calendar_deleted_between_discoveries_has_its_meetings_removed(
+        account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    _, cursor = sync(calendar, None)
+    account.delete("personal")
+    changes, cursor = sync(calendar, cursor)  # the calendar list is not due again yet
+    assert removed(changes) == {"c@example.com"} and not meetings(changes)
+    assert [c.name for c in SyncState.from_json(cursor).calendars] == ["Work"]
+    assert sync(calendar, cursor)[0] == []
+    named = source(account, tmp_path, calendars=("Personal",))
+    with pytest.raises(ConnectorError, match="no calendar 'Personal'"):
+        sync(named, None)

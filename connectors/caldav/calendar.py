@@ -60,7 +60,15 @@ from urllib.parse import unquote, urljoin
 
 from connectors.base import ConnectorEnv
 from connectors.caldav.cursor import CalendarState, ObjectEntry, SyncState
-from connectors.caldav.dav import Dav, Found, SyncRefused, TokenExpired, check_url, href_path
+from connectors.caldav.dav import (
+    CalendarGone,
+    Dav,
+    Found,
+    SyncRefused,
+    TokenExpired,
+    check_url,
+    href_path,
+)
 from connectors.local.calendar import DEFAULT_HISTORY_DAYS, DEFAULT_HORIZON_DAYS, MB
 from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.mapping import occurrence_start
@@ -182,11 +190,16 @@ class CalDavCalendar:
         kept: list[CalendarState] = []
         for calendar in found:
             before = old.get(calendar.url)
-            state = yield from self._sync_one(calendar, before, window, gone,
-                                              reread=not same, window_moved=window_moved,
-                                              listed=listed)
+            try:
+                state = yield from self._sync_one(calendar, before, window, gone,
+                                                  reread=not same, window_moved=window_moved,
+                                                  listed=listed)
+            except CalendarGone:
+                if listed or calendar.url in {c.url for c in self.calendars()}:
+                    raise
+                continue  # deleted since it was discovered: its meetings are removed below
             kept.append(state)
-        for url in sorted(old.keys() - {calendar.url for calendar in found}):
+        for url in sorted(old.keys() - {state.url for state in kept}):
             log.info("%sthe calendar %s is no longer read; its meetings are removed",
                      self._who, url)
             for href, entry in old[url].objects.items():

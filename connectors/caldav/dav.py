@@ -60,6 +60,10 @@ class TokenExpired(Exception):
     """The server no longer accepts the sync token (DAV:valid-sync-token)."""
 
 
+class CalendarGone(ConnectorError):
+    """The server has nothing at a calendar's (or the account's) URL: 404."""
+
+
 class SyncRefused(Exception):
     """The server does not do sync-collection on this calendar after all."""
 
@@ -197,6 +201,10 @@ class Dav:
                 found: Any = calendar.get_objects_by_sync_token(
                     token, load_objects=False, disable_fallback=True)
             except error.DAVError as exc:
+                if isinstance(exc, error.NotFoundError) or exc.status == 404:
+                    raise CalendarGone(f"{self._who}the CalDAV server has nothing at {url} "
+                                       "(404): fix `caldav_url` (or `calendars`) in the "
+                                       "config") from exc
                 if "{DAV:}valid-sync-token" in exc.preconditions or (
                         token is not None and exc.status == 412):
                     raise TokenExpired(str(exc)) from exc
@@ -263,10 +271,12 @@ class Dav:
             # name comes back as "%"): map such a one back to the href asked for
             lossy = {href_path(unquote(href)): href for href in batch}
             for href, data, tags in answer:
+                if not isinstance(data, str) or not data:
+                    continue  # a 404 in the answer: deleted since it was listed
                 path = href_path(href)
                 if path not in asked:
                     path = lossy.get(path, path)
-                yield path, str(tags.get(_GETETAG, "")), data if isinstance(data, str) else ""
+                yield path, str(tags.get(_GETETAG, "")), data
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -274,7 +284,7 @@ class Dav:
         response = self.client.propfind(url, props=props, depth=depth)
         status = response.status
         if status == 404:
-            raise ConnectorError(f"{self._who}the CalDAV server has nothing at {url} (404): fix "
+            raise CalendarGone(f"{self._who}the CalDAV server has nothing at {url} (404): fix "
                                  "`caldav_url` (or `calendars`) in the config")
         if status >= 500:
             raise TransientError(f"{self._who}the CalDAV server at {url} failed ({status})")
@@ -311,7 +321,7 @@ class Dav:
                 f"{self._who}the CalDAV server does not let this user read {url} "
                 f"({exc.status or 'forbidden'}): check `caldav_url` and `calendars`") from exc
         except error.NotFoundError as exc:
-            raise ConnectorError(f"{self._who}the CalDAV server has nothing at {url}: fix "
+            raise CalendarGone(f"{self._who}the CalDAV server has nothing at {url}: fix "
                                  "`caldav_url` (or `calendars`) in the config") from exc
         except error.DAVError as exc:
             if exc.status is not None and exc.status >= 500:

@@ -66,7 +66,7 @@ class Account:
         return f"{self.url}{quote(name)}/"
 
     def _call(self, method: str, url: str, body: bytes = b"",
-              headers: dict[str, str] | None = None) -> int:
+              headers: dict[str, str] | None = None, timeout: float = 30) -> int:
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         request = urllib.request.Request(url, data=body or None, method=method, headers={
             "Authorization": f"Basic {token}", **(headers or {})})
@@ -74,7 +74,7 @@ class Account:
         if self.server.ca_file is not None:
             context = ssl.create_default_context(cafile=str(self.server.ca_file))
         try:
-            with urllib.request.urlopen(request, timeout=30, context=context) as answer:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
                 status: int = answer.status
                 return status
         except urllib.error.HTTPError as exc:
@@ -101,7 +101,15 @@ class Account:
         status = self._call("PUT", url, ics, {"Content-Type": "text/calendar"})
         assert status in (201, 204), f"PUT {url}: {status}"
 
-    def delete(self, calendar: str, name: str) -> None:
+    def put_calendar(self, calendar: str, ics: bytes) -> None:
+        """PUT a whole VCALENDAR onto the calendar's URL: Radicale replaces the calendar's
+        objects with one per UID in it (the fast way to fill a large calendar)."""
+        url = self.calendar_url(calendar)
+        status = self._call("PUT", url, ics, {"Content-Type": "text/calendar"}, timeout=900)
+        assert status in (201, 204), f"PUT {url}: {status}"
+
+    def delete(self, calendar: str, name: str = "") -> None:
+        """DELETE one object, or without ``name`` the whole calendar."""
         url = self.calendar_url(calendar) + quote(name)
         status = self._call("DELETE", url)
         assert status in (200, 204), f"DELETE {url}: {status}"
