@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import rest
+from bench import caldav, imap, rest
 from bench.events import build_calendar, busy_edits
 from bench.history import (
     SERIES_SIZES,
@@ -60,7 +60,7 @@ DEFAULT_PAGES_UP_TO = 10_000
 """The naive poller also runs with default pages up to this size (Graph's default page holds
 10 events: 5,000 requests a cycle at 50,000 would take most of the benchmark's budget)."""
 COFFEECHAT = Path(sys.executable).with_name("coffeechat")
-GROUPS = ("help", "planner", "history", "connectors", "rest")
+GROUPS = ("help", "planner", "history", "connectors", "rest", "caldav", "imap")
 """What a run can measure (``--only`` picks some): ``coffeechat --help``, the planner alone,
 real series (:mod:`bench.history`), the cycles against each connector, and the cost at rest
 (:mod:`bench.rest`)."""
@@ -110,7 +110,8 @@ class Settings:
                 f"{self.stored_runs} `plan` and `status`, {self.help_runs} `--help`")
 
 
-QUICK = Settings(sizes={"google": (300, 1_000), "outlook": (300, 1_000), "local": (300, 1_000)},
+QUICK = Settings(sizes={"google": (300, 1_000), "outlook": (300, 1_000), "local": (300, 1_000),
+                        "caldav": caldav.QUICK_SIZES, "imap": imap.QUICK_SIZES},
                  first_runs=1, first_runs_large=1, idle_runs=3, busy_runs=1,
                  planner_contacts=(100, 1_000), planner_runs=3, help_runs=3,
                  series_sizes=(70, 700),
@@ -355,6 +356,12 @@ def run(settings: Settings) -> JSON:
                 bench.world(kind, n)
         if "rest" in settings.groups:
             bench.scenarios.extend(rest.measure(scratch))
+        if "caldav" in settings.groups:
+            bench.scenarios += caldav.measure(settings.sizes.get("caldav", caldav.SIZES),
+                                              settings.first_runs, settings.idle_runs, log)
+        if "imap" in settings.groups:
+            bench.scenarios += imap.measure(settings.sizes.get("imap", imap.SIZES),
+                                            settings.idle_runs, log)
     finally:
         spawner.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -438,6 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(settings)
     print(markdown(result))
     print(rest.markdown(result["scenarios"]))
+    print(caldav.section(result["scenarios"]))
+    print(imap.section(result["scenarios"]))
     log(f"results written to {settings.output} in {result['settings']['elapsed_s']} s")
     return 0
 

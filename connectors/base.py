@@ -182,6 +182,7 @@ REGISTRY: dict[str, str] = {
     "local": "connectors.local:open_account",
     "google": "connectors.google:open_account",
     "outlook": "connectors.outlook:open_account",
+    "caldav": "connectors.caldav:open_account",
 }
 """Account kind -> ``module:function`` that opens an account of that kind (imported lazily, so
 that no provider SDK is imported unless an account of its kind is used)."""
@@ -190,6 +191,7 @@ OPTIONS: dict[str, str] = {
     "local": "connectors.local.options:LocalOptions",
     "google": "connectors.google.options:GoogleOptions",
     "outlook": "connectors.outlook.options:OutlookOptions",
+    "caldav": "connectors.caldav.options:CalDavOptions",
 }
 """Account kind -> ``module:class`` of its options model (a :class:`connectors.options.
 AccountOptions`), which ``daemon.settings.schema`` validates the kind's ``[[accounts]]``

@@ -28,9 +28,11 @@ MAX_OUTPUT_BYTES = 1_000_000
 """The most a token command may print (on stdout and stderr each); a token is a few KB."""
 
 
-def run_token_command(command: str, account: str, timeout: float = TIMEOUT_SECONDS) -> str:
+def run_token_command(command: str, account: str, timeout: float = TIMEOUT_SECONDS,
+                      option: str = "token_command") -> str:
     """Run ``command`` (split like a shell would, but not run by one) and return the first
-    line it prints, stripped.
+    line it prints, stripped. ``option`` is the config key that holds the command, as the
+    messages name it (``password_command`` for a password).
 
     Raises ``ConnectorError`` when it cannot be split or started, fails, prints nothing, runs
     longer than ``timeout`` seconds or prints too much (the last two stop its whole process
@@ -39,18 +41,18 @@ def run_token_command(command: str, account: str, timeout: float = TIMEOUT_SECON
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise ConnectorError(f"account {account!r}: token_command cannot be split into words "
+        raise ConnectorError(f"account {account!r}: {option} cannot be split into words "
                              f"({exc}); fix its quoting in the config") from None
     if not argv:
-        raise ConnectorError(f"account {account!r}: token_command is empty")
+        raise ConnectorError(f"account {account!r}: {option} is empty")
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, start_new_session=True)
     except (FileNotFoundError, PermissionError) as exc:
-        raise ConnectorError(f"account {account!r}: token_command {argv[0]!r} cannot be run "
+        raise ConnectorError(f"account {account!r}: {option} {argv[0]!r} cannot be run "
                              f"({exc.strerror}); check the path in the config") from None
     try:
-        out, err = _bounded_output(process, timeout, account)
+        out, err = _bounded_output(process, timeout, account, option)
     except BaseException:
         _stop_group(process)
         raise
@@ -64,14 +66,14 @@ def run_token_command(command: str, account: str, timeout: float = TIMEOUT_SECON
     if code != 0 or not token:
         problem = err.decode("utf-8", "replace").strip()
         detail = problem.splitlines()[-1] if problem else "no output"
-        raise ConnectorError(f"account {account!r}: token_command failed: it exited with "
+        raise ConnectorError(f"account {account!r}: {option} failed: it exited with "
                              f"status {code} and gave no token ({detail[:200]}); fix the "
                              "command, it is tried again at the next cycles")
     return token
 
 
 def _bounded_output(process: subprocess.Popen[bytes], timeout: float,
-                    account: str) -> tuple[bytes, bytes]:
+                    account: str, option: str = "token_command") -> tuple[bytes, bytes]:
     """Everything ``process`` prints until it closes its output, within the bounds."""
     assert process.stdout is not None and process.stderr is not None
     deadline = time.monotonic() + timeout
@@ -84,7 +86,7 @@ def _bounded_output(process: subprocess.Popen[bytes], timeout: float,
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ConnectorError(
-                    f"account {account!r}: token_command failed: it did not finish within "
+                    f"account {account!r}: {option} failed: it did not finish within "
                     f"{timeout:g} s and was stopped, with the processes it started; check "
                     "that it runs on its own, without asking anything")
             for key, _ in selector.select(left):
@@ -95,7 +97,7 @@ def _bounded_output(process: subprocess.Popen[bytes], timeout: float,
                 got[key.fd] += chunk
                 if len(got[key.fd]) > MAX_OUTPUT_BYTES:
                     raise ConnectorError(
-                        f"account {account!r}: token_command failed: it printed more than "
+                        f"account {account!r}: {option} failed: it printed more than "
                         f"{MAX_OUTPUT_BYTES:,} bytes and was stopped; it should print only "
                         "the access token")
     return bytes(got[process.stdout.fileno()]), bytes(got[process.stderr.fileno()])

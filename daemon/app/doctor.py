@@ -40,6 +40,8 @@ THREADING = {
              "mail clients thread on these headers)",
     "google": "replies join the Gmail conversation (threadId)",
     "outlook": "replies are made with Outlook's createReply, in the same conversation",
+    "caldav": "replies carry In-Reply-To and References (IMAP has no conversation ids; mail "
+              "programs thread on these headers)",
 }
 """How each kind of account files a reply in a conversation, for the reply detection check."""
 
@@ -228,12 +230,21 @@ def _probe(handle: Account, cursor: JSON | None) -> list[CoffeechatError]:
 def _account_failed(name: str, kind: str, problems: list[CoffeechatError]) -> Check:
     """The failed check of an account, with every problem found and the fix for its kind."""
     if any(isinstance(exc, AuthError) for exc in problems):
-        fix = f"coffeechat auth {kind} --account {name}"
+        fix = _sign_in_fix(name, kind)
     elif kind == "local":
         fix = "make the folders named above, or fix the account's paths in the config"
     else:
         fix = "check the account's keys in the config and the network"
     return Check(f"account {name}", False, "; and ".join(str(exc) for exc in problems), fix)
+
+
+def _sign_in_fix(name: str, kind: str) -> str:
+    """What to do when the account's sign-in is refused: sign in again, or (a kind signed in
+    with a password, which coffeechat never stores) fix the user name or password."""
+    if kind == "caldav":
+        return ("fix `username`, or the app password `password_command` prints, as said "
+                "above; then run `coffeechat doctor` again")
+    return f"coffeechat auth {kind} --account {name}"
 
 
 def _not_read(name: str, found: Skipped) -> Check:
@@ -256,7 +267,7 @@ def _replies(name: str, kind: str, mail: MailHistory | None) -> Check:
     try:
         mail.history([PROBE_CONTACT], datetime.now(UTC) - timedelta(days=1))
     except AuthError as exc:
-        return Check(what, False, str(exc), f"coffeechat auth {kind} --account {name}")
+        return Check(what, False, str(exc), _sign_in_fix(name, kind))
     except CoffeechatError as exc:
         return Check(what, False, str(exc), "check the account's `mail` setting or the network")
     return Check(what, True, f"mail readable; {THREADING.get(kind, 'replies are threaded')}")

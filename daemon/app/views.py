@@ -228,7 +228,8 @@ def status_text(health: Health, rows: list[ContactRow],
     needing = [h.name for h in health.accounts if h.needs_auth]
     if needing:
         out.append(f"  needs you to sign in again: {', '.join(needing)} "
-                   "(coffeechat auth KIND --account NAME)")
+                   "(coffeechat auth KIND --account NAME; a caldav account: fix its "
+                   "username or the password its password_command prints)")
     out.append(f"\nContacts: {len(rows)}")
     for r in rows:
         nxt = ("nothing planned" if r.next_draft is None else

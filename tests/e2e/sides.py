@@ -2,7 +2,8 @@
 run coffeechat's cycles in-process against the real connectors.
 
 A *side* is one provider: the local connector (a vdir, and Maildir folders for Drafts, the
-inbox and sent mail), the fake Google API or the fake Microsoft Graph. Each side writes its
+inbox and sent mail), the fake Google API, the fake Microsoft Graph, or a caldav account on a
+real Radicale and a real TLS Dovecot. Each side writes its
 ``[[accounts]]`` block, puts events in its calendar, shows what its Drafts folder holds (by
 ``X-Coffeechat-Key``), and does what a user does in their mail program: edit a draft, send
 one, write to a contact; and what a contact does: write to the user. Every side can also tell
@@ -32,6 +33,9 @@ from tests.contract.events import EventSpec
 from tests.contract.test_local import ics_for
 from tests.fakes import google as google_fake
 from tests.fakes import graph as graph_fake
+from tests.servers.dovecot import DRAFTS, PASSWORD, SENT, Dovecot, dovecot
+from tests.servers.radicale import Account as CalDavUser
+from tests.servers.radicale import start_radicale
 from tests.vdir import save
 
 ME = ("sam@example.com", "Sam Rivera")
@@ -379,7 +383,117 @@ class OutlookSide:
         return [f"{r.method} {r.path}" for r in self.fake.send_requests()]
 
 
-SIDES = ("local", "google", "outlook")
+# --- caldav: a real Radicale calendar and a real TLS Dovecot mailbox ----------------------------
+
+
+class CalDavSide:
+    """A caldav account: a calendar on a real Radicale, Drafts, INBOX and Sent on a real TLS
+    Dovecot (Drafts and Sent under localised names, found by SPECIAL-USE)."""
+
+    name = "icloud"
+
+    def __init__(self, calendar: CalDavUser, imap: Dovecot) -> None:
+        self.calendar = calendar
+        self.imap = imap
+        self.user = calendar.username
+        self.password = PASSWORD
+        calendar.make_calendar("work", "Work")
+        self._ours: set[str] = set()
+        """Message-IDs the tests put in INBOX and Sent."""
+
+    def account_block(self, reply_detection: bool) -> str:
+        return (f'\n[[accounts]]\nname = "{self.name}"\nkind = "caldav"\n'
+                f'caldav_url = "{self.calendar.url}"\nimap_host = "127.0.0.1"\n'
+                f"imap_port = {self.imap.tls_port}\n"
+                f'username = "{self.user}"\n'
+                f"password_command = \"echo {self.password}\"\n"
+                f'ca_file = "{self.imap.ca_file}"\n'
+                f"reply_detection = {str(reply_detection).lower()}\n")
+
+    def put_event(self, event: Event) -> None:
+        ics = ics_for(EventSpec(
+            uid=event.uid, title=event.title, start=event.start, end=event.end,
+            description=event.description, location=event.location, organizer=ME,
+            attendees=((event.contact[1], event.contact[0], event.response),),
+            cancelled=event.cancelled))
+        self.calendar.put("work", f"{event.uid}.ics", ics)
+
+    def _drafts(self) -> dict[int, bytes]:
+        return {uid: data for uid, (flags, data) in self.imap.messages(self.user, DRAFTS).items()
+                if rb"\Deleted" not in flags}
+
+    def _uid(self, key: str) -> tuple[int, bytes]:
+        matches = [(uid, data) for uid, data in self._drafts().items()
+                   if str(parse(data)[KEY_HEADER]) == key]
+        assert len(matches) == 1, f"{len(matches)} drafts carry the key {key}"
+        return matches[0]
+
+    def drafts(self) -> dict[str, EmailMessage]:
+        return _by_key([(str(uid), parse(data)) for uid, data in self._drafts().items()])
+
+    def content(self, key: str) -> bytes:
+        return self._uid(key)[1]
+
+    def _replace(self, uid: int, folder: str, data: bytes | None, at: datetime | None) -> None:
+        """APPEND ``data`` to ``folder`` (unless None), then expunge Drafts' ``uid``."""
+        client = self.imap.connect(self.user)
+        try:
+            if data is not None:
+                flags = (rb"\Draft",) if folder == DRAFTS else (rb"\Seen",)
+                client.append(folder, data, flags=flags, msg_time=at)
+            client.select_folder(DRAFTS)
+            client.add_flags([uid], [rb"\Deleted"], silent=True)
+            client.uid_expunge([uid])
+        finally:
+            client.logout()
+
+    def edit(self, key: str) -> None:
+        """As a mail program saves an edit: APPEND the new version, EXPUNGE the old."""
+        uid, data = self._uid(key)
+        edited = data.replace(b"\r\n\r\n", b"\r\n\r\nP.S. Looking forward to it.\r\n", 1)
+        self._replace(uid, DRAFTS, edited, None)
+
+    def send(self, key: str, at: datetime) -> Sent:
+        uid, data = self._uid(key)
+        message = parse(data)
+        del message["Date"]
+        message["Date"] = format_datetime(at)
+        message_id = str(message["Message-ID"])
+        self._ours.add(message_id)
+        self._replace(uid, SENT, message.as_bytes(), at)
+        return Sent(message_id=message_id, conversation=message_id)
+
+    def _append(self, folder: str, data: bytes, at: datetime) -> None:
+        self._ours.add(str(parse(data)["Message-ID"]))
+        client = self.imap.connect(self.user)
+        try:
+            client.append(folder, data, flags=(rb"\Seen",), msg_time=at)
+        finally:
+            client.logout()
+
+    def user_writes(self, to: str, subject: str, message_id: str, at: datetime) -> None:
+        self._append(SENT, mime(ME, to, subject, message_id, at), at)
+
+    def contact_writes(self, sender: str, subject: str, message_id: str,
+                       at: datetime) -> None:
+        self._append("INBOX", mime((sender, ""), f"{ME[1]} <{ME[0]}>", subject, message_id,
+                                   at), at)
+
+    def conversation(self, key: str) -> str:
+        """IMAP has no conversations: mail programs thread on References, as for a Maildir."""
+        message = self.drafts()[key]
+        references = str(message["References"] or "").split()
+        return references[0] if references else str(message["Message-ID"])
+
+    def send_attempts(self) -> list[str]:
+        """IMAP cannot send: anything in INBOX or Sent the tests did not put there would have
+        come from coffeechat."""
+        return [str(parse(data)["Message-ID"]) for folder in ("INBOX", SENT)
+                for _flags, data in self.imap.messages(self.user, folder).values()
+                if str(parse(data)["Message-ID"]) not in self._ours]
+
+
+SIDES = ("local", "google", "outlook", "caldav")
 
 
 @contextmanager
@@ -394,5 +508,12 @@ def side_for(kind: str, root: Path) -> Iterator[Side]:
     elif kind == "outlook":
         with graph_fake.running(token=TOKEN, owner=(ME[1], ME[0])) as graph:
             yield OutlookSide(graph)
+    elif kind == "caldav":
+        calendar_server = start_radicale(root / "radicale")
+        try:
+            with dovecot() as imap:
+                yield CalDavSide(calendar_server.new_user(password=PASSWORD), imap)
+        finally:
+            calendar_server.stop()
     else:
         raise ValueError(f"no side {kind!r}; use one of {', '.join(SIDES)}")

@@ -1,0 +1,231 @@
+"""A real Dovecot IMAP server for the caldav account's tests, serving TLS only.
+
+Started like the Maildir tests' Dovecot (:mod:`tests.e2e.mailtools`: ``dovecot -F`` with a
+config of its own in a temp folder, on free ports of 127.0.0.1, ready when it logs that it is
+starting up, stopped by its pid), but:
+
+* TLS only: a certificate authority and a server certificate for 127.0.0.1 and localhost
+  made by the test (``cryptography``), implicit TLS on one port and STARTTLS (required
+  before login) on another; coffeechat trusts the CA through ``ca_file``;
+* a password passdb: any user name with :data:`PASSWORD` logs in (each test takes a mailbox
+  of its own), any other password is refused;
+* localised special folders: Drafts is :data:`DRAFTS` (``Entwürfe``, modified UTF-7 on the
+  wire) and Sent :data:`SENT` (``Envoyés``), marked SPECIAL-USE ``\\Drafts`` and ``\\Sent``
+  and created on login.
+
+A missing ``dovecot`` fails the test (never skips).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import pwd
+import shutil
+import ssl
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import imapclient
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.e2e.mailtools import _free_port, _wait_for_line, require
+
+PASSWORD = "app-password-1234"
+DRAFTS = "Entwürfe"
+SENT = "Envoyés"
+READY_LINE = "starting up for imap"
+
+CONFIG = """\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = /dev/stderr
+info_log_path = /dev/stderr
+listen = 127.0.0.1
+protocols = imap
+ssl = required
+ssl_cert = <{root}/server.pem
+ssl_key = <{root}/server.key
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+default_internal_user = {internal}
+default_login_user = {login}
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/home/%u
+}}
+mail_location = maildir:{root}/mail/%u
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox "{drafts}" {{
+    {drafts_mark}
+    auto = subscribe
+  }}
+  mailbox "{sent}" {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+{extra}
+"""
+
+
+@dataclass(frozen=True)
+class Dovecot:
+    """A running Dovecot: its ports (STARTTLS and implicit TLS), the CA file to trust, and
+    its log lines so far."""
+
+    port: int
+    tls_port: int
+    ca_file: Path
+    root: Path
+    host: str = "127.0.0.1"
+
+    def connect(self, user: str, *, password: str = PASSWORD) -> Any:
+        """A logged-in ``IMAPClient`` over implicit TLS (the test's own hands on the
+        mailbox: what a mail program or the user does)."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        client = imapclient.IMAPClient(self.host, port=self.tls_port, ssl=True,
+                                       ssl_context=context, timeout=30)
+        client.login(user, password)
+        return client
+
+    def messages(self, user: str, folder: str = DRAFTS) -> dict[int, tuple[tuple[bytes, ...],
+                                                                          bytes]]:
+        """Every message in ``folder`` by UID: its flags and bytes."""
+        client = self.connect(user)
+        try:
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            if not uids:
+                return {}
+            answer = client.fetch(uids, ["FLAGS", "BODY.PEEK[]"])
+            return {int(uid): (tuple(item[b"FLAGS"]), bytes(item[b"BODY[]"]))
+                    for uid, item in answer.items()}
+        finally:
+            client.logout()
+
+
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA (``ca.pem``) and a server certificate for 127.0.0.1 and localhost signed by it
+    (``server.pem``, key ``server.key``), valid from a day ago for a week."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coffeechat test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=7))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                       crl_sign=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False,
+                                       decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"),
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_file, cert_file, key_file = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    return ca_file, cert_file, key_file
+
+
+@contextmanager
+def dovecot(capabilities: str | None = None, *, drafts_marked: bool = True
+            ) -> Iterator[Dovecot]:
+    """Start a private TLS Dovecot; stop it by its pid when done and remove its folder.
+    ``capabilities`` replaces the IMAP capabilities it announces after login (Dovecot's
+    ``imap_capability``), to play a server without some extension; without
+    ``drafts_marked`` no folder is marked ``\\Drafts``."""
+    [binary] = require("dovecot")
+    root = Path(tempfile.mkdtemp(prefix="coffeechat-imap-"))
+    try:
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("dovecot")
+            internal, login = "dovecot", "dovenull"
+            root.chmod(0o755)  # the login and mail processes, not root, must reach it
+        else:
+            owner = pwd.getpwuid(os.geteuid())
+            internal = login = owner.pw_name
+        for sub in ("mail", "home"):
+            (root / sub).mkdir()
+            os.chown(root / sub, owner.pw_uid, owner.pw_gid)
+        ca_file, _cert, _key = make_certificates(root)
+        port, tls_port = _free_port(), _free_port()
+        while tls_port == port:
+            tls_port = _free_port()
+        conf = root / "dovecot.conf"
+        conf.write_text(CONFIG.format(root=root, internal=internal, login=login,
+                                      uid=owner.pw_uid, gid=owner.pw_gid, password=PASSWORD,
+                                      port=port, tls_port=tls_port, drafts=DRAFTS, sent=SENT,
+                                      drafts_mark="special_use = \\Drafts" if drafts_marked
+                                      else "",
+                                      extra="" if capabilities is None
+                                      else f"imap_capability = {capabilities}"),
+                        encoding="utf-8")
+        proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for_line(proc, READY_LINE)
+            yield Dovecot(port=port, tls_port=tls_port, ca_file=ca_file, root=root)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
