@@ -550,3 +550,18 @@ def test_a_calendar_deleted_between_discoveries_has_its_meetings_removed(
     named = source(account, tmp_path, calendars=("Personal",))
     with pytest.raises(ConnectorError, match="no calendar 'Personal'"):
         sync(named, None)
+
+
+def test_an_event_in_two_calendars_stays_while_one_copy_is_left(
+        account: Account, tmp_path: Path) -> None:
+    account.put("personal", "copy.ics", ics("a@example.com", at(2, 10), title="Copy"))
+    calendar = source(account, tmp_path)
+    first, cursor = sync(calendar, None)
+    assert meetings(first)["a@example.com"].title == "Coffee chat #infointerview"  # work's
+    account.delete("work", "a.ics")
+    changes, cursor = sync(calendar, cursor)
+    assert not removed(changes)
+    assert meetings(changes)["a@example.com"].title == "Copy"  # the copy that is left
+    account.delete("personal", "copy.ics")
+    changes, cursor = sync(calendar, cursor)
+    assert removed(changes) == {"a@example.com"}

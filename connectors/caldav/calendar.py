@@ -212,6 +212,7 @@ class CalDavCalendar:
             when = occurrence_start(uid)
             if when is None or window.holds(when, tz):
                 yield Removed(uid)
+        yield from self._held_elsewhere(kept, gone & still_here, window)
         return SyncState(header, window, discovered_at, kept).to_json()
 
     # --- one calendar ----------------------------------------------------------------------
@@ -294,6 +295,21 @@ class CalDavCalendar:
             return _Listing({}, set(), False, False, None, ctag)
         return _Listing(self._dav.etags(calendar.url, self._max_objects), set(), True, False,
                         None, now)
+
+    def _held_elsewhere(self, kept: list[CalendarState], uids: set[str], window: Window
+                        ) -> Generator[Change, None, None]:
+        """The meetings ``uids`` left one object but another still holds them (the same
+        event in two calendars, say): that object's copy is read again and given, so the
+        core keeps the copy that is left, not the one that went."""
+        if not uids:
+            return
+        for state in kept:
+            hrefs = sorted(href for href, entry in state.objects.items()
+                           if not entry.broken and uids & set(entry.uids))
+            for href, etag, text in self._dav.fetch(state.url, hrefs):
+                _, meetings, _ = self._read(href, etag, text, state.objects.get(href),
+                                            window)
+                yield from (meeting for meeting in meetings if meeting.uid in uids)
 
     def _read(self, href: str, etag: str, text: str, previous: ObjectEntry | None,
               window: Window) -> tuple[ObjectEntry, tuple[Meeting, ...], tuple[str, ...]]:
