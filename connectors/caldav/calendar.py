@@ -37,9 +37,10 @@ nothing deleted meanwhile is kept. The calendar list itself is fetched at the fi
 every ``discover_minutes``, and when the account's settings change.
 
 **Removals.** A deleted object (or one that no longer holds a meeting) gives ``Removed`` for
-each meeting it held, as the local calendar does, unless another object still holds it; so
-does every object of a calendar that is gone. Occurrences that fell out of the window are not
-removed.
+each meeting it held, as the local calendar does, unless another object still holds it (the
+same event in two calendars: that copy is then read again and given); so does every object
+of a calendar that is gone (no longer listed, or deleted since the last discovery).
+Occurrences that fell out of the window are not removed.
 
 **Bad input** never breaks a sync: an object over ``max_file_mb``, or that is not iCalendar,
 keeps its meetings and is named in a ``SourceNotes`` (its name in the collection).
