@@ -125,6 +125,10 @@ def test_first_sync_reads_every_event_calendar_then_idle_is_one_report_each(
         cursor = again
         assert radicale.requests(mark) == [("REPORT", f"/{account.username}/personal/"),
                                            ("REPORT", f"/{account.username}/work/")]
+    # the same from a new instance (the core opens the account each cycle)
+    mark = radicale.log_size()
+    assert sync(source(account, tmp_path), cursor) == ([], cursor)
+    assert len(radicale.requests(mark)) == 2
 
 
 def test_moved_cancelled_and_deleted_events(radicale: Radicale, account: Account,
