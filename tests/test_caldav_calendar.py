@@ -10,6 +10,8 @@ import random
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -569,3 +571,66 @@ def test_an_event_in_two_calendars_stays_while_one_copy_is_left(
     account.delete("personal", "copy.ics")
     changes, cursor = sync(calendar, cursor)
     assert removed(changes) == {"a@example.com"}
+
+
+class _NoSyncProxy(http.server.BaseHTTPRequestHandler):
+    """Passes every request on to Radicale, but answers a sync-collection REPORT 501, as a
+    server without RFC 6578 does (the calendar's sync token still shows, as some do)."""
+
+    def _pass(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.command == "REPORT" and b"sync-collection" in body:
+            self.send_response(501)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        target = self.server.target + self.path  # type: ignore[attr-defined]
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "content-length", "accept-encoding")}
+        request = urllib.request.Request(target, data=body or None, method=self.command,
+                                         headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status, data, kept = answer.status, answer.read(), answer.headers
+        except urllib.error.HTTPError as exc:
+            status, data, kept = exc.code, exc.read(), exc.headers
+        self.send_response(status)
+        for key, value in kept.items():
+            if key.lower() in ("content-type", "www-authenticate", "etag"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_PROPFIND = do_REPORT = do_GET = _pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_refusing_sync_collection_is_read_by_ctag(
+        radicale: Radicale, account: Account, tmp_path: Path) -> None:
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoSyncProxy)
+    proxy.target = radicale.base  # type: ignore[attr-defined]
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = ConnectorEnv(timezone=ZONE, clock=Clock(NOW), data_dir=tmp_path)
+        calendar = CalDavCalendar(
+            url=f"http://127.0.0.1:{proxy.server_port}/{account.username}/",
+            username=account.username, password=account.password, env=env,
+            timeout_seconds=20)
+        first, cursor = sync(calendar, None)
+        assert set(meetings(first)) == {"a@example.com", "b@example.com", "c@example.com"}
+        assert not any(kept.sync for kept in SyncState.from_json(cursor).calendars)
+        mark = radicale.log_size()
+        assert sync(calendar, cursor)[0] == []
+        assert radicale.requests(mark) == [("PROPFIND", f"/{account.username}/personal/"),
+                                           ("PROPFIND", f"/{account.username}/work/")]
+        account.delete("work", "a.ics")
+        changes, cursor = sync(calendar, cursor)
+        assert removed(changes) == {"a@example.com"} and not meetings(changes)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join(timeout=5)
