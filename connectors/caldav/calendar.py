@@ -36,6 +36,14 @@ and the meetings of objects no longer there are removed, so nothing is drafted t
 nothing deleted meanwhile is kept. The calendar list itself is fetched at the first sync,
 every ``discover_minutes``, and when the account's settings change.
 
+**Requests** (counted in Radicale's log by the tests): a first sync is the discovery (two
+PROPFINDs on Radicale: the URL, then the calendar home) and per calendar one sync-collection
+REPORT and one calendar-multiget per 50 objects; an idle cycle is one REPORT per calendar (one
+PROPFIND per calendar by ctag); a cycle that also discovers (every ``discover_minutes``) is the
+two PROPFINDs and nothing more for a calendar whose sync token they show unchanged; a change
+adds one multiget to its calendar's REPORT; an expired token costs the refused REPORT, a full
+listing REPORT, and a multiget of what changed.
+
 **Removals.** A deleted object (or one that no longer holds a meeting) gives ``Removed`` for
 each meeting it held, as the local calendar does, unless another object still holds it (the
 same event in two calendars: that copy is then read again and given); so does every object
