@@ -21,7 +21,7 @@ import pytest
 from connectors.base import ConnectorEnv, collect
 from connectors.caldav.calendar import CalDavCalendar
 from connectors.caldav.cursor import SyncState
-from daemon.errors import AuthError, ConnectorError, TransientError
+from daemon.errors import AuthError, ConnectorError, CursorExpired, TransientError
 from daemon.model import JSON, Change, Meeting, Removed, SourceNotes
 from tests.servers.radicale import Account, Radicale, make_certificates
 from tests.servers.radicale import radicale as radicale  # the fixtures
@@ -634,3 +634,15 @@ def test_a_server_refusing_sync_collection_is_read_by_ctag(
         proxy.shutdown()
         proxy.server_close()
         thread.join(timeout=5)
+
+
+def test_an_idle_cycle_does_not_read_the_object_list(account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    _, cursor = sync(calendar, None)
+    assert isinstance(cursor, dict)
+    for kept in cursor["calendars"]:
+        kept["objects"] = "{not json"  # were it read, the cursor would be refused
+    assert sync(calendar, cursor) == ([], cursor)
+    account.delete("work", "a.ics")
+    with pytest.raises(CursorExpired):  # the core then reads the calendar in full
+        sync(calendar, cursor)

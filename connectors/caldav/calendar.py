@@ -216,7 +216,7 @@ class CalDavCalendar:
                 if entry.noted:
                     yield SourceNotes(_name(href), ())
         still_here = {uid for state in kept for entry in state.objects.values()
-                      for uid in entry.uids}
+                      for uid in entry.uids} if gone else set()
         for uid in sorted(gone - still_here):
             when = occurrence_start(uid)
             if when is None or window.holds(when, tz):
@@ -232,8 +232,12 @@ class CalDavCalendar:
         """Bring one calendar up to date; removed meetings' uids go to ``gone``. ``listed``:
         ``calendar`` was just discovered, so its sync token and ctag are the server's now (a
         calendar whose token or ctag is the cursor's is then not asked again)."""
-        old = before.objects if before is not None else {}
         listing = self._listing(calendar, before, reread=reread, listed=listed)
+        if before is not None and not (reread or window_moved or listing.full
+                                       or listing.changed or listing.deleted):
+            # nothing to read: the object list is not even parsed
+            return before.relisted(calendar.name, listing.sync, listing.token, listing.ctag)
+        old = before.objects if before is not None else {}
         changed, deleted = listing.changed, listing.deleted
         if listing.full:
             deleted = set(old) - set(changed)
