@@ -10,6 +10,8 @@ import random
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +21,7 @@ import pytest
 from connectors.base import ConnectorEnv, collect
 from connectors.caldav.calendar import CalDavCalendar
 from connectors.caldav.cursor import SyncState
-from daemon.core.errors import AuthError, ConnectorError, TransientError
+from daemon.core.errors import AuthError, ConnectorError, CursorExpired, TransientError
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
 from tests.servers.radicale import Account, Radicale, make_certificates
 from tests.servers.radicale import radicale as radicale  # the fixtures
@@ -125,6 +127,10 @@ def test_first_sync_reads_every_event_calendar_then_idle_is_one_report_each(
         cursor = again
         assert radicale.requests(mark) == [("REPORT", f"/{account.username}/personal/"),
                                            ("REPORT", f"/{account.username}/work/")]
+    # the same from a new instance (the core opens the account each cycle)
+    mark = radicale.log_size()
+    assert sync(source(account, tmp_path), cursor) == ([], cursor)
+    assert len(radicale.requests(mark)) == 2
 
 
 def test_moved_cancelled_and_deleted_events(radicale: Radicale, account: Account,
@@ -550,3 +556,93 @@ def test_a_calendar_deleted_between_discoveries_has_its_meetings_removed(
     named = source(account, tmp_path, calendars=("Personal",))
     with pytest.raises(ConnectorError, match="no calendar 'Personal'"):
         sync(named, None)
+
+
+def test_an_event_in_two_calendars_stays_while_one_copy_is_left(
+        account: Account, tmp_path: Path) -> None:
+    account.put("personal", "copy.ics", ics("a@example.com", at(2, 10), title="Copy"))
+    calendar = source(account, tmp_path)
+    first, cursor = sync(calendar, None)
+    assert meetings(first)["a@example.com"].title == "Coffee chat #infointerview"  # work's
+    account.delete("work", "a.ics")
+    changes, cursor = sync(calendar, cursor)
+    assert not removed(changes)
+    assert meetings(changes)["a@example.com"].title == "Copy"  # the copy that is left
+    account.delete("personal", "copy.ics")
+    changes, cursor = sync(calendar, cursor)
+    assert removed(changes) == {"a@example.com"}
+
+
+class _NoSyncProxy(http.server.BaseHTTPRequestHandler):
+    """Passes every request on to Radicale, but answers a sync-collection REPORT 501, as a
+    server without RFC 6578 does (the calendar's sync token still shows, as some do)."""
+
+    def _pass(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.command == "REPORT" and b"sync-collection" in body:
+            self.send_response(501)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        target = self.server.target + self.path  # type: ignore[attr-defined]
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "content-length", "accept-encoding")}
+        request = urllib.request.Request(target, data=body or None, method=self.command,
+                                         headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status, data, kept = answer.status, answer.read(), answer.headers
+        except urllib.error.HTTPError as exc:
+            status, data, kept = exc.code, exc.read(), exc.headers
+        self.send_response(status)
+        for key, value in kept.items():
+            if key.lower() in ("content-type", "www-authenticate", "etag"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_PROPFIND = do_REPORT = do_GET = _pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_refusing_sync_collection_is_read_by_ctag(
+        radicale: Radicale, account: Account, tmp_path: Path) -> None:
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoSyncProxy)
+    proxy.target = radicale.base  # type: ignore[attr-defined]
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = ConnectorEnv(timezone=ZONE, clock=Clock(NOW), data_dir=tmp_path)
+        calendar = CalDavCalendar(
+            url=f"http://127.0.0.1:{proxy.server_port}/{account.username}/",
+            username=account.username, password=account.password, env=env,
+            timeout_seconds=20)
+        first, cursor = sync(calendar, None)
+        assert set(meetings(first)) == {"a@example.com", "b@example.com", "c@example.com"}
+        assert not any(kept.sync for kept in SyncState.from_json(cursor).calendars)
+        mark = radicale.log_size()
+        assert sync(calendar, cursor)[0] == []
+        assert radicale.requests(mark) == [("PROPFIND", f"/{account.username}/personal/"),
+                                           ("PROPFIND", f"/{account.username}/work/")]
+        account.delete("work", "a.ics")
+        changes, cursor = sync(calendar, cursor)
+        assert removed(changes) == {"a@example.com"} and not meetings(changes)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join(timeout=5)
+
+
+def test_an_idle_cycle_does_not_read_the_object_list(account: Account, tmp_path: Path) -> None:
+    calendar = source(account, tmp_path)
+    _, cursor = sync(calendar, None)
+    assert isinstance(cursor, dict)
+    for kept in cursor["calendars"]:
+        kept["objects"] = "{not json"  # were it read, the cursor would be refused
+    assert sync(calendar, cursor) == ([], cursor)
+    account.delete("work", "a.ics")
+    with pytest.raises(CursorExpired):  # the core then reads the calendar in full
+        sync(calendar, cursor)

@@ -36,10 +36,19 @@ and the meetings of objects no longer there are removed, so nothing is drafted t
 nothing deleted meanwhile is kept. The calendar list itself is fetched at the first sync,
 every ``discover_minutes``, and when the account's settings change.
 
+**Requests** (counted in Radicale's log by the tests): a first sync is the discovery (two
+PROPFINDs on Radicale: the URL, then the calendar home) and per calendar one sync-collection
+REPORT and one calendar-multiget per 50 objects; an idle cycle is one REPORT per calendar (one
+PROPFIND per calendar by ctag); a cycle that also discovers (every ``discover_minutes``) is the
+two PROPFINDs and nothing more for a calendar whose sync token they show unchanged; a change
+adds one multiget to its calendar's REPORT; an expired token costs the refused REPORT, a full
+listing REPORT, and a multiget of what changed.
+
 **Removals.** A deleted object (or one that no longer holds a meeting) gives ``Removed`` for
-each meeting it held, as the local calendar does, unless another object still holds it; so
-does every object of a calendar that is gone. Occurrences that fell out of the window are not
-removed.
+each meeting it held, as the local calendar does, unless another object still holds it (the
+same event in two calendars: that copy is then read again and given); so does every object
+of a calendar that is gone (no longer listed, or deleted since the last discovery).
+Occurrences that fell out of the window are not removed.
 
 **Bad input** never breaks a sync: an object over ``max_file_mb``, or that is not iCalendar,
 keeps its meetings and is named in a ``SourceNotes`` (its name in the collection).
@@ -207,11 +216,12 @@ class CalDavCalendar:
                 if entry.noted:
                     yield SourceNotes(_name(href), ())
         still_here = {uid for state in kept for entry in state.objects.values()
-                      for uid in entry.uids}
+                      for uid in entry.uids} if gone else set()
         for uid in sorted(gone - still_here):
             when = occurrence_start(uid)
             if when is None or window.holds(when, tz):
                 yield Removed(uid)
+        yield from self._held_elsewhere(kept, gone & still_here, window)
         return SyncState(header, window, discovered_at, kept).to_json()
 
     # --- one calendar ----------------------------------------------------------------------
@@ -222,8 +232,12 @@ class CalDavCalendar:
         """Bring one calendar up to date; removed meetings' uids go to ``gone``. ``listed``:
         ``calendar`` was just discovered, so its sync token and ctag are the server's now (a
         calendar whose token or ctag is the cursor's is then not asked again)."""
-        old = before.objects if before is not None else {}
         listing = self._listing(calendar, before, reread=reread, listed=listed)
+        if before is not None and not (reread or window_moved or listing.full
+                                       or listing.changed or listing.deleted):
+            # nothing to read: the object list is not even parsed
+            return before.relisted(calendar.name, listing.sync, listing.token, listing.ctag)
+        old = before.objects if before is not None else {}
         changed, deleted = listing.changed, listing.deleted
         if listing.full:
             deleted = set(old) - set(changed)
@@ -294,6 +308,21 @@ class CalDavCalendar:
             return _Listing({}, set(), False, False, None, ctag)
         return _Listing(self._dav.etags(calendar.url, self._max_objects), set(), True, False,
                         None, now)
+
+    def _held_elsewhere(self, kept: list[CalendarState], uids: set[str], window: Window
+                        ) -> Generator[Change, None, None]:
+        """The meetings ``uids`` left one object but another still holds them (the same
+        event in two calendars, say): that object's copy is read again and given, so the
+        core keeps the copy that is left, not the one that went."""
+        if not uids:
+            return
+        for state in kept:
+            hrefs = sorted(href for href, entry in state.objects.items()
+                           if not entry.broken and uids & set(entry.uids))
+            for href, etag, text in self._dav.fetch(state.url, hrefs):
+                _, meetings, _ = self._read(href, etag, text, state.objects.get(href),
+                                            window)
+                yield from (meeting for meeting in meetings if meeting.uid in uids)
 
     def _read(self, href: str, etag: str, text: str, previous: ObjectEntry | None,
               window: Window) -> tuple[ObjectEntry, tuple[Meeting, ...], tuple[str, ...]]:

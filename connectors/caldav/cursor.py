@@ -11,7 +11,7 @@ back as one string.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -45,23 +45,43 @@ class ObjectEntry(NamedTuple):
         return cls(raw[0], tuple(raw[1]), raw[2], raw[3], raw[4])
 
 
-@dataclass
 class CalendarState:
-    """One calendar as the last sync left it."""
+    """One calendar as the last sync left it. Its object list is read from the cursor's
+    text only when a sync needs it (an idle cycle does not), and written back as that same
+    text when it was never read."""
 
-    url: str
-    name: str
-    sync: bool
-    """The server offers sync-collection on it (and it has not refused it)."""
-    token: str | None = None
-    ctag: str | None = None
-    objects: dict[str, ObjectEntry] = field(default_factory=dict)
+    def __init__(self, url: str, name: str, sync: bool, token: str | None = None,
+                 ctag: str | None = None, objects: dict[str, ObjectEntry] | None = None, *,
+                 text: str | None = None) -> None:
+        self.url = url
+        self.name = name
+        self.sync = sync
+        """The server offers sync-collection on it (and it has not refused it)."""
+        self.token = token
+        self.ctag = ctag
+        self._objects = objects if objects is not None or text is not None else {}
+        self._text = text
+
+    @property
+    def objects(self) -> dict[str, ObjectEntry]:
+        """Each object by href; raises ``CursorExpired`` when the stored text is damaged."""
+        if self._objects is None:
+            self._objects = _objects(self._text)
+        return self._objects
+
+    def relisted(self, name: str, sync: bool, token: str | None, ctag: str | None
+                 ) -> CalendarState:
+        """The same objects under a new name, way of listing, token and ctag."""
+        return CalendarState(self.url, name, sync, token, ctag, self._objects, text=self._text)
 
     def to_json(self) -> JSON:
-        rows = {href: entry.to_row() for href, entry in sorted(self.objects.items())}
+        if self._objects is None and self._text is not None:
+            text = self._text
+        else:
+            rows = {href: entry.to_row() for href, entry in sorted(self.objects.items())}
+            text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         return {"url": self.url, "name": self.name, "sync": self.sync, "token": self.token,
-                "ctag": self.ctag,
-                "objects": json.dumps(rows, ensure_ascii=False, separators=(",", ":"))}
+                "ctag": self.ctag, "objects": text}
 
     @classmethod
     def from_json(cls, raw: Any) -> CalendarState:
@@ -73,14 +93,17 @@ class CalendarState:
                 or not isinstance(token, str | None) or not isinstance(ctag, str | None)
                 or not isinstance(text, str)):
             raise _expired("a calendar has missing or mistyped fields")
-        try:
-            rows = json.loads(text)
-        except ValueError as exc:
-            raise _expired("an object list does not parse") from exc
-        if not isinstance(rows, dict):
-            raise _expired("an object list is not an object")
-        return cls(url, name, sync, token, ctag,
-                   {str(href): ObjectEntry.from_row(row) for href, row in rows.items()})
+        return cls(url, name, sync, token, ctag, text=text)
+
+
+def _objects(text: str | None) -> dict[str, ObjectEntry]:
+    try:
+        rows = json.loads(text or "")
+    except ValueError as exc:
+        raise _expired("an object list does not parse") from exc
+    if not isinstance(rows, dict):
+        raise _expired("an object list is not an object")
+    return {str(href): ObjectEntry.from_row(row) for href, row in rows.items()}
 
 
 @dataclass

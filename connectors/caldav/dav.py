@@ -208,6 +208,8 @@ class Dav:
                 if "{DAV:}valid-sync-token" in exc.preconditions or (
                         token is not None and exc.status == 412):
                     raise TokenExpired(str(exc)) from exc
+                if "{DAV:}supported-report" in exc.preconditions or exc.status == 501:
+                    raise SyncRefused(str(exc)) from exc  # 501: Not Implemented
                 if isinstance(exc, error.AuthorizationError | error.RateLimitError) or (
                         exc.status is not None and exc.status >= 500):
                     raise

@@ -39,6 +39,7 @@ import pytest
 
 READY_SECONDS = 30.0
 _REQUEST = re.compile(r"\[INFO\] (\w+) request for '([^']*)'")
+_ANSWERED = re.compile(r"\[INFO\] \w+ response status for .* in ([0-9.]+) seconds")
 
 
 def _free_port() -> int:
@@ -143,6 +144,14 @@ class Radicale:
             log.seek(since)
             text = log.read().decode("utf-8", "replace")
         return _REQUEST.findall(text)
+
+    def seconds(self, since: int = 0) -> float:
+        """The time Radicale says it took to answer the requests logged after byte
+        ``since`` of the log, added up."""
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode("utf-8", "replace")
+        return sum(float(found) for found in _ANSWERED.findall(text))
 
     def stop(self) -> None:
         if self.process.poll() is None:
