@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import precheck
 from bench.events import build_calendar, busy_edits
 from bench.history import (
     SERIES_SIZES,
@@ -59,7 +60,7 @@ DEFAULT_PAGES_UP_TO = 10_000
 """The naive poller also runs with default pages up to this size (Graph's default page holds
 10 events: 5,000 requests a cycle at 50,000 would take most of the benchmark's budget)."""
 COFFEECHAT = Path(sys.executable).with_name("coffeechat")
-GROUPS = ("help", "planner", "history", "connectors")
+GROUPS = ("help", "planner", "history", "connectors", "precheck")
 """What a run can measure (``--only`` picks some): ``coffeechat --help``, the planner alone,
 real series (:mod:`bench.history`), and the cycles against each connector."""
 
@@ -351,6 +352,8 @@ def run(settings: Settings) -> JSON:
         for kind in settings.kinds if "connectors" in settings.groups else ():
             for n in settings.sizes.get(kind, ()):
                 bench.world(kind, n)
+        if "precheck" in settings.groups:
+            bench.scenarios.extend(precheck.measure(scratch))
     finally:
         spawner.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -433,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     result = run(settings)
     print(markdown(result))
+    print(precheck.markdown(result["scenarios"]))
     log(f"results written to {settings.output} in {result['settings']['elapsed_s']} s")
     return 0
 

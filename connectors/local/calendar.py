@@ -40,7 +40,7 @@ from connectors.local.files import Listed, Reader, list_calendar, read_file
 from connectors.local.groups import event_keys, read_together, with_events
 from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.mapping import occurrence_start
-from connectors.local.precheck import PreCheck, decoded, event_uids
+from connectors.local.precheck import PreCheck, event_uids, text_of
 from connectors.local.window import Window
 from daemon.core.errors import ConnectorError, CursorExpired
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes, TaggingRules
@@ -311,7 +311,7 @@ class VdirCalendar:
         if isinstance(data, _Reading):
             return data
         if check is not None:
-            text = decoded(data)
+            text = text_of(data)
             if not check.passes(text):
                 named = event_uids(text)
                 if named is not None:
