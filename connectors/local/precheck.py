@@ -40,6 +40,8 @@ from daemon.core.text import clean_line
 
 _UNESCAPE = re.compile(r"\\([\\,;:nN])")
 """icalendar's unescaping of property values (``icalendar.parser.property``)."""
+_STRUCTURE = re.compile(r"^(?:BEGIN|END|UID)[:;][^\n]*", re.IGNORECASE | re.MULTILINE)
+"""The lines that say which component each UID line is in."""
 _FOLD = re.compile(r"\r?\n[ \t]")
 """A fold, where no line break comes right after another (then it is icalendar's UFOLD)."""
 _LINE_BREAKS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
@@ -101,16 +103,16 @@ def event_uids(text: str) -> tuple[str, ...] | None:
     UID line cannot be read (the file is then read in full)."""
     found: list[str] = []
     open_: list[str] = []
-    for line in text.split("\n"):  # as icalendar splits lines (a CR before is cut below)
+    for line in _STRUCTURE.findall(text):  # lines as icalendar splits them (at LF)
         head = line[:6].upper()
-        if head.startswith(("BEGIN:", "BEGIN;")):
+        if head.startswith("BEGIN"):
             open_.append(line.partition(":")[2].strip().upper())
             continue
-        if head.startswith(("END:", "END;")):
+        if head.startswith("END"):
             if open_ and open_[-1] == line.partition(":")[2].strip().upper():
                 open_.pop()
             continue
-        if not head.startswith(("UID:", "UID;")) or not open_ or open_[-1] != "VEVENT":
+        if not open_ or open_[-1] != "VEVENT":
             continue
         line = line.removesuffix("\r")
         if line[3] == ":" and "\\" not in line:
