@@ -22,7 +22,7 @@ from connectors.local.calendar import VdirCalendar
 from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.precheck import PreCheck, coarse, event_uids, text_of
 from connectors.local.window import Window
-from daemon.core.model import JSON, Change, Interview, Meeting, Removed, TaggingRules
+from daemon.core.model import JSON, Change, Interview, Meeting, Removed, SourceNotes, TaggingRules
 from daemon.core.tagging import interview_from, is_tagged
 from tests.test_local_corpus import FILES
 from tests.vdir import save
@@ -322,3 +322,21 @@ def test_unfolding_is_icalendar_s() -> None:
         text = "".join(rng.choice(["\r", "\n", "\r\n", " ", "\t", "a", "\\", ","])
                        for _ in range(rng.randint(0, 12)))
         assert text_of(text.encode()) == UFOLD.sub("", text), repr(text)
+
+
+def test_a_file_turned_away_is_read_in_full_and_named_once_it_changes(tmp_path: Path) -> None:
+    """A first sync does not read in full (nor name the problems of) a file that cannot be
+    tagged; once it changes, it is read like any other."""
+    rules = TaggingRules(keywords=("coffee chat",), categories=())
+    folder = tmp_path / "calendar"
+    folder.mkdir()
+    save(folder / "good.ics", ics(event("good@x", "Coffee chat with Ana")))
+    bad = ics(event("bad@x", "Caf\xe9 team lunch")).replace(b"Caf", b"\xff\xfe")
+    save(folder / "bad.ics", bad, 1_770_000_000 * 10**9)
+    first, cursor = listing(vdir_calendar(folder), None, rules)
+    assert [c.uid for c in first if isinstance(c, Meeting)] == ["good@x"]
+    assert not [c for c in first if isinstance(c, SourceNotes)]
+    save(folder / "bad.ics", bad + b"\r\n", 1_770_000_001 * 10**9)
+    later, _ = listing(vdir_calendar(folder), cursor, None)
+    assert [c.uid for c in later if isinstance(c, Meeting)] == ["bad@x"]
+    assert [c.source for c in later if isinstance(c, SourceNotes) and c.notes] == ["bad.ics"]
