@@ -331,12 +331,27 @@ def test_a_file_turned_away_is_read_in_full_and_named_once_it_changes(tmp_path: 
     folder = tmp_path / "calendar"
     folder.mkdir()
     save(folder / "good.ics", ics(event("good@x", "Coffee chat with Ana")))
-    bad = ics(event("bad@x", "Caf\xe9 team lunch")).replace(b"Caf", b"\xff\xfe")
+    bad = ics(event("bad@x", "Team lunch", start="20260305T1000Z"))  # a bad DTSTART
     save(folder / "bad.ics", bad, 1_770_000_000 * 10**9)
     first, cursor = listing(vdir_calendar(folder), None, rules)
     assert [c.uid for c in first if isinstance(c, Meeting)] == ["good@x"]
     assert not [c for c in first if isinstance(c, SourceNotes)]
     save(folder / "bad.ics", bad + b"\r\n", 1_770_000_001 * 10**9)
     later, _ = listing(vdir_calendar(folder), cursor, None)
-    assert [c.uid for c in later if isinstance(c, Meeting)] == ["bad@x"]
     assert [c.source for c in later if isinstance(c, SourceNotes) and c.notes] == ["bad.ics"]
+
+
+@pytest.mark.parametrize("data", [
+    b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:notadate\r\n\xff\xfe garbage",
+    ics(event("u@x", "Caf\xe9")).replace(b"Caf", b"\xff\xfe"),
+    ics(event("u@x"))[:-20],
+    b"not a calendar at all\r\n"])
+def test_a_broken_file_is_read_in_full_on_a_first_sync_and_named(tmp_path: Path,
+                                                                  data: bytes) -> None:
+    rules = TaggingRules(keywords=("coffee chat",), categories=())
+    folder = tmp_path / "calendar"
+    folder.mkdir()
+    save(folder / "broken.ics", data)
+    changes, _ = listing(vdir_calendar(folder), None, rules)
+    assert [c.source for c in changes if isinstance(c, SourceNotes) and c.notes] == [
+        "broken.ics"]

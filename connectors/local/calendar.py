@@ -40,7 +40,7 @@ from connectors.local.files import Listed, Reader, list_calendar, read_file
 from connectors.local.groups import event_keys, read_together, with_events
 from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.mapping import occurrence_start
-from connectors.local.precheck import PreCheck, event_uids, text_of
+from connectors.local.precheck import PreCheck, event_uids, looks_whole, text_of
 from connectors.local.window import Window
 from daemon.core.errors import ConnectorError, CursorExpired
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes, TaggingRules
@@ -139,11 +139,12 @@ class VdirCalendar:
         reads every file.
 
         With ``only_tagged`` (a first sync: ``cursor=None``), a file whose text cannot hold
-        an event these rules tag (:mod:`connectors.local.precheck`) is not read in full: it
-        gives no meeting and no notes, and the cursor keeps its size, time and the UIDs it
-        names, so that it is read when it changes (and read together with a file that shares
-        an event with it). Changing the rules reads every calendar again in full (the core
-        then holds meetings, and gives no rules).
+        an event these rules tag, and is valid UTF-8 and whole calendars
+        (:mod:`connectors.local.precheck`), is not read in full: it gives no meeting and no
+        notes, and the cursor keeps its size, time and the UIDs it names, so that it is read
+        when it changes (and read together with a file that shares an event with it).
+        Changing the rules reads every calendar again in full (the core then holds meetings,
+        and gives no rules).
 
         When the folder shows no change since the cursor's listing, in the same zone, window
         and size limit, and that listing is less than ``full_check_minutes`` old, nothing is
@@ -312,7 +313,7 @@ class VdirCalendar:
             return data
         if check is not None:
             text = text_of(data)
-            if not check.passes(text):
+            if not check.passes(text) and looks_whole(text):
                 named = event_uids(text)
                 if named is not None:
                     return _Reading(FileEntry(found.mtime_ns, found.size, (), False,

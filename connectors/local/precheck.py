@@ -21,6 +21,10 @@ folded, is found here too. (A category equal to one configured is a keyword foun
 Only a keyword with a line break in it could match across the end of a title and the start
 of its description; with such a keyword every file passes.
 
+:func:`looks_whole` keeps files that are not valid UTF-8 or not whole calendars for the
+full reader, so that what is wrong with them is still named on a first sync (a bad event
+inside a file that cannot be tagged is named once the file changes).
+
 :func:`event_uids` gives the UIDs of the file's events, as the reader gives an event's (one
 clean line), so that files sharing an event are still read together. (It may name an event
 the reader would skip, with a RECURRENCE-ID it cannot read: that only ever joins files in one
@@ -92,6 +96,17 @@ def text_of(data: bytes) -> str:
     return _FOLD.sub("", text)
 
 
+def looks_whole(text: str) -> bool:
+    """Whether a file's text (:func:`text_of`) is valid UTF-8 (no replaced bytes) and one or
+    more whole calendars (BEGIN:VCALENDAR first, END:VCALENDAR last), as a file the reader
+    would have nothing to say about as a whole must be. Only such a file may be turned away:
+    another is read in full, so that what is wrong with it is named."""
+    if "\ufffd" in text:
+        return False
+    return (text[:15].upper() == "BEGIN:VCALENDAR" or text.lstrip()[:15].upper()
+            == "BEGIN:VCALENDAR") and text.rstrip()[-13:].upper() == "END:VCALENDAR"
+
+
 def could_be_tagged(data: bytes, rules: TaggingRules) -> bool:
     """Whether the file's bytes may hold an event the rules tag (see the module)."""
     return PreCheck(rules).passes(text_of(data))
@@ -132,4 +147,4 @@ def _unescaped(match: re.Match[str]) -> str:
     return "\n" if match.group(1) in "nN" else match.group(1)
 
 
-__all__ = ["PreCheck", "coarse", "could_be_tagged", "event_uids", "text_of"]
+__all__ = ["PreCheck", "coarse", "could_be_tagged", "event_uids", "looks_whole", "text_of"]
