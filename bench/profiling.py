@@ -36,7 +36,7 @@ from bench.measure import environment
 from bench.worlds import KINDS, World, make_world
 from connectors.base import REGISTRY, Account, ConnectorEnv, open_account
 from daemon.app.service import run_once
-from daemon.core.model import JSON, Change
+from daemon.core.model import JSON, Change, TaggingRules
 from daemon.settings.config import Settings, load
 
 
@@ -47,8 +47,9 @@ class _Snapshotting:
         self._inner = inner
         self._sink = sink
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
-        new_cursor: JSON = yield from self._inner.changes(cursor)
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
+        new_cursor: JSON = yield from self._inner.changes(cursor, only_tagged=only_tagged)
         self._sink.append(tracemalloc.take_snapshot())
         return new_cursor
 

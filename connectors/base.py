@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.core.errors import ConnectorError
-from daemon.core.model import JSON, Change, ContactMail, DraftRef, DraftState, ThreadRef
+from daemon.core.model import (
+    JSON,
+    Change,
+    ContactMail,
+    DraftRef,
+    DraftState,
+    TaggingRules,
+    ThreadRef,
+)
 from daemon.core.model import KEY_HEADER as KEY_HEADER
 
 if TYPE_CHECKING:
@@ -27,7 +35,8 @@ if TYPE_CHECKING:
 class CalendarSource(Protocol):
     """Where meetings come from."""
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
         """Yield the meetings changed or removed since ``cursor`` as they are read, and return
         the new cursor once the whole listing has been read.
 
@@ -38,6 +47,12 @@ class CalendarSource(Protocol):
 
         ``cursor=None`` means a full sync: every meeting in reach is yielded. The cursor is a
         JSON object the core stores untouched and hands back next time.
+
+        ``only_tagged`` comes only with ``cursor=None``, when the core holds no meeting of the
+        account (a first sync): then meetings that these rules cannot tag may be left out,
+        since the core would not store them, as long as the cursor still lets later syncs
+        tell what changed. A connector may ignore it (only the local one uses it: a file
+        whose text cannot hold a tagged event is not read in full).
 
         Raises (while being iterated) ``CursorExpired`` when the cursor is no longer accepted
         (the core then does a full sync), ``AuthError``, ``TransientError`` or

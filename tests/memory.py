@@ -24,8 +24,10 @@ from daemon.core.model import (
     MailSeen,
     Meeting,
     Removed,
+    TaggingRules,
     ThreadRef,
 )
+from daemon.core.tagging import is_tagged
 from daemon.cycle.run import CycleReport, run_cycle
 from daemon.mail.templates import Renderer
 from daemon.settings.config import Settings, parse
@@ -54,6 +56,10 @@ class MemoryCalendar:
     then: list[Change] = field(default_factory=list)
     """Changes the next listing yields after its own (then forgotten): later news, in the same
     listing, of a meeting it already brought."""
+    rules_given: list[TaggingRules | None] = field(default_factory=list)
+    """The ``only_tagged`` of each listing: when given, meetings they cannot tag are left
+    out, as the local connector leaves out files (so that the core giving them when it
+    should not loses an untagging)."""
 
     def put(self, meeting: Meeting) -> None:
         self.version += 1
@@ -65,7 +71,11 @@ class MemoryCalendar:
         self.events.pop(uid)
         self.changed[uid] = self.version
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
+        self.rules_given.append(only_tagged)
+        if only_tagged is not None:
+            assert cursor is None, "rules come only with a full sync"
         if self.fail_with is not None:
             yield from self._listing(-1)[:self.fail_after]
             raise self.fail_with
@@ -75,7 +85,8 @@ class MemoryCalendar:
         since = -1 if cursor is None else int(cursor["version"])
         if cursor is None:
             self.full_syncs += 1
-        yield from self._listing(since)
+        yield from (change for change in self._listing(since) if only_tagged is None
+                    or not isinstance(change, Meeting) or is_tagged(change, only_tagged))
         yield from self.then
         self.then = []
         return {"version": self.version}

@@ -90,3 +90,29 @@ def test_a_cursor_from_the_previous_version_means_one_full_sync_and_no_new_draft
     assert Store(path).cursor_tagging("personal") is not None
     h.cycle()
     assert h.calendar.full_syncs == 2 and len(h.box.messages) == 1
+
+
+def test_only_a_first_sync_may_leave_out_what_cannot_be_tagged(tmp_path: Path) -> None:
+    """The calendar is given the rules (to leave out what they cannot tag) only while the
+    store holds none of the account's meetings: a full read after the rules changed must see
+    every meeting, to untag those stored."""
+    h = Harness(settings(tmp_path, ["#career"]), NOW)
+    h.calendar.put(meeting("m1", NOW + timedelta(days=9), title="#career chat with Ana"))
+    h.cycle()
+    h.cycle()
+    assert [rules is not None for rules in h.calendar.rules_given] == [True, False]
+    h.settings = settings(tmp_path, ["coffee chat"])
+    h.cycle()
+    assert h.calendar.rules_given[-1] is None, "meetings are stored: every one is read"
+    assert Store(h.settings.state_path).interviews() == []
+
+
+def test_a_full_sync_with_nothing_stored_may_leave_out_what_cannot_be_tagged(
+        tmp_path: Path) -> None:
+    h = Harness(settings(tmp_path, ["#career"]), NOW)
+    h.calendar.put(meeting("m1", NOW + timedelta(days=9), title="Coffee chat with Ana"))
+    h.cycle()
+    h.settings = settings(tmp_path, ["coffee chat"])
+    h.cycle()
+    assert [rules is not None for rules in h.calendar.rules_given] == [True, True]
+    assert [iv.meeting.uid for iv in Store(h.settings.state_path).interviews()] == ["m1"]

@@ -15,7 +15,7 @@ import pytest
 from daemon.app.views import SHOWN_NOTES, status_json, status_text
 from daemon.core import skipped
 from daemon.core.errors import TransientError
-from daemon.core.model import JSON, Change, Meeting, Plan, SourceNotes
+from daemon.core.model import JSON, Change, Meeting, Plan, SourceNotes, TaggingRules
 from daemon.core.skipped import MAX_NOTE_CHARS, MAX_NOTES, MAX_SOURCE_CHARS, MAX_SOURCES, Skipped
 from daemon.cycle.health import Health
 from daemon.state.store import Store
@@ -32,7 +32,8 @@ class NotingCalendar(MemoryCalendar):
     fail_after_notes: bool = False
     cursors: list[JSON | None] = field(default_factory=list)
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
         self.cursors.append(cursor)
         yield from self.notes
         if self.fail_after_notes:

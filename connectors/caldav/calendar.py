@@ -83,7 +83,7 @@ from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.mapping import occurrence_start
 from connectors.local.window import Window
 from daemon.core.errors import ConnectorError
-from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
+from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes, TaggingRules
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +170,12 @@ class CalDavCalendar:
         ``calendars``. Raises as :meth:`changes` does."""
         return self._select(self._dav.discover())
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
         """Yield the meetings of new and changed objects, an object at a time, and
         ``Removed`` for meetings that left a changed or deleted object (or a calendar that is
-        gone); return the new cursor. ``cursor=None`` reads every object.
+        gone); return the new cursor. ``cursor=None`` reads every object (``only_tagged`` is
+        not used: objects come from the server already split, each read once).
 
         Raises ``CursorExpired`` for a cursor this class did not make, and the errors of
         :class:`connectors.caldav.dav.Dav` (``AuthError``, ``TransientError``,

@@ -20,7 +20,7 @@ from connectors.base import ConnectorEnv
 from connectors.google.client import NotFound, Session
 from connectors.google.mapping import BadEvent, to_change
 from daemon.core.errors import ConnectorError, CursorExpired
-from daemon.core.model import JSON, Change
+from daemon.core.model import JSON, Change, TaggingRules
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ class GoogleCalendar:
         self.color_id = color_id
         self.page_size = page_size
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
         """Yield the meetings changed or removed since ``cursor`` (all of them when
         ``cursor`` is ``None``), a page at a time, and return the new cursor ``{"version",
         "calendar_id", "sync_token"}``.

@@ -40,9 +40,10 @@ from connectors.local.files import Listed, Reader, list_calendar, read_file
 from connectors.local.groups import event_keys, read_together, with_events
 from connectors.local.ics import MalformedCalendar, parse_file
 from connectors.local.mapping import occurrence_start
+from connectors.local.precheck import PreCheck, event_uids, looks_whole, text_of
 from connectors.local.window import Window
 from daemon.core.errors import ConnectorError, CursorExpired
-from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
+from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes, TaggingRules
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,19 @@ class VdirCalendar:
         today = now.astimezone(self._env.timezone).date()
         return Window.around(today, self._history_days, self._horizon_days)
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
         """Yield the meetings of new and changed files, a file at a time, then ``Removed`` for
         meetings that left a changed or deleted file; return the new cursor. ``cursor=None``
         reads every file.
+
+        With ``only_tagged`` (a first sync: ``cursor=None``), a file whose text cannot hold
+        an event these rules tag, and is valid UTF-8 and whole calendars
+        (:mod:`connectors.local.precheck`), is not read in full: it gives no meeting and no
+        notes, and the cursor keeps its size, time and the UIDs it names, so that it is read
+        when it changes (and read together with a file that shares an event with it).
+        Changing the rules reads every calendar again in full (the core then holds meetings,
+        and gives no rules).
 
         When the folder shows no change since the cursor's listing, in the same zone, window
         and size limit, and that listing is less than ``full_check_minutes`` old, nothing is
@@ -174,9 +184,10 @@ class VdirCalendar:
         window_moved = previous is None or previous.window != window
         sync = _Sync({name: with_events(entry) for name, entry in previous.files.items()}
                      if previous is not None else {})
+        check = PreCheck(only_tagged) if only_tagged is not None and previous is None else None
         read_now, deferred = yield from self._read_changed(
             sync, listing, window, same_zone=same_zone, window_moved=window_moved,
-            old_limit=previous.max_file if previous is not None else None)
+            old_limit=previous.max_file if previous is not None else None, check=check)
         removed = sync.old.keys() - listing.keys()
         for name in sorted(removed):
             sync.gone.update(sync.old[name].uids)
@@ -199,11 +210,13 @@ class VdirCalendar:
                          None if folder is None else now, self._max_bytes).to_json()
 
     def _read_changed(self, sync: _Sync, listing: dict[str, Listed], window: Window, *,
-                      same_zone: bool, window_moved: bool, old_limit: int | None
+                      same_zone: bool, window_moved: bool, old_limit: int | None,
+                      check: PreCheck | None = None
                       ) -> Generator[Change, None, tuple[set[str], set[str]]]:
         """Read each new or changed file alone and report what it gives, except a file that
         holds an event another file held at the last sync: it is to be read again with that
-        file. Return the names read, and of those the names held back."""
+        file. Return the names read, and of those the names held back. With ``check``, a
+        file it turns away is not read in full (see :meth:`changes`)."""
         read_now: set[str] = set()
         deferred: set[str] = set()
         holders_before: dict[str, int] | None = None
@@ -214,7 +227,7 @@ class VdirCalendar:
                 sync.files[name] = old
                 continue
             read_now.add(name)
-            reading = self._read_alone(found, old, window)
+            reading = self._read_alone(found, old, window, check)
             if not reading.entry.broken and sync.old:
                 if holders_before is None:
                     holders_before = _holders(sync.old)
@@ -290,12 +303,21 @@ class VdirCalendar:
             return None
         return self._settled(stamp, started) if again == listing else None
 
-    def _read_alone(self, found: Listed, old: FileEntry | None, window: Window) -> _Reading:
+    def _read_alone(self, found: Listed, old: FileEntry | None, window: Window,
+                    check: PreCheck | None = None) -> _Reading:
         """Read one file; when it cannot be read, or is not read, keep what the cursor knew of
-        it and say why."""
+        it and say why. A file ``check`` turns away gives no meeting: only its size, time
+        and the UIDs it names are kept."""
         data = self._bytes(found, old)
         if isinstance(data, _Reading):
             return data
+        if check is not None:
+            text = text_of(data)
+            if not check.passes(text) and looks_whole(text):
+                named = event_uids(text)
+                if named is not None:
+                    return _Reading(FileEntry(found.mtime_ns, found.size, (), False,
+                                              events=named))
         try:
             parsed = parse_file(data, path=found.path, tz=self._env.timezone, window=window)
         except MalformedCalendar as exc:

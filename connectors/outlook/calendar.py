@@ -32,7 +32,7 @@ from connectors.base import ConnectorEnv
 from connectors.outlook.client import GraphClient, GraphError
 from connectors.outlook.mapping import BadEvent, removed, series_master_id, to_meeting
 from daemon.core.errors import ConnectorError, CursorExpired
-from daemon.core.model import JSON, Change
+from daemon.core.model import JSON, Change, TaggingRules
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ class GraphCalendar:
         self._horizon = timedelta(days=horizon_days)
         self._page_size = page_size
 
-    def changes(self, cursor: JSON | None) -> Generator[Change, None, JSON]:
+    def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
+                ) -> Generator[Change, None, JSON]:
         """Yield the meetings changed or removed since ``cursor``, a page at a time, and
         return the new cursor.
 

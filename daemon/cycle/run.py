@@ -236,12 +236,12 @@ def _sync(settings: Settings, configured: AccountSettings, store: Store,
                  account.name)
         cursor = None
     try:
-        read, new_cursor = _read(settings, account, cursor)
+        read, new_cursor = _read(settings, account, cursor, _first_sync(store, account, cursor))
     except CursorExpired:
         log.info("%s: the sync position expired; reading the calendar again in full",
                  account.name)
         cursor = None
-        read, new_cursor = _read(settings, account, None)
+        read, new_cursor = _read(settings, account, None, _first_sync(store, account, None))
     by_provider_id: dict[str, str] | None = None
     touched: list[str] = []
     said: dict[str, tuple[str, ...]] = {}
@@ -306,15 +306,25 @@ class _Untagged:
     note: str = ""
 
 
-def _read(settings: Settings, account: Account, cursor: JSON | None
+def _first_sync(store: Store, account: Account, cursor: JSON | None) -> bool:
+    """Whether reading from ``cursor`` is the account's first sync: a full one (``None``)
+    while the store holds none of its meetings, settled ones included. Only then may the
+    calendar leave out what cannot be tagged (nothing stored needs untagging)."""
+    return cursor is None and not any(
+        interview.account == account.name for interview in store.interviews(settled=True))
+
+
+def _read(settings: Settings, account: Account, cursor: JSON | None, first: bool = False
           ) -> tuple[list[Interview | Removed | SourceNotes | _Untagged], JSON]:
     """Read the account's calendar changes to their end, keeping of each only what the store
     needs: a tagged meeting's interview, an untagged one's uid, a removal, a source's notes.
     The calendar is streamed, so a large one is never in memory whole; nothing is stored
-    before the listing ends, so one that fails partway changes nothing."""
+    before the listing ends, so one that fails partway changes nothing. On a ``first`` sync
+    the calendar is given the tagging rules, to leave out what they cannot tag."""
     my_emails = frozenset(settings.me.emails)
     kept: list[Interview | Removed | SourceNotes | _Untagged] = []
-    stream = account.calendar.changes(cursor)
+    stream = account.calendar.changes(cursor,
+                                      only_tagged=settings.tagging if first else None)
     while True:
         try:
             change = next(stream)

@@ -3,8 +3,9 @@ real cycle of the local account (``coffeechat run --once``, a fresh process per 
 
 Each cycle must take under 10 s of CPU time with a peak RSS under 300 MB, name the bad file
 in its log (a file of 20,000 good events is read, not named), and still write the good
-meeting's draft. A case that runs past 60 s is killed
-(and fails): the whole file stays bounded in time.
+meeting's draft. Every file names a keyword, so that the first sync's pre-check reads it in
+full (tests/test_local_precheck.py: a file that cannot be tagged is not read in full then).
+A case that runs past 60 s is killed (and fails): the whole file stays bounded in time.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ GOOD = ("good", "Coffee chat with Dana", ("Dana Whitfield", "dana@example.org"))
 
 
 def calendar(*events: str) -> bytes:
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hostile//EN\r\n" + "".join(events)
-            + "END:VCALENDAR\r\n").encode()
+    # The note names a keyword (without tagging anything: only titles and descriptions tag),
+    # so that the first sync's pre-check hands the file to the full reader, as it would a
+    # hostile file that carries a tag.
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hostile//EN\r\n"
+            "X-HOSTILE-NOTE:coffee chat\r\n" + "".join(events) + "END:VCALENDAR\r\n").encode()
 
 
 def event(uid: str, extra: str = "", summary: str = "Team sync") -> str:
