@@ -8,9 +8,10 @@ connector module only when an account of that kind is opened.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -171,6 +172,26 @@ def occurrence_uid(uid: str, original: date | datetime) -> str:
             raise ValueError(f"naive original start for {uid!r}")
         return f"{uid}/{original.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
     return f"{uid}/{original.isoformat()}"
+
+
+_OCCURRENCE_SUFFIX = re.compile(r"/(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2}):(\d{2})Z)?$")
+
+
+def occurrence_start(uid: str) -> date | datetime | None:
+    """Return the original start encoded in an occurrence uid made by :func:`occurrence_uid`
+    (an aware UTC datetime, or a date for an all-day occurrence), or ``None`` for the uid of an
+    event that does not repeat."""
+    match = _OCCURRENCE_SUFFIX.search(uid)
+    if match is None:
+        return None
+    day_text, hour, minute, second = match.groups()
+    try:
+        day = date.fromisoformat(day_text)
+        if hour is None:
+            return day
+        return datetime.combine(day, time(int(hour), int(minute), int(second)), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 KindOpener = Callable[[str, Mapping[str, Any], ConnectorEnv], Account]

@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urljoin
 
-from connectors.base import ConnectorEnv
+from connectors.base import ConnectorEnv, occurrence_start
 from connectors.caldav.cursor import CalendarState, ObjectEntry, SyncState
 from connectors.caldav.dav import (
     CalendarGone,
@@ -80,7 +80,6 @@ from connectors.caldav.dav import (
 )
 from connectors.local.calendar import DEFAULT_HISTORY_DAYS, DEFAULT_HORIZON_DAYS, MB
 from connectors.local.ics import MalformedCalendar, parse_file
-from connectors.local.mapping import occurrence_start
 from connectors.local.window import Window
 from daemon.core.errors import ConnectorError
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes, TaggingRules

@@ -32,18 +32,22 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from connectors.base import ConnectorEnv
+from connectors.base import ConnectorEnv, occurrence_start
 from connectors.local.cursor import FileEntry, FolderStamp, SyncState, read_listed_at
 from connectors.local.files import Listed, Reader, list_calendar, read_file
 from connectors.local.groups import event_keys, read_together, with_events
-from connectors.local.ics import MalformedCalendar, parse_file
-from connectors.local.mapping import occurrence_start
-from connectors.local.precheck import PreCheck, event_uids, looks_whole, text_of
 from connectors.local.window import Window
 from daemon.core.errors import ConnectorError, CursorExpired
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes, TaggingRules
+
+if TYPE_CHECKING:
+    from connectors.local.precheck import PreCheck
+
+# The iCalendar reader (icalendar, recurring_ical_events) and what is built on it (ics, mapping,
+# precheck) are imported where a file is read in full or pre-checked: a cycle that reads no
+# file, whether it lists the folder or not, loads none of it.
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +188,11 @@ class VdirCalendar:
         window_moved = previous is None or previous.window != window
         sync = _Sync({name: with_events(entry) for name, entry in previous.files.items()}
                      if previous is not None else {})
-        check = PreCheck(only_tagged) if only_tagged is not None and previous is None else None
+        check = None
+        if only_tagged is not None and previous is None:
+            from connectors.local.precheck import PreCheck
+
+            check = PreCheck(only_tagged)
         read_now, deferred = yield from self._read_changed(
             sync, listing, window, same_zone=same_zone, window_moved=window_moved,
             old_limit=previous.max_file if previous is not None else None, check=check)
@@ -308,6 +316,9 @@ class VdirCalendar:
         """Read one file; when it cannot be read, or is not read, keep what the cursor knew of
         it and say why. A file ``check`` turns away gives no meeting: only its size, time
         and the UIDs it names are kept."""
+        from connectors.local.ics import MalformedCalendar, parse_file
+        from connectors.local.precheck import event_uids, looks_whole, text_of
+
         data = self._bytes(found, old)
         if isinstance(data, _Reading):
             return data
@@ -374,6 +385,8 @@ class VdirCalendar:
         """Read files that hold the same events together (one group of one is read alone,
         unless it was just read); ``delivered`` are the files whose reading alone was already
         reported in this sync."""
+        from connectors.local.ics import MalformedCalendar, parse_file
+
         readable = [name for name in names if not sync.files[name].broken]
         data: dict[str, bytes] = {}
         if len(readable) > 1:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from connectors.base import occurrence_start
 from connectors.local.cursor import FileEntry
-from connectors.local.mapping import occurrence_start
 
 
 def event_keys(uids: Iterable[str]) -> tuple[str, ...]:

@@ -11,7 +11,6 @@ and expressed in the user's zone (floating and all-day times are read in it too)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -44,7 +43,6 @@ READ_PROPERTIES = frozenset({
 })
 """Every property of a VEVENT that the functions here read: an event may be given without
 the others."""
-_OCCURRENCE_SUFFIX = re.compile(r"/(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2}):(\d{2})Z)?$")
 
 
 class BadEvent(ValueError):
@@ -107,23 +105,6 @@ def occurrence_uid(uid: str, original: date | datetime, tz: ZoneInfo) -> str:
     if isinstance(original, datetime):
         return base_occurrence_uid(uid, _aware(original, tz))
     return base_occurrence_uid(uid, original)
-
-
-def occurrence_start(uid: str) -> date | datetime | None:
-    """Return the original start encoded in an occurrence uid made by :func:`occurrence_uid`
-    (an aware UTC datetime, or a date for an all-day occurrence), or ``None`` for the uid of an
-    event that does not repeat."""
-    match = _OCCURRENCE_SUFFIX.search(uid)
-    if match is None:
-        return None
-    day_text, hour, minute, second = match.groups()
-    try:
-        day = date.fromisoformat(day_text)
-        if hour is None:
-            return day
-        return datetime.combine(day, time(int(hour), int(minute), int(second)), tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def to_meeting(

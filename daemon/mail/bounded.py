@@ -196,3 +196,16 @@ def render(template: jinja2.Template, variables: dict[str, Any]) -> str:
         return "".join(chunks)
     finally:
         _deadline.reset(token)
+
+
+class OneSource(jinja2.BaseLoader):
+    """Serves one already-read source under its real file name, so tracebacks name the file."""
+
+    def __init__(self, source: str, filename: str) -> None:
+        self._source = source
+        self._filename = filename
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
+        """The source, its file name, and an up-to-date check that never asks again."""
+        return self._source, self._filename, lambda: False

@@ -8,37 +8,28 @@ rendering, so a multi-line variable can never push text into the header area.
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
 from collections.abc import Callable, Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from daemon.core.errors import TemplateError
 from daemon.core.kinds import DRAFT_KINDS
 from daemon.core.model import DraftKind
 from daemon.core.text import clean_line
-from daemon.mail import bounded
-from daemon.mail.bounded import BoundedEnvironment
 from daemon.mail.message import Rendered
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from daemon.mail.bounded import BoundedEnvironment
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # the line ends Jinja2 counts, so line numbers agree
 _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
-
-
-class _OneSource(jinja2.BaseLoader):
-    """Serves one already-read source under its real file name, so tracebacks name the file."""
-
-    def __init__(self, source: str, filename: str) -> None:
-        self._source = source
-        self._filename = filename
-
-    def get_source(self, environment: jinja2.Environment,
-                   template: str) -> tuple[str, str, Callable[[], bool]]:
-        return self._source, self._filename, lambda: False
 
 
 class Renderer:
@@ -54,14 +45,19 @@ class Renderer:
         # (file, part) -> (source, error) of a part that went past a render bound: while its
         # source is unchanged it is not run again, so one slow file costs a cycle its bound once
         self._over_bounds: dict[tuple[str, str], tuple[str, str]] = {}
+
+    @functools.cached_property
+    def _env(self) -> BoundedEnvironment:
+        """The sandbox, made at the first render: Jinja2 loads only when a draft is rendered
+        (an idle cycle renders nothing)."""
+        import jinja2
+
+        from daemon.mail.bounded import BoundedEnvironment
+
         # Plain-text email, not HTML: escaping would corrupt names like "O'Brien & Co".
-        self._env = BoundedEnvironment(
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
+        return BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                  trim_blocks=True, lstrip_blocks=True,
+                                  keep_trailing_newline=True)
 
     def template_path(self, kind: DraftKind) -> str:
         """Return the full path of the file used for ``kind`` (the override if present)."""
@@ -108,6 +104,8 @@ class Renderer:
 
     def _render_part(self, part: str, source: str, filename: str, hint: str,
                      variables: Mapping[str, object]) -> str:
+        from daemon.mail import bounded
+
         template = self._compile(part, source, filename, hint)
         over = self._over_bounds.get((filename, part))
         if over is not None and over[0] == source:  # it would only go past its bound again
@@ -125,11 +123,15 @@ class Renderer:
     def _compile(self, part: str, source: str, filename: str, hint: str) -> jinja2.Template:
         """The compiled ``part`` (subject or body) of a file, compiled again only when its
         source changed. Raises TemplateError for a syntax error."""
+        import jinja2
+
+        from daemon.mail.bounded import OneSource
+
         cached = self._compiled.get((filename, part))
         if cached is not None and cached[0] == source:
             return cached[1]
         try:
-            template = _OneSource(source, filename).load(self._env, filename)
+            template = OneSource(source, filename).load(self._env, filename)
         except jinja2.TemplateSyntaxError as exc:
             message = exc.message or "syntax error"
             raise TemplateError(f"{_where(filename, exc.lineno)}: {message}{hint}") from exc
@@ -193,6 +195,8 @@ def _template_line(exc: BaseException, filename: str) -> int | None:
 
 
 def _describe(exc: BaseException) -> str:
+    import jinja2
+
     if isinstance(exc, jinja2.TemplateError) and exc.message:
         return exc.message
     return f"{type(exc).__name__}: {exc}"
