@@ -31,7 +31,8 @@ a ``find`` answer, a Drafts listing taken for current. What each keeps, and why 
 - Graph Drafts keeps the Drafts folder's id; before it calls a draft gone because it lies in
   another folder, it reads the id again (a mailbox move changes ids).
 - Connections: Google's transport opens a new connection for each request (only the TLS
-  context and the built services are kept, neither holds an answer); Graph's
+  context, the built services and their collections are kept; they build requests and hold
+  no answer); Graph's
   ``requests.Session`` reads every answer whole before the next request. An abandoned request
   leaves no answer behind to be taken for the next one's.
 - Reply detection: the local mail index was process-wide before (``shared_index``); Google
