@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import caldav, imap, precheck, rest
+from bench import caldav, imap, precheck, rest, startup
 from bench.events import build_calendar, busy_edits
 from bench.history import (
     SERIES_SIZES,
@@ -60,7 +60,8 @@ DEFAULT_PAGES_UP_TO = 10_000
 """The naive poller also runs with default pages up to this size (Graph's default page holds
 10 events: 5,000 requests a cycle at 50,000 would take most of the benchmark's budget)."""
 COFFEECHAT = Path(sys.executable).with_name("coffeechat")
-GROUPS = ("help", "planner", "history", "connectors", "rest", "caldav", "imap", "precheck")
+GROUPS = ("help", "planner", "history", "connectors", "rest", "caldav", "imap", "precheck",
+          "startup")
 """What a run can measure (``--only`` picks some): ``coffeechat --help``, the planner alone,
 real series (:mod:`bench.history`), the cycles against each connector, and the cost at rest
 (:mod:`bench.rest`)."""
@@ -364,6 +365,8 @@ def run(settings: Settings) -> JSON:
                                             settings.idle_runs, log)
         if "precheck" in settings.groups:
             bench.scenarios.extend(precheck.measure(scratch))
+        if "startup" in settings.groups:
+            bench.scenarios.extend(startup.measure(scratch))
     finally:
         spawner.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -450,6 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(caldav.section(result["scenarios"]))
     print(imap.section(result["scenarios"]))
     print(precheck.markdown(result["scenarios"]))
+    print(startup.markdown(result["scenarios"]))
     log(f"results written to {settings.output} in {result['settings']['elapsed_s']} s")
     return 0
 
