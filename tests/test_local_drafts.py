@@ -15,7 +15,8 @@ import pytest
 
 import connectors.local
 from connectors.base import KEY_HEADER
-from connectors.local.drafts import MAX_HEADER_BYTES, MaildirDrafts, read_header_block
+from connectors.local.drafts import MaildirDrafts
+from connectors.local.maildir import MAX_HEADER_BYTES, read_header_block
 from daemon.core.errors import ConnectorError
 from daemon.core.model import DraftRef
 

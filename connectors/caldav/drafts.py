@@ -42,7 +42,7 @@ from typing import Any
 
 from connectors.base import KEY_HEADER
 from connectors.caldav.imap import ImapSession
-from connectors.local.drafts import fingerprint
+from connectors.local.maildir import fingerprint
 from daemon.core.errors import ConnectorError
 from daemon.core.model import DraftRef, DraftState, ThreadRef
 

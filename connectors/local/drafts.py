@@ -53,9 +53,6 @@ Nothing here sends mail: there is no transport, only files.
 from __future__ import annotations
 
 import email.policy
-import errno
-import hashlib
-import itertools
 import logging
 import os
 import stat
@@ -64,32 +61,32 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from pathlib import Path
-from typing import BinaryIO
 
 from connectors.base import KEY_HEADER
+from connectors.local.maildir import (
+    DRAFT_FLAG,
+    TRASHED_FLAG,
+    fingerprint,
+    fsync,
+    open_regular,
+    read_header_block,
+    split_name,
+    unique_name,
+)
 from daemon.core.errors import ConnectorError
 from daemon.core.model import DraftRef, DraftState, ThreadRef
 
 log = logging.getLogger(__name__)
 
-DRAFT_FLAG = "D"
-TRASHED_FLAG = "T"
-MAX_HEADER_BYTES = 256 * 1024
-"""Header blocks larger than this are not read further (no draft of ours comes close)."""
 MAX_DRAFT_BYTES = 4 * 1024 * 1024
 """A file larger than this is not read to compare it: no draft coffeechat writes comes close
 (its body is cut at 100,000 characters), so it is one the user changed."""
 TMP_MAX_AGE_SECONDS = 24 * 3600
 """A file in ``tmp/`` older than this is a leftover of an interrupted write."""
-SYNC_HEADERS = (b"x-tuid", b"x-offlineimap")
-"""Header fields mbsync and offlineimap add to a message they copy (to find it again on a
-server without UIDPLUS); they do not make a draft edited."""
 _SUBDIRS = ("cur", "new", "tmp")
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 _WRITE_POLICY = email.policy.default.clone(max_line_length=998)
 """RFC 5322's hard line limit: a long key header stays one plain line that any tool (or grep)
 can read, instead of being cut into RFC 2047 encoded words to fit 78 columns."""
-_COUNTER = itertools.count(1)
 _SETTLED_NS = 2 * 10**9
 """A folder changed less than this before it was listed is listed again next time (file
 system clocks tick coarsely: a change in the same tick leaves its time as it was)."""
@@ -141,32 +138,8 @@ class _Listing:
         self.by_key: dict[str | None, list[_Entry]] | None = None
 
 
-def normalised(data: bytes) -> bytes:
-    """Return ``data`` with what sync tools change in a message they copy undone: CRLF line
-    ends made LF, and the header fields of :data:`SYNC_HEADERS` (with their continuation
-    lines) dropped. A message coffeechat writes is returned unchanged."""
-    data = data.replace(b"\r\n", b"\n")
-    end = data.find(b"\n\n")
-    head, rest = (data, b"") if end < 0 else (data[:end + 1], data[end + 1:])
-    if not any(name in head.lower() for name in SYNC_HEADERS):
-        return data
-    kept: list[bytes] = []
-    dropping = False
-    for line in head.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t"):
-            if not dropping:
-                kept.append(line)
-            continue
-        dropping = line.split(b":", 1)[0].strip().lower() in SYNC_HEADERS
-        if not dropping:
-            kept.append(line)
-    return b"".join(kept) + rest
 
 
-def fingerprint(data: bytes) -> str:
-    """Return the SHA-256 hex digest of :func:`normalised` ``data``: what a reference's
-    fingerprint holds (for what coffeechat writes, the digest of the bytes on disk)."""
-    return hashlib.sha256(normalised(data)).hexdigest()
 
 
 class MaildirDrafts:
@@ -210,7 +183,7 @@ class MaildirDrafts:
         try:
             self._prepare()
             self._clean_tmp()
-            new_key = _unique_name()
+            new_key = unique_name()
             staged = self._path / "tmp" / new_key
             fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "wb") as handle:
@@ -221,7 +194,7 @@ class MaildirDrafts:
             os.link(staged, final)  # never over an existing file, as a rename could be
             os.unlink(staged)
             self._listing = None
-            _fsync(final.parent)
+            fsync(final.parent)
         except OSError as exc:
             raise self._error("write a draft into", exc) from exc
         return DraftRef(id=new_key, fingerprint=fingerprint(data), key=key)
@@ -446,7 +419,7 @@ class MaildirDrafts:
         :data:`MAX_DRAFT_BYTES` gives its first bytes only (enough to differ from any draft
         written)."""
         try:
-            with _open_regular(path) as handle:
+            with open_regular(path) as handle:
                 return handle.read(MAX_DRAFT_BYTES + 1)
         except FileNotFoundError:
             return None
@@ -457,7 +430,7 @@ class MaildirDrafts:
         self._listing = None
         try:
             entry.path.unlink()
-            _fsync(entry.path.parent)
+            fsync(entry.path.parent)
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -474,45 +447,10 @@ class MaildirDrafts:
         return f"account {self._account!r}: " if self._account else ""
 
 
-def split_name(name: str) -> tuple[str, str]:
-    """Return the Maildir key and the flags of a message file name: ``key:2,FLAGS`` gives
-    ``(key, FLAGS)``; a name without the ``:2,`` part (as in ``new/``) has no flags. What
-    follows a ``,`` in the unique part (mbsync's ``,U=12``, Dovecot's ``,S=1234``) is not part
-    of the key."""
-    unique, _, info = name.partition(":")
-    return unique.partition(",")[0], info[2:] if info.startswith("2,") else ""
 
 
-def read_header_block(path: str | Path, limit: int = MAX_HEADER_BYTES) -> bytes:
-    """Return the header block of the message file at ``path``: its bytes up to the first
-    empty line, cut after about ``limit`` bytes (the body is never read, and a file without
-    line breaks cannot make this read more). Raises ``OSError`` when the file cannot be read,
-    is a link (``ELOOP``) or is not a regular file (``EINVAL``): a FIFO is never waited on.
-    """
-    lines: list[bytes] = []
-    size = 0
-    with _open_regular(path) as handle:
-        while size <= limit:
-            line = handle.readline(limit + 1 - size)
-            if not line or line in (b"\n", b"\r\n"):
-                break
-            lines.append(line)
-            size += len(line)
-    return b"".join(lines)
 
 
-def _open_regular(path: str | Path) -> BinaryIO:
-    """Open the regular file ``path`` for reading without following a link or waiting on a
-    FIFO. Raises ``OSError`` (``ELOOP`` for a link, ``EINVAL`` for anything not a regular
-    file)."""
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "it is not a regular file", str(path))
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def _read_headers(path: Path) -> _Headers:
@@ -538,18 +476,5 @@ def _mtime_ns(path: Path) -> int:
         return 0
 
 
-def _unique_name() -> str:
-    """A Maildir unique name, as Python's :mod:`mailbox` makes them: the time, microseconds,
-    process id and a counter, then the host name (``/`` and ``:`` escaped)."""
-    now = time.time()
-    host = os.uname().nodename.replace("/", r"\057").replace(":", r"\072")
-    return f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{next(_COUNTER)}.{host}"
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file or a folder to disk, so a draft reported written survives a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connectors.local.drafts import DRAFT_FLAG, read_header_block, split_name
 from connectors.local.headers import BadHeaders, MessageInfo, parse_headers
+from connectors.local.maildir import DRAFT_FLAG, read_header_block, split_name
 from daemon.core.errors import ConnectorError
 from daemon.core.model import ContactMail, MailSeen
 

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import KEY_HEADER
-from connectors.local.drafts import normalised
+from connectors.local.maildir import normalised
 from daemon.app.service import cycle_once
 from daemon.settings.config import load
 from tests.e2e.mailtools import Server, Syncer, dovecot, syncer
