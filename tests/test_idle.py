@@ -120,7 +120,7 @@ WORK = WorkingHours(frozenset(range(5)), time(9), time(17))
 
 
 @settings(max_examples=150, deadline=None)
-@given(world=worlds, hours=st.sampled_from([None, WORK]), cap=st.integers(0, 3),
+@given(world=worlds(), hours=st.sampled_from([None, WORK]), cap=st.integers(0, 3),
        earlier=st.integers(0, 30 * 60),
        fractions=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=4))
 def test_nothing_comes_due_before_the_wake_up_time(world: World, hours: WorkingHours | None,
