@@ -20,6 +20,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from daemon.core.fileio import write_atomically
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,10 @@ def _parse(path: Path, raw: bytes) -> frozenset[str] | None:
     changes appended after it, one a line (a line cut short by a kill is left out)."""
     first, *changes = raw.split(b"\n")
     try:
-        base = json.loads(first)
+        try:
+            base = orjson.loads(first)  # a few times faster on tens of thousands of ids
+        except orjson.JSONDecodeError:
+            base = json.loads(first)
     except (ValueError, RecursionError) as exc:
         log.warning("the ledger %s does not read (%s); it is written again at the next save",
                     path, exc)

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -62,14 +63,19 @@ class _Tables(dict[str, Any]):
                  load: Callable[[str], dict[str, Any]]) -> None:
         super().__init__(inline)
         self._lazy = set(lazy)
-        self._load = load
+        self._load = weakref.WeakMethod(load)
+        """The storage's loader, held weakly: no cycle keeps the storage (and the part files
+        it holds open) alive once the store is dropped."""
 
     def loaded(self, name: str) -> bool:
         return name not in self._lazy
 
     def _ensure(self, name: str) -> None:
         if name in self._lazy:
-            table = self._load(name)
+            load = self._load()
+            if load is None:
+                raise StateError("the state was closed before this table was read")
+            table = load(name)
             self._lazy.discard(name)
             dict.__setitem__(self, name, table)
 
@@ -437,11 +443,13 @@ class AtomicJSONStorage(Storage):
                 members = {shard: set(records) for shard, records in _share(table, n).items()}
                 dirty = set(members) | set(files)
             else:
-                members = {shard: set(ids) for shard, ids in members.items()}
-                dirty = set()
+                members = dict(members)  # the sets of the parts changed are copied: the
+                dirty = set()              # ones kept stay as they are until the commit
                 for ident in touched:
                     shard = _shard_of(ident, n)
-                    dirty.add(shard)
+                    if shard not in dirty:
+                        dirty.add(shard)
+                        members[shard] = set(members.get(shard, ()))
                     if ident in table:
                         members.setdefault(shard, set()).add(ident)
                     elif shard in members:

@@ -26,6 +26,7 @@ state's copy counts).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -156,7 +157,8 @@ class Store:
         self.skipped_table: Table = self._db.table("skipped", cache_size=0)
         self.meta: Table = self._db.table("meta", cache_size=0)
         assert self._storage is not None
-        self._storage.advice = self._damaged
+        self._storage.advice = functools.partial(_restore_advice, path)  # no cycle: the
+        # part files it holds open are closed as soon as the store is dropped
         self._storage.parted = _mark_parted
         self._check_schema()
         self._ledger: ledger.Writer = ledger.Writer(self.path)
@@ -238,7 +240,7 @@ class Store:
                                 "left as it is.")
 
     def _damaged(self, problem: str) -> StateError:
-        return StateError(f"{problem} {backups.how_to_restore(self.path, damage)}")
+        return _restore_advice(self.path, problem)
 
     def _check_schema(self) -> None:
         assert self._storage is not None
@@ -714,6 +716,11 @@ class Store:
             raise self._damaged(
                 f"{self.path}: a record does not read back ({exc!r}); the file was changed by "
                 "hand or is damaged.") from None
+
+
+def _restore_advice(path: Path, problem: str) -> StateError:
+    """The error for a state that does not read back, with how to restore a backup."""
+    return StateError(f"{problem} {backups.how_to_restore(path, damage)}")
 
 
 def _mark_parted(data: dict[str, Any]) -> None:
