@@ -250,7 +250,11 @@ def test_kills_at_random_instants_leave_a_whole_state_in_parts(tmp_path: Path,
         meetings, drafts = len(loaded.interviews()), len(loaded.drafts())
         cursor = loaded.cursor("a")
         assert cursor is not None and meetings == drafts == cursor["n"]  # one commit, whole
-        assert ledger.read(path) == frozenset(str(doc_id(k)) for k in loaded.drafts())
+        known = ledger.read(path) or frozenset()
+        held = frozenset(str(doc_id(k)) for k in loaded.drafts())
+        assert known <= held  # the ledger is written after the state: it may lag by the
+        assert held - known <= {str(doc_id(f"m{cursor['n']}/thank_you/a@b.co"))}  # last save
+        assert not any(loaded.may_exist(k) for k in loaded.drafts())
         seen.append(meetings)
     assert seen == sorted(seen) and seen[-1] > 20
     assert parts(path)

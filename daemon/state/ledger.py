@@ -86,7 +86,8 @@ class Writer:
     """The ledger of one state as this process last read or wrote it. A state in parts
     appends each change of its drafts to it (a line: the ids added and removed), so that a
     save costs what changed; it is written whole again every :data:`APPENDED_UP_TO`
-    changes, and always for a state that is one file (as before)."""
+    changes or after a large change (settling), and always for a state that is one file (as
+    before)."""
 
     def __init__(self, state: Path) -> None:
         self.state = state
@@ -109,6 +110,17 @@ class Writer:
         self._hash = hashlib.blake2b(raw, digest_size=16)
         self._appended = raw.count(b"\n")
         return str(self._hash.hexdigest())
+
+    @property
+    def known(self) -> bool:
+        """Whether the ids the file holds are known (read, seeded or written)."""
+        return self._read
+
+    def seed(self, ids: frozenset[str]) -> None:
+        """Take ``ids`` as what the file holds, without parsing it: the caller found, by
+        :meth:`file_digest`, that it is the ledger written with the state that holds them."""
+        if self._hash is not None:
+            self.ids, self._read = ids, True
 
     def load(self) -> frozenset[str] | None:
         """Read the file (see :func:`read`)."""
@@ -139,10 +151,13 @@ class Writer:
             self.load()
         if ids == self.ids or (not ids and self.ids is None):
             return None if self._hash is None else str(self._hash.hexdigest())
+        add: frozenset[str] = frozenset()
+        remove: frozenset[str] = frozenset()
+        if self.ids is not None:
+            add, remove = ids - self.ids, self.ids - ids
         if append and self.ids is not None and self._hash is not None and (
-                self._appended < APPENDED_UP_TO):
-            line = b"\n" + json.dumps({"add": sorted(ids - self.ids),
-                                       "remove": sorted(self.ids - ids)},
+                self._appended < APPENDED_UP_TO and len(add) + len(remove) <= 1 + len(ids) // 8):
+            line = b"\n" + json.dumps({"add": sorted(add), "remove": sorted(remove)},
                                       separators=(",", ":")).encode("ascii")
             after = self._hash.copy()
             after.update(line)

@@ -320,6 +320,14 @@ class AtomicJSONStorage(Storage):
     def _problem(self, message: str) -> Exception:
         return DamagedState(message, message) if self.advice is None else self.advice(message)
 
+    def stored_ids(self, table: str) -> set[str] | None:
+        """The ids of ``table``'s records as last read or saved, if it is in parts and was
+        read (``None`` otherwise)."""
+        members = self._members.get(table)
+        if members is None or not self.loaded(table):
+            return None
+        return set().union(*members.values())
+
     def split_if_large(self) -> None:
         """Have the next :meth:`flush` write a state that is one file over
         :data:`INLINE_BYTES` in parts (upgrading a state written as one file)."""

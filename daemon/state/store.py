@@ -664,6 +664,10 @@ class Store:
         if self._main and self._storage.dirty and (
                 self._storage.changed("drafts") or not self._ledger_current
                 or self._look_up() != self._looked_up_at_open):
+            if self._ledger_current and not self._ledger.known:
+                stored = self._storage.stored_ids("drafts")  # as saved, so as in the ledger
+                if stored is not None:
+                    self._ledger.seed(frozenset(stored | self._looked_up_at_open))
             ids = frozenset((self._storage.read() or {}).get("drafts", {})) | self._look_up()
             computed = True
             after = self._ledger.prepare(ids, append=self._storage.in_parts)
