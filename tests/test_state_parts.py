@@ -261,3 +261,24 @@ def test_kills_at_random_instants_leave_a_whole_state_in_parts(tmp_path: Path,
     named = {f for t in json.loads(path.read_bytes())["_parts"]["1"]["tables"].values()
              for f in t["files"].values()}
     assert set(parts(path)) == named  # the writer swept what the kills left
+
+
+def test_a_record_kept_in_a_file_of_its_own_is_read_when_asked_for(
+        tmp_path: Path, small_inline: None) -> None:
+    from tinydb.table import Document
+
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    fill(store, 300)
+    store.meta.upsert(Document({"big": "z" * 50_000}, doc_id=9))  # as the settled record
+    store.flush()
+    Store(path, writable=True)  # keeps today's backup
+    opened = Store(path, writable=True)
+    meta = opened._storage.read()["meta"]  # type: ignore[union-attr,index]
+    assert dict.__getitem__(meta, "9") is storage._UNREAD  # opening read the schema only
+    opened.set_plan_memo("key", T0)
+    assert opened.flush()
+    assert dict.__getitem__(meta, "9") is storage._UNREAD  # nor did saving another record
+    assert opened.meta.get(doc_id=9) == {"big": "z" * 50_000}
+    assert Store(path).meta.get(doc_id=9) == {"big": "z" * 50_000}
+    assert Store(path).plan_memo() == ("key", T0)

@@ -23,6 +23,7 @@ A state small enough stays one file, as before.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -120,6 +121,52 @@ class _Tables(dict[str, Any]):
     def items(self) -> Any:
         self._ensure_all()
         return dict.items(self)
+
+
+_UNREAD = object()
+"""The value of a record not read yet in a :class:`_LazyRecords`."""
+
+
+class _LazyRecords(dict[str, Any]):
+    """The records of a table kept a file per record (the cursors, ``meta``), each read when
+    first asked for: a state's settled-history record is megabytes, and most cycles read only
+    the schema and the plan's wake-up time."""
+
+    def __init__(self, records: dict[str, Any], load: Callable[[str], Any]) -> None:
+        super().__init__(records)
+        self._load = load
+
+    def _value(self, ident: str) -> Any:
+        value = dict.__getitem__(self, ident)
+        if value is _UNREAD:
+            value = self._load(ident)
+            dict.__setitem__(self, ident, value)
+        return value
+
+    def __getitem__(self, ident: str) -> Any:
+        return self._value(ident)
+
+    def get(self, ident: str, default: Any = None) -> Any:
+        return self._value(ident) if dict.__contains__(self, ident) else default
+
+    def pop(self, ident: str, *default: Any) -> Any:
+        if dict.__contains__(self, ident):
+            self._value(ident)
+        return dict.pop(self, ident, *default)
+
+    def values(self) -> Any:
+        return [self._value(ident) for ident in dict.keys(self)]
+
+    def items(self) -> Any:
+        return [(ident, self._value(ident)) for ident in dict.keys(self)]
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.items()) == other
+
+    __hash__ = None
 
 
 _ALL = "*"
@@ -296,26 +343,48 @@ class AtomicJSONStorage(Storage):
             return self._load_parts(table)
 
     def _load_parts(self, table: str) -> dict[str, Any]:
+        files = self._manifest["tables"][table]
+        if files["n"] == 0:  # a file per record: each read when the record is
+            records = _LazyRecords(dict.fromkeys(files["files"], _UNREAD),
+                                   functools.partial(_weak_call, weakref.WeakMethod(
+                                       self._load_record), table))
+            self._members[table] = {ident: {ident} for ident in files["files"]}
+            self._seen[table] = records
+            return records
         out: dict[str, Any] = {}
-        for shard, name in sorted(self._manifest["tables"][table]["files"].items()):
-            fd = self._fds.pop(name, None)
-            file = self.parts_dir / name
-            try:
-                if fd is None:
-                    raise OSError(2, "it is missing")
-                with os.fdopen(fd, "rb") as handle:
-                    raw = handle.read()
-            except OSError as exc:
-                raise self._problem(f"cannot read its part file {file}: {exc.strerror}") from None
-            try:
-                part = _parse_checked(file, raw, table)[table]
-            except DamagedState as exc:
-                raise self._problem(str(exc)) from None
-            self._digests[(table, shard)] = _digest(raw)
+        for shard in sorted(files["files"]):
+            part = self._read_part(table, shard)
             self._members.setdefault(table, {})[shard] = set(part)
             out.update(part)
         self._seen[table] = out
         return out
+
+    def _read_part(self, table: str, shard: str) -> dict[str, Any]:
+        """The records of the part ``shard`` of ``table``, read from its file."""
+        name = self._manifest["tables"][table]["files"][shard]
+        fd = self._fds.pop(name, None)
+        file = self.parts_dir / name
+        try:
+            if fd is None:
+                raise OSError(2, "it is missing")
+            with os.fdopen(fd, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            raise self._problem(f"cannot read its part file {file}: {exc.strerror}") from None
+        try:
+            part: dict[str, Any] = _parse_checked(file, raw, table)[table]
+        except DamagedState as exc:
+            raise self._problem(str(exc)) from None
+        self._digests[(table, shard)] = _digest(raw)
+        return part
+
+    def _load_record(self, table: str, ident: str) -> Any:
+        """The record ``ident`` of a table kept a file per record."""
+        part = self._read_part(table, ident)
+        if set(part) != {ident}:
+            raise self._problem(f"the state's part file for record {ident} of {table!r} "
+                                "holds another record; it was changed by hand or is damaged.")
+        return part[ident]
 
     def _problem(self, message: str) -> Exception:
         return DamagedState(message, message) if self.advice is None else self.advice(message)
@@ -379,7 +448,8 @@ class AtomicJSONStorage(Storage):
         a new file. A state in parts is read whole for it."""
         if self._data is None or not self._manifest:
             return self._written
-        return _dumps_main(dict(self._data.items()))
+        return _dumps_main({name: dict(table.items())
+                            for name, table in self._data.items()})
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         """Return the in-memory database (``None`` when the file did not exist)."""
@@ -582,6 +652,14 @@ def _parts_for(table: str, records: int, now: int) -> int:
     while records > n * PART_RECORDS * 2:
         n *= 2
     return n
+
+
+def _weak_call(method: weakref.WeakMethod[Callable[[str, str], Any]], table: str,
+               ident: str) -> Any:
+    load = method()
+    if load is None:
+        raise StateError("the state was closed before this record was read")
+    return load(table, ident)
 
 
 def _shard_of(ident: str, n: int) -> str:
