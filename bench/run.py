@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import caldav, imap, precheck, rest, startup
+from bench import state as state_bench
 from bench.events import build_calendar, busy_edits
 from bench.history import (
     SERIES_SIZES,
@@ -60,8 +61,8 @@ DEFAULT_PAGES_UP_TO = 10_000
 """The naive poller also runs with default pages up to this size (Graph's default page holds
 10 events: 5,000 requests a cycle at 50,000 would take most of the benchmark's budget)."""
 COFFEECHAT = Path(sys.executable).with_name("coffeechat")
-GROUPS = ("help", "planner", "history", "connectors", "rest", "caldav", "imap", "precheck",
-          "startup")
+GROUPS = ("help", "planner", "history", "state", "connectors", "rest", "caldav", "imap",
+          "precheck", "startup")
 """What a run can measure (``--only`` picks some): ``coffeechat --help``, the planner alone,
 real series (:mod:`bench.history`), the cycles against each connector, and the cost at rest
 (:mod:`bench.rest`)."""
@@ -352,6 +353,8 @@ def run(settings: Settings) -> JSON:
             bench.planner()
         if "history" in settings.groups:
             bench.history()
+        if "state" in settings.groups:  # issue 18 item 4 (bench/state.py)
+            bench.scenarios.extend(state_bench.scenarios(scratch))
         for kind in settings.kinds if "connectors" in settings.groups else ():
             for n in settings.sizes.get(kind, ()):
                 bench.world(kind, n)

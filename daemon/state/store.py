@@ -26,6 +26,7 @@ state's copy counts).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -51,12 +52,17 @@ from daemon.core.model import (
 )
 from daemon.core.skipped import Skipped
 from daemon.state import backups, codec, ledger
-from daemon.state.storage import AtomicJSONStorage, sweep_temporaries
+from daemon.state.storage import AtomicJSONStorage, TrackedTable, sweep_temporaries
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-"""2: settled history may be in the settled file (1 had none; it upgrades in place)."""
+SCHEMA_VERSION = 3
+"""2: settled history may be in the settled file (1 had none); 3: a large state keeps its
+large tables in part files (see :mod:`daemon.state.storage`). Older files upgrade in place."""
+ONE_FILE_SCHEMA = 2
+"""The schema written in a state that is one file: it reads as schema 2 did, so a state
+says 3 only once it has part files (a coffeechat that knows only 2 then refuses it, rather
+than missing the tables kept in parts)."""
 _META_ID = 1
 _PLAN_MEMO_ID = 2
 _SETTLED_ID = 3
@@ -86,6 +92,13 @@ def _people(meetings: Iterable[JSON]) -> JSON:
                     entry[2] = end
     return {email: [name, count, None if last is None else codec.format_time(last)]
             for email, (name, count, last) in out.items()}
+
+
+class _TinyDB(TinyDB):
+    """TinyDB whose tables change the stored records in place (see
+    :class:`daemon.state.storage.TrackedTable`)."""
+
+    table_class = TrackedTable
 
 
 def settled_path(state: Path) -> Path:
@@ -132,7 +145,7 @@ class Store:
             return self._storage
 
         try:
-            self._db = TinyDB(storage=storage_factory)
+            self._db = _TinyDB(storage=storage_factory)
         except DamagedState as exc:
             raise self._damaged(str(exc)) from None
         self.meetings: Table = self._db.table("meetings", cache_size=0)
@@ -143,10 +156,18 @@ class Store:
         self.pending_table: Table = self._db.table("pending", cache_size=0)
         self.skipped_table: Table = self._db.table("skipped", cache_size=0)
         self.meta: Table = self._db.table("meta", cache_size=0)
+        assert self._storage is not None
+        self._storage.advice = functools.partial(_restore_advice, path)  # no cycle: the
+        # part files it holds open are closed as soon as the store is dropped
+        self._storage.parted = _mark_parted
         self._check_schema()
-        self._ledger: frozenset[str] | None = None
-        """What the ledger holds, as read or last written (writable stores only)."""
+        self._ledger: ledger.Writer = ledger.Writer(self.path)
+        """The ledger as read or last written (writable stores only)."""
+        self._ledger_current: bool = False
+        """Whether the ledger is known to be the one written with this state."""
+        self._looked_up_at_open: set[str] = self._look_up()
         if writable:
+            self._storage.sweep()
             self._keep_backup()
             if self._main:
                 self._compare_ledger()
@@ -155,8 +176,10 @@ class Store:
         """Keep today's backup, if due, of a state that reads back whole: a state that does
         not is never rotated in, so the backups are never all copies of the damage."""
         assert self._storage is not None
-        good = self._storage.good_bytes()
-        if good is None or not backups.due(self.path):
+        if not backups.due(self.path):
+            return
+        good = self._storage.good_bytes()  # a state in parts is read whole for it
+        if good is None:
             return
         problem = _records_problem(self._storage.read() or {})
         if problem is not None:
@@ -169,13 +192,17 @@ class Store:
 
     def _compare_ledger(self) -> None:
         """Keep as *to be looked up* the drafts the ledger knows and this state does not."""
-        self._ledger = ledger.read(self.path)
-        if not self._ledger:
-            return
         assert self._storage is not None
+        kept = self._storage.ledger_digest
+        if kept is not None and self._ledger.file_digest() == kept:
+            self._ledger_current = True  # the ledger written with this state: none is missing
+            return
+        known = self._ledger.load()
+        if not known:
+            return
         recorded = (self._storage.read() or {}).get("drafts", {})
         look_up = self._look_up()
-        missing = {i for i in self._ledger if i not in recorded and i not in look_up}
+        missing = {i for i in known if i not in recorded and i not in look_up}
         if not missing:
             return
         log.warning("%s is older than its drafts: %d draft(s) made after it was saved will be "
@@ -213,14 +240,14 @@ class Store:
                                 "left as it is.")
 
     def _damaged(self, problem: str) -> StateError:
-        return StateError(f"{problem} {backups.how_to_restore(self.path, damage)}")
+        return _restore_advice(self.path, problem)
 
     def _check_schema(self) -> None:
         assert self._storage is not None
         existing = self._storage.read()
         meta = self.meta.get(doc_id=_META_ID)
         if existing is None:
-            self.meta.insert(Document({"schema": SCHEMA_VERSION}, doc_id=_META_ID))
+            self.meta.insert(Document({"schema": ONE_FILE_SCHEMA}, doc_id=_META_ID))
             return
         if not isinstance(meta, dict) or not isinstance(meta.get("schema"), int):
             raise StateError(f"{self.path} has no coffeechat schema version: it is not a "
@@ -229,8 +256,10 @@ class Store:
             raise StateError(
                 f"{self.path} was written by a newer coffeechat (schema {meta['schema']}, this "
                 f"one knows {SCHEMA_VERSION}); upgrade coffeechat")
-        if meta["schema"] < SCHEMA_VERSION and self.writable:
-            self.meta.upsert(Document({**meta, "schema": SCHEMA_VERSION}, doc_id=_META_ID))
+        if meta["schema"] < ONE_FILE_SCHEMA and self.writable:
+            self.meta.upsert(Document({**meta, "schema": ONE_FILE_SCHEMA}, doc_id=_META_ID))
+        if self.writable:
+            self._storage.split_if_large()  # a large state of schema 2: in parts at next flush
         for table in _CHECKED_AT_OPEN:  # read only in a cycle: checked now, for every command
             for document in existing.get(table, {}).values():
                 self._decode(_DECODERS[table], document)
@@ -625,31 +654,43 @@ class Store:
         assert self._storage is not None
         if not self.writable:
             raise StateError(f"{self.path} was opened read-only; nothing was written")
-        recorded = (self._storage.read() or {}).get("drafts", {})
         look_up = self._look_up()
-        if any(i in recorded for i in look_up):  # written or adopted since: nothing to look up
-            self._upsert(self.meta, _LOOK_UP_ID,
-                         {"drafts": sorted(i for i in look_up if i not in recorded)})
+        if look_up:
+            recorded = (self._storage.read() or {}).get("drafts", {})
+            if any(i in recorded for i in look_up):  # written or adopted since: none to look up
+                self._upsert(self.meta, _LOOK_UP_ID,
+                             {"drafts": sorted(i for i in look_up if i not in recorded)})
+        update = computed = False
+        if self._main and self._storage.dirty and (
+                self._storage.changed("drafts") or not self._ledger_current
+                or self._look_up() != self._looked_up_at_open):
+            if self._ledger_current and not self._ledger.known:
+                stored = self._storage.stored_ids("drafts")  # as saved, so as in the ledger
+                if stored is not None:
+                    self._ledger.seed(frozenset(stored | self._looked_up_at_open))
+            ids = frozenset((self._storage.read() or {}).get("drafts", {})) | self._look_up()
+            computed = True
+            after = self._ledger.prepare(ids, append=self._storage.in_parts)
+            if after is not None:
+                self._storage.ledger_digest = after
+            update = self._ledger.pending
         try:
             written = self._storage.flush()
         except DamagedState as exc:
             raise self._damaged(str(exc)) from None
-        if written and self._main:
-            self._write_ledger()
+        if written and update:
+            try:
+                self._ledger.commit()
+            except OSError as exc:
+                self._ledger_current = False
+                raise StateError(
+                    f"could not save {ledger.ledger_path(self.path)}: {exc.strerror or exc}. "
+                    "The state was saved; free some space or fix the folder's permissions."
+                ) from None
+        if written and computed:
+            self._ledger_current = True
+        self._looked_up_at_open = self._look_up()
         return written
-
-    def _write_ledger(self) -> None:
-        assert self._storage is not None
-        ids = frozenset((self._storage.read() or {}).get("drafts", {})) | self._look_up()
-        if ids == self._ledger or (not ids and self._ledger is None):
-            return
-        try:
-            ledger.write(self.path, ids)
-        except OSError as exc:
-            raise StateError(
-                f"could not save {ledger.ledger_path(self.path)}: {exc.strerror or exc}. The "
-                "state was saved; free some space or fix the folder's permissions.") from None
-        self._ledger = ids
 
     def _upsert(self, table: Table, ident: int, document: JSON, plan_input: bool = False) -> None:
         """Insert or replace a document, unless it is already stored as it is. A change to
@@ -679,6 +720,20 @@ class Store:
             raise self._damaged(
                 f"{self.path}: a record does not read back ({exc!r}); the file was changed by "
                 "hand or is damaged.") from None
+
+
+def _restore_advice(path: Path, problem: str) -> StateError:
+    """The error for a state that does not read back, with how to restore a backup."""
+    return StateError(f"{problem} {backups.how_to_restore(path, damage)}")
+
+
+def _mark_parted(data: dict[str, Any]) -> None:
+    """Say :data:`SCHEMA_VERSION` in the schema record of ``data`` (the tables about to be
+    written with part files)."""
+    meta = data.get("meta") or {}
+    doc = meta.get(str(_META_ID))
+    if isinstance(doc, dict) and doc.get("schema") != SCHEMA_VERSION:
+        data["meta"] = {**meta, str(_META_ID): {**doc, "schema": SCHEMA_VERSION}}
 
 
 _UNREADABLE = (KeyError, TypeError, ValueError, AttributeError)
