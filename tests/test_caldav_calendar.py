@@ -23,9 +23,10 @@ from connectors.caldav.calendar import CalDavCalendar
 from connectors.caldav.cursor import SyncState
 from daemon.core.errors import AuthError, ConnectorError, CursorExpired, TransientError
 from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes
-from tests.servers.radicale import Account, Radicale, make_certificates
+from tests.servers.radicale import Account, Radicale
 from tests.servers.radicale import radicale as radicale  # the fixtures
 from tests.servers.radicale import radicale_tls as radicale_tls
+from tests.servers.tls import make_certificates
 
 ZONE = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=ZONE)
