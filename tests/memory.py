@@ -1,5 +1,7 @@
 """In-memory connector doubles for cycle tests: a calendar to script, a Drafts folder that
-can fail or "crash" at chosen moments, a mail history, and a harness running whole cycles."""
+can fail or "crash" at chosen moments, a mail history, and a harness running whole cycles.
+tests/contract/test_memory.py runs the doubles through the connector contract suite, so that
+they behave as the real connectors do."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import KEY_HEADER, Account, ConnectorEnv, MailHistory
+from daemon.core.automatic import is_automatic
 from daemon.core.errors import ConnectorError, CursorExpired
 from daemon.core.model import (
     JSON,
@@ -171,39 +174,61 @@ class MemoryDrafts:
         return sorted(str(self.parse(i)[KEY_HEADER]) for i in self.messages)
 
 
+@dataclass(frozen=True)
+class MemoryMessage:
+    """One message in a :class:`MemoryMail` mailbox, between the user and ``contacts``."""
+
+    contacts: tuple[str, ...]
+    """The contact who wrote it, or those it went to (To and Cc), lower-case."""
+    at: datetime
+    from_contact: bool
+    thread: ThreadRef
+    automatic: bool = False
+    """Its headers mark it as sent by a machine (:func:`daemon.core.automatic.is_automatic`)."""
+    draft: bool = False
+    """An unsent draft of the user's: it never counts."""
+
+
 @dataclass
 class MemoryMail:
-    """A mailbox's history that the test writes: (contact, when, from_contact, thread)."""
+    """A mailbox's history that the test writes, read with the rules every real reader follows:
+    drafts never count, nor does automatic mail from the contact; addresses compare without
+    case, a copy (Cc) counts as writing to the contact."""
 
-    messages: list[tuple[str, datetime, bool, ThreadRef]] = field(default_factory=list)
+    messages: list[MemoryMessage] = field(default_factory=list)
     asked: list[tuple[str, ...]] = field(default_factory=list)
     fail_with: ConnectorError | None = None
 
     def add(self, contact: str, at: datetime, *, from_contact: bool,
-            message_id: str = "", subject: str = "Hello") -> ThreadRef:
-        """Put a message in the mailbox; returns its conversation."""
+            message_id: str = "", subject: str = "Hello", references: tuple[str, ...] = (),
+            cc: tuple[str, ...] = (), headers: tuple[tuple[str, str], ...] = (),
+            draft: bool = False) -> ThreadRef:
+        """Put a message in the mailbox: from ``contact`` to the user, or from the user to
+        ``contact`` and ``cc``, with the header fields ``headers``. Returns its conversation."""
         thread = ThreadRef(message_id=message_id or f"<m{len(self.messages)}@example.org>",
-                           subject=subject, thread_id=f"t{len(self.messages)}")
-        self.messages.append((contact.lower(), at, from_contact, thread))
+                           subject=subject, references=references,
+                           thread_id=f"t{len(self.messages)}")
+        contacts = (contact, *cc) if not from_contact else (contact,)
+        self.messages.append(MemoryMessage(tuple(c.lower() for c in contacts), at, from_contact,
+                                           thread, is_automatic(headers), draft))
         return thread
 
     def history(self, contacts: Collection[str], since: datetime) -> dict[str, ContactMail]:
         if self.fail_with is not None:
             raise self.fail_with
         self.asked.append(tuple(sorted(contacts)))
-        out = {}
-        for contact in contacts:
-            seen = [(at, inbound, t) for c, at, inbound, t in self.messages
-                    if c == contact and at >= since]
-            def newest(inbound: bool, seen: list[tuple[datetime, bool, ThreadRef]] = seen
-                       ) -> MailSeen | None:
-                mine = [(at, t) for at, i, t in seen if i == inbound]
-                if not mine:
-                    return None
-                at, thread = max(mine, key=lambda x: x[0])
-                return MailSeen(at, thread)
-            out[contact] = ContactMail(contact, newest(True), newest(False))
-        return out
+        return {contact: ContactMail(contact, self._newest(contact, since, inbound=True),
+                                     self._newest(contact, since, inbound=False))
+                for contact in contacts}
+
+    def _newest(self, contact: str, since: datetime, *, inbound: bool) -> MailSeen | None:
+        seen = [m for m in self.messages
+                if contact.lower() in m.contacts and m.at >= since and m.from_contact == inbound
+                and not m.draft and not (inbound and m.automatic)]
+        if not seen:
+            return None
+        newest = max(seen, key=lambda m: m.at)
+        return MailSeen(newest.at, newest.thread)
 
 
 @dataclass
