@@ -10,9 +10,10 @@ the same at 50,000 files as at 1,000. A tool that rewrites a file in place leave
 it was: every file is listed and compared anyway at least every ``full_check_minutes`` (60 by
 default; 0 lists every cycle).
 
-Files are listed and read by :mod:`connectors.local.files`, their text by
-:mod:`connectors.local.ics`; files that hold the same event are found by
-:mod:`connectors.local.groups`; the cursor is :mod:`connectors.local.cursor`.
+Files are listed and read by :mod:`connectors.local.files`, within the size limit and with
+their notes by :mod:`connectors.local.reading`, their text by :mod:`connectors.local.ics`;
+files that hold the same event are found and read together by :mod:`connectors.local.groups`;
+the cursor is :mod:`connectors.local.cursor`.
 
 Bad input never breaks a sync: a file that is unreadable, malformed, over ``max_file_mb`` or
 not a regular file is skipped with a warning (once, not every cycle) and a
@@ -23,24 +24,22 @@ still count.
 
 from __future__ import annotations
 
-import codecs
-import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from connectors.base import ConnectorEnv, occurrence_start
 from connectors.local.cursor import FileEntry, FolderStamp, SyncState, read_listed_at
 from connectors.local.files import Listed, Reader, list_calendar, read_file
-from connectors.local.groups import event_keys, read_together, with_events
+from connectors.local.groups import read_group, read_together, with_events
+from connectors.local.reading import MB, FileReader, Sync
 from connectors.local.window import Window
 from daemon.core.errors import ConnectorError, CursorExpired
-from daemon.core.model import JSON, Change, Meeting, Removed, SourceNotes, TaggingRules
+from daemon.core.model import JSON, Change, Removed, SourceNotes, TaggingRules
 
 if TYPE_CHECKING:
     from connectors.local.precheck import PreCheck
@@ -49,55 +48,16 @@ if TYPE_CHECKING:
 # precheck) are imported where a file is read in full or pre-checked: a cycle that reads no
 # file, whether it lists the folder or not, loads none of it.
 
-log = logging.getLogger(__name__)
-
 DEFAULT_HISTORY_DAYS = 400
 DEFAULT_HORIZON_DAYS = 365
 DEFAULT_FULL_CHECK_MINUTES = 60
 DEFAULT_MAX_FILE_MB = 10
 """A file larger than this is not read. A Google export of years of a busy calendar is a few
 MB; a 10 MB file of events takes about 120 MB of memory to read."""
-MB = 1 << 20
 
 FileClock = Callable[[], int]
 """Returns the time the file system stamps changes with, in ns since the epoch (injected so
 tests can say how long ago the folder changed)."""
-
-
-class _Reading(NamedTuple):
-    """What reading one file (or a group of files) gave: its entry for the cursor, the
-    meetings to report, the notes to tell, and whether the notes were told already (a file
-    refused again as before)."""
-
-    entry: FileEntry
-    meetings: tuple[Meeting, ...] = ()
-    notes: tuple[str, ...] = ()
-    told_before: bool = False
-
-
-@dataclass
-class _Sync:
-    """One sync's work in progress: each file's entry so far, what the core was last told of
-    each file's notes (``told``), and the meetings that may have left a file (``gone``)."""
-
-    old: dict[str, FileEntry]
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    told: dict[str, bool] = field(default_factory=dict)
-    gone: set[str] = field(default_factory=set)
-
-    def deliver(self, name: str, reading: _Reading, before: Iterable[str],
-                skip: frozenset[str] = frozenset()) -> Generator[Change, None, None]:
-        """Record the file's new entry, and yield its notes (when there are some, or when the
-        core was told of some before: to clear them) and its meetings but those in ``skip``;
-        ``before`` are the meetings the core holds from it."""
-        told = self.told.get(name, name in self.old and self.old[name].noted)
-        if not reading.told_before and (reading.notes or told):
-            yield SourceNotes(name, reading.notes)
-            told = bool(reading.notes)
-        self.told[name] = told
-        self.files[name] = reading.entry._replace(noted=told)
-        self.gone.update(set(before) - set(reading.entry.uids))
-        yield from (meeting for meeting in reading.meetings if meeting.uid not in skip)
 
 
 class VdirCalendar:
@@ -123,9 +83,7 @@ class VdirCalendar:
         self._history_days = history_days
         self._horizon_days = horizon_days
         self._full_check = timedelta(minutes=full_check_minutes)
-        self._max_file_mb = max_file_mb
-        self._max_bytes = max_file_mb * MB
-        self._read = reader
+        self._files = FileReader(env.timezone, max_file_mb, reader)
         self._file_clock = file_clock
 
     def window(self) -> Window:
@@ -178,15 +136,16 @@ class VdirCalendar:
         stamp = (FolderStamp.of(top) if stat.S_ISDIR(top.st_mode)
                  and self._full_check > timedelta(0) else None)
         now = self._env.clock().astimezone(UTC)
+        limit = self._files.max_bytes
         if cursor is not None and self._still_current(
-                cursor, SyncState(str(tz), window, folder=stamp, max_file=self._max_bytes), now):
+                cursor, SyncState(str(tz), window, folder=stamp, max_file=limit), now):
             return cursor
         previous = SyncState.from_json(cursor) if cursor is not None else None
         listing = self._list_files(top)
         folder = self._settled(stamp, started)
         same_zone = previous is not None and previous.timezone == str(tz)
         window_moved = previous is None or previous.window != window
-        sync = _Sync({name: with_events(entry) for name, entry in previous.files.items()}
+        sync = Sync({name: with_events(entry) for name, entry in previous.files.items()}
                      if previous is not None else {})
         check = None
         if only_tagged is not None and previous is None:
@@ -203,7 +162,8 @@ class VdirCalendar:
                 yield SourceNotes(name, ())
 
         for group in read_together(sync.files, sync.old, read_now | removed, deferred):
-            yield from self._read_group(sync, group, listing, window, read_now - deferred)
+            yield from read_group(sync, group, listing, window, read_now - deferred,
+                                  self._files)
 
         still_here = {uid for entry in sync.files.values() for uid in entry.uids}
         for uid in sorted(sync.gone - still_here):
@@ -215,9 +175,9 @@ class VdirCalendar:
         elif folder is None and stamp is not None:
             folder = self._confirmed(listing)
         return SyncState(str(tz), window, sync.files, folder,
-                         None if folder is None else now, self._max_bytes).to_json()
+                         None if folder is None else now, self._files.max_bytes).to_json()
 
-    def _read_changed(self, sync: _Sync, listing: dict[str, Listed], window: Window, *,
+    def _read_changed(self, sync: Sync, listing: dict[str, Listed], window: Window, *,
                       same_zone: bool, window_moved: bool, old_limit: int | None,
                       check: PreCheck | None = None
                       ) -> Generator[Change, None, tuple[set[str], set[str]]]:
@@ -235,7 +195,7 @@ class VdirCalendar:
                 sync.files[name] = old
                 continue
             read_now.add(name)
-            reading = self._read_alone(found, old, window, check)
+            reading = self._files.read_alone(found, old, window, check)
             if not reading.entry.broken and sync.old:
                 if holders_before is None:
                     holders_before = _holders(sync.old)
@@ -261,7 +221,7 @@ class VdirCalendar:
         if not same_zone or (old.mtime_ns, old.size) != (found.mtime_ns, found.size):
             return True
         if old.broken:
-            return old_limit is not None and old_limit < old.size <= self._max_bytes
+            return old_limit is not None and old_limit < old.size <= self._files.max_bytes
         return old.recurring and window_moved
 
     def _still_current(self, cursor: JSON, now_state: SyncState, now: datetime) -> bool:
@@ -311,141 +271,6 @@ class VdirCalendar:
             return None
         return self._settled(stamp, started) if again == listing else None
 
-    def _read_alone(self, found: Listed, old: FileEntry | None, window: Window,
-                    check: PreCheck | None = None) -> _Reading:
-        """Read one file; when it cannot be read, or is not read, keep what the cursor knew of
-        it and say why. A file ``check`` turns away gives no meeting: only its size, time
-        and the UIDs it names are kept."""
-        from connectors.local.ics import MalformedCalendar, parse_file
-        from connectors.local.precheck import event_uids, looks_whole, text_of
-
-        data = self._bytes(found, old)
-        if isinstance(data, _Reading):
-            return data
-        if check is not None:
-            text = text_of(data)
-            if not check.passes(text) and looks_whole(text):
-                named = event_uids(text)
-                if named is not None:
-                    return _Reading(FileEntry(found.mtime_ns, found.size, (), False,
-                                              events=named))
-        try:
-            parsed = parse_file(data, path=found.path, tz=self._env.timezone, window=window)
-        except MalformedCalendar as exc:
-            return self._refused(found, old, f"it is not a valid iCalendar file ({exc}); its "
-                                 "meetings are kept as they were until it is fixed")
-        uids = tuple(meeting.uid for meeting in parsed.meetings)
-        entry = FileEntry(found.mtime_ns, found.size, uids, parsed.recurring,
-                          events=parsed.events)
-        return _Reading(entry, parsed.meetings, parsed.notes)
-
-    def _bytes(self, found: Listed, old: FileEntry | None) -> bytes | _Reading:
-        """The file's bytes, or why they are not read: the entry is not a regular file, is
-        over the size limit, or cannot be read."""
-        if found.problem:
-            return self._refused(found, old, found.problem)
-        if found.size > self._max_bytes:
-            return self._refused(found, old, self._too_big(f"{found.size / MB:.1f} MB"))
-        try:
-            data = self._read(found.target, self._max_bytes + 1)
-        except OSError as exc:
-            # Recorded with no size and time, so that the next sync reads it again (even when
-            # only the window moved); its meetings are kept meanwhile.
-            return self._refused(found, old, f"it cannot be read ({exc.strerror or exc}); its "
-                                 "meetings are kept as they were, and it is tried again each "
-                                 "cycle: check its permissions", again=True)
-        if len(data) > self._max_bytes:  # it grew since it was listed
-            return self._refused(found, old, self._too_big(f"over {self._max_file_mb} MB"))
-        return data
-
-    def _too_big(self, size: str) -> str:
-        return (f"it is {size}, over the limit of {self._max_file_mb} MB, so it is not read and "
-                "its meetings are kept as they were; split it into smaller files, or raise "
-                "`max_file_mb` for this account in the config")
-
-    def _refused(self, found: Listed, old: FileEntry | None, note: str, *,
-                 again: bool = False) -> _Reading:
-        """A file not read, with the meetings the cursor had of it. Logged as a warning, unless
-        the cursor says it was refused just so before (same time and size, or both unknown
-        for a file read ``again``): a file is named once, not every cycle."""
-        at = (-1, -1) if again else (found.mtime_ns, found.size)
-        if old is None:
-            entry = FileEntry(*at, (), False, True)
-        else:
-            entry = old._replace(mtime_ns=at[0], size=at[1], broken=True)
-        before = old is not None and old.broken and old.noted and (old.mtime_ns, old.size) == at
-        if before:
-            log.info("calendar file %s still not read: %s", found.path, note)
-        else:
-            log.warning("calendar file %s skipped: %s", found.path, note)
-        return _Reading(entry, notes=(note,), told_before=before)
-
-    def _read_group(self, sync: _Sync, names: list[str], listing: dict[str, Listed],
-                    window: Window, delivered: set[str]) -> Generator[Change, None, None]:
-        """Read files that hold the same events together (one group of one is read alone,
-        unless it was just read); ``delivered`` are the files whose reading alone was already
-        reported in this sync."""
-        from connectors.local.ics import MalformedCalendar, parse_file
-
-        readable = [name for name in names if not sync.files[name].broken]
-        data: dict[str, bytes] = {}
-        if len(readable) > 1:
-            total = sum(listing[name].size for name in readable)
-            if total <= self._max_bytes:
-                for name in readable:
-                    got = self._bytes(listing[name], sync.old.get(name))
-                    if isinstance(got, _Reading):
-                        yield from sync.deliver(name, got, ())
-                    else:
-                        data[name] = got.removeprefix(codecs.BOM_UTF8)
-            else:
-                log.warning("calendar files %s hold the same events but are %.1f MB together, "
-                            "over the limit of %d MB (`max_file_mb`): each is read alone, and "
-                            "the one whose name sorts last counts", _both(readable),
-                            total / MB, self._max_file_mb)
-        parsed = None
-        if len(data) > 1:
-            members = list(data)
-            log.warning("calendar files %s hold the same events: they are read together, and "
-                        "of each event the copy with the highest SEQUENCE counts (then "
-                        "LAST-MODIFIED, then DTSTAMP)", _both(members))
-            try:
-                parsed = parse_file(b"\r\n".join(data.values()),
-                                    path=listing[members[0]].path, tz=self._env.timezone,
-                                    window=window)
-            except MalformedCalendar as exc:
-                log.warning("calendar files %s cannot be read together (%s): each is read "
-                            "alone", _both(members), exc)
-        if parsed is None:
-            for name in readable:
-                if name not in delivered and not sync.files[name].broken:
-                    old = sync.old.get(name)
-                    yield from sync.deliver(name, self._read_alone(listing[name], old, window),
-                                            old.uids if old is not None else ())
-            return
-        owners: dict[str, list[str]] = {}
-        for name in data:
-            for key in sync.files[name].events:
-                owners.setdefault(key, []).append(name)
-        uids: dict[str, list[str]] = {name: [] for name in data}
-        meetings = []
-        for meeting in parsed.meetings:
-            holders = owners.get(event_keys((meeting.uid,))[0]) or list(data)
-            for name in holders:
-                uids[name].append(meeting.uid)
-            meetings.append(meeting if meeting.source == holders[0]
-                            else replace(meeting, source=holders[0]))
-        for index, name in enumerate(data):
-            found, old = listing[name], sync.old.get(name)
-            before = sync.files[name].uids if name in delivered else (
-                old.uids if old is not None else ())
-            entry = FileEntry(found.mtime_ns, found.size, tuple(uids[name]), parsed.recurring,
-                              events=sync.files[name].events)
-            # the notes of the reading go with the first file: they name the event
-            notes = parsed.notes if index == 0 else ()
-            yield from sync.deliver(name, _Reading(entry, notes=notes), before)
-        yield from meetings
-
     def _stat_calendar(self) -> os.stat_result:
         """Return the calendar path's ``stat``; raises ``ConnectorError`` when it is missing or
         cannot be read."""
@@ -487,15 +312,12 @@ def _holders(files: dict[str, FileEntry]) -> dict[str, int]:
     return counts
 
 
-def _both(names: list[str]) -> str:
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
 __all__ = [
     "DEFAULT_FULL_CHECK_MINUTES",
     "DEFAULT_HISTORY_DAYS",
     "DEFAULT_HORIZON_DAYS",
     "DEFAULT_MAX_FILE_MB",
+    "MB",
     "FileClock",
     "VdirCalendar",
 ]
