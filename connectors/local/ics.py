@@ -6,7 +6,7 @@ X-WR-TIMEZONE apply to its own events first, then events are grouped by UID acro
 Of the copies of one event (same UID and RECURRENCE-ID) the one with the highest SEQUENCE
 wins, then the latest LAST-MODIFIED, then the latest DTSTAMP, then the last in the text; an
 override joins its series wherever it is. An event without a UID gets an identity made from
-the file name, its start and its title (see :func:`_made_up_uid`).
+the file name, its start and its title. Both are :mod:`connectors.local.copies`.
 
 Series are expanded over a window around today, bounded (see :mod:`connectors.local.expand`);
 each occurrence is a meeting of its own. A text without series is read by a quick reader that
@@ -19,28 +19,25 @@ logged as a warning); a text that is not iCalendar at all raises :class:`Malform
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 import x_wr_timezone  # type: ignore[import-untyped]
 from icalendar import Component
 
+from connectors.local.copies import by_uid
 from connectors.local.expand import MAX_OCCURRENCES, SERIES_SECONDS, SeriesError, expand
 from connectors.local.mapping import (
     BadEvent,
-    event_uid,
     is_part_of_series,
     occurrence_uid,
     original_start,
-    recurrence_id,
     to_meeting,
 )
 from connectors.local.quickread import calendar_zone, cancels, read_plain
@@ -164,7 +161,6 @@ class _Reading:
     ends: float = 0.0
     """The :func:`time.monotonic` time past which series keep only their first occurrence."""
     _zones: dict[str, ZoneInfo | None] = field(default_factory=dict)
-    _made_up: dict[str, int] = field(default_factory=dict)
 
     def note(self, text: str, uid: str = "") -> None:
         """Say once what of the text could not be read as it stands (logged as a warning,
@@ -228,49 +224,16 @@ class _Reading:
     # --- grouping by UID -----------------------------------------------------------------
 
     def grouped(self, events: list[Component]) -> dict[str, list[Component]]:
-        """Group events by UID, keeping of each (UID, RECURRENCE-ID) the winning copy."""
-        best: dict[str, dict[str, tuple[int, Component]]] = {}
-        copies: dict[tuple[str, str], int] = {}
-        for index, event in enumerate(events):
-            uid = self._uid(event)
-            try:
-                replaced = recurrence_id(event)
-            except BadEvent as exc:
-                self.note(f"skipped a changed occurrence of {_title(event)!r}: {exc}", uid)
-                continue
-            slot = "" if replaced is None else occurrence_uid(uid, replaced, self.tz)
-            slots = best.setdefault(uid, {})
-            if slot not in slots:
-                slots[slot] = (index, event)
-                continue
-            kept_at, kept = slots[slot]
-            if _rank(event, index) > _rank(kept, kept_at):
-                slots[slot] = (index, event)
-            copies[uid, slot] = copies.get((uid, slot), 1) + 1
-        for (uid, _), count in copies.items():
+        """Group events by UID, keeping of each (UID, RECURRENCE-ID) the winning copy (see
+        :mod:`connectors.local.copies`)."""
+        found = by_uid(events, path=self.path, tz=self.tz)
+        for uid, event, exc in found.skipped:
+            self.note(f"skipped a changed occurrence of {_title(event)!r}: {exc}", uid)
+        for (uid, _), count in found.copies.items():
             log.warning("calendar file %s: the event %s appears %d times; using the copy "
                         "with the highest SEQUENCE, then the latest change", self.path, uid,
                         count)
-        return {uid: [event for _, event in slots.values()] for uid, slots in best.items()}
-
-    def _uid(self, event: Component) -> str:
-        try:
-            return event_uid(event)
-        except BadEvent:
-            return self._made_up_uid(event)
-
-    def _made_up_uid(self, event: Component) -> str:
-        """An identity for an event without a UID (as khal gives one): a hash of the file
-        name, the event's DTSTART as written and its title, numbered when the same three
-        come again in the text. It stays the same while the file name, start and title do."""
-        parts = (self.path.name, _written(event.get("DTSTART")), str(event.get("SUMMARY", "")))
-        key = "\x00".join(parts)
-        seen = self._made_up.get(key, 0)
-        self._made_up[key] = seen + 1
-        if seen:
-            key += f"\x00{seen}"
-        digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:24]
-        return f"no-uid-{digest}@coffeechat"
+        return found.groups
 
     # --- meetings ------------------------------------------------------------------------
 
@@ -383,51 +346,6 @@ def _title(event: Component) -> str:
 
 def _shown(text: str) -> str:
     return clean_line(text, limit=60)
-
-
-def _written(prop: Any) -> str:
-    """A property's value and TZID as written, "" when absent or unreadable."""
-    if isinstance(prop, list):
-        prop = prop[0] if prop else None
-    if prop is None:
-        return ""
-    try:
-        value = prop.to_ical()
-    except Exception:  # kept as text by icalendar: its text is what was written
-        return str(prop)
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    params = getattr(prop, "params", None)
-    return f"{params.get('TZID', '') if params is not None else ''}:{text}"
-
-
-def _rank(event: Component, index: int) -> tuple[int, float, float, int]:
-    """How recent a copy of an event is: its SEQUENCE, LAST-MODIFIED, DTSTAMP and place in
-    the text, in that order."""
-    return (_sequence(event), _stamp(event, "LAST-MODIFIED"), _stamp(event, "DTSTAMP"), index)
-
-
-def _sequence(event: Component) -> int:
-    try:
-        return int(str(event.get("SEQUENCE", 0)))
-    except ValueError:
-        return 0
-
-
-def _stamp(event: Component, name: str) -> float:
-    """A LAST-MODIFIED or DTSTAMP as seconds since the epoch (floating read as UTC); lowest
-    when absent or unreadable."""
-    prop = event.get(name)
-    if isinstance(prop, list):
-        prop = prop[0] if prop else None
-    try:
-        value = prop.dt if prop is not None else None
-    except Exception:  # an unreadable stamp ranks as none
-        value = None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
-    if isinstance(value, date):
-        return datetime.combine(value, datetime.min.time(), tzinfo=UTC).timestamp()
-    return float("-inf")
 
 
 def _reason(exc: BaseException) -> str:
