@@ -23,14 +23,13 @@ from icalendar.parser.content_line import NEWLINE, UFOLD
 from bench.events import build_calendar
 from bench.formats import ics_file
 from connectors.local.ics import MalformedCalendar, parse_file
-from connectors.local.quickread import (
-    _PROPERTIES,
-    _content_lines,
-    _declared,
-    _line,
-    _parameters,
-    read_plain,
+from connectors.local.quicklines import (
+    content_line,
+    content_lines,
+    fresh_parameters,
+    name_and_parameters,
 )
+from connectors.local.quickread import _PROPERTIES, read_plain
 from connectors.local.window import Window
 
 ZONE = ZoneInfo("America/New_York")
@@ -371,7 +370,7 @@ LINE_BREAKS = st.lists(st.sampled_from(("a", "b:", " ", "\t", "\r", "\n", "\r\n"
 @example("A\n B\n\n C\n")
 @example("A\r\n\r\n B\r\n")
 def test_lines_are_unfolded_and_split_as_icalendar_does(text: str) -> None:
-    assert _content_lines(text) == NEWLINE.split(UFOLD.sub("", text))
+    assert content_lines(text) == NEWLINE.split(UFOLD.sub("", text))
 
 
 PREFIX_PARAMS = st.lists(st.tuples(PARAM_NAMES, PARAM_VALUES).map("=".join), max_size=5)
@@ -397,7 +396,7 @@ def test_lines_are_split_as_icalendar_splits_them(name: str, params: list[str], 
     except ValueError:
         expected = ValueError
     try:
-        got: object = _line(text).parts()
+        got: object = content_line(text).parts()
     except ValueError:
         got = ValueError
     assert got == expected
@@ -408,10 +407,10 @@ def test_lines_are_split_as_icalendar_splits_them(name: str, params: list[str], 
 
 
 def test_cached_parameters_are_fresh_and_as_icalendar_builds_them() -> None:
-    declared = _declared('ATTENDEE;CN="Ortiz, Sam";DELEGATED-TO="a","b";cn=Sam')
+    declared = name_and_parameters('ATTENDEE;CN="Ortiz, Sam";DELEGATED-TO="a","b";cn=Sam')
     assert declared is not None
     items = declared[1]
-    first, second = _parameters(items), _parameters(items)
+    first, second = fresh_parameters(items), fresh_parameters(items)
     built = Parameters((key, list(value) if isinstance(value, tuple) else value)
                        for key, value in items)
     assert type(first) is Parameters and first == built

@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import icalendar
-from icalendar import Component, Parameters, vDDDTypes, vText, vUnknown
+from icalendar import Component, vDDDTypes, vText, vUnknown
 from icalendar.parser import Contentline
-from icalendar.parser.content_line import NEWLINE as _NEWLINE
-from icalendar.parser.content_line import UFOLD as _UNFOLD
 from icalendar.parser.ical import ComponentIcalParser
 
 from connectors.local.mapping import READ_PROPERTIES
+from connectors.local.quicklines import (
+    CACHED_PREFIXES,
+    DECLARED,
+    ParamItems,
+    content_line,
+    content_lines,
+    has_tzid,
+    name_and_parameters,
+)
 
 
 def cancels(calendar: Component) -> bool:
@@ -31,12 +37,6 @@ def calendar_zone(calendar: Component) -> str:
     return str(calendar.get("X-WR-TIMEZONE", "")).strip()
 
 
-_DECLARED = re.compile(r'[A-Za-z0-9-]+(?:;(?:[^":\\]|"[^"]*")*)?(?=:)')
-"""A line's name and parameters, when no backslash outside quotes comes before its value."""
-_PLAIN_PARAMETERS = re.compile(r'(?:[^"\s]|"[^"]*")*')
-"""Parameters with no white space outside quotes (no backslash or colon either: _DECLARED)."""
-_PARAMETER = re.compile(r'(?:^|;)((?:[^";]|"[^"]*")*)')
-"""One parameter of such a list, without the semicolons around it."""
 _COMPONENT_NAME = re.compile(r"[A-Za-z0-9-]+")
 _SERIES_PROPERTIES = frozenset({"RRULE", "RDATE", "RECURRENCE-ID"})
 _KEPT_PROPERTIES = READ_PROPERTIES | {"SEQUENCE", "LAST-MODIFIED", "DTSTAMP"}
@@ -44,8 +44,6 @@ _KEPT_PROPERTIES = READ_PROPERTIES | {"SEQUENCE", "LAST-MODIFIED", "DTSTAMP"}
 among copies of one event)."""
 _UTC_STAMP = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _COMPONENTS = icalendar.ComponentFactory()
-_CACHED_PREFIXES = 4096
-"""Distinct names and parameters remembered (a vdir's attendees repeat from file to file)."""
 _CACHED_BLOCKS = 256
 """Distinct calendar headers, and first lines of components, remembered."""
 _BLOCKS_PER_KIND = 8
@@ -54,7 +52,6 @@ _GOOD_BLOCKS: dict[str, list[tuple[str, ...]]] = {}
 """Components (VTIMEZONE, VALARM...) icalendar reads alone without an error, by first line,
 the most recent first; they hold no event and no TZID parameter."""
 
-_ParamItems = tuple[tuple[str, Any], ...]
 _CACHED_LINES = 8192
 """Distinct event lines remembered with the property icalendar made of them."""
 _PROPERTIES: dict[str, tuple[str, Any]] = {}
@@ -77,78 +74,6 @@ class PlainCalendar:
     events: list[Component]
     cancel_all: bool
     zone: str
-
-
-@functools.lru_cache(maxsize=_CACHED_PREFIXES)
-def _declared(prefix: str) -> tuple[str, _ParamItems] | None:
-    """Return icalendar's reading of a line's name and parameters (lists of values as
-    tuples), or ``None`` when icalendar rejects them.
-
-    Parameters are read one at a time when no white space lies outside their quotes (then
-    icalendar reads each on its own, the last of a repeated name winning), so that a new
-    attendee costs only its name.
-    """
-    name, _, params = prefix.partition(";")
-    if not params or _PLAIN_PARAMETERS.fullmatch(params) is None:
-        return _icalendar_parts(prefix)
-    merged: dict[str, Any] = {}
-    for segment in _PARAMETER.findall(params):
-        items = _parameter(segment)
-        if items is None:
-            return None
-        merged.update(items)
-    return name, tuple(merged.items())
-
-
-@functools.lru_cache(maxsize=_CACHED_PREFIXES)
-def _parameter(segment: str) -> _ParamItems | None:
-    """Return icalendar's reading of one ``NAME=value`` parameter, ``None`` when rejected."""
-    parts = _icalendar_parts(f"X;{segment}")
-    return None if parts is None else parts[1]
-
-
-def _icalendar_parts(prefix: str) -> tuple[str, _ParamItems] | None:
-    try:
-        name, params, _ = Contentline(prefix + ":").raw_parts()  # type: ignore[no-untyped-call]
-    except ValueError:
-        return None
-    return name, tuple((key, tuple(value) if isinstance(value, list) else value)
-                       for key, value in params.items())
-
-
-def _parameters(items: _ParamItems) -> Parameters:
-    """Return fresh parameters holding cached items (lists of values become lists again).
-
-    The items come from icalendar's own parameters, so their names are already in upper
-    case: they are stored as they are, which builds the very object ``Parameters(items)``
-    would, without its per-item case folding.
-    """
-    params: Parameters = Parameters.__new__(Parameters)
-    for key, value in items:
-        OrderedDict.__setitem__(params, key, list(value) if isinstance(value, tuple) else value)
-    return params
-
-
-class _Line(Contentline):
-    """A content line whose name and parameters are read once per distinct text."""
-
-    __slots__ = ()
-
-    def raw_parts(self) -> tuple[str, Parameters, str]:
-        """Return what ``Contentline.raw_parts`` returns: name, parameters, raw value.
-
-        Raises ``ValueError`` when the line cannot be split, as ``Contentline`` does.
-        """
-        match = _DECLARED.match(self)
-        declared = _declared(match.group()) if match is not None else None
-        if match is None or declared is None:
-            return super().raw_parts()
-        name, items = declared
-        return name, _parameters(items), self[match.end() + 1:]
-
-
-def _line(text: str) -> _Line:
-    return _Line(text)  # type: ignore[no-untyped-call]
 
 
 def _check_block(block: tuple[str, ...]) -> None:
@@ -182,7 +107,7 @@ def read_plain(text: str) -> list[PlainCalendar] | None:
     """Return the calendars of a file holding no series, read quickly, or ``None`` when the
     file must be read in full (see the rules above)."""
     try:
-        return _PlainReader(_content_lines(text)).read()
+        return _PlainReader(content_lines(text)).read()
     except _NotPlain:
         return None
 
@@ -217,8 +142,8 @@ class _PlainReader:
         return self._calendars
 
     def _take(self, line: str) -> None:
-        match = _DECLARED.match(line)
-        declared = _declared(match.group()) if match is not None else None
+        match = DECLARED.match(line)
+        declared = name_and_parameters(match.group()) if match is not None else None
         if match is None or declared is None:
             raise _NotPlain
         name, items = declared
@@ -234,8 +159,8 @@ class _PlainReader:
             if name in _SERIES_PROPERTIES:
                 raise _NotPlain
             if name in _KEPT_PROPERTIES or not _harmless(name, items, value):
-                self._event.append(_line(line))
-        elif self._in_calendar and not _has_tzid(items):
+                self._event.append(content_line(line))
+        elif self._in_calendar and not has_tzid(items):
             self._header.append(line)
         else:
             raise _NotPlain
@@ -249,7 +174,7 @@ class _PlainReader:
             if self._event is not None:
                 raise _NotPlain
             self._past_timezones = True
-            self._event = [_line(line)]
+            self._event = [content_line(line)]
         else:
             if self._event is None:
                 if name == "VTIMEZONE" and self._past_timezones:
@@ -262,7 +187,7 @@ class _PlainReader:
         if self._event is not None:
             if name != "VEVENT":
                 raise _NotPlain
-            self._event.append(_line(line))
+            self._event.append(content_line(line))
             self._events.append(_parse_event(self._event))
             self._event = None
         elif self._in_calendar and name == "VCALENDAR":
@@ -285,9 +210,9 @@ class _PlainReader:
                 return True
         return False
 
-    def _in_block(self, line: str, name: str, items: _ParamItems, value: str) -> None:
+    def _in_block(self, line: str, name: str, items: ParamItems, value: str) -> None:
         self._block.append(line)
-        if _has_tzid(items):
+        if has_tzid(items):
             raise _NotPlain
         if name == "BEGIN":
             inner = _component_name(value)
@@ -301,20 +226,6 @@ class _PlainReader:
                 _check_block(tuple(self._block))
 
 
-def _content_lines(text: str) -> list[str]:
-    """Return the lines of ``text`` unfolded and split as icalendar does, with its blank lines.
-
-    icalendar's own expressions are costly; when every line ends alike (all CRLF, or all LF
-    with no CR anywhere) and no line is blank, a fold is only a line end followed by a space
-    or a tab, and plain string operations find the same lines.
-    """
-    if text.count("\n") == text.count("\r\n") == text.count("\r") and "\r\n\r\n" not in text:
-        return text.replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")
-    if "\r" not in text and "\n\n" not in text:
-        return text.replace("\n ", "").replace("\n\t", "").split("\n")
-    return _NEWLINE.split(_UNFOLD.sub("", text))
-
-
 def _component_name(value: str) -> str:
     """The component a BEGIN or END line names; raises ``_NotPlain`` for an odd one."""
     if _COMPONENT_NAME.fullmatch(value) is None:
@@ -322,7 +233,7 @@ def _component_name(value: str) -> str:
     return value.upper()
 
 
-def _harmless(name: str, items: _ParamItems, value: str) -> bool:
+def _harmless(name: str, items: ParamItems, value: str) -> bool:
     """Return True when icalendar reads this event line without an error that could stop the
     file: it has no parameters, and its type takes any text (TEXT, unknown) or it is a
     date-time in the basic UTC form (a bad date there is an error the event keeps)."""
@@ -333,15 +244,11 @@ def _harmless(name: str, items: _ParamItems, value: str) -> bool:
         kind is vDDDTypes and _UTC_STAMP.fullmatch(value) is not None)
 
 
-@functools.lru_cache(maxsize=_CACHED_PREFIXES)
+@functools.lru_cache(maxsize=CACHED_PREFIXES)
 def _value_type(name: str) -> type:
     """The type icalendar gives a property without a VALUE parameter."""
     kind: type = icalendar.Calendar.types_factory.for_property(name, None)
     return kind
-
-
-def _has_tzid(items: _ParamItems) -> bool:
-    return any(key == "TZID" for key, _ in items)
 
 
 def _parse_event(lines: list[Contentline]) -> Component:
@@ -388,8 +295,8 @@ def _remember(fresh: list[Contentline], event: Component
     (a line gave other than one value)."""
     names: dict[str, list[Contentline]] = {}
     for line in fresh:
-        match = _DECLARED.match(line)
-        declared = _declared(match.group()) if match is not None else None
+        match = DECLARED.match(line)
+        declared = name_and_parameters(match.group()) if match is not None else None
         if declared is None:
             return None
         names.setdefault(declared[0].upper(), []).append(line)
@@ -401,7 +308,7 @@ def _remember(fresh: list[Contentline], event: Component
             return None
         for line, prop in zip(of_name, values, strict=True):
             taken.setdefault(line, []).append((name, prop))
-            if name != "UID" and not _has_tzid(tuple(getattr(prop, "params", {}).items())):
+            if name != "UID" and not has_tzid(tuple(getattr(prop, "params", {}).items())):
                 if len(_PROPERTIES) >= _CACHED_LINES:
                     _PROPERTIES.clear()
                 _PROPERTIES[line] = (name, prop)
