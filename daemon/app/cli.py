@@ -1,63 +1,23 @@
-"""The ``coffeechat`` command."""
+"""The ``coffeechat`` command: the group, its options, the commands that run coffeechat
+(``demo``, ``init``, ``run``, ``auth``, ``doctor``, ``service``) and the entry point. The
+read-outs are :mod:`daemon.app.cli_readouts`, the commands about contacts
+:mod:`daemon.app.cli_contacts`; each command imports what it uses only when it runs."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, get_args
 
 import click
 
-from daemon.settings.paths import default_config_path, system_timezone_name
-
-if TYPE_CHECKING:
-    from daemon.settings.config import Settings
+from daemon.app.cli_contacts import announce, contact
+from daemon.app.cli_readouts import contacts, plan, preview, status
+from daemon.app.context import EXIT_CONFIG, EXIT_FAILED, Context
+from daemon.app.logs import setup_logging
 from daemon.core.errors import CoffeechatError, ConfigError
-from daemon.core.kinds import DRAFT_KINDS
-from daemon.core.model import ContactPrefs, DraftKind
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-
-
-@dataclass
-class Context:
-    """What every command gets: where the config is."""
-
-    config_path: Path
-
-    def settings(self) -> Settings:
-        """The validated config; raises ``ConfigError``."""
-        from daemon.settings.config import load
-
-        return load(self.config_path)
-
-
-class _JournalFormatter(logging.Formatter):
-    """Plain lines with sd-daemon(3) ``<N>`` priority prefixes: journald adds the time."""
-
-    PRIORITIES: ClassVar[dict[int, int]] = {
-        logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
-        logging.DEBUG: 7}
-
-    def format(self, record: logging.LogRecord) -> str:
-        priority = self.PRIORITIES.get(record.levelno, 6)
-        return f"<{priority}>{super().format(record)}"
-
-
-def _setup_logging(verbose: int, quiet: int) -> None:
-    level = max(logging.DEBUG, logging.INFO + 10 * (quiet - verbose))
-    handler = logging.StreamHandler(sys.stderr)
-    if "JOURNAL_STREAM" in os.environ:
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler])
+from daemon.settings.paths import default_config_path, system_timezone_name
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +35,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: int) 
     confirmation, a thank-you, a one-month follow-up and regular catch-ups as drafts for you to
     review and send. It never sends anything.
     """
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
     ctx.obj = Context(config_path=(config_path or default_config_path()).expanduser())
 
 
@@ -207,183 +167,8 @@ def service_install(obj: Context, force: bool) -> None:
                "  journalctl --user -u coffeechat   # its log")
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-def status(obj: Context, as_json: bool) -> None:
-    """Accounts, contacts, drafts made, and what needs your attention."""
-    from daemon.app import views
-    from daemon.app.queries import snapshot
-    from daemon.core import collector
-    from daemon.cycle import health
-
-    settings = obj.settings()
-    with collector.paused():  # the whole state read and shown: nothing for it to collect
-        snap = snapshot(settings, settled=as_json)  # every draft ever made, in JSON
-        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
-                                  snap.settled.people)
-        found = health.load(settings.state_path)
-        if as_json:
-            click.echo(json.dumps(views.status_json(found, rows, snap.drafts, snap.plan,
-                                                    snap.not_read, now=snap.now), indent=2))
-        else:
-            click.echo(views.status_text(found, rows, snap.drafts, snap.plan,
-                                         settings.timezone, snap.not_read, snap.settled,
-                                         now=snap.now))
-        collector.exempt_at_exit()
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-def plan(obj: Context, as_json: bool) -> None:
-    """What will be drafted when, and what was skipped and why (from the last sync)."""
-    from daemon.app import views
-    from daemon.app.queries import snapshot
-    from daemon.core import collector
-
-    settings = obj.settings()
-    with collector.paused():  # as for status
-        snap = snapshot(settings)
-        if as_json:
-            click.echo(json.dumps(views.plan_json(snap.plan), indent=2))
-        else:
-            click.echo(views.plan_text(snap.plan, settings.timezone))
-        collector.exempt_at_exit()
-
-
-@cli.command()
-@click.argument("kind", type=click.Choice(DRAFT_KINDS))
-@click.argument("meeting", required=False)
-@click.pass_obj
-def preview(obj: Context, kind: str, meeting: str | None) -> None:
-    """Show the KIND draft for a stored MEETING (uid or part of its title), or a sample one.
-
-    It is made as the real draft is (a prep note goes to you) and shown as your mail program
-    will show it. Nothing is written anywhere.
-    """
-    from daemon.app.queries import preview_message
-
-    assert kind in get_args(DraftKind)
-    settings = obj.settings()
-    click.echo(preview_message(settings, kind, meeting))  # type: ignore[arg-type]
-
-
-@cli.command()
-@click.pass_obj
-def contacts(obj: Context) -> None:
-    """Everyone met in a tagged meeting, with their status and next draft."""
-    from daemon.app import views
-    from daemon.app.queries import snapshot
-    from daemon.core import collector
-
-    settings = obj.settings()
-    with collector.paused():  # as for status
-        snap = snapshot(settings)
-        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
-                                  snap.settled.people)
-        click.echo(views.contacts_text(rows, settings.timezone))
-        collector.exempt_at_exit()
-
-
-@cli.command()
-@click.option("--template", default="news", show_default=True, type=click.Choice(["news"]),
-              help="The template (your own news.txt in the templates folder replaces it).")
-@click.option("--message", required=True, help="Your news, in your own words.")
-@click.option("--dry-run", is_flag=True, help="Show who would get a note, and the first "
-              "one, and write nothing.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=None,
-              help="Write at most this many notes (default: [announce] max_drafts).")
-@click.option("--yes", is_flag=True, help="Write without asking.")
-@click.pass_obj
-def announce(obj: Context, template: str, message: str, dry_run: bool, limit: int | None,
-             yes: bool) -> None:
-    """Draft a personal note with your news to every active contact.
-
-    Shows who gets one and the first note before writing. Running the same message again
-    writes only the notes not yet written.
-    """
-    from daemon.app import announce as news
-    from daemon.state.store import Store
-
-    assert template == "news"
-    settings = obj.settings()
-    cap = limit or settings.announce_max
-    now = datetime.now(UTC)
-    store = Store(settings.state_path)
-    found = news.prepare(settings, store, message, cap, now)
-    click.echo(f"{len(found.specs)} note(s) to write:")
-    for spec in found.specs:
-        click.echo(f"  {spec.contact.name or spec.contact.email} <{spec.contact.email}> "
-                   f"({spec.account})")
-    if found.already:
-        click.echo(f"{len(found.already)} contact(s) already have this note.")
-    if found.left_out:
-        click.echo(f"{len(found.left_out)} more beyond the limit of {cap}: run this again "
-                   "afterwards to write theirs.")
-    if not found.specs:
-        return
-    click.echo("\n--- the first note ---")
-    click.echo(news.preview(settings, store, found.specs[0], now))
-    if dry_run:
-        click.echo("Dry run: nothing was written.")
-        return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.ClickException("not a terminal, so nothing was written: add --yes "
-                                       "to write without asking")
-        click.confirm(f"Write {len(found.specs)} draft(s)?", abort=True)
-    done = news.write(settings, message, cap)
-    click.echo(f"Wrote {len(done.made)} draft(s).")
-    for problem in done.problems:
-        click.echo(f"not written: {problem}", err=True)
-    if done.problems:
-        sys.exit(EXIT_FAILED)
-
-
-@cli.group()
-def contact() -> None:
-    """Stop, pause or resume the drafts for one contact."""
-
-
-def _save_prefs(obj: Context, prefs: ContactPrefs) -> None:
-    from daemon.app.queries import change_prefs
-
-    click.echo(change_prefs(obj.settings(), prefs))
-
-
-def _address(email: str) -> str:
-    return email.strip().lower()
-
-
-@contact.command()
-@click.argument("email")
-@click.pass_obj
-def stop(obj: Context, email: str) -> None:
-    """No more drafts of any kind to EMAIL (until `resume`)."""
-    _save_prefs(obj, ContactPrefs(email=_address(email), status="stopped"))
-
-
-@contact.command()
-@click.argument("email")
-@click.option("--until", "until", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Resume by itself on this date (YYYY-MM-DD, your time zone).")
-@click.pass_obj
-def pause(obj: Context, email: str, until: datetime | None) -> None:
-    """Hold drafts to EMAIL until `resume` (or --until a date)."""
-    settings = obj.settings()
-    when = None if until is None else until.replace(tzinfo=settings.timezone)
-    if when is not None and when - datetime.now(settings.timezone) > timedelta(days=3650):
-        raise click.BadParameter("pick a date within ten years", param_hint="--until")
-    _save_prefs(obj, ContactPrefs(email=_address(email), status="paused", paused_until=when))
-
-
-@contact.command()
-@click.argument("email")
-@click.pass_obj
-def resume(obj: Context, email: str) -> None:
-    """Draft to EMAIL again."""
-    _save_prefs(obj, ContactPrefs(email=_address(email), status="active"))
+for _command in (status, plan, preview, contacts, announce, contact):
+    cli.add_command(_command)
 
 
 def main() -> None:
