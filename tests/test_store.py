@@ -509,7 +509,7 @@ def test_a_symlinked_file_is_written_through_to_its_target(tmp_path: Path) -> No
 
 
 def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: Path) -> None:
-    from daemon.state import ledger
+    from daemon.state import roster
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
@@ -519,7 +519,7 @@ def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: P
     for key in ("k/new-1", "k/new-2"):
         store.put_draft(record(key))
     store.flush()
-    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+    assert roster.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
     fresh = Store(path, writable=True)  # the newest state: nothing to look up
     assert not any(fresh.may_exist(k) for k in ("k/old", "k/new-1", "k/new-2", "k/other"))
 
@@ -533,11 +533,11 @@ def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: P
     again = Store(path, writable=True)
     assert again.may_exist("k/new-2") and not again.may_exist("k/new-1")
     assert again.drafts_to_look_up() == 1
-    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+    assert roster.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
 
 
-    ledger.ledger_path(path).unlink()
-    ledger.ledger_path(path).mkdir()  # the ledger cannot be written: the cycle stops there
+    roster.ledger_path(path).unlink()
+    roster.ledger_path(path).mkdir()  # the ledger cannot be written: the cycle stops there
     blocked = Store(path, writable=True)
     blocked.put_draft(record("k/new-3"))
     with pytest.raises(StateError, match=r"could not save .*state\.json\.ledger"):

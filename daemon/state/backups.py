@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.core.fileio import write_atomically
-from daemon.state.ledger import ledger_path
+from daemon.state.roster import ledger_path
 
 KEEP = 3
 EVERY_SECONDS = 24 * 3600

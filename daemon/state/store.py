@@ -10,9 +10,10 @@ that is empty, damaged or of the wrong shape, is refused rather than overwritten
 naming a backup that reads back whole (:func:`damage`).
 
 Drafts made after the state was saved are not lost by restoring an older copy: each save also
-writes the :mod:`~daemon.state.ledger`, and a writer that opens a state missing some of the ledger's
-drafts keeps their ids as *to be looked up* (a record in ``meta``); the executor looks each of
-them up in Drafts by its key before writing it (:meth:`Store.may_exist`).
+writes the ledger of drafts (:mod:`~daemon.state.roster`), and a writer that opens a state
+missing some of the ledger's drafts keeps their ids as *to be looked up* (a record in
+``meta``); the executor looks each of them up in Drafts by its key before writing it
+(:meth:`Store.may_exist`).
 
 Settled history (meetings and draft records the planner can never need again; see
 :mod:`daemon.plan.settle`) is moved by :meth:`Store.settle` to a second file of the same kind beside
@@ -51,7 +52,7 @@ from daemon.core.model import (
     SettledSummary,
 )
 from daemon.core.skipped import Skipped
-from daemon.state import backups, codec, ledger
+from daemon.state import backups, codec, roster
 from daemon.state.storage import AtomicJSONStorage, TrackedTable, sweep_temporaries
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class Store:
         # part files it holds open are closed as soon as the store is dropped
         self._storage.parted = _mark_parted
         self._check_schema()
-        self._ledger: ledger.Writer = ledger.Writer(self.path)
+        self._ledger: roster.Writer = roster.Writer(self.path)
         """The ledger as read or last written (writable stores only)."""
         self._ledger_current: bool = False
         """Whether the ledger is known to be the one written with this state."""
@@ -227,7 +228,7 @@ class Store:
         before it is written again. For ``doctor``: reads the ledger, changes nothing."""
         assert self._storage is not None
         recorded = (self._storage.read() or {}).get("drafts", {})
-        known = ledger.read(self.path) or frozenset()
+        known = roster.read(self.path) or frozenset()
         return len({i for i in known if i not in recorded} | self._look_up())
 
     def check(self) -> None:
@@ -684,7 +685,7 @@ class Store:
             except OSError as exc:
                 self._ledger_current = False
                 raise StateError(
-                    f"could not save {ledger.ledger_path(self.path)}: {exc.strerror or exc}. "
+                    f"could not save {roster.ledger_path(self.path)}: {exc.strerror or exc}. "
                     "The state was saved; free some space or fix the folder's permissions."
                 ) from None
         if written and computed:

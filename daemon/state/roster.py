@@ -1,5 +1,6 @@
-"""The ledger: which drafts the newest state written knew of, kept beside the state file
-(``state.json.ledger``), outside it.
+"""The roster of drafts: which drafts the newest state written knew of, kept beside the state
+file, outside it, in the file users know as the ledger of drafts (``state.json.ledger``).
+(Not :mod:`daemon.state.ledger`, the exactly-once protocol for changes to Drafts.)
 
 A state file that is older than the Drafts folders (restored from a backup, re-linked to an
 old copy, or moved away) has no record of the drafts made since it was saved; without one,
