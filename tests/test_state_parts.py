@@ -18,8 +18,10 @@ import pytest
 
 from daemon.core.errors import StateError
 from daemon.core.model import ContactPrefs, DraftRecord, DraftRef, Interview, Meeting, Person
-from daemon.state import backups, roster, storage
-from daemon.state.store import SCHEMA_VERSION, Store, doc_id
+from daemon.state import backups, lazy, roster, storage
+from daemon.state.database import doc_id
+from daemon.state.schema import SCHEMA_VERSION
+from daemon.state.store import Store
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 
@@ -275,10 +277,10 @@ def test_a_record_kept_in_a_file_of_its_own_is_read_when_asked_for(
     Store(path, writable=True)  # keeps today's backup
     opened = Store(path, writable=True)
     meta = opened._storage.read()["meta"]  # type: ignore[union-attr,index]
-    assert dict.__getitem__(meta, "9") is storage._UNREAD  # opening read the schema only
+    assert dict.__getitem__(meta, "9") is lazy.UNREAD  # opening read the schema only
     opened.set_plan_memo("key", T0)
     assert opened.flush()
-    assert dict.__getitem__(meta, "9") is storage._UNREAD  # nor did saving another record
+    assert dict.__getitem__(meta, "9") is lazy.UNREAD  # nor did saving another record
     assert opened.meta.get(doc_id=9) == {"big": "z" * 50_000}
     assert Store(path).meta.get(doc_id=9) == {"big": "z" * 50_000}
     assert Store(path).plan_memo() == ("key", T0)

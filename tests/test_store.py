@@ -29,8 +29,10 @@ from daemon.core.model import (
 )
 from daemon.core.skipped import Skipped
 from daemon.state import codec
+from daemon.state.database import doc_id
 from daemon.state.locks import run_lock, write_lock
-from daemon.state.store import SCHEMA_VERSION, Store, doc_id
+from daemon.state.schema import SCHEMA_VERSION
+from daemon.state.store import Store
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 
@@ -336,7 +338,7 @@ def test_a_flush_after_no_write_does_not_even_serialise(tmp_path: Path,
         dumps.append(data)
         return "{}"
 
-    monkeypatch.setattr("daemon.state.storage.json.dumps", counting_dumps)
+    monkeypatch.setattr("daemon.state.shape.json.dumps", counting_dumps)
     again = Store(path, writable=True)
     again.put_interview(interview("m1"))  # unchanged: the store does not even write it
     again.set_cursor("personal", None, "")
@@ -462,7 +464,7 @@ def test_a_state_that_does_not_decode_is_never_kept_as_a_backup(tmp_path: Path) 
 
 def test_the_advice_names_the_newest_backup_that_reads_back(tmp_path: Path) -> None:
     from daemon.state import backups
-    from daemon.state.store import damage
+    from daemon.state.schema import damage
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)

@@ -47,7 +47,8 @@ from daemon.mail.templates import Renderer
 from daemon.plan import settle
 from daemon.plan.planner import plan
 from daemon.settings.config import AccountSettings, Settings
-from daemon.state.store import Store, settled_path
+from daemon.state.settled import settled_path
+from daemon.state.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ EVERY_SECONDS = 24 * 3600
 
 Damage = Callable[[Path], "str | None"]
 """Says why a state file does not read back whole, or ``None`` when it does (see
-:func:`daemon.state.store.damage`)."""
+:func:`daemon.state.schema.damage`)."""
 
 
 def backup_path(state: Path, n: int) -> Path:
