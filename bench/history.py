@@ -56,7 +56,8 @@ from daemon.core.model import (
 from daemon.cycle.observe import WATCH_FOR
 from daemon.plan.settle import settleable
 from daemon.state import codec
-from daemon.state.store import Store, doc_id
+from daemon.state.database import doc_id
+from daemon.state.store import Store
 
 SERIES_CONTACT = Person("riley.series@example.org", "Riley Series")
 SERIES_SIZES = (70, 700, 7_000)

@@ -31,7 +31,8 @@ from daemon.core.model import (
 from daemon.cycle import health
 from daemon.plan.planner import plan
 from daemon.plan.settle import cutoff, settleable, still_planned_for
-from daemon.state.store import Store, settled_path
+from daemon.state.settled import settled_path
+from daemon.state.store import Store
 from tests.memory import Harness, memory_settings
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)

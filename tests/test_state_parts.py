@@ -18,8 +18,10 @@ import pytest
 
 from daemon.core.errors import StateError
 from daemon.core.model import ContactPrefs, DraftRecord, DraftRef, Interview, Meeting, Person
-from daemon.state import backups, ledger, storage
-from daemon.state.store import SCHEMA_VERSION, Store, doc_id
+from daemon.state import backups, lazy, roster, storage
+from daemon.state.database import doc_id
+from daemon.state.schema import SCHEMA_VERSION
+from daemon.state.store import Store
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 
@@ -127,7 +129,7 @@ def test_a_draft_rewrites_one_part_and_the_small_file_only(tmp_path: Path,
     again = Store(path)
     assert again.drafts()[record(5_000).key] == replace(record(5_000), observed="untouched")
     assert again.cursor("personal") == {"files": "y" * 100_000}
-    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in again.drafts())
+    assert roster.read(path) == frozenset(str(doc_id(k)) for k in again.drafts())
 
 
 def test_the_backup_of_a_state_in_parts_is_one_file_that_restores(tmp_path: Path,
@@ -250,7 +252,7 @@ def test_kills_at_random_instants_leave_a_whole_state_in_parts(tmp_path: Path,
         meetings, drafts = len(loaded.interviews()), len(loaded.drafts())
         cursor = loaded.cursor("a")
         assert cursor is not None and meetings == drafts == cursor["n"]  # one commit, whole
-        known = ledger.read(path) or frozenset()
+        known = roster.read(path) or frozenset()
         held = frozenset(str(doc_id(k)) for k in loaded.drafts())
         assert known <= held  # the ledger is written after the state: it may lag by the
         assert held - known <= {str(doc_id(f"m{cursor['n']}/thank_you/a@b.co"))}  # last save
@@ -275,10 +277,10 @@ def test_a_record_kept_in_a_file_of_its_own_is_read_when_asked_for(
     Store(path, writable=True)  # keeps today's backup
     opened = Store(path, writable=True)
     meta = opened._storage.read()["meta"]  # type: ignore[union-attr,index]
-    assert dict.__getitem__(meta, "9") is storage._UNREAD  # opening read the schema only
+    assert dict.__getitem__(meta, "9") is lazy.UNREAD  # opening read the schema only
     opened.set_plan_memo("key", T0)
     assert opened.flush()
-    assert dict.__getitem__(meta, "9") is storage._UNREAD  # nor did saving another record
+    assert dict.__getitem__(meta, "9") is lazy.UNREAD  # nor did saving another record
     assert opened.meta.get(doc_id=9) == {"big": "z" * 50_000}
     assert Store(path).meta.get(doc_id=9) == {"big": "z" * 50_000}
     assert Store(path).plan_memo() == ("key", T0)

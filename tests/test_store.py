@@ -29,8 +29,10 @@ from daemon.core.model import (
 )
 from daemon.core.skipped import Skipped
 from daemon.state import codec
+from daemon.state.database import doc_id
 from daemon.state.locks import run_lock, write_lock
-from daemon.state.store import SCHEMA_VERSION, Store, doc_id
+from daemon.state.schema import SCHEMA_VERSION
+from daemon.state.store import Store
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 
@@ -336,7 +338,7 @@ def test_a_flush_after_no_write_does_not_even_serialise(tmp_path: Path,
         dumps.append(data)
         return "{}"
 
-    monkeypatch.setattr("daemon.state.storage.json.dumps", counting_dumps)
+    monkeypatch.setattr("daemon.state.shape.json.dumps", counting_dumps)
     again = Store(path, writable=True)
     again.put_interview(interview("m1"))  # unchanged: the store does not even write it
     again.set_cursor("personal", None, "")
@@ -462,7 +464,7 @@ def test_a_state_that_does_not_decode_is_never_kept_as_a_backup(tmp_path: Path) 
 
 def test_the_advice_names_the_newest_backup_that_reads_back(tmp_path: Path) -> None:
     from daemon.state import backups
-    from daemon.state.store import damage
+    from daemon.state.schema import damage
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
@@ -509,7 +511,7 @@ def test_a_symlinked_file_is_written_through_to_its_target(tmp_path: Path) -> No
 
 
 def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: Path) -> None:
-    from daemon.state import ledger
+    from daemon.state import roster
 
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
@@ -519,7 +521,7 @@ def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: P
     for key in ("k/new-1", "k/new-2"):
         store.put_draft(record(key))
     store.flush()
-    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+    assert roster.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
     fresh = Store(path, writable=True)  # the newest state: nothing to look up
     assert not any(fresh.may_exist(k) for k in ("k/old", "k/new-1", "k/new-2", "k/other"))
 
@@ -533,11 +535,11 @@ def test_a_state_older_than_its_ledger_knows_which_drafts_to_look_up(tmp_path: P
     again = Store(path, writable=True)
     assert again.may_exist("k/new-2") and not again.may_exist("k/new-1")
     assert again.drafts_to_look_up() == 1
-    assert ledger.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
+    assert roster.read(path) == frozenset(str(doc_id(k)) for k in ("k/old", "k/new-1", "k/new-2"))
 
 
-    ledger.ledger_path(path).unlink()
-    ledger.ledger_path(path).mkdir()  # the ledger cannot be written: the cycle stops there
+    roster.ledger_path(path).unlink()
+    roster.ledger_path(path).mkdir()  # the ledger cannot be written: the cycle stops there
     blocked = Store(path, writable=True)
     blocked.put_draft(record("k/new-3"))
     with pytest.raises(StateError, match=r"could not save .*state\.json\.ledger"):

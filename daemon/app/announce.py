@@ -152,4 +152,5 @@ def write(settings: Settings, message: str, limit: int, opener: Opener = default
                 continue
             done.made.extend(written.made)
             done.problems.extend(written.problems)
+        store.flush()
     return done

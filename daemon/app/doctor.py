@@ -29,7 +29,9 @@ from daemon.mail.variables import draft_variables
 from daemon.settings.config import Settings
 from daemon.settings.paths import data_dir
 from daemon.state import backups
-from daemon.state.store import Store, damage, settled_path
+from daemon.state.schema import damage
+from daemon.state.settled import settled_path
+from daemon.state.store import Store
 
 PROBE_KEY = "coffeechat-doctor/probe"
 """Looked up in each Drafts folder to prove it can be read; no draft carries it."""

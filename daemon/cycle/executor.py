@@ -1,12 +1,11 @@
 """Carries out a plan against one account's Drafts folder, exactly once per draft key.
 
-Before each provider call the store records the intent (``creating``) and is flushed; after it,
-the provider's reference (``created``). A ``creating`` record found later (after a kill, or a
-failed call) is resolved with ``DraftBox.find``: if the draft exists it is adopted, otherwise the
-record is dropped so that the planner plans it again. Hence a kill at any instant leaves neither
-a duplicate nor a lost draft. The intent records the Message-ID of the message about to be
-written, and only a draft with that Message-ID is adopted: a file that merely carries the key
-(copied, or forged) is never taken for ours, so never later replaced or deleted.
+Each draft is made through the :class:`~daemon.state.ledger.Ledger`: its intent (``creating``,
+with the Message-ID of the message about to be written) is saved before the provider call, its
+reference after it; a ``creating`` record an interrupted cycle left is settled first
+(:meth:`Executor.resolve_leftovers`): adopted if Drafts has that very message, otherwise
+dropped so that the planner plans it again. Hence a kill at any instant leaves neither a
+duplicate nor a lost draft.
 
 A state older than the Drafts folder (restored from a backup) has no record of the drafts made
 since it was saved; the store knows which keys those may be (:meth:`Store.may_exist`), and each
@@ -16,9 +15,10 @@ key alone: the state never knew its Message-ID).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from daemon.cycle.reconcile import facts_of
 from daemon.mail.message import build_message
 from daemon.mail.templates import Renderer
 from daemon.mail.variables import draft_variables
+from daemon.state.ledger import Ledger
 from daemon.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,29 +65,21 @@ class Executor:
         self.me = me
         self.timezone = timezone
         self.clock = clock
+        self.ledger = Ledger(store, clock)
 
     def resolve_leftovers(self, account: str, box: DraftBox) -> list[DraftRecord]:
-        """Settle every ``creating`` record of ``account``: adopt the draft if the provider has
-        it, else forget the record so it is planned again. Returns the adopted records.
+        """Settle every ``creating`` record of ``account`` (:meth:`Ledger.resolve`: adopt the
+        draft if the provider has it, else forget the record so it is planned again). Returns
+        the adopted records.
 
         Provider errors (``ConnectorError`` and subclasses) propagate; the records then stay
         ``creating`` and nothing is planned for them until a later cycle resolves them.
         """
         adopted = []
-        for record in self.store.drafts().values():
-            if record.account != account or record.state != "creating":
-                continue
-            ref = box.find(record.key, message_id=record.message_id)
-            if ref is None:
-                log.info("draft %s was not written before an interruption; it will be made "
-                         "again", record.key)
-                self.store.delete_draft(record.key)
-            else:
-                done = replace(record, state="created", ref=ref,
-                               created_at=record.created_at or self.clock())
-                self.store.put_draft(done)
+        for record in self.ledger.creating(account):
+            done = self.ledger.resolve(record, box)
+            if done is not None:
                 adopted.append(done)
-        self.store.flush()
         return adopted
 
     def write(self, specs: Sequence[DraftSpec], box: DraftBox,
@@ -113,22 +106,13 @@ class Executor:
                                  message_id=str(draft.message.get("Message-ID", "")))
             found = box.find(spec.key) if self.store.may_exist(spec.key) else None
             if found is not None:
-                adopted = replace(intent, state="created", ref=found, observed_at=self.clock())
-                self.store.put_draft(adopted)
-                result.made.append(adopted)
+                result.made.append(self.ledger.adopt(intent, found))
                 log.info("draft %s was already in Drafts, made after the state was saved; "
                          "kept, not written again", spec.key)
                 continue
-            self.store.put_draft(intent)
-            self.store.flush()
-            ref = box.create(draft.message, spec.key, reply_to=draft.reply_to)
-            made_at = self.clock()
-            done = replace(intent, state="created", ref=ref, created_at=made_at,
-                           observed_at=made_at)
-            self.store.put_draft(done)
-            result.made.append(done)
+            result.made.append(self.ledger.create(intent, functools.partial(
+                box.create, draft.message, spec.key, reply_to=draft.reply_to)))
             log.info("drafted %s to %s (%s)", spec.kind, spec.contact.email, spec.reason)
-        self.store.flush()
         return result
 
     def message_for(self, spec: DraftSpec, threads: Threads | None = None) -> EmailMessage:

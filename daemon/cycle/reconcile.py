@@ -16,11 +16,12 @@ A stale draft the user has not touched is *withdrawn*: removed from Drafts and f
 planner writes it again for the new time (in the same cycle when it is due) or not at all. A
 draft the user edited is never changed or removed: its record is flagged for ``status``.
 
-Withdrawal is intent-first, like creation: the record is marked ``withdrawing`` and flushed,
-the draft is removed, then the record is dropped. A ``withdrawing`` record found later (after a
-kill or a failed call) is settled by looking at the draft: gone means done; untouched means the
-removal did not happen and it is tried again; edited means the user got there first, and the
-record goes back to ``created``, flagged.
+Withdrawal is intent-first, like creation, through the :class:`~daemon.state.ledger.Ledger`:
+the record is marked ``withdrawing`` and saved, the draft is removed, then the record is
+dropped. A ``withdrawing`` record found later (after a kill or a failed call) is settled by
+looking at the draft: gone means done; untouched means the removal did not happen and it is
+tried again; edited means the user got there first, and the record goes back to ``created``,
+flagged.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from datetime import UTC, datetime
 
 from connectors.base import DraftBox
 from daemon.core.kinds import ABOUT_ONE_MEETING, BEFORE_THE_MEETING
-from daemon.core.model import DraftRecord, Interview, Meeting
+from daemon.core.model import DraftRecord, DraftState, Interview, Meeting
+from daemon.state.ledger import Ledger
 from daemon.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -88,12 +90,13 @@ def reconcile(store: Store, account: str, box: DraftBox, now: datetime) -> Recon
     ``withdrawing`` one keeps its key out of the plan) and a later cycle carries on.
     """
     done = Reconciled()
+    ledger = Ledger(store, lambda: now)
     changed = store.pending(account)
     for record in store.drafts().values():
         if record.account != account or record.kind not in ABOUT_ONE_MEETING:
             continue
         if record.state == "withdrawing":
-            _settle(store, record, box, done)
+            _settled(store, record, ledger.settle(record, box), done)
             continue
         if (record.state != "created" or record.ref is None or record.observed == "gone"
                 or record.flag or record.meeting_uid not in changed):
@@ -107,9 +110,8 @@ def reconcile(store: Store, account: str, box: DraftBox, now: datetime) -> Recon
             continue
         why = _stale(record, interview, facts, now)
         if why is not None:
-            _withdraw(store, record, box, why, done)
+            _withdraw(store, ledger, record, box, why, done)
     store.set_pending(account, set())
-    store.flush()
     return done
 
 
@@ -138,7 +140,7 @@ def _stale(record: DraftRecord, interview: Interview | None, facts: str,
     return None  # written after the meeting: a new place or end changes nothing of it
 
 
-def _withdraw(store: Store, record: DraftRecord, box: DraftBox, why: str,
+def _withdraw(store: Store, ledger: Ledger, record: DraftRecord, box: DraftBox, why: str,
               done: Reconciled) -> None:
     assert record.ref is not None
     state = box.get(record.ref)
@@ -148,29 +150,16 @@ def _withdraw(store: Store, record: DraftRecord, box: DraftBox, why: str,
     if state == "edited":
         _flag(store, record, why, done)
         return
-    intent = replace(record, state="withdrawing", flag=why)
-    store.put_draft(intent)
-    store.flush()
-    box.delete(record.ref)
-    _settle(store, intent, box, done)
+    _settled(store, replace(record, flag=why), ledger.withdraw(record, why, box), done)
 
 
-def _settle(store: Store, record: DraftRecord, box: DraftBox, done: Reconciled) -> None:
-    """Finish a withdrawal (its reason is in ``flag`` meanwhile): forget the record once the
-    draft is gone, retry the removal of an untouched one, and hand an edited one back to the
-    user, flagged."""
-    assert record.ref is not None
-    state = box.get(record.ref)
-    if state == "untouched":
-        box.delete(record.ref)
-        state = box.get(record.ref)
+def _settled(store: Store, record: DraftRecord, state: DraftState, done: Reconciled) -> None:
+    """Report how the withdrawal of ``record`` (its reason in ``flag``) ended (see
+    :meth:`Ledger.settle`): withdrawn once gone; an edited draft is the user's, flagged."""
     if state == "edited":
         _flag(store, replace(record, state="created"), record.flag, done)
-        return
-    if state == "gone":
-        store.delete_draft(record.key)
-        store.flush()
-        done.withdrawn.append(record)
+    elif state == "gone":
+        done.withdrawn.append(replace(record, state="withdrawing"))
         log.info("withdrew the untouched draft %s: %s", record.key, record.flag)
 
 

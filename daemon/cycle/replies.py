@@ -137,7 +137,6 @@ def refresh(store: Store, account: str, mailbox: MailHistory, contacts: Iterable
         mail = found.get(email) or ContactMail(contact=email)
         changed = changed or before.get(email) != mail
         store.put_mail(account, mail, now)
-    store.flush()
     return changed
 
 
@@ -155,8 +154,6 @@ def lift_answered(store: Store, mail: Mapping[str, ContactMail], now: datetime) 
                                     since=now))
             lifted.append(email)
             log.info("%s wrote to you, so coffeechat's pause on them is lifted", email)
-    if lifted:
-        store.flush()
     return lifted
 
 
@@ -176,6 +173,4 @@ def pause_unanswered(store: Store, to_pause: Iterable[tuple[str, str]],
         store.put_prefs(ContactPrefs(email=email, status="paused", reason=why, since=now))
         paused.append(email)
         log.info("paused %s: %s", email, why)
-    if paused:
-        store.flush()
     return paused

@@ -47,7 +47,8 @@ from daemon.mail.templates import Renderer
 from daemon.plan import settle
 from daemon.plan.planner import plan
 from daemon.settings.config import AccountSettings, Settings
-from daemon.state.store import Store, settled_path
+from daemon.state.settled import settled_path
+from daemon.state.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,17 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
     drafts wait for their turn) against ``store``.
 
     Returns the report; raises only ``StateError`` (the state cannot be written), which stops
-    the cycle because nothing could be recorded safely.
+    the cycle because nothing could be recorded safely. What the cycle learnt is saved once,
+    at its end; only the ledger (:mod:`daemon.state.ledger`) saves before that, ahead of each
+    change to Drafts.
     """
+    report = _run(settings, store, env, renderer, opener, only)
+    store.flush()
+    return report
+
+
+def _run(settings: Settings, store: Store, env: ConnectorEnv, renderer: Renderer,
+         opener: Opener, only: Collection[str] | None) -> CycleReport:
     started = env.clock()
     executor = Executor(store, renderer, settings.me, settings.timezone, env.clock)
     outcomes: dict[str, AccountOutcome] = {}
@@ -125,7 +135,6 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
     if idle.still_idle(store, key, now):
         _observe(store, opened, outcomes, env)
         _settle(settings, store, key, env.clock(), outcomes.values())
-        store.flush()
         return CycleReport(started=started, accounts=list(outcomes.values()), plan=None)
     _move_settled(settings, store, now)
     current = _plan(settings, store, now)
@@ -149,7 +158,6 @@ def run_cycle(settings: Settings, store: Store, env: ConnectorEnv, renderer: Ren
     _observe(store, opened, outcomes, env)
     _settle(settings, store, key, env.clock(), outcomes.values())
     _report_orphans(current, {a.name for a in settings.accounts})
-    store.flush()
     return CycleReport(started=started, accounts=list(outcomes.values()), plan=current)
 
 
@@ -225,8 +233,9 @@ def _check_mail(settings: Settings, store: Store, opened: dict[str, Account],
 def _sync(settings: Settings, configured: AccountSettings, store: Store,
           account: Account) -> int:
     """Pull the account's calendar changes into the store; returns how many arrived. The
-    changed meetings that have drafts are marked pending reconciliation in the same write as
-    the new cursor, so a failure before reconciling loses none of them."""
+    changed meetings that have drafts are marked pending reconciliation together with the new
+    cursor (they are saved in the same write), so a failure before reconciling loses none of
+    them."""
     tagging = fingerprint(settings.tagging, settings.me.emails,
                           {key: configured.options.get(key) for key in configured.tagging_keys})
     cursor = store.cursor(account.name)
@@ -290,7 +299,6 @@ def _sync(settings: Settings, configured: AccountSettings, store: Store,
         before, full=cursor is None, said=said,
         refused={source: tuple(notes) for source, notes in refused.items()}, read=sources))
     store.set_cursor(account.name, new_cursor, tagging)
-    store.flush()
     return len(read)
 
 

@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.core.fileio import write_atomically
-from daemon.state.ledger import ledger_path
+from daemon.state.roster import ledger_path
 
 KEEP = 3
 EVERY_SECONDS = 24 * 3600
 
 Damage = Callable[[Path], "str | None"]
 """Says why a state file does not read back whole, or ``None`` when it does (see
-:func:`daemon.state.store.damage`)."""
+:func:`daemon.state.schema.damage`)."""
 
 
 def backup_path(state: Path, n: int) -> Path:

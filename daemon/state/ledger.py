@@ -1,211 +1,133 @@
-"""The ledger: which drafts the newest state written knew of, kept beside the state file
-(``state.json.ledger``), outside it.
+"""The ledger: the one owner of the exactly-once protocol for changes to Drafts (intent, flush,
+act, done), for making a draft and for withdrawing one.
 
-A state file that is older than the Drafts folders (restored from a backup, re-linked to an
-old copy, or moved away) has no record of the drafts made since it was saved; without one,
-each would be written again. The ledger holds the document ids of every draft record of the
-last state written (and of those still to be checked, see :class:`daemon.state.store.Store`). A
-writer that opens a state missing some of them knows that those drafts may already be in
-Drafts, and looks each up by its key before writing it. Nothing else reads the ledger; it
-costs no provider call while the state is the newest one.
+Each provider call that makes or removes a draft is bracketed by records in the store: first
+the intent (a record ``creating`` or ``withdrawing``), written and **flushed** before the call,
+so that it is on disk whatever happens next; then, after the call, the outcome, in memory until
+the next save. After a kill (or a failed call) at any instant, the state on disk holds one of:
+
+- neither intent nor outcome: killed before the intent was flushed; Drafts was not touched;
+- the intent: the call may or may not have happened. The next cycle settles it by looking at
+  Drafts (:meth:`Ledger.resolve`, :meth:`Ledger.settle`): a draft being made is adopted only
+  if Drafts has one with the intent's Message-ID (a file that merely carries the key is never
+  taken for ours), otherwise the record is dropped and the draft planned again; a draft being
+  withdrawn is forgotten once gone, removed again while untouched, and handed back to the user
+  (``created``, ``edited``) once edited;
+- the outcome: the change is done and recorded.
+
+Hence a kill at any instant leaves neither a duplicate nor a lost draft. A ``creating`` or
+``withdrawing`` record keeps its key out of the plan until it is settled. Only the ledger
+flushes in the middle of a cycle; every other change waits for the cycle's save.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-from collections.abc import Collection
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
 
-import orjson
-
-from daemon.core.fileio import write_atomically
+from daemon.core.model import DraftRecord, DraftRef, DraftState
+from daemon.state.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def ledger_path(state: Path) -> Path:
-    """Where the ledger of ``state`` lives."""
-    return state.with_name(state.name + ".ledger")
+class Drafts(Protocol):
+    """What the ledger asks of a Drafts folder to settle what an interrupted change left
+    (``connectors.base.DraftBox`` has it)."""
+
+    def find(self, key: str, message_id: str = "") -> DraftRef | None: ...
+
+    def get(self, ref: DraftRef) -> DraftState: ...
+
+    def delete(self, ref: DraftRef) -> None: ...
 
 
-def read(state: Path) -> frozenset[str] | None:
-    """The document ids the ledger of ``state`` holds; ``None`` when there is no ledger, or
-    it does not read (then logged: a state restored now could not tell what it misses)."""
-    path = ledger_path(state)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        log.warning("the ledger %s does not read (%s); it is written again at the next save",
-                    path, exc)
-        return None
-    return _parse(path, raw)
+class Ledger:
+    """The intent-first protocol over one store; ``clock`` dates the drafts made."""
 
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
 
-def _parse(path: Path, raw: bytes) -> frozenset[str] | None:
-    """The ids of a ledger's content: its first line (all of it, as written whole), then the
-    changes appended after it, one a line (a line cut short by a kill is left out)."""
-    first, *changes = raw.split(b"\n")
-    try:
-        try:
-            base = orjson.loads(first)  # a few times faster on tens of thousands of ids
-        except orjson.JSONDecodeError:
-            base = json.loads(first)
-    except (ValueError, RecursionError) as exc:
-        log.warning("the ledger %s does not read (%s); it is written again at the next save",
-                    path, exc)
-        return None
-    ids = base.get("drafts") if isinstance(base, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        log.warning("the ledger %s does not hold a list of drafts; it is written again at the "
-                    "next save", path)
-        return None
-    out = set(ids)
-    for line in changes:
-        try:
-            change = json.loads(line)
-            add, remove = change["add"], change["remove"]
-        except (ValueError, RecursionError, TypeError, KeyError):
-            continue  # the last change, cut short by a kill: the state it went with is saved
-        if all(isinstance(i, str) for i in [*add, *remove]):
-            out.difference_update(remove)
-            out.update(add)
-    return frozenset(out)
+    # -- making a draft ----------------------------------------------------------------------
 
+    def create(self, intent: DraftRecord, act: Callable[[], DraftRef]) -> DraftRecord:
+        """Record ``intent`` (state ``creating``, with the Message-ID of the message ``act``
+        writes), flush, call ``act`` (which makes the draft), and record the draft it made
+        (``created``); returns that record. An error from ``act`` (or a kill) leaves the
+        intent for :meth:`resolve`. Raises ``StateError`` when the intent cannot be saved
+        (then ``act`` is not called)."""
+        assert intent.state == "creating"
+        self.store.put_draft(intent)
+        self.store.flush()
+        ref = act()
+        made_at = self.clock()
+        done = replace(intent, state="created", ref=ref, created_at=made_at,
+                       observed_at=made_at)
+        self.store.put_draft(done)
+        return done
 
-APPENDED_UP_TO = 200
-"""Changes appended to a ledger before it is written whole again."""
+    def adopt(self, intent: DraftRecord, found: DraftRef) -> DraftRecord:
+        """Record as made the draft ``found`` in Drafts for ``intent``'s key, which the state
+        had no record of (made after the state was saved, see :meth:`Store.may_exist`);
+        returns its record. Nothing is written in Drafts."""
+        adopted = replace(intent, state="created", ref=found, observed_at=self.clock())
+        self.store.put_draft(adopted)
+        return adopted
 
+    def creating(self, account: str) -> Iterator[DraftRecord]:
+        """The ``creating`` records of ``account``: drafts an interrupted cycle was making."""
+        for record in list(self.store.drafts().values()):
+            if record.account == account and record.state == "creating":
+                yield record
 
-class Writer:
-    """The ledger of one state as this process last read or wrote it. A state in parts
-    appends each change of its drafts to it (a line: the ids added and removed), so that a
-    save costs what changed; it is written whole again every :data:`APPENDED_UP_TO`
-    changes or after a large change (settling), and always for a state that is one file (as
-    before)."""
-
-    def __init__(self, state: Path) -> None:
-        self.state = state
-        self.path = ledger_path(state)
-        self.ids: frozenset[str] | None = None
-        """The ids the file holds (``None``: not read yet, or there is no ledger)."""
-        self._read = False
-        self._hash: Any = None
-        """A digest in progress over the file's content, or ``None`` when it is not known."""
-        self._appended = 0
-        self._pending: tuple[frozenset[str], bytes, bool, Any] | None = None
-
-    def file_digest(self) -> str | None:
-        """The :func:`digest` of the file as it is (``None``: none, or unreadable); reads it,
-        without parsing it."""
-        try:
-            raw = self.path.read_bytes()
-        except OSError:
+    def resolve(self, record: DraftRecord, drafts: Drafts) -> DraftRecord | None:
+        """Settle the ``creating`` ``record``: adopt the draft if ``drafts`` has it (by key and
+        Message-ID) and return its record, else forget the record (so the draft is planned
+        again) and return ``None``. Provider errors propagate, and the record stays."""
+        ref = drafts.find(record.key, message_id=record.message_id)
+        if ref is None:
+            log.info("draft %s was not written before an interruption; it will be made again",
+                     record.key)
+            self.store.delete_draft(record.key)
             return None
-        self._hash = hashlib.blake2b(raw, digest_size=16)
-        self._appended = raw.count(b"\n")
-        return str(self._hash.hexdigest())
+        done = replace(record, state="created", ref=ref,
+                       created_at=record.created_at or self.clock())
+        self.store.put_draft(done)
+        return done
 
-    @property
-    def known(self) -> bool:
-        """Whether the ids the file holds are known (read, seeded or written)."""
-        return self._read
+    # -- withdrawing a draft -----------------------------------------------------------------
 
-    def seed(self, ids: frozenset[str]) -> None:
-        """Take ``ids`` as what the file holds, without parsing it: the caller found, by
-        :meth:`file_digest`, that it is the ledger written with the state that holds them."""
-        if self._hash is not None:
-            self.ids, self._read = ids, True
+    def withdraw(self, record: DraftRecord, why: str, drafts: Drafts) -> DraftState:
+        """Remove ``record``'s untouched draft from ``drafts``: record the intent
+        (``withdrawing``, its reason ``why`` in ``flag``), flush, delete, then :meth:`settle`;
+        returns what :meth:`settle` saw. Provider errors (or a kill) leave the intent for
+        :meth:`settle`. Raises ``StateError`` when the intent cannot be saved (then nothing
+        is deleted)."""
+        assert record.ref is not None
+        intent = replace(record, state="withdrawing", flag=why)
+        self.store.put_draft(intent)
+        self.store.flush()
+        drafts.delete(record.ref)
+        return self.settle(intent, drafts)
 
-    def load(self) -> frozenset[str] | None:
-        """Read the file (see :func:`read`)."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            raw = None
-        except OSError as exc:
-            log.warning("the ledger %s does not read (%s); it is written again at the next "
-                        "save", self.path, exc)
-            raw = None
-        self._read = True
-        if raw is None:
-            self.ids, self._hash = None, None
-            return None
-        self.ids = _parse(self.path, raw)
-        self._hash = hashlib.blake2b(raw, digest_size=16) if self.ids is not None else None
-        self._appended = raw.count(b"\n")
-        return self.ids
-
-    def prepare(self, ids: frozenset[str], append: bool) -> str | None:
-        """Make the change that gives the ledger ``ids`` (appended if ``append`` and the file
-        is known), to be written by :meth:`commit` after the state; returns the digest the
-        file will then have (``None``: there is no ledger, and none is needed). Whether
-        :meth:`commit` has anything to write is :attr:`pending`."""
-        self._pending = None
-        if not self._read:
-            self.load()
-        if ids == self.ids or (not ids and self.ids is None):
-            return None if self._hash is None else str(self._hash.hexdigest())
-        add: frozenset[str] = frozenset()
-        remove: frozenset[str] = frozenset()
-        if self.ids is not None:
-            add, remove = ids - self.ids, self.ids - ids
-        if append and self.ids is not None and self._hash is not None and (
-                self._appended < APPENDED_UP_TO and len(add) + len(remove) <= 1 + len(ids) // 8):
-            line = b"\n" + json.dumps({"add": sorted(add), "remove": sorted(remove)},
-                                      separators=(",", ":")).encode("ascii")
-            after = self._hash.copy()
-            after.update(line)
-            self._pending = (ids, line, True, after)
-        else:
-            content = payload(ids)
-            self._pending = (ids, content, False, hashlib.blake2b(content, digest_size=16))
-        return str(self._pending[3].hexdigest())
-
-    @property
-    def pending(self) -> bool:
-        """Whether :meth:`commit` has a change to write."""
-        return self._pending is not None
-
-    def commit(self) -> None:
-        """Write the change :meth:`prepare` made. Raises ``OSError`` (the file is then as it
-        was, or holds a cut-short last line, which reads as before it)."""
-        if self._pending is None:
-            return
-        ids, content, appended, after = self._pending
-        self._pending = None
-        if appended:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-            try:
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._appended += 1
-        else:
-            write_atomically(self.path, content)
-            self._appended = 0
-        self.ids, self._hash = ids, after
-
-
-def payload(ids: Collection[str]) -> bytes:
-    """The ledger's content for ``ids``."""
-    return json.dumps({"drafts": sorted(ids)}, separators=(",", ":")).encode("ascii")
-
-
-def digest(content: bytes) -> str:
-    """A digest of a ledger's content, which a state in parts keeps to tell, without reading
-    its drafts, that the ledger beside it is the one written with it."""
-    return hashlib.blake2b(content, digest_size=16).hexdigest()
-
-
-def write(state: Path, ids: Collection[str]) -> None:
-    """Replace the ledger of ``state`` with ``ids``. Raises ``OSError``."""
-    write_atomically(ledger_path(state), payload(ids))
+    def settle(self, record: DraftRecord, drafts: Drafts) -> DraftState:
+        """Finish the withdrawal ``record`` (state ``withdrawing``, its reason in ``flag``)
+        and return the draft's state as it ends: ``gone``, the record is forgotten;
+        ``untouched`` (the removal did not take, although tried again), the record stays
+        ``withdrawing`` for the next cycle; ``edited``, the user got there first, and the
+        record is back to ``created``, ``observed`` edited (the caller flags it). Provider
+        errors propagate, and the record stays."""
+        assert record.ref is not None
+        state = drafts.get(record.ref)
+        if state == "untouched":
+            drafts.delete(record.ref)
+            state = drafts.get(record.ref)
+        if state == "edited":
+            self.store.put_draft(replace(record, state="created", observed="edited"))
+        elif state == "gone":
+            self.store.delete_draft(record.key)
+        return state

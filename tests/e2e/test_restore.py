@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from daemon.app.cli import cli
 from daemon.settings.config import load
-from daemon.state import backups, ledger
+from daemon.state import backups, roster
 from tests.e2e import test_relationship
 from tests.e2e.sides import Event, GoogleSide
 from tests.e2e.test_relationship import ANA, BO, CY, World, at, key
@@ -106,7 +106,7 @@ def test_a_symlinked_state_stays_a_link_and_relinking_duplicates_nothing(
     shown = w.status()["drafts"]
     assert isinstance(shown, list) and len(shown) == 4  # the target holds the new state
     # the lock, the backup and the ledger are kept beside the target, not the link
-    assert backups.backup_path(target, 1).exists() and ledger.ledger_path(target).exists()
+    assert backups.backup_path(target, 1).exists() and roster.ledger_path(target).exists()
     assert not list(link.parent.glob("state.json.*"))
 
     link.unlink()

@@ -30,7 +30,7 @@ from daemon.core.tagging import interview_from
 from daemon.plan.planner import plan
 from daemon.settings.config import load
 from daemon.state import codec
-from daemon.state.store import doc_id
+from daemon.state.database import doc_id
 from tests.reliability.conftest import Record
 
 TZ = ZoneInfo("America/Chicago")
