@@ -384,8 +384,8 @@ def test_status_counts_the_settled_drafts_and_contacts_their_meetings(tmp_path: 
     store.flush()
     snap = snapshot(settings, now)
     assert len(snap.drafts) == 0 and snap.settled.drafts == 30 == snap.settled.taken_over
-    assert len(snap.interviews) == 30 - len(uids)
-    rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
+    assert len(snap.meetings) == 30 - len(uids)
+    rows = views.contact_rows(snap.meetings, snap.prefs, snap.plan, snap.now,
                               snap.settled.people)
     [ana] = rows
     assert ana.meetings == 30 and ana.last_met == _world(now)[0][-1].meeting.end
@@ -393,5 +393,5 @@ def test_status_counts_the_settled_drafts_and_contacts_their_meetings(tmp_path: 
                              settings.timezone, snap.not_read, snap.settled, now=now)
     assert "Drafts made: 30" in text and "Drafts you took over: 30" in text
     whole = snapshot(settings, now, settled=True)
-    assert len(whole.drafts) == 30 and len(whole.interviews) == 30
+    assert len(whole.drafts) == 30 and len(whole.meetings) == 30
     assert whole.settled == ({}, 0, 0)

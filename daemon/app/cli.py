@@ -16,6 +16,7 @@ from daemon.app.cli_contacts import announce, contact
 from daemon.app.cli_readouts import contacts, plan, preview, status
 from daemon.app.context import EXIT_CONFIG, EXIT_FAILED, Context
 from daemon.app.logs import setup_logging
+from daemon.core import collector
 from daemon.core.errors import CoffeechatError, ConfigError
 from daemon.settings.paths import default_config_path, system_timezone_name
 
@@ -173,6 +174,7 @@ for _command in (status, plan, preview, contacts, announce, contact):
 
 def main() -> None:
     """Entry point: run the CLI and turn coffeechat's errors into messages and exit codes."""
+    collector.command_ends_process()
     try:
         cli.main(prog_name="coffeechat", standalone_mode=False)
     except click.exceptions.Abort:

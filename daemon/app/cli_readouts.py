@@ -27,7 +27,7 @@ def status(obj: Context, as_json: bool) -> None:
     settings = obj.settings()
     with collector.paused():  # the whole state read and shown: nothing for it to collect
         snap = snapshot(settings, settled=as_json)  # every draft ever made, in JSON
-        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
+        rows = views.contact_rows(snap.meetings, snap.prefs, snap.plan, snap.now,
                                   snap.settled.people)
         found = health.load(settings.state_path)
         if as_json:
@@ -87,7 +87,7 @@ def contacts(obj: Context) -> None:
     settings = obj.settings()
     with collector.paused():  # as for status
         snap = snapshot(settings)
-        rows = views.contact_rows(snap.interviews, snap.prefs, snap.plan, snap.now,
+        rows = views.contact_rows(snap.meetings, snap.prefs, snap.plan, snap.now,
                                   snap.settled.people)
         click.echo(views.contacts_text(rows, settings.timezone))
         collector.exempt_at_exit()

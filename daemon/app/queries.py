@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from daemon.core.errors import CoffeechatError
+from daemon.core.facts import NormalMeeting
 from daemon.core.model import (
     Attendee,
     ContactPrefs,
@@ -33,7 +34,8 @@ class Snapshot:
     """The state as stored, and what the planner makes of it at ``now``."""
 
     now: datetime
-    interviews: list[Interview]
+    meetings: list[NormalMeeting]
+    """The stored meetings as the planner read them (:meth:`Store.normal_meetings`)."""
     prefs: dict[str, ContactPrefs]
     drafts: dict[str, DraftRecord]
     plan: Plan
@@ -53,12 +55,12 @@ def snapshot(settings: Settings, now: datetime | None = None, *,
     moment = now or datetime.now(UTC)
     store = Store(settings.state_path)
     wide = settled or still_planned_for(store.settled_end(), moment, settings.cadence)
-    interviews = store.interviews(settled=wide)
+    meetings = store.normal_meetings(settled=wide)
     prefs = store.prefs()
     drafts = store.drafts(settled=wide)
-    current = plan(interviews, prefs, drafts, moment, settings.cadence, settings.timezone,
+    current = plan(meetings, prefs, drafts, moment, settings.cadence, settings.timezone,
                    mail=mail_for_planning(settings, store))
-    return Snapshot(now=moment, interviews=interviews, prefs=prefs, drafts=drafts,
+    return Snapshot(now=moment, meetings=meetings, prefs=prefs, drafts=drafts,
                     plan=current, not_read=store.skipped(),
                     settled=SettledSummary({}, 0, 0) if wide else store.settled_summary())
 

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from daemon.core.facts import CANCELLED, NormalMeeting
 from daemon.core.model import (
     ContactPrefs,
     DraftRecord,
     DraftSpec,
-    Interview,
     Plan,
     SettledPerson,
     SettledSummary,
@@ -57,7 +57,7 @@ class ContactRow:
     """Why coffeechat paused the contact itself (no answer to catch-ups), if it did."""
 
 
-def contact_rows(interviews: Iterable[Interview], prefs: dict[str, ContactPrefs],
+def contact_rows(meetings: Iterable[NormalMeeting], prefs: dict[str, ContactPrefs],
                  current: Plan, now: datetime,
                  settled: Mapping[str, SettledPerson] | None = None) -> list[ContactRow]:
     """Every contact seen in a tagged meeting, with the user's choice and the next draft;
@@ -65,14 +65,14 @@ def contact_rows(interviews: Iterable[Interview], prefs: dict[str, ContactPrefs]
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
     last: dict[str, datetime] = {}
-    for iv in interviews:
-        for person in (*iv.contacts, *iv.declined):
+    for m in meetings:
+        for person in (*m.contacts, *m.declined):
             names.setdefault(person.email, person.name)
             counts[person.email] = counts.get(person.email, 0) + 1
-            held = iv.meeting.end <= now and not iv.meeting.cancelled
-            if held and person in iv.contacts and (
-                    person.email not in last or iv.meeting.end > last[person.email]):
-                last[person.email] = iv.meeting.end
+        if m.end <= now and m.invalid_reason != CANCELLED:  # held
+            for person in m.contacts:
+                if person.email not in last or m.end > last[person.email]:
+                    last[person.email] = m.end
     for email, away in (settled or {}).items():
         names.setdefault(email, away.name)
         counts[email] = counts.get(email, 0) + away.meetings

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from daemon.core.facts import NormalMeeting
 from daemon.core.keys import catch_up_key
 from daemon.core.model import (
     DraftRecord,
@@ -27,7 +28,6 @@ from daemon.plan.context import (
     UNANSWERED_LIMIT,
     Context,
     Due,
-    NormalMeeting,
     Outcome,
     Upcoming,
     at_work,

@@ -1,4 +1,4 @@
-"""The planner's shared vocabulary: its windows and limits, the normalised meeting, the
+"""The planner's shared vocabulary: its windows and limits, the
 context of one plan, the three outcomes (due, upcoming, skipped), and the timing every rule
 uses (when a meeting's draft is due, working hours).
 
@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from daemon.core.facts import NormalMeeting
 from daemon.core.keys import draft_key
 from daemon.core.kinds import (
     ONE_PENDING,
@@ -61,22 +62,6 @@ BY_DUE = attrgetter("due", "key")
 """Sort key of planned drafts: by due time, then key."""
 BY_START = attrgetter("start", "uid")
 """Sort key of a contact's meetings: by start, then uid."""
-
-
-class NormalMeeting(NamedTuple):
-    """One interview, normalised: UTC times, lower-cased de-duplicated contacts. (A named
-    tuple: the planner makes one per stored meeting on every call, and tuples are cheap.)"""
-
-    uid: str
-    account: str
-    title: str
-    start: datetime
-    end: datetime
-    contacts: tuple[Person, ...]
-    declined: tuple[Person, ...]
-    invalid_reason: str | None
-    """Why no draft is made for anyone (cancelled, or the user declined); None if valid."""
-
 
 
 @dataclass(frozen=True)

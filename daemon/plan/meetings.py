@@ -6,80 +6,41 @@ each contact's line of meetings (:class:`History`).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from operator import attrgetter
 from typing import NamedTuple
 
-from daemon.core.model import (
-    DraftKind,
-    Interview,
-    Person,
-)
-from daemon.core.timing import (
-    require_aware,
-)
+from daemon.core.facts import NormalMeeting, normal_meeting
+from daemon.core.model import DraftKind, Interview
 from daemon.plan.context import (
     BY_START,
     PLAN_AHEAD,
     Context,
-    NormalMeeting,
     meeting_due,
 )
 
 
-def _person(p: Person) -> Person:
-    email = p.email.strip().lower()
-    return p if email == p.email else Person(email, p.name)
-
-
-
-def normalise(interviews: Iterable[Interview]) -> list[NormalMeeting]:
-    """One :class:`NormalMeeting` per uid (first interview wins), in input order."""
+def normalise(meetings: Iterable[Interview | NormalMeeting]) -> list[NormalMeeting]:
+    """One :class:`NormalMeeting` per uid (first wins), in input order. Interviews are
+    normalised by :func:`~daemon.core.facts.normal_meeting`; meetings the state gave already
+    normalised (:meth:`daemon.state.store.Store.normal_meetings`) are taken as they are."""
     seen: set[str] = set()
     out: list[NormalMeeting] = []
-    for iv in interviews:
-        m = iv.meeting
+    for item in meetings:
+        if isinstance(item, NormalMeeting):
+            if item.uid not in seen:
+                seen.add(item.uid)
+                out.append(item)
+            continue
+        m = item.meeting
         if m.uid in seen:
             continue
         seen.add(m.uid)
-        start, end = m.start, m.end
-        if start.tzinfo is not UTC or end.tzinfo is not UTC:  # UTC: the common case
-            if start.utcoffset() is None or end.utcoffset() is None:
-                require_aware(start, f"start of meeting {m.uid}")
-                require_aware(end, f"end of meeting {m.uid}")
-            start, end = start.astimezone(UTC), end.astimezone(UTC)
-        people = iv.contacts
-        contacts: tuple[Person, ...]
-        if len(people) == 1:  # the usual meeting: one contact, inlined for speed
-            email = people[0].email.strip().lower()
-            contacts = () if not email else (
-                (people[0],) if email == people[0].email else (Person(email, people[0].name),))
-        else:
-            contacts = _unique_people(people, ())
-        declined = _unique_people(iv.declined, contacts) if iv.declined else ()
-        reason = None
-        if m.cancelled:
-            reason = "the meeting was cancelled"
-        elif iv.user_declined:
-            reason = "you declined the meeting"
-        out.append(NormalMeeting(m.uid, iv.account, m.title, start, end if end > start else start,
-                            contacts, declined, reason))
+        out.append(normal_meeting(m.uid, item.account, m.title, m.start, m.end, item.contacts,
+                                  item.declined, cancelled=m.cancelled,
+                                  user_declined=item.user_declined))
     return out
-
-
-
-def _unique_people(people: Sequence[Person], exclude: Sequence[Person]) -> tuple[Person, ...]:
-    if not people:
-        return ()
-    taken = {p.email for p in exclude}
-    out: list[Person] = []
-    for p in map(_person, people):
-        if p.email and p.email not in taken:
-            taken.add(p.email)
-            out.append(p)
-    return tuple(out)
-
 
 
 def valid_meetings_by_contact(meetings: Iterable[NormalMeeting]) -> dict[str, list[NormalMeeting]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from daemon.core.facts import NormalMeeting
 from daemon.core.keys import draft_key
 from daemon.core.kinds import (
     LABELS,
@@ -27,7 +28,6 @@ from daemon.plan.context import (
     THANK_YOU_WINDOW,
     Context,
     Due,
-    NormalMeeting,
     Outcome,
     Upcoming,
     hold_for_work,
@@ -59,12 +59,11 @@ def meeting_outcomes(m: NormalMeeting, history: History, ctx: Context) -> list[O
                              f"no prep note to {who(m.contacts[0])}: {why}"))
         return out
     for p in m.contacts:
-        todo = [kind for kind in MEETING_KINDS
-                if draft_key(kind, m.uid, p.email) not in ctx.drafts]  # made: nothing to do
-        if todo:
-            place = history.place(p.email, m)
-            if history.planned(p.email, place):
-                out.extend(_one_meeting_draft(kind, m, p, place, history, ctx) for kind in todo)
+        place = history.place(p.email, m)
+        if history.planned(p.email, place):  # first: most of a long series is not yet
+            out.extend(_one_meeting_draft(kind, m, p, place, history, ctx)
+                       for kind in MEETING_KINDS
+                       if draft_key(kind, m.uid, p.email) not in ctx.drafts)  # made: done
     if ctx.cadence.prep_sheet and m.contacts:
         first = m.contacts[0]
         place = history.place(first.email, m)

@@ -77,6 +77,7 @@ from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from daemon.core import collector
+from daemon.core.facts import NormalMeeting
 from daemon.core.kinds import (
     LABELS,
     PRIORITY,
@@ -116,7 +117,7 @@ from daemon.plan.one_meeting import meeting_outcomes
 
 
 def plan(
-    interviews: Iterable[Interview],
+    interviews: Iterable[Interview | NormalMeeting],
     prefs: Mapping[str, ContactPrefs],
     drafts: Mapping[str, DraftRecord],
     now: datetime,
@@ -136,6 +137,8 @@ def plan(
     key to the draft already made or being made under it: such a key appears nowhere in the
     plan. ``tz`` is the user's zone, for "N days" arithmetic and the dates in reasons. A
     meeting uid seen twice (one event in two accounts) counts once, from the first interview.
+    ``interviews`` may also hold meetings the state gave already normalised
+    (:meth:`daemon.state.store.Store.normal_meetings`): the plan is the same.
     ``mail`` maps a contact's address to what the user's mailboxes show of mail with them
     (reply detection); a contact missing from it is planned on the calendar alone.
     Raises ``ValueError`` if ``now``, a meeting's time, a pause's end or a record's
@@ -147,7 +150,7 @@ def plan(
 
 
 
-def _plan(interviews: Iterable[Interview], prefs: Mapping[str, ContactPrefs],
+def _plan(interviews: Iterable[Interview | NormalMeeting], prefs: Mapping[str, ContactPrefs],
           drafts: Mapping[str, DraftRecord], now: datetime, cadence: Cadence, tz: ZoneInfo,
           mail: Mapping[str, ContactMail] | None) -> Plan:
     ctx = Context(

@@ -28,10 +28,11 @@ from collections.abc import Iterable, Mapping, Set
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from daemon.core.facts import NormalMeeting
 from daemon.core.kinds import ONE_PENDING
 from daemon.core.model import Cadence, DraftRecord, Interview
 from daemon.core.timing import require_aware
-from daemon.plan.context import SETTLED_MARGIN_DAYS, NormalMeeting
+from daemon.plan.context import SETTLED_MARGIN_DAYS
 from daemon.plan.meetings import normalise, valid_meetings_by_contact
 
 CLOCK_SLACK = timedelta(days=30)

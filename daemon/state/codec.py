@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
+from daemon.core.facts import NormalMeeting, normal_meeting
 from daemon.core.model import (
     JSON,
     Attendee,
@@ -137,6 +138,17 @@ def interview_from_json(d: JSON) -> Interview:
         "contacts": tuple(_person_from(p) for p in d["contacts"]),
         "declined": tuple(_person_from(p) for p in d["declined"]),
         "notes": d["notes"], "user_declined": d["user_declined"]})
+
+
+def normal_from_json(d: JSON) -> NormalMeeting:
+    """The planner's reading of a document :func:`interview_to_json` wrote: what
+    :func:`interview_from_json` then :func:`~daemon.core.facts.normal_meeting` would give,
+    without making the meeting's other fields. Raises as :func:`interview_from_json`."""
+    return normal_meeting(
+        d["uid"], d["account"], d["title"], parse_time(d["start"]), parse_time(d["end"]),
+        tuple(_person_from(p) for p in d["contacts"]),
+        tuple(_person_from(p) for p in d["declined"]),
+        cancelled=d["cancelled"], user_declined=d["user_declined"])
 
 
 def record_to_json(r: DraftRecord) -> JSON:

@@ -16,6 +16,7 @@ from operator import itemgetter
 from tinydb.table import Document
 
 from daemon.core import collector
+from daemon.core.facts import NormalMeeting
 from daemon.core.model import JSON, ContactMail, ContactPrefs, DraftRecord, Interview
 from daemon.core.skipped import Skipped
 from daemon.state import codec
@@ -39,14 +40,28 @@ class Store(SettledHistory):
         same (see :mod:`daemon.plan.settle`) unless
         :func:`daemon.plan.settle.still_planned_for` says otherwise."""
         with collector.paused():
-            docs = list(self._documents("meetings"))
-            history = self._history() if settled else None
-            if history is not None:
-                index = self._settled_index()
-                docs.extend(d for key, d in history._documents_by_id("meetings")
-                            if key in index and not self.meetings.contains(doc_id=key))
-            docs.sort(key=_BY_ACCOUNT_UID)
-            return [self._decode(codec.interview_from_json, d) for d in docs]
+            return [self._decode(codec.interview_from_json, d)
+                    for d in self._meeting_documents(settled)]
+
+    def normal_meetings(self, *, settled: bool = False) -> list[NormalMeeting]:
+        """What :meth:`interviews` gives, as the planner reads it (normalised the same way as
+        :func:`daemon.plan.meetings.normalise` would): decoded without the attendees,
+        descriptions and other fields only a draft being rendered needs, for ``plan`` and
+        ``status`` on a large state."""
+        with collector.paused():
+            return [self._decode(codec.normal_from_json, d)
+                    for d in self._meeting_documents(settled)]
+
+    def _meeting_documents(self, settled: bool) -> list[JSON]:
+        """The stored meetings' documents for :meth:`interviews`, in its order."""
+        docs = list(self._documents("meetings"))
+        history = self._history() if settled else None
+        if history is not None:
+            index = self._settled_index()
+            docs.extend(d for key, d in history._documents_by_id("meetings")
+                        if key in index and not self.meetings.contains(doc_id=key))
+        docs.sort(key=_BY_ACCOUNT_UID)
+        return docs
 
     def interview(self, account: str, uid: str) -> Interview | None:
         """The stored meeting ``uid`` of ``account`` (settled or not), or ``None``."""
