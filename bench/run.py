@@ -133,8 +133,11 @@ class Bench:
     def _first_syncs(self, world: World, base: JSON, runs: int) -> None:
         samples = []
         for _ in range(runs):
-            for leftover in world.root.glob("state.json*"):
-                leftover.unlink()
+            for leftover in world.root.glob("state*.json*"):  # with the part folders
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
             world.clear_drafts()
             world.forget()
             done = self._coffeechat(world, "run", "--once")
