@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.base import occurrence_uid
+from connectors.mapping import BadEvent
 from connectors.outlook.htmltext import html_to_text
 from connectors.outlook.mapping import (
-    BadEvent,
     address_of,
     mail_seen,
     message_time,

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import occurrence_uid
+from connectors.mapping import BadEvent, Mapped
 from daemon.core.links import https_link, meeting_link_in
-from daemon.core.model import Attendee, Change, Meeting, Removed, Response
+from daemon.core.model import Attendee, Meeting, Removed, Response
 from daemon.core.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
@@ -48,33 +48,22 @@ _BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "li", "h1", "h2", "h3", "h4", "
                          "table", "tr", "blockquote"})
 
 
-class BadEvent(ValueError):
-    """An event that cannot become a meeting; the message says why, in a few words."""
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """What one event became, and what was wrong with it without stopping it."""
-
-    change: Change
-    problems: tuple[str, ...] = ()
-
-
-def to_change(event: Mapping[str, Any], *, tz: ZoneInfo, color_id: str | None = None) -> Mapped:
+def to_change(event: Mapping[str, Any], *, tz: ZoneInfo,
+              color_id: str | None = None) -> Removed | Mapped:
     """Map one ``Event`` item of ``events.list`` to a meeting or a removal.
 
     ``tz`` is the user's zone (used when the event names no zone); ``color_id`` is the
     configured tag colour (an event with that ``colorId`` is provider-tagged).
 
-    Returns the change and the problems that did not stop it. Raises ``BadEvent`` when the
-    item has no id, or is live but has no usable start.
+    Returns the removal of a bare tombstone, else the meeting with the problems that did not
+    stop it. Raises ``BadEvent`` when the item has no id, or is live but has no usable start.
     """
     event_id = clean_line(_str(event.get("id")), limit=MAX_UID)
     if not event_id:
         raise BadEvent("it has no id")
     cancelled = _str(event.get("status")) == "cancelled"
     if cancelled and not isinstance(event.get("start"), Mapping):
-        return Mapped(Removed(uid=_uid_or_empty(event, tz), provider_id=event_id))
+        return Removed(uid=_uid_or_empty(event, tz), provider_id=event_id)
     problems: list[str] = []
     start, end, all_day = _times(event, tz, problems)
     uid = _uid_or_empty(event, tz)
