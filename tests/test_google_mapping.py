@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.google.mapping import html_to_text, to_change
+from connectors.google.mapping import description_text, to_change
 from connectors.mapping import BadEvent, Mapped
 from daemon.core.model import Meeting, Removed
 
@@ -167,10 +167,10 @@ def test_an_end_before_the_start_is_read_as_no_time() -> None:
 def test_html_descriptions_become_text() -> None:
     html = ('<p>Questions:</p><ul><li>How did you start?</li><li>What&#39;s hard?</li></ul>'
             '<a href="https://example.org/cv">my CV</a><script>x()</script>')
-    assert html_to_text(html) == ("Questions:\n\n- How did you start?\n- What's hard?\n"
+    assert description_text(html) == ("Questions:\n\n- How did you start?\n- What's hard?\n"
                                   "my CV (https://example.org/cv)")
     plain = "a < b and 3 > 2\nsecond line"
-    assert html_to_text(plain) == plain
+    assert description_text(plain) == plain
 
 
 @settings(max_examples=200, deadline=None)

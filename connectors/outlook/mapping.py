@@ -1,6 +1,6 @@
 """Pure mapping from Microsoft Graph JSON to :mod:`daemon.core.model` (events to meetings, messages
 to the mail seen between the user and a contact); HTML bodies become text through
-:mod:`connectors.outlook.htmltext`.
+:mod:`connectors.htmltext`.
 
 Nothing here does I/O or reads the clock; the user's zone is an argument. Every text that lands
 in a meeting goes through :mod:`daemon.core.text`.
@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import occurrence_uid
+from connectors.htmltext import html_to_text
 from connectors.mapping import BadEvent, Mapped
-from connectors.outlook.htmltext import html_to_text
 from daemon.core import msgid
 from daemon.core.links import https_link
 from daemon.core.model import Attendee, MailSeen, Meeting, Removed, Response, ThreadRef
