@@ -32,6 +32,7 @@ from bench.servers import BenchGoogle, BenchGraph
 from connectors.google.mapping import to_change
 from connectors.local.ics import parse_file
 from connectors.local.window import Window
+from connectors.mapping import Mapped
 from connectors.outlook.mapping import to_meeting
 from daemon.core.model import Cadence, Meeting, TaggingRules
 from daemon.core.tagging import interview_from
@@ -66,14 +67,13 @@ def _tagged_uids(meetings: list[Meeting]) -> set[str]:
 def test_every_format_gives_coffeechat_the_same_tagged_meetings() -> None:
     calendar = build_calendar(200, NOW)
     expected = {e.uid for e in calendar.events if e.tagged}
-    google = [to_change(google_event(e), tz=ZONE, color_id="5").change
-              for e in calendar.events]
+    google = [to_change(google_event(e), tz=ZONE, color_id="5") for e in calendar.events]
     graph = [to_meeting(graph_event(e), tz=ZONE, series_uids={}).meeting
              for e in calendar.events]
     window = Window(NOW.date() - timedelta(days=400), NOW.date() + timedelta(days=400))
     local = [m for e in calendar.events for m in parse_file(
         ics_file(e), path=Path(f"{e.key}.ics"), tz=ZONE, window=window).meetings]
-    assert _tagged_uids([m for m in google if isinstance(m, Meeting)]) == expected
+    assert _tagged_uids([m.meeting for m in google if isinstance(m, Mapped)]) == expected
     assert _tagged_uids(graph) == expected
     assert _tagged_uids(local) == expected
     assert {m.start for m in local} == {e.start for e in calendar.events}

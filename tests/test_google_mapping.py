@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.google.mapping import BadEvent, html_to_text, to_change
+from connectors.google.mapping import description_text, to_change
+from connectors.mapping import BadEvent, Mapped
 from daemon.core.model import Meeting, Removed
 
 USER_TZ = ZoneInfo("America/Chicago")
@@ -28,9 +29,9 @@ def event(**fields: Any) -> dict[str, Any]:
 
 
 def meeting(item: dict[str, Any], **kwargs: Any) -> Meeting:
-    change = to_change(item, tz=USER_TZ, **kwargs).change
-    assert isinstance(change, Meeting)
-    return change
+    mapped = to_change(item, tz=USER_TZ, **kwargs)
+    assert isinstance(mapped, Mapped)
+    return mapped.meeting
 
 
 def test_a_full_event_maps_every_field() -> None:
@@ -107,14 +108,14 @@ def test_an_all_day_occurrence_uses_its_date() -> None:
 
 
 def test_a_bare_tombstone_is_a_removal_by_google_id() -> None:
-    change = to_change({"id": "gone1", "status": "cancelled"}, tz=USER_TZ).change
+    change = to_change({"id": "gone1", "status": "cancelled"}, tz=USER_TZ)
     assert change == Removed(uid="", provider_id="gone1")
 
 
 def test_a_tombstone_with_uid_names_the_uid_too() -> None:
     item = {"id": "x_20260310T190000Z", "status": "cancelled", "iCalUID": "x@google.com",
             "recurringEventId": "x", "originalStartTime": {"dateTime": "2026-03-10T19:00:00Z"}}
-    change = to_change(item, tz=USER_TZ).change
+    change = to_change(item, tz=USER_TZ)
     assert change == Removed(uid="x@google.com/2026-03-10T19:00:00Z",
                              provider_id="x_20260310T190000Z")
 
@@ -158,18 +159,18 @@ def test_an_event_without_start_or_id_is_refused() -> None:
 def test_an_end_before_the_start_is_read_as_no_time() -> None:
     item = event(end={"dateTime": "2026-03-10T14:00:00-04:00"})
     mapped = to_change(item, tz=USER_TZ)
-    assert isinstance(mapped.change, Meeting)
-    assert mapped.change.end == mapped.change.start
+    assert isinstance(mapped, Mapped)
+    assert mapped.meeting.end == mapped.meeting.start
     assert mapped.problems
 
 
 def test_html_descriptions_become_text() -> None:
     html = ('<p>Questions:</p><ul><li>How did you start?</li><li>What&#39;s hard?</li></ul>'
             '<a href="https://example.org/cv">my CV</a><script>x()</script>')
-    assert html_to_text(html) == ("Questions:\n\n- How did you start?\n- What's hard?\n"
+    assert description_text(html) == ("Questions:\n\n- How did you start?\n- What's hard?\n"
                                   "my CV (https://example.org/cv)")
     plain = "a < b and 3 > 2\nsecond line"
-    assert html_to_text(plain) == plain
+    assert description_text(plain) == plain
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,8 +1,7 @@
-"""Graph event JSON -> Meeting, and HTML bodies -> plain text (pure, no server)."""
+"""Graph event JSON -> Meeting (pure, no server; HTML bodies: tests/test_htmltext.py)."""
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.base import occurrence_uid
-from connectors.outlook.htmltext import html_to_text
+from connectors.mapping import BadEvent
 from connectors.outlook.mapping import (
-    BadEvent,
     address_of,
     mail_seen,
     message_time,
@@ -202,34 +200,6 @@ def test_removed_entries_name_the_graph_id() -> None:
     assert removed(event()) is None
     assert series_master_id(event(type="occurrence", seriesMasterId="M")) == "M"
     assert series_master_id(event(seriesMasterId="M")) is None
-
-
-@pytest.mark.parametrize(("source", "text"), [
-    ("<div>a</div><div>b</div>", "a\nb"),
-    ("<p>first</p><p>second</p>", "first\n\nsecond"),
-    ("one<br>two<br/>three", "one\ntwo\nthree"),
-    ("<ul><li>tea</li><li>coffee</li></ul>", "- tea\n- coffee"),
-    ("<div>a&nbsp;&amp;&lt;b&gt;</div>", "a &<b>"),
-    ("<html><head><style>div{color:red}</style><title>x</title></head>"
-     "<body><script>alert(1)</script><div>  spaced\n   out  </div></body></html>",
-     "spaced out"),
-    ("<div>a</div><div><br></div><div>b</div>", "a\n\nb"),
-    ("<div>-</div><ul><li></li><li>x</li></ul>", "-\n- x"),
-    ("<pre>keep\n  this</pre>", "keep\n  this"),
-    ("<table><tr><td>Name</td><td>Dana</td></tr><tr><td>Role</td><td>UX</td></tr></table>",
-     "Name Dana\nRole UX"),
-])
-def test_html_to_text(source: str, text: str) -> None:
-    assert html_to_text(source) == text
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp",
-                                                                     "Zs")),
-                        min_size=1, max_size=20), min_size=1, max_size=6))
-def test_outlook_style_bodies_give_back_their_lines(lines: list[str]) -> None:
-    source = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
-    assert html_to_text(source) == "\n".join(line.strip() for line in lines)
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -42,6 +42,7 @@ from typing import Any
 
 from connectors.base import KEY_HEADER
 from connectors.caldav.imap import ImapSession
+from connectors.drafts import GuardedDrafts, check_key
 from connectors.local.maildir import fingerprint
 from daemon.core.errors import ConnectorError
 from daemon.core.model import DraftRef, DraftState, ThreadRef
@@ -66,8 +67,9 @@ class _Found:
     data: bytes
 
 
-class ImapDrafts:
-    """A :class:`connectors.base.DraftBox` over one IMAP folder.
+class ImapDrafts(GuardedDrafts[int]):
+    """A :class:`connectors.base.DraftBox` over one IMAP folder (``update`` and ``delete``
+    check the draft is untouched first, as :class:`connectors.drafts.GuardedDrafts` does).
 
     ``folder`` is the ``drafts_folder`` option; empty means the folder the server marks
     ``\\Drafts`` (SPECIAL-USE, RFC 6154), found on first use. Raises ``ConnectorError`` when
@@ -98,8 +100,7 @@ class ImapDrafts:
         ``TransientError`` when the connection drops (the draft may or may not be on the
         server: :meth:`find` tells), ``ConnectorError`` when the server refuses.
         """
-        if str(message.get(KEY_HEADER, "")).strip() != key:
-            raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
+        check_key(message, key)
         data = message.as_bytes(policy=_WRITE_POLICY)
         folder = self._select()
         with self._session.call(f"save a draft into {folder!r}") as client:
@@ -119,29 +120,17 @@ class ImapDrafts:
                 return DraftRef(id=key, fingerprint=fingerprint(found.data), key=key)
         return None
 
-    def get(self, ref: DraftRef) -> DraftState:
-        """``untouched`` when a message with the draft's key holds the bytes written,
-        ``edited`` when the key is there with other bytes, ``gone`` otherwise."""
-        return self._resolve(ref)[0]
+    # --- GuardedDrafts -------------------------------------------------------------------
 
-    def update(self, ref: DraftRef, message: EmailMessage,
-               reply_to: ThreadRef | None = None) -> DraftRef:
-        """Replace an untouched draft: APPEND the new one, then expunge the old UID (and any
-        identical copy with the key that an interrupted update left). Raises
-        ``ConnectorError`` when the draft was edited or is gone (it is left as it is)."""
-        key = str(message.get(KEY_HEADER, "")).strip()
-        if not key:
-            raise ValueError(f"the message must carry an {KEY_HEADER} header")
-        state, uid = self._resolve(ref)
-        if state != "untouched":
-            what = "was changed by you" if state == "edited" else "is no longer in Drafts"
-            raise ConnectorError(f"{self._who()}the draft {ref.id} in {self._folder!r} "
-                                 f"{what}, so it was not replaced; nothing needs doing")
+    def _replace(self, ref: DraftRef, where: int, message: EmailMessage, key: str,
+                 reply_to: ThreadRef | None) -> DraftRef:
+        """APPEND the new draft, then expunge the old UID (and any identical copy with the
+        key that an interrupted update left)."""
         new_ref = self.create(message, key)
         new_uid = self.last_uid
-        doomed = {uid} if uid is not None else set()
+        doomed = {where}
         for other in self._with_key(key, ""):
-            if other in (new_uid, uid):
+            if other in (new_uid, where):
                 continue
             found = self._fetch(other)
             if found is not None and fingerprint(found.data) == new_ref.fingerprint:
@@ -149,16 +138,12 @@ class ImapDrafts:
         self._expunge(doomed)
         return new_ref
 
-    def delete(self, ref: DraftRef) -> None:
-        """Expunge an untouched draft's UID only. One already gone is fine; one the user
-        edited stays (with a warning)."""
-        state, uid = self._resolve(ref)
-        if state == "edited":
-            log.warning("%sthe draft %s in %r was edited, so it was not deleted",
-                        self._who(), ref.id, self._folder)
-            return
-        if state == "untouched" and uid is not None:
-            self._expunge({uid})
+    def _remove(self, ref: DraftRef, where: int) -> None:
+        """Expunge the draft's UID only."""
+        self._expunge({where})
+
+    def _name(self, ref: DraftRef) -> str:
+        return f"{self._who()}the draft {ref.id} in {self._folder!r}"
 
     # --- the folder --------------------------------------------------------------------------
 
@@ -198,10 +183,11 @@ class ImapDrafts:
 
     # --- finding drafts ------------------------------------------------------------------------
 
-    def _resolve(self, ref: DraftRef) -> tuple[DraftState, int | None]:
-        """The draft's state and the UID that holds it now (``None`` when gone): among the
-        messages with its key, the one with the bytes written (untouched), else the newest
-        (edited)."""
+    def _locate(self, ref: DraftRef) -> tuple[DraftState, int | None]:
+        """``untouched`` when a message with the draft's key holds the bytes written,
+        ``edited`` when the key is there with other bytes, ``gone`` otherwise; with the UID
+        that holds it now (``None`` when gone): among the messages with its key, the one with
+        the bytes written, else the newest."""
         key = ref.key or ref.id
         self._select()
         edited: int | None = None

@@ -18,9 +18,10 @@ from typing import Any
 
 from connectors.base import ConnectorEnv
 from connectors.google.client import NotFound, Session
-from connectors.google.mapping import BadEvent, to_change
+from connectors.google.mapping import to_change
+from connectors.mapping import BadEvent
 from daemon.core.errors import ConnectorError, CursorExpired
-from daemon.core.model import JSON, Change, TaggingRules
+from daemon.core.model import JSON, Change, Removed, TaggingRules
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,9 @@ class GoogleCalendar:
             log.warning("account %s: skipped Google event %r: %s", self.session.account,
                         str(item.get("id", "?"))[:100], exc)
             return None
+        if isinstance(mapped, Removed):
+            return mapped
         for problem in mapped.problems:
             log.warning("account %s: Google event %r: %s", self.session.account,
                         str(item.get("id", "?"))[:100], problem)
-        return mapped.change
+        return mapped.meeting

@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from connectors.base import KEY_HEADER
+from connectors.drafts import GuardedDrafts, check_key
 from connectors.google.client import BadRequest, NotFound, Session, Throttled
 from connectors.retry import with_retries
 from daemon.core.errors import ConnectorError, TransientError
@@ -49,8 +50,9 @@ def encode(message: EmailMessage) -> str:
     return base64.urlsafe_b64encode(message.as_bytes(policy=_WRITE_POLICY)).decode("ascii")
 
 
-class GmailDrafts:
-    """The Drafts folder of one Gmail account."""
+class GmailDrafts(GuardedDrafts[str]):
+    """The Drafts folder of one Gmail account (``get``, ``update`` and ``delete`` check the
+    draft is untouched first, as :class:`connectors.drafts.GuardedDrafts` does for all)."""
 
     def __init__(self, session: Session) -> None:
         """Remember the session; nothing is fetched until a method is called."""
@@ -68,8 +70,7 @@ class GmailDrafts:
         message's key header is not ``key``; ``AuthError``, ``TransientError`` or
         ``ConnectorError``.
         """
-        if str(message.get(KEY_HEADER, "")).strip() != key:
-            raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
+        check_key(message, key)
         body = _draft_body(message, reply_to)
         unsure = False
 
@@ -137,55 +138,39 @@ class GmailDrafts:
         return "untouched" if ref.fingerprint and current.fingerprint == ref.fingerprint \
             else "edited"
 
-    def update(self, ref: DraftRef, message: EmailMessage,
-               reply_to: ThreadRef | None = None) -> DraftRef:
-        """Replace an untouched draft's message (``drafts.update``, with ``threadId`` as for
-        :meth:`create`); returns the draft id with its new message id.
+    # --- GuardedDrafts -------------------------------------------------------------------
 
-        Raises ``ConnectorError`` (changing nothing) when the draft was edited or is gone,
-        ``ValueError`` when ``message`` has no key header; ``AuthError``,
-        ``TransientError``. Gmail offers no compare-and-swap: an edit made in the instant
-        between the check and the update is overwritten.
-        """
-        key = str(message.get(KEY_HEADER, "")).strip()
-        if not key:
-            raise ValueError(f"the message must carry an {KEY_HEADER} header")
+    def _locate(self, ref: DraftRef) -> tuple[DraftState, str | None]:
+        """What :meth:`get` says, with the draft id (the reference names the draft)."""
         state = self.get(ref)
-        if state != "untouched":
-            what = "was changed by you" if state == "edited" else "is no longer in Drafts"
-            raise ConnectorError(f"account {self.session.account!r}: the Gmail draft "
-                                 f"{ref.id} {what}, so it was not replaced; nothing needs "
-                                 "doing")
-        body = {"id": ref.id, **_draft_body(message, reply_to)}
+        return state, None if state == "gone" else ref.id
+
+    def _replace(self, ref: DraftRef, where: str, message: EmailMessage, key: str,
+                 reply_to: ThreadRef | None) -> DraftRef:
+        """``drafts.update`` with the new message (``threadId`` as for :meth:`create`);
+        returns the draft id with its new message id. Gmail offers no compare-and-swap: an
+        edit made in the instant between the check and the update is overwritten."""
+        body = {"id": where, **_draft_body(message, reply_to)}
         try:
             try:
-                answer = self._put(ref.id, body)
+                answer = self._put(where, body)
             except (BadRequest, NotFound) as exc:
                 if not _thread_refused(exc, body):
                     raise
-                answer = self._put(ref.id, self._without_thread(body, key))
+                answer = self._put(where, self._without_thread(body, key))
         except NotFound:
-            raise ConnectorError(f"account {self.session.account!r}: the Gmail draft "
-                                 f"{ref.id} is no longer in Drafts, so it was not replaced; "
-                                 "nothing needs doing") from None
+            raise self.not_replaced(ref, "gone") from None
         return _ref(answer)
 
-    def delete(self, ref: DraftRef) -> None:
-        """Delete an untouched draft. One already gone is fine; one the user edited is left
-        in place with a warning. Raises ``AuthError``, ``TransientError`` or
-        ``ConnectorError``."""
-        state = self.get(ref)
-        if state == "gone":
-            return
-        if state == "edited":
-            log.warning("account %s: the Gmail draft %s was edited, so it was not deleted",
-                        self.session.account, ref.id)
-            return
+    def _remove(self, ref: DraftRef, where: str) -> None:
         try:
-            self.session.call(lambda: self._drafts().delete(userId=USER, id=ref.id),
+            self.session.call(lambda: self._drafts().delete(userId=USER, id=where),
                               "deleting a draft")
         except NotFound:
             return
+
+    def _name(self, ref: DraftRef) -> str:
+        return f"account {self.session.account!r}: the Gmail draft {ref.id}"
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import occurrence_uid
+from connectors.htmltext import html_to_text
+from connectors.mapping import BadEvent, Mapped
 from daemon.core.links import https_link, meeting_link_in
-from daemon.core.model import Attendee, Change, Meeting, Removed, Response
+from daemon.core.model import Attendee, Meeting, Removed, Response
 from daemon.core.text import clean_address, clean_block, clean_line
 
 MAX_UID = 1000
@@ -44,37 +44,24 @@ _RESPONSES: dict[str, Response] = {
 _HTML_TAG = re.compile(
     r"</?(a|b|i|u|p|br|div|span|ul|ol|li|strong|em|html|body|h[1-6]|table|tr|td)"
     r"(\s[^<>]*)?/?>", re.IGNORECASE)
-_BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-                         "table", "tr", "blockquote"})
 
 
-class BadEvent(ValueError):
-    """An event that cannot become a meeting; the message says why, in a few words."""
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """What one event became, and what was wrong with it without stopping it."""
-
-    change: Change
-    problems: tuple[str, ...] = ()
-
-
-def to_change(event: Mapping[str, Any], *, tz: ZoneInfo, color_id: str | None = None) -> Mapped:
+def to_change(event: Mapping[str, Any], *, tz: ZoneInfo,
+              color_id: str | None = None) -> Removed | Mapped:
     """Map one ``Event`` item of ``events.list`` to a meeting or a removal.
 
     ``tz`` is the user's zone (used when the event names no zone); ``color_id`` is the
     configured tag colour (an event with that ``colorId`` is provider-tagged).
 
-    Returns the change and the problems that did not stop it. Raises ``BadEvent`` when the
-    item has no id, or is live but has no usable start.
+    Returns the removal of a bare tombstone, else the meeting with the problems that did not
+    stop it. Raises ``BadEvent`` when the item has no id, or is live but has no usable start.
     """
     event_id = clean_line(_str(event.get("id")), limit=MAX_UID)
     if not event_id:
         raise BadEvent("it has no id")
     cancelled = _str(event.get("status")) == "cancelled"
     if cancelled and not isinstance(event.get("start"), Mapping):
-        return Mapped(Removed(uid=_uid_or_empty(event, tz), provider_id=event_id))
+        return Removed(uid=_uid_or_empty(event, tz), provider_id=event_id)
     problems: list[str] = []
     start, end, all_day = _times(event, tz, problems)
     uid = _uid_or_empty(event, tz)
@@ -87,7 +74,7 @@ def to_change(event: Mapping[str, Any], *, tz: ZoneInfo, color_id: str | None = 
         start=start,
         end=end,
         source=f"Google event {event_id}",
-        description=clean_block(html_to_text(_str(event.get("description")))),
+        description=clean_block(description_text(_str(event.get("description")))),
         location=clean_line(_str(event.get("location"))),
         link=_link(event),
         organizer=_organizer(event, problems),
@@ -259,57 +246,10 @@ def _str(value: Any) -> str:
 # --- HTML descriptions ---------------------------------------------------------------------
 
 
-class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment: block ends and ``<br>`` become line breaks,
-    list items get a dash, a link whose text differs from its address keeps the address."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._href: list[str] = []
-        self._link_text: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-        elif tag == "a":
-            self._href.append(dict(attrs).get("href") or "")
-            self._link_text.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS and tag != "li":
-            self.parts.append("\n")
-        elif tag == "a" and self._href:
-            href, text = self._href.pop(), self._link_text.pop().strip()
-            if href.lower().startswith(("https://", "http://", "mailto:")) and href != text:
-                self.parts.append(f" ({href})" if text else href)
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        text = re.sub(r"\s+", " ", data)
-        self.parts.append(text)
-        if self._link_text:
-            self._link_text[-1] += text
-
-
-def html_to_text(value: str) -> str:
-    """Return a description as plain text: HTML (what Google Calendar's editor writes) is
-    parsed and reduced to its text; a description with no HTML tags is returned unchanged."""
+def description_text(value: str) -> str:
+    """Return a description as plain text: HTML (what Google Calendar's editor writes) is read
+    by :func:`connectors.htmltext.html_to_text`; a description with no HTML tags is returned
+    unchanged (its line breaks and a "<" or "&" in its text are the user's own)."""
     if not _HTML_TAG.search(value):
         return value
-    parser = _TextExtractor()
-    parser.feed(value)
-    parser.close()
-    lines = [line.strip() for line in "".join(parser.parts).split("\n")]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return html_to_text(value)

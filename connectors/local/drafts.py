@@ -63,6 +63,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from connectors.base import KEY_HEADER
+from connectors.drafts import GuardedDrafts, check_key
 from connectors.local.maildir import (
     DRAFT_FLAG,
     TRASHED_FLAG,
@@ -142,8 +143,9 @@ class _Listing:
 
 
 
-class MaildirDrafts:
-    """A :class:`connectors.base.DraftBox` over a Maildir folder.
+class MaildirDrafts(GuardedDrafts[_Entry]):
+    """A :class:`connectors.base.DraftBox` over a Maildir folder (``update`` and ``delete``
+    check the draft is untouched first, as :class:`connectors.drafts.GuardedDrafts` does).
 
     Every method raises ``ConnectorError`` (saying which folder and what to check) when the
     folder cannot be created, read or written.
@@ -177,8 +179,7 @@ class MaildirDrafts:
         ``ValueError`` when the message's ``X-Coffeechat-Key`` header is not ``key``,
         ``ConnectorError`` when the folder cannot be written.
         """
-        if str(message.get(KEY_HEADER, "")).strip() != key:
-            raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
+        check_key(message, key)
         data = message.as_bytes(policy=_WRITE_POLICY)
         try:
             self._prepare()
@@ -225,60 +226,37 @@ class MaildirDrafts:
             return None
         return DraftRef(id=best_entry.key, fingerprint=fingerprint(data), key=key)
 
-    def get(self, ref: DraftRef) -> DraftState:
-        """Return "untouched" when the draft is in the folder as written (under its name or,
-        by its key, under another), "edited" when its message changed, "gone" when no live
-        file (one not flagged ``T``) holds it."""
-        return self._resolve(ref)[0]
+    # --- GuardedDrafts -------------------------------------------------------------------
 
-    def update(self, ref: DraftRef, message: EmailMessage,
-               reply_to: ThreadRef | None = None) -> DraftRef:
-        """Replace an untouched draft: the new one is written, then the old one removed, then
-        any identical copy with the same key (left by an interrupted update).
-        ``reply_to`` is accepted and not used, as for :meth:`create`.
-
-        Returns the new reference. Raises ``ConnectorError`` when the draft was edited or is
-        gone (it is then left as it is) or the folder cannot be written, ``ValueError`` when
-        ``message`` has no ``X-Coffeechat-Key``.
-        """
-        key = str(message.get(KEY_HEADER, "")).strip()
-        if not key:
-            raise ValueError(f"the message must carry an {KEY_HEADER} header")
-        state, old = self._resolve(ref)
-        if state != "untouched":
-            what = "was changed by you" if state == "edited" else "is no longer in Drafts"
-            raise ConnectorError(
-                f"{self._who()}the draft {ref.id} in {self._path} {what}, so it was not "
-                "replaced; nothing needs doing"
-            )
+    def _replace(self, ref: DraftRef, where: _Entry, message: EmailMessage, key: str,
+                 reply_to: ThreadRef | None) -> DraftRef:
+        """Write the new draft, then remove the old file, then any identical copy with the
+        same key (left by an interrupted update). ``reply_to`` is not used, as for
+        :meth:`create`."""
         new_ref = self.create(message, key)
-        if old is not None:
-            self._remove(old)
+        self._unlink(where)
         for entry in self._with_key(self._list(), key):
             if entry.key == new_ref.id:
                 continue
             data = self._read(entry.path)
             if data is not None and fingerprint(data) == new_ref.fingerprint:
-                self._remove(entry)
+                self._unlink(entry)
         return new_ref
 
-    def delete(self, ref: DraftRef) -> None:
-        """Remove the draft (under whatever name it has now). One already gone is fine. One
-        the user edited since it was written is left in place (with a warning): their work
-        wins."""
-        state, entry = self._resolve(ref)
-        if state == "edited":
-            log.warning("%sthe draft %s in %s was edited, so it was not deleted",
-                        self._who(), ref.id, self._path)
-            return
-        if entry is not None:
-            self._remove(entry)
+    def _remove(self, ref: DraftRef, where: _Entry) -> None:
+        """Remove the draft's file (under whatever name it has now)."""
+        self._unlink(where)
+
+    def _name(self, ref: DraftRef) -> str:
+        return f"{self._who()}the draft {ref.id} in {self._path}"
 
     # --- finding a draft -------------------------------------------------------------------
 
-    def _resolve(self, ref: DraftRef) -> tuple[DraftState, _Entry | None]:
-        """The state of the draft ``ref`` names and the file that holds it now (for "gone",
-        a trashed file still under its name, if any).
+    def _locate(self, ref: DraftRef) -> tuple[DraftState, _Entry | None]:
+        """"untouched" when the draft is in the folder as written (under its name or, by its
+        key, under another), "edited" when its message changed, "gone" when no live file
+        (one not flagged ``T``) holds it; with the file that holds it now (for "gone", a
+        trashed file still under its name, if any).
 
         A live file under the reference's name is the draft. Otherwise a live file with the
         reference's key is: the first whose message is the one written (untouched), else the
@@ -297,7 +275,7 @@ class MaildirDrafts:
 
     def _resolve_in(self, listing: _Listing, ref: DraftRef
                     ) -> tuple[DraftState, _Entry | None]:
-        """:meth:`_resolve` over ``listing``; raises ``_Vanished`` when a file it lists is
+        """:meth:`_locate` over ``listing``; raises ``_Vanished`` when a file it lists is
         gone."""
         named = listing.by_name.get(ref.id, [])
         live = [e for e in named if not e.trashed]
@@ -426,7 +404,7 @@ class MaildirDrafts:
         except OSError as exc:
             raise self._error("read", exc) from exc
 
-    def _remove(self, entry: _Entry) -> None:
+    def _unlink(self, entry: _Entry) -> None:
         self._listing = None
         try:
             entry.path.unlink()

@@ -11,7 +11,6 @@ and expressed in the user's zone (floating and all-day times are read in it too)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,8 @@ from icalendar import Component
 from icalendar.error import InvalidCalendar
 
 from connectors.base import occurrence_uid as base_occurrence_uid
+from connectors.mapping import BadEvent as BadEvent  # ics.py imports it from here
+from connectors.mapping import Mapped
 from daemon.core.links import https_link, meeting_link_in
 from daemon.core.model import Attendee, Meeting, Response
 from daemon.core.text import clean_address, clean_block, clean_line
@@ -43,18 +44,6 @@ READ_PROPERTIES = frozenset({
 })
 """Every property of a VEVENT that the functions here read: an event may be given without
 the others."""
-
-
-class BadEvent(ValueError):
-    """A VEVENT that cannot become a meeting; the message says why, in a few words."""
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """A meeting read from one VEVENT, and what was wrong with it but did not stop it."""
-
-    meeting: Meeting
-    problems: tuple[str, ...] = ()
 
 
 def event_uid(event: Component) -> str:

@@ -29,8 +29,9 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import ConnectorEnv
+from connectors.mapping import BadEvent
 from connectors.outlook.client import GraphClient, GraphError
-from connectors.outlook.mapping import BadEvent, removed, series_master_id, to_meeting
+from connectors.outlook.mapping import removed, series_master_id, to_meeting
 from daemon.core.errors import ConnectorError, CursorExpired
 from daemon.core.model import JSON, Change, TaggingRules
 

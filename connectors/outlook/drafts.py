@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import KEY_HEADER
+from connectors.drafts import GuardedDrafts, check_key
 from connectors.outlook.client import GraphClient, GraphError, GraphReply, odata_literal
 from daemon.core import msgid
 from daemon.core.errors import ConnectorError
@@ -76,15 +77,9 @@ def to_graph_message(message: EmailMessage, *, key: str | None = None) -> JSON:
         if recipients or header == "To":
             result[prop] = recipients
     if key is not None:
-        _check_key(message, key)
+        check_key(message, key)
         result["internetMessageHeaders"] = [{"name": KEY_HEADER, "value": key}]
     return result
-
-
-def _check_key(message: EmailMessage, key: str) -> None:
-    carried = str(message.get(KEY_HEADER, "") or "").strip()
-    if carried != key:
-        raise ValueError(f"the message must carry {KEY_HEADER}: {key}")
 
 
 def fingerprint(item: JSON) -> str:
@@ -110,8 +105,10 @@ def key_of(item: JSON) -> str | None:
     return None
 
 
-class GraphDrafts:
-    """A :class:`connectors.base.DraftBox` over the signed-in user's Outlook Drafts folder.
+class GraphDrafts(GuardedDrafts[str]):
+    """A :class:`connectors.base.DraftBox` over the signed-in user's Outlook Drafts folder
+    (``update`` and ``delete`` check the draft is untouched first, as
+    :class:`connectors.drafts.GuardedDrafts` does for all).
 
     Every method raises ``AuthError``, ``TransientError`` or ``ConnectorError``.
     """
@@ -134,7 +131,7 @@ class GraphDrafts:
         Raises ``ValueError`` when the message does not carry ``key``.
         """
         if reply_to is not None:
-            _check_key(message, key)
+            check_key(message, key)
             made = self._create_reply(message, key, reply_to)
             if made is not None:
                 return made
@@ -169,67 +166,55 @@ class GraphDrafts:
             return "gone"
         return "untouched" if fingerprint(item) == ref.fingerprint else "edited"
 
-    def update(self, ref: DraftRef, message: EmailMessage,
-               reply_to: ThreadRef | None = None) -> DraftRef:
-        """Replace an untouched draft's subject, body and recipients (the key stays: Graph
-        keeps headers from creation). Returns the new reference. ``reply_to`` changes nothing:
-        a draft stays in the conversation it was made in (Graph cannot move a draft into
-        another one).
+    # --- GuardedDrafts -------------------------------------------------------------------
 
-        Raises ``ConnectorError`` when the draft was edited or is gone (it is left as it is).
-        """
+    def _locate(self, ref: DraftRef) -> tuple[DraftState, str | None]:
+        """What :meth:`get` says, with the Graph id (the reference names the draft)."""
         state = self.get(ref)
-        if state != "untouched":
-            what = "was changed by you" if state == "edited" else "is no longer in Drafts"
-            raise ConnectorError(f"account {self._client.account!r}: the Outlook draft "
-                                 f"{_short(ref.id)} {what}, so it was not replaced; nothing "
-                                 "needs doing")
+        return state, None if state == "gone" else ref.id
+
+    def _replace(self, ref: DraftRef, where: str, message: EmailMessage, key: str,
+                 reply_to: ThreadRef | None) -> DraftRef:
+        """PATCH the subject, body and recipients, with ``If-Match`` (the key stays: Graph
+        keeps headers from creation). ``reply_to`` changes nothing: a draft stays in the
+        conversation it was made in (Graph cannot move a draft into another one)."""
         body = to_graph_message(message)
 
         def already_changed() -> GraphReply | None:
-            item = self._read(ref.id, "changeKey,lastModifiedDateTime,subject,body")
+            item = self._read(where, "changeKey,lastModifiedDateTime,subject,body")
             if item is not None and _same_content(item, body):
                 return GraphReply(200, item)
             return None
 
         try:
-            reply = self._client.request("PATCH", self._message_url(ref.id),
+            reply = self._client.request("PATCH", self._message_url(where),
                                          "updating a draft", body=body,
                                          headers=_if_match(ref), on_retry=already_changed)
         except GraphError as exc:
             if exc.status in _CONFLICT:
-                raise ConnectorError(f"account {self._client.account!r}: the Outlook draft "
-                                     f"{_short(ref.id)} was changed by you just now, so it was "
-                                     "not replaced; nothing needs doing") from exc
+                raise self.not_replaced(ref, "edited") from exc
             if exc.status == 404:
-                raise ConnectorError(f"account {self._client.account!r}: the Outlook draft "
-                                     f"{_short(ref.id)} is no longer in Drafts, so it was not "
-                                     "replaced; nothing needs doing") from exc
+                raise self.not_replaced(ref, "gone") from exc
             raise
-        return self._ref({**reply.body, "id": reply.body.get("id") or ref.id},
+        return self._ref({**reply.body, "id": reply.body.get("id") or where},
                          "updating a draft")
 
-    def delete(self, ref: DraftRef) -> None:
-        """Delete an untouched draft (Outlook moves it to Deleted Items). One already gone is
-        fine; one the user edited is left in place, with a warning."""
-        state = self.get(ref)
-        if state == "gone":
-            return
-        if state == "edited":
-            log.warning("account %s: the Outlook draft %s was edited, so it was not deleted",
-                        self._client.account, _short(ref.id))
-            return
+    def _remove(self, ref: DraftRef, where: str) -> None:
+        """DELETE with ``If-Match`` (Outlook moves the draft to Deleted Items); an edit that
+        lands between the look and the delete keeps the draft."""
         try:
-            self._client.request("DELETE", self._message_url(ref.id), "deleting a draft",
+            self._client.request("DELETE", self._message_url(where), "deleting a draft",
                                  headers=_if_match(ref))
         except GraphError as exc:
             if exc.status == 404:
                 return
             if exc.status in _CONFLICT:
-                log.warning("account %s: the Outlook draft %s was edited, so it was not "
-                            "deleted", self._client.account, _short(ref.id))
+                self.kept_edited(ref)
                 return
             raise
+
+    def _name(self, ref: DraftRef) -> str:
+        return f"account {self._client.account!r}: the Outlook draft {_short(ref.id)}"
 
     # --- Graph -----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Pure mapping from Microsoft Graph JSON to :mod:`daemon.core.model` (events to meetings, messages
 to the mail seen between the user and a contact); HTML bodies become text through
-:mod:`connectors.outlook.htmltext`.
+:mod:`connectors.htmltext`.
 
 Nothing here does I/O or reads the clock; the user's zone is an argument. Every text that lands
 in a meeting goes through :mod:`daemon.core.text`.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
@@ -30,7 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import occurrence_uid
-from connectors.outlook.htmltext import html_to_text
+from connectors.htmltext import html_to_text
+from connectors.mapping import BadEvent, Mapped
 from daemon.core import msgid
 from daemon.core.links import https_link
 from daemon.core.model import Attendee, MailSeen, Meeting, Removed, Response, ThreadRef
@@ -53,18 +53,6 @@ _FRACTION = re.compile(r"(?<=\.\d{6})\d+")
 _OBJECT = (dict, Mapping)
 """A JSON object: ``dict`` is tried first, as the ``Mapping`` check (an ABC) is slow."""
 _CONVERSATION = re.compile(r"[A-Za-z0-9+/=_-]{1,512}")
-
-
-class BadEvent(ValueError):
-    """A Graph event that cannot become a meeting; the message says why, in a few words."""
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """A meeting read from one Graph event, and what was wrong with it but did not stop it."""
-
-    meeting: Meeting
-    problems: tuple[str, ...] = ()
 
 
 def removed(event: Mapping[str, Any]) -> Removed | None:

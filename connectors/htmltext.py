@@ -1,13 +1,19 @@
-"""HTML to plain text for the bodies of Outlook events, reading a body exactly as
-html.parser.HTMLParser (convert_charrefs=True) does, but faster; held to it by
-tests/test_outlook_html.py (how: docs/performance.md).
+"""HTML to plain text, for what a user reads of a meeting: Outlook event bodies and Google
+Calendar descriptions, one reading for both.
+
+It reads HTML exactly as html.parser.HTMLParser (convert_charrefs=True) does, but faster; held
+to an HTMLParser-based reference by tests/test_htmltext.py (how: docs/performance.md).
+
+A link keeps its address when its text does not show it ("my CV (https://example.org/cv)"):
+an invitation's "Join here" or "agenda" is of no use in a plain-text draft or log without the
+address behind it. Only ``https:``, ``http:`` and ``mailto:`` addresses are kept.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from html import unescape
 from itertools import islice
 
@@ -17,6 +23,8 @@ _BLOCKS = frozenset({"div", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "
 _SKIPPED = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr"})
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
+_LINK_SCHEMES = ("https://", "http://", "mailto:")
+"""The addresses a link keeps next to its text (others, such as ``javascript:``, are dropped)."""
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 _PLAIN_TAG = re.compile(r"""
@@ -67,13 +75,15 @@ class _Text:
     """Collects the text of an HTML body, turning block elements into line breaks: what each
     tag does is in :data:`_ON_START`, :data:`_ON_START_END` and :data:`_ON_END`."""
 
-    __slots__ = ("_bullet", "_pre", "_skip", "lines")
+    __slots__ = ("_bullet", "_links", "_pre", "_skip", "lines")
 
     def __init__(self) -> None:
         self.lines: list[str] = [""]
         self._skip = 0
         self._pre = 0
         self._bullet = False
+        self._links: list[list[str]] = []
+        """The links open (innermost last): each its address and the text read inside it."""
 
     def line_break(self) -> None:
         """Go on on a new line (unless the current one is still empty)."""
@@ -124,6 +134,26 @@ class _Text:
         """Undo one :meth:`skip`."""
         self._skip = max(0, self._skip - 1)
 
+    def link(self, href: str) -> None:
+        """Open a link ``<a href=...>``."""
+        self._links.append([href, ""])
+
+    def end_link(self) -> None:
+        """Close the innermost link: its address follows its text, unless the text is the
+        address already (an address alone when it has no text)."""
+        if not self._links:
+            return
+        href, shown = self._links.pop()
+        shown = _SPACE.sub(" ", shown).strip()
+        if self._skip or href == shown or not href.lower().startswith(_LINK_SCHEMES):
+            return
+        self._write(f" ({href})" if shown else href)
+
+    def empty_link(self, href: str) -> None:
+        """Take a self-closing ``<a href=.../>``: a link without text."""
+        self.link(href)
+        self.end_link()
+
     def start(self, tag: str) -> None:
         """Take a start tag ``<tag ...>``."""
         if (action := _ON_START.get(tag)) is not None:
@@ -143,6 +173,12 @@ class _Text:
         """Take a piece of text (entities already decoded)."""
         if self._skip:
             return
+        if self._links:
+            self._links[-1][1] += data
+        self._write(data)
+
+    def _write(self, data: str) -> None:
+        """Add ``data`` to the text (spaces collapsed outside ``pre``; a list item's dash)."""
         lines = self.lines
         if self._pre:
             parts = data.split("\n")
@@ -176,14 +212,14 @@ _ON_START_END: dict[str, _Action] = {**dict.fromkeys(_BLOCKS, _Text.line_break),
                                      "br": _Text.new_line}
 _ON_END: dict[str, _Action] = {
     **dict.fromkeys(_BLOCKS - _VOID, _Text.line_break), "pre": _Text.end_pre,
-    **dict.fromkeys(_SKIPPED, _Text.end_skip), "p": _Text.paragraph,
+    **dict.fromkeys(_SKIPPED, _Text.end_skip), "p": _Text.paragraph, "a": _Text.end_link,
 }
 
 
 def html_to_text(html: str) -> str:
     """Return the readable text of an HTML body: paragraphs separated by a blank line, ``div``,
     list items, table rows and ``<br>`` on their own lines, scripts and styles dropped,
-    entities decoded, runs of spaces collapsed."""
+    entities decoded, runs of spaces collapsed, a link's address after its text."""
     text = _Text()
     _read_html(html, text)
     return text.text()
@@ -231,9 +267,31 @@ def _plain_tag(head: str) -> tuple[_Action | None, str | None] | None:
     if found["end"] is not None:
         return _ON_END.get(found["end"].lower()), None
     tag = found["start"].lower()
+    if tag == "a":
+        href = _href(f"<{head}>")
+        return partial(_Text.empty_link if found["slash"] else _Text.link, href=href), None
     if found["slash"]:
         return _ON_START_END.get(tag), None
     return _ON_START.get(tag), tag if tag in _RAW_TEXT else None
+
+
+def _href(tag: str) -> str:
+    """The ``href`` of the start tag ``tag`` (from its ``<`` to its end), its attributes read
+    as HTMLParser reads them: a value's quotes dropped, its entities decoded, the last
+    ``href`` winning (as in a dict of them); "" when it has none."""
+    name = _TAG_NAME.match(tag, 1)
+    assert name is not None  # it is a start tag
+    href, pos = "", name.end()
+    while pos < len(tag) and (attribute := _ATTRIBUTE.match(tag, pos)) is not None:
+        attr, rest, value = attribute.group(1, 2, 3)
+        if attr.lower() == "href":
+            if not rest:
+                value = ""
+            elif value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
+                value = value[1:-1]
+            href = unescape(value) if value else ""
+        pos = attribute.end()
+    return href
 
 
 def _skip_raw_text(html: str, pos: int, tag: str, text: _Text) -> int:
@@ -299,10 +357,16 @@ def _start_tag(html: str, at: int, text: _Text) -> tuple[int, str | None]:
         pos = attribute.end()
     rest = html[pos:end].strip()
     if rest == ">":
-        text.start(tag)
+        if tag == "a":
+            text.link(_href(html[at:end]))
+        else:
+            text.start(tag)
         return end, tag if tag in _RAW_TEXT else None
     if rest == "/>":
-        text.start_end(tag)
+        if tag == "a":
+            text.empty_link(_href(html[at:end]))
+        else:
+            text.start_end(tag)
     else:
         text.data(html[at:end])
     return end, None
