@@ -1,4 +1,5 @@
-"""The shared ground: the model (meetings, drafts, changes), errors, time and working hours,
+"""The shared ground: the model (meetings, drafts, changes) and a stored meeting as the
+planner reads it (``facts``), errors, time and working hours,
 text cleaning, tagging rules, links, auto-reply detection, atomic file writes and what a
 calendar could not give.
 
