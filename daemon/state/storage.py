@@ -30,8 +30,8 @@ from daemon.state.parts import (
     PARTS_TABLE,
     PER_RECORD,
     close_parts,
-    content_digest,
     dumps_part,
+    holds,
     manifest_problem,
     open_parts,
     parts_for,
@@ -68,7 +68,6 @@ class AtomicJSONStorage(Storage):
         self._dirty = False
         self._manifest: JSON = {}
         self._fds: dict[str, int] = {}
-        self._digests: dict[tuple[str, str], bytes] = {}
         self._seen: dict[str, Any] = {}
         self._ledger_note: str | None = None
         self._touched: dict[str, set[str]] = {}
@@ -151,7 +150,6 @@ class AtomicJSONStorage(Storage):
             part: dict[str, Any] = parse_checked(file, raw, table)[table]
         except DamagedState as exc:
             raise self._problem(str(exc)) from None
-        self._digests[(table, shard)] = content_digest(raw)
         return part
 
     def _load_record(self, table: str, ident: str) -> Any:
@@ -274,7 +272,6 @@ class AtomicJSONStorage(Storage):
         manifest = {**self._manifest, "tables": dict(tables)}
         dropped: list[str] = []
         gen = int(manifest.get("gen", 0))
-        digests: dict[tuple[str, str], bytes] = {}
         new_members: dict[str, dict[str, set[str]]] = {}
         for name in sorted(changed):
             if name not in data:
@@ -317,8 +314,7 @@ class AtomicJSONStorage(Storage):
                     continue
                 records = {ident: table[ident] for ident in members[shard]}
                 content = dumps_part(self.path, records)
-                digest = content_digest(content)
-                if shard in files and self._digests.get((name, shard)) == digest:
+                if shard in files and holds(self.parts_dir / files[shard], content):
                     continue
                 gen += 1
                 file = f"{name}.{shard}.{gen}.json"
@@ -326,7 +322,6 @@ class AtomicJSONStorage(Storage):
                     dropped.append(files[shard])
                 files[shard] = file
                 writes[file] = content
-                digests[(name, shard)] = digest
             manifest["tables"][name] = {"n": n, "files": files}
         manifest["gen"] = gen
         if self._ledger_note is not None:
@@ -357,7 +352,6 @@ class AtomicJSONStorage(Storage):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._digests.update(digests)
         self._manifest = manifest
         self._written = payload
         self._flushed(new_members)
