@@ -14,12 +14,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from connectors.base import MailHistory
 from daemon.core.kinds import DEPENDS_ON_MAIL
 from daemon.core.model import ContactMail, ContactPrefs, MailSeen, Plan, ThreadRef
 from daemon.settings.config import Settings
 from daemon.state.store import Store
+
+if TYPE_CHECKING:  # only named: `plan` and `status` need not import the mail modules
+    from connectors.base import MailHistory
 
 log = logging.getLogger(__name__)
 
