@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from connectors.base import KEY_HEADER
-from connectors.local.drafts import MAX_DRAFT_BYTES, TMP_MAX_AGE_SECONDS, MaildirDrafts
+from connectors.local.draftfiles import MAX_DRAFT_BYTES
+from connectors.local.drafts import TMP_MAX_AGE_SECONDS, MaildirDrafts
 from connectors.local.maildir import normalised
 from daemon.core.errors import ConnectorError
 from daemon.core.model import DraftRef

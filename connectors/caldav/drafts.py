@@ -3,7 +3,7 @@
 A draft is written with APPEND, flagged ``\\Draft``, with the message exactly as the core made
 it (CRLF line ends) and its ``X-Coffeechat-Key`` header. Its reference's id is that key, and
 its fingerprint that of the bytes written (the same fingerprint as a Maildir draft:
-:func:`connectors.local.drafts.fingerprint`). A UID is no id: every edit in a mail program
+:func:`connectors.local.maildir.fingerprint`). A UID is no id: every edit in a mail program
 gives the draft a new one, while the key header stays, so the key is what names the draft
 across edits (and what :meth:`ImapDrafts.find` returns again for an edited draft). Each look
 is therefore a header SEARCH, then a FETCH of what it found.

@@ -69,7 +69,7 @@ class MessageInfo:
 
 
 def parse_headers(block: bytes, file_time: datetime) -> MessageInfo | None:
-    """Read a header block (as :func:`connectors.local.drafts.read_header_block` returns it).
+    """Read a header block (as :func:`connectors.local.maildir.read_header_block` returns it).
 
     ``file_time`` (aware) is the message's time when it has no usable Date. Returns ``None``
     for a message there is nothing to learn from: no valid sender or no valid Message-ID.

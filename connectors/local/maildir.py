@@ -1,8 +1,8 @@
 """Maildir on disk, as the local connector reads and writes it: file names and their flags,
 the header block of a message read without following a link or waiting on a FIFO, unique
 names, flushing to disk, and the normal form of a message that sync tools (mbsync,
-offlineimap) copied. No draft logic: :mod:`connectors.local.drafts` and
-:mod:`connectors.local.history` build on it.
+offlineimap) copied. No draft logic: :mod:`connectors.local.drafts` (with its files,
+:mod:`connectors.local.draftfiles`) and :mod:`connectors.local.history` build on it.
 """
 
 from __future__ import annotations

@@ -22,12 +22,13 @@ a ``find`` answer, a Drafts listing taken for current. What each keeps, and why 
   options and their session.
 - ``find`` never answers from memory on Google or Outlook: every call lists or queries
   Drafts. Gmail's drafts, Graph's messages and the executor's intent records are read anew.
-- Maildir Drafts (``MaildirDrafts``) keeps a listing and the header blocks it read. Both are
-  checked at every call: the listing is used again only while ``new/`` and ``cur/`` keep the
-  (inode, time) they had and it was made over 2 s after their last change (coarse file-system
-  clocks); a file's headers only while it keeps the inode it was read under (a new file saved
-  under the same name is read again); untouched or edited is always decided from the file's
-  current bytes. A write or removal by the box itself drops the listing.
+- Maildir Drafts (``MaildirDrafts``, through ``connectors.local.draftfiles``) keeps a
+  listing and the header blocks it read. Both are checked at every call: the listing is used
+  again only while ``new/`` and ``cur/`` keep the (inode, time) they had and it was made over
+  2 s after their last change (coarse file-system clocks); a file's headers only while it
+  keeps the inode it was read under (a new file saved under the same name is read again);
+  untouched or edited is always decided from the file's current bytes. A write or removal by
+  the box itself drops the listing.
 - Graph Drafts keeps the Drafts folder's id; before it calls a draft gone because it lies in
   another folder, it reads the id again (a mailbox move changes ids).
 - Connections: Google's transport opens a new connection for each request (only the TLS
