@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daemon.core.keys import catch_up_key, draft_key
+from daemon.core.kinds import MEETING_KINDS
 from daemon.core.model import (
     Cadence,
     ContactPrefs,
@@ -205,7 +206,7 @@ def test_cancelled_or_user_declined_gives_only_skips(options: dict[str, bool],
     now = END + timedelta(hours=2)
     p = run([interview(**options)], now)  # type: ignore[arg-type]
     assert p.due == () and p.upcoming == ()
-    assert {s.key for s in p.skipped} == {k("confirmation"), k("thank_you"), k("follow_up")}
+    assert {s.key for s in p.skipped} == {k(kind) for kind in MEETING_KINDS}
     assert all(phrase in s.reason for s in p.skipped)
 
 

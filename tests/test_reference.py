@@ -9,6 +9,7 @@ import pytest
 
 from connectors.base import OPTIONS, options_model
 from daemon.app import reference
+from daemon.core.kinds import DRAFT_KINDS
 from daemon.settings import schema
 
 
@@ -36,6 +37,13 @@ def test_the_reference_names_every_key_default_and_bound() -> None:
         assert f"### Accounts of kind {kind}" in text
         for key in options_model(kind).model_fields:
             assert f"| `{key}` |" in text or key == "kind"
+
+
+def test_the_templates_page_names_every_kind_and_its_template() -> None:
+    row = next(line for line in reference.variables().splitlines()
+               if line.startswith("| `kind` |"))
+    assert "`<kind>.txt`" in row
+    assert all(kind in row for kind in DRAFT_KINDS)
 
 
 def test_a_changed_page_is_found_stale_and_rewritten_as_made(

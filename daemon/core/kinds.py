@@ -1,16 +1,22 @@
 """The kinds of draft, in one table: what each is called, how urgent it is, and how the
 planner, the executor, reconciliation and reply detection treat it.
 
-Adding a kind means a row here, its name in :data:`daemon.core.model.DraftKind`, a template
-``<kind>.txt`` and its rule in one module of :mod:`daemon.plan`. The sets below are the table's
-columns, made once at import for the planner's inner loops.
+Adding a kind means its name in :data:`DraftKind` and its row in :data:`KINDS` (both here), a
+template ``<kind>.txt`` and its rule in one module of :mod:`daemon.plan`
+(:mod:`daemon.plan.one_meeting` for a draft about one meeting: its time and its reasons).
+Everything else that names the kinds is made from this table: the sets below (its columns,
+made once at import for the planner's inner loops), ``preview``'s choices, the ``kind``
+template variable and what docs/templates.md says of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from daemon.core.model import DraftKind
+DraftKind = Literal["confirmation", "thank_you", "follow_up", "catch_up", "news", "prep"]
+"""The kinds, in the order of :data:`KINDS` (``tests/test_kinds.py`` checks they agree). The
+model (:mod:`daemon.core.model`) names it too, and is where most modules import it from."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from daemon.core.kinds import DraftKind as DraftKind  # defined beside the table of kinds
+
 if TYPE_CHECKING:
     from daemon.core.timing import WorkingHours
-
-DraftKind = Literal["confirmation", "thank_you", "follow_up", "catch_up", "news", "prep"]
 
 Response = Literal["accepted", "declined", "tentative", "needs_action"]
 

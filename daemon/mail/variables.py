@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
+from daemon.core.kinds import DRAFT_KINDS
 from daemon.core.links import https_link
 from daemon.core.model import DraftKind, Interview, Me, Person
 from daemon.core.text import clean_address, clean_block, clean_line
@@ -17,7 +18,8 @@ from daemon.core.wording import MONTHS, long_date
 from daemon.mail.notes import parse_notes
 
 VARIABLES: dict[str, str] = {
-    "kind": "Which draft this is: confirmation, thank_you, follow_up, catch_up, news or prep.",
+    "kind": "Which draft this is, and so which template `<kind>.txt` makes it: "
+    f"{', '.join(DRAFT_KINDS[:-1])} or {DRAFT_KINDS[-1]}.",
     "contact_name": "The contact's full name (their address when the calendar gives no name).",
     "contact_first_name": "The first word of the contact's name (else their address's local "
     "part), for the greeting.",

@@ -1,6 +1,7 @@
 """The planner's shared vocabulary: its windows and limits, the
 context of one plan, the three outcomes (due, upcoming, skipped), and the timing every rule
-uses (when a meeting's draft is due, working hours).
+uses (working hours). When a meeting's draft is due is the rule of its kind, in
+:mod:`daemon.plan.one_meeting`.
 
 Pure, like all of :mod:`daemon.plan`.
 """
@@ -33,7 +34,6 @@ from daemon.core.model import (
 from daemon.core.timing import (
     next_working_time,
     require_aware,
-    wall_shift,
 )
 from daemon.core.wording import at_time
 
@@ -56,8 +56,6 @@ after (whose confirmation waits for the next). Those after them are counted in
 :attr:`Plan.later`: nothing of theirs can be due before the last one planned starts, and the
 plan made then takes the next of them in."""
 ONE_DAY = timedelta(days=1)
-DAY_BEFORE = -ONE_DAY
-"""A prep note's shift from its meeting, for :func:`~daemon.core.timing.wall_shift`."""
 BY_DUE = attrgetter("due", "key")
 """Sort key of planned drafts: by due time, then key."""
 BY_START = attrgetter("start", "uid")
@@ -125,20 +123,6 @@ def created(record: DraftRecord, ctx: Context) -> datetime:
         return record.created_at
     require_aware(record.created_at, f"created_at of draft {record.key}")
     return record.created_at.astimezone(UTC)
-
-
-
-def meeting_due(kind: DraftKind, m: NormalMeeting, ctx: Context) -> datetime:
-    c = ctx.cadence
-    if kind == "confirmation":
-        usual = wall_shift(m.start, ctx.confirmation_shift, ctx.tz)
-        waited = at_work(kind, usual, ctx)
-        return waited if waited <= m.start - CONFIRMATION_CUTOFF else usual
-    if kind == "thank_you":
-        return m.end + timedelta(hours=c.thank_you_hours_after)
-    if kind == "prep":
-        return wall_shift(m.start, DAY_BEFORE, ctx.tz)
-    return at_work(kind, wall_shift(m.end, ctx.follow_up_shift, ctx.tz), ctx)
 
 
 

@@ -6,7 +6,7 @@ each contact's line of meetings (:class:`History`).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from operator import attrgetter
 from typing import NamedTuple
@@ -17,7 +17,6 @@ from daemon.plan.context import (
     BY_START,
     PLAN_AHEAD,
     Context,
-    meeting_due,
 )
 
 
@@ -78,9 +77,13 @@ class History:
     contact, and one scan per contact and kind, so that a plan stays linear in the meetings
     of one contact."""
 
-    def __init__(self, by_contact: Mapping[str, list[NormalMeeting]], ctx: Context) -> None:
+    def __init__(self, by_contact: Mapping[str, list[NormalMeeting]], ctx: Context,
+                 due: Callable[[DraftKind, NormalMeeting, Context], datetime]) -> None:
+        """``due`` says when a meeting's draft of a kind is due
+        (:func:`daemon.plan.one_meeting.meeting_due`)."""
         self._by_contact = by_contact
         self._ctx = ctx
+        self._due = due
         self._places: dict[str, dict[str, int]] = {}
         self._latest_due: dict[tuple[str, DraftKind], int] = {}
         self._ahead: dict[str, int] = {}
@@ -130,7 +133,7 @@ class History:
         if j is None:
             ctx = self._ctx
             j = len(line) - 1
-            while j >= 0 and meeting_due(kind, line[j], ctx) > ctx.now:
+            while j >= 0 and self._due(kind, line[j], ctx) > ctx.now:
                 j -= 1
             self._latest_due[key] = j
         return None if j < 0 else (j, line[j])

@@ -1,10 +1,12 @@
 """The drafts tied to one meeting: confirmation, prep note, thank-you and follow-up, one at a
-time per person (see :mod:`daemon.plan.planner` for the rules), each with its reason.
+time per person (see :mod:`daemon.plan.planner` for the rules), each with its time
+(:func:`meeting_due`) and its reason. A new kind about one meeting is a row in
+:data:`daemon.core.kinds.KINDS` and its rule here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from daemon.core.facts import NormalMeeting
 from daemon.core.keys import draft_key
@@ -20,18 +22,20 @@ from daemon.core.model import (
     Skip,
 )
 from daemon.core.text import clean_line
+from daemon.core.timing import wall_shift
 from daemon.core.wording import ago, at_time, on_day, plural, span
 from daemon.plan.context import (
     CONFIRMATION_CUTOFF,
     FOLLOW_UP_WINDOW,
     LATE_GRACE,
+    ONE_DAY,
     THANK_YOU_WINDOW,
     Context,
     Due,
     Outcome,
     Upcoming,
+    at_work,
     hold_for_work,
-    meeting_due,
     skip_for,
     spec_for,
     who,
@@ -70,6 +74,24 @@ def meeting_outcomes(m: NormalMeeting, history: History, ctx: Context) -> list[O
         if history.planned(first.email, place):
             out.append(_one_meeting_draft("prep", m, first, place, history, ctx))
     return out
+
+
+
+def meeting_due(kind: DraftKind, m: NormalMeeting, ctx: Context) -> datetime:
+    """When the draft of ``kind`` about ``m`` is due, by the user's cadence (UTC); raises
+    ``ValueError`` for a kind this module has no rule for."""
+    c = ctx.cadence
+    if kind == "confirmation":
+        usual = wall_shift(m.start, ctx.confirmation_shift, ctx.tz)
+        waited = at_work(kind, usual, ctx)
+        return waited if waited <= m.start - CONFIRMATION_CUTOFF else usual
+    if kind == "thank_you":
+        return m.end + timedelta(hours=c.thank_you_hours_after)
+    if kind == "prep":
+        return wall_shift(m.start, -ONE_DAY, ctx.tz)  # the day before, same local time
+    if kind == "follow_up":
+        return at_work(kind, wall_shift(m.end, ctx.follow_up_shift, ctx.tz), ctx)
+    raise ValueError(f"no time for a draft of kind {kind!r} about one meeting")
 
 
 

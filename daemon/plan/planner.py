@@ -113,7 +113,7 @@ from daemon.plan.context import (
     work_resumes,
 )
 from daemon.plan.meetings import History, normalise, valid_meetings_by_contact
-from daemon.plan.one_meeting import meeting_outcomes
+from daemon.plan.one_meeting import meeting_due, meeting_outcomes
 
 
 def plan(
@@ -168,7 +168,7 @@ def _plan(interviews: Iterable[Interview | NormalMeeting], prefs: Mapping[str, C
     )
     meetings = normalise(interviews)
     by_contact = valid_meetings_by_contact(meetings)
-    history = History(by_contact, ctx)
+    history = History(by_contact, ctx, meeting_due)
     out = _Collector(drafts, ctx)
     settled_before = ctx.now - timedelta(days=cadence.follow_up_days_after + SETTLED_MARGIN_DAYS)
     for meeting in meetings:
