@@ -28,37 +28,38 @@ __all__ = ["CalDavCalendar", "ImapDrafts", "ImapHistory", "open_account"]
 
 
 def open_account(name: str, options: Mapping[str, Any], env: ConnectorEnv) -> Account:
-    """Open the caldav account ``name`` from its validated options
-    (:class:`connectors.caldav.options.CalDavOptions`, every address resolved).
+    """Open the caldav account ``name`` from its validated options (the keys of
+    :class:`connectors.caldav.options.CalDavOptions`, every default filled in and every
+    address resolved, plus ``my_emails``: the user's addresses).
 
     Runs ``password_command`` (raising ``ConnectorError`` when it fails); nothing is asked of
     either server until the account is used.
     """
     password = run_token_command(options["password_command"], name, option="password_command")
-    imap_command = options.get("imap_password_command") or options["password_command"]
+    imap_command = options["imap_password_command"] or options["password_command"]
     imap_password = password if imap_command == options["password_command"] else (
         run_token_command(imap_command, name, option="imap_password_command"))
-    ca_file = options.get("ca_file") or None
-    timeout = float(options.get("timeout_seconds", 30))
+    ca_file = options["ca_file"] or None
+    timeout = float(options["timeout_seconds"])
     settings = ImapSettings(
         account=name, host=options["imap_host"], port=int(options["imap_port"]),
-        tls=options["imap_tls"], username=options.get("imap_username") or options["username"],
+        tls=options["imap_tls"], username=options["imap_username"] or options["username"],
         password_command=imap_command, ca_file=ca_file, timeout=timeout,
-        password_hint=app_password_hint(options.get("provider")),
-        keys=(("imap_username" if options.get("imap_username") else "username"),
-              ("imap_password_command" if options.get("imap_password_command")
+        password_hint=app_password_hint(options["provider"]),
+        keys=(("imap_username" if options["imap_username"] else "username"),
+              ("imap_password_command" if options["imap_password_command"]
                else "password_command")))
     session = ImapSession(settings, password=lambda: imap_password)
     calendar = CalDavCalendar(
         url=options["caldav_url"], username=options["username"], password=password, env=env,
-        account=name, calendars=tuple(options.get("calendars") or ()),
+        account=name, calendars=tuple(options["calendars"]),
         ca_file=Path(ca_file) if ca_file else None, timeout_seconds=timeout,
-        history_days=int(options.get("history_days", 400)),
-        horizon_days=int(options.get("horizon_days", 365)))
+        history_days=options["history_days"],
+        horizon_days=options["horizon_days"])
     mail = None
-    if options.get("reply_detection"):
-        mail = ImapHistory(session, options.get("my_emails") or (),
+    if options["reply_detection"]:
+        mail = ImapHistory(session, tuple(options["my_emails"]),
                            cache=shared_cache(settings.where, settings.username))
     return Account(name=name, calendar=calendar,
-                   drafts=ImapDrafts(session, options.get("drafts_folder") or "", account=name),
+                   drafts=ImapDrafts(session, options["drafts_folder"], account=name),
                    mail=mail)
