@@ -33,6 +33,7 @@ from typing import Any
 from bench import caldav, imap, precheck, rest, startup
 from bench import state as state_bench
 from bench.events import build_calendar, busy_edits
+from bench.figures import default_page
 from bench.history import (
     contacts_inputs,
     series_inputs_bounded,
@@ -50,8 +51,9 @@ from bench.measure import (
     side_bytes_written,
 )
 from bench.planning import time_planner
-from bench.report import default_page, evaluate, machine, markdown
+from bench.report import machine, markdown
 from bench.settings import COFFEECHAT, DEFAULT_PAGES_UP_TO, HERE, Settings, parse
+from bench.targets import evaluate
 from bench.worlds import LocalWorld, World, make_world
 
 JSON = dict[str, Any]

@@ -27,8 +27,9 @@ from bench.history import (
     write_state,
 )
 from bench.measure import bytes_written, file_state
-from bench.report import evaluate, every_file_table, series_table, stored_table
+from bench.report import every_file_table, series_table, stored_table
 from bench.servers import BenchGoogle, BenchGraph
+from bench.targets import evaluate
 from connectors.google.mapping import to_change
 from connectors.local.ics import parse_file
 from connectors.local.window import Window

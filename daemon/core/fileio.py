@@ -1,4 +1,5 @@
-"""Writing private files so that a crash leaves the old or the new content, whole.
+"""Writing private files so that a crash leaves the old or the new content, whole, and
+writing a file's bytes to disk before going on.
 
 Part of the core's ground floor (with ``model``, ``errors`` and ``text``): connectors may use it
 for their token files.
@@ -42,3 +43,20 @@ def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_synced(path: Path, payload: bytes, flags: int, mode: int = 0o600) -> None:
+    """Open ``path`` with ``os.O_WRONLY | flags`` (made with ``mode`` where ``flags`` has
+    ``os.O_CREAT``), write the whole of ``payload``, and fsync it before closing it. Not atomic:
+    a crash may leave part of ``payload`` written; with ``os.O_APPEND`` it goes at the end.
+
+    Raises ``OSError``.
+    """
+    fd = os.open(path, os.O_WRONLY | flags, mode)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from daemon.core.errors import StateError
+from daemon.core.fileio import write_synced
 from daemon.core.model import JSON
 from daemon.state.shape import dumps
 
@@ -144,14 +145,7 @@ def write_parts(parts_dir: Path, writes: dict[str, bytes]) -> None:
         return
     parts_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for file, content in writes.items():
-        fd = os.open(parts_dir / file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(parts_dir / file, content, os.O_CREAT | os.O_TRUNC)
     dir_fd = os.open(parts_dir, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from daemon.core.fileio import write_atomically
+from daemon.core.fileio import write_atomically, write_synced
 
 log = logging.getLogger(__name__)
 
@@ -181,14 +181,7 @@ class Writer:
         ids, content, appended, after = self._pending
         self._pending = None
         if appended:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-            try:
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_synced(self.path, content, os.O_APPEND)
             self._appended += 1
         else:
             write_atomically(self.path, content)

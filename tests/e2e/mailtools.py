@@ -21,7 +21,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 USER = "sam"
@@ -143,44 +143,75 @@ def require(*tools: str) -> list[str]:
     return [path for path in found if path is not None]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
 
 
+@dataclass(frozen=True)
+class Owner:
+    """Who a private Dovecot's processes run as (its ``default_internal_user`` and
+    ``default_login_user``), and the uid and gid that own its ``mail`` and ``home``: the
+    names its config template takes."""
+
+    internal: str
+    login: str
+    uid: int
+    gid: int
+
+
 @contextmanager
-def dovecot() -> Iterator[Server]:
-    """Start a private Dovecot; stop it by its pid when done and remove its folder."""
-    [binary] = require("dovecot")
-    root = Path(tempfile.mkdtemp(prefix="coffeechat-dovecot-"))
+def dovecot_folder(prefix: str) -> Iterator[tuple[Path, Owner]]:
+    """A new folder for a private Dovecot (its name starts with ``prefix``) holding ``mail``
+    and ``home``, owned by whom its mail processes run as (``dovecot`` when run as root, which
+    Dovecot requires, otherwise this user); yields it and that owner, and removes it when
+    done."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         if os.geteuid() == 0:
-            owner = pwd.getpwnam("dovecot")
+            user = pwd.getpwnam("dovecot")
             internal, login = "dovecot", "dovenull"
             root.chmod(0o755)  # the login and mail processes, not root, must reach it
         else:
-            owner = pwd.getpwuid(os.geteuid())
-            internal = login = owner.pw_name
+            user = pwd.getpwuid(os.geteuid())
+            internal = login = user.pw_name
         for sub in ("mail", "home"):
             (root / sub).mkdir()
-            os.chown(root / sub, owner.pw_uid, owner.pw_gid)
-        port = _free_port()
-        conf = root / "dovecot.conf"
-        conf.write_text(CONFIG.format(root=root, internal=internal, login=login,
-                                      uid=owner.pw_uid, gid=owner.pw_gid, password=PASSWORD,
-                                      port=port))
-        proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            _wait_for_line(proc, READY_LINE)
-            yield Server(port=port, root=root)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            os.chown(root / sub, user.pw_uid, user.pw_gid)
+        yield root, Owner(internal, login, user.pw_uid, user.pw_gid)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def running_dovecot(root: Path, config: str) -> Iterator[None]:
+    """Run ``dovecot -F`` on ``config`` (written to ``root``/dovecot.conf) while the block
+    runs, from the moment it logs :data:`READY_LINE`; then stop it by its pid. Fails when
+    dovecot is not installed, exits, or does not start within :data:`READY_TIMEOUT`."""
+    [binary] = require("dovecot")
+    conf = root / "dovecot.conf"
+    conf.write_text(config, encoding="utf-8")
+    proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_line(proc, READY_LINE)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def dovecot() -> Iterator[Server]:
+    """Start a private Dovecot; stop it by its pid when done and remove its folder."""
+    with dovecot_folder("coffeechat-dovecot-") as (root, owner):
+        port = free_port()
+        with running_dovecot(root, CONFIG.format(root=root, password=PASSWORD, port=port,
+                                                 **asdict(owner))):
+            yield Server(port=port, root=root)
 
 
 def _wait_for_line(proc: subprocess.Popen[str], wanted: str) -> None:

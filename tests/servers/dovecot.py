@@ -18,27 +18,21 @@ A missing ``dovecot`` fails the test (never skips).
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
 import ssl
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import imapclient
 
-from tests.e2e.mailtools import _free_port, _wait_for_line, require
+from tests.e2e.mailtools import dovecot_folder, free_port, running_dovecot
 from tests.servers.tls import make_certificates
 
 PASSWORD = "app-password-1234"
 DRAFTS = "Entwürfe"
 SENT = "Envoyés"
-READY_LINE = "starting up for imap"
 
 CONFIG = """\
 base_dir = {root}/run
@@ -143,39 +137,15 @@ def dovecot(capabilities: str | None = None, *, drafts_marked: bool = True
     ``capabilities`` replaces the IMAP capabilities it announces after login (Dovecot's
     ``imap_capability``), to play a server without some extension; without
     ``drafts_marked`` no folder is marked ``\\Drafts``."""
-    [binary] = require("dovecot")
-    root = Path(tempfile.mkdtemp(prefix="coffeechat-imap-"))
-    try:
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam("dovecot")
-            internal, login = "dovecot", "dovenull"
-            root.chmod(0o755)  # the login and mail processes, not root, must reach it
-        else:
-            owner = pwd.getpwuid(os.geteuid())
-            internal = login = owner.pw_name
-        for sub in ("mail", "home"):
-            (root / sub).mkdir()
-            os.chown(root / sub, owner.pw_uid, owner.pw_gid)
+    with dovecot_folder("coffeechat-imap-") as (root, owner):
         ca_file, _cert, _key = make_certificates(root)
-        port, tls_port = _free_port(), _free_port()
+        port, tls_port = free_port(), free_port()
         while tls_port == port:
-            tls_port = _free_port()
-        conf = root / "dovecot.conf"
-        conf.write_text(CONFIG.format(root=root, internal=internal, login=login,
-                                      uid=owner.pw_uid, gid=owner.pw_gid, password=PASSWORD,
-                                      port=port, tls_port=tls_port, drafts=DRAFTS, sent=SENT,
-                                      drafts_mark="special_use = \\Drafts" if drafts_marked
-                                      else "",
-                                      extra="" if capabilities is None
-                                      else f"imap_capability = {capabilities}"),
-                        encoding="utf-8")
-        proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            _wait_for_line(proc, READY_LINE)
+            tls_port = free_port()
+        config = CONFIG.format(root=root, password=PASSWORD, port=port, tls_port=tls_port,
+                               drafts=DRAFTS, sent=SENT,
+                               drafts_mark="special_use = \\Drafts" if drafts_marked else "",
+                               extra="" if capabilities is None
+                               else f"imap_capability = {capabilities}", **asdict(owner))
+        with running_dovecot(root, config):
             yield Dovecot(port=port, tls_port=tls_port, ca_file=ca_file, root=root)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)

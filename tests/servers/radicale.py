@@ -20,7 +20,6 @@ import itertools
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,18 +34,11 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from tests.e2e.mailtools import READY_TIMEOUT
+from tests.e2e.mailtools import READY_TIMEOUT, free_port
 from tests.servers.tls import make_certificates
 
 _REQUEST = re.compile(r"\[INFO\] (\w+) request for '([^']*)'")
 _ANSWERED = re.compile(r"\[INFO\] \w+ response status for .* in ([0-9.]+) seconds")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -175,7 +167,7 @@ def start_radicale(folder: Path, *, tls: bool = False) -> Radicale:
         ca_file, cert_file, key_file = make_certificates(folder)
         tls_lines = f"ssl = True\ncertificate = {cert_file}\nkey = {key_file}\n"
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         config = folder / "config"
         config.write_text(
             "[server]\n"
