@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.caldav.imap import ImapSession
-from connectors.local.headers import BadHeaders, MessageInfo, parse_headers
+from connectors.local.headers import BadHeaders, MessageInfo, newest_mail, parse_headers
 from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
 from daemon.core.errors import ConnectorError, TransientError
-from daemon.core.model import ContactMail, MailSeen
+from daemon.core.model import ContactMail
 
 log = logging.getLogger(__name__)
 
@@ -93,22 +93,8 @@ class ImapHistory:
         if since.tzinfo is None:
             raise ValueError("since must be an aware datetime")
         wanted = sorted({address.strip().lower() for address in contacts})
-        newest_from: dict[str, MessageInfo] = {}
-        newest_to: dict[str, MessageInfo] = {}
-        if wanted:
-            for info in self._messages(wanted, since):
-                if info.at < since:
-                    continue
-                if not info.automatic:
-                    for address in info.senders & set(wanted):
-                        _keep_newest(newest_from, address, info)
-                if info.senders & self._mine:
-                    for address in info.recipients & set(wanted):
-                        _keep_newest(newest_to, address, info)
-        return {address: ContactMail(contact=address,
-                                     last_from_contact=_seen(newest_from.get(address)),
-                                     last_to_contact=_seen(newest_to.get(address)))
-                for address in wanted}
+        return newest_mail(self._messages(wanted, since) if wanted else (), wanted, self._mine,
+                           since)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -197,13 +183,3 @@ def _parse(item: dict[bytes, Any]) -> MessageInfo | None:
         return parse_headers(block, when.astimezone(UTC))
     except BadHeaders:
         return None
-
-
-def _keep_newest(newest: dict[str, MessageInfo], address: str, info: MessageInfo) -> None:
-    current = newest.get(address)
-    if current is None or (info.at, info.message_id) > (current.at, current.message_id):
-        newest[address] = info
-
-
-def _seen(info: MessageInfo | None) -> MailSeen | None:
-    return None if info is None else MailSeen(at=info.at, thread=info.thread())

@@ -1,4 +1,6 @@
-"""Pure reading of one message's header block: who wrote it to whom, when, and its thread.
+"""Pure reading of one message's header block: who wrote it to whom, when, and its thread;
+and, over many such messages, the newest mail from and to each contact (what a mail history
+answers, for the local Maildir and for IMAP alike).
 
 Nothing here touches a file or the clock. Header text is other people's data: addresses go
 through :func:`daemon.core.text.clean_address`, the subject through
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -23,7 +25,7 @@ from email.header import decode_header, make_header
 from daemon.core import msgid
 from daemon.core.automatic import HEADERS as AUTOMATIC_HEADERS
 from daemon.core.automatic import is_automatic
-from daemon.core.model import ThreadRef
+from daemon.core.model import ContactMail, MailSeen, ThreadRef
 from daemon.core.text import clean_address, clean_line
 
 _ADDR_SPEC = r"[^<>\s\",()\[\]\\:;@]+@[^<>\s\",()\[\]\\:;@]+"
@@ -66,6 +68,40 @@ class MessageInfo:
         and cleaned subject, and the valid Message-IDs it refers to (oldest first)."""
         return ThreadRef(message_id=self.message_id, subject=_subject(self.raw_subject),
                          references=msgid.trimmed(msgid.found_in(self.raw_references)))
+
+
+def newest_mail(messages: Iterable[MessageInfo], wanted: Collection[str],
+                mine: frozenset[str], since: datetime) -> dict[str, ContactMail]:
+    """For each address of ``wanted`` (lower-case; the result keeps its order), the newest of
+    ``messages`` dated at or after ``since`` from it to the user (not an automatic one) and
+    from the user (a sender in ``mine``) to it (in To or Cc); ties go to the greater
+    Message-ID. ``since`` is aware."""
+    targets = set(wanted)
+    newest_from: dict[str, MessageInfo] = {}
+    newest_to: dict[str, MessageInfo] = {}
+    for info in messages:
+        if info.at < since:
+            continue
+        if not info.automatic:  # an out-of-office reply is no answer
+            for address in info.senders & targets:
+                _keep_newest(newest_from, address, info)
+        if info.senders & mine:
+            for address in info.recipients & targets:
+                _keep_newest(newest_to, address, info)
+    return {address: ContactMail(contact=address,
+                                 last_from_contact=_seen(newest_from.get(address)),
+                                 last_to_contact=_seen(newest_to.get(address)))
+            for address in wanted}
+
+
+def _keep_newest(newest: dict[str, MessageInfo], address: str, info: MessageInfo) -> None:
+    current = newest.get(address)
+    if current is None or (info.at, info.message_id) > (current.at, current.message_id):
+        newest[address] = info
+
+
+def _seen(info: MessageInfo | None) -> MailSeen | None:
+    return None if info is None else MailSeen(at=info.at, thread=info.thread())
 
 
 def parse_headers(block: bytes, file_time: datetime) -> MessageInfo | None:

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connectors.local.headers import BadHeaders, MessageInfo, parse_headers
+from connectors.local.headers import BadHeaders, MessageInfo, newest_mail, parse_headers
 from connectors.local.maildir import DRAFT_FLAG, read_header_block, split_name
 from daemon.core.errors import ConnectorError
-from daemon.core.model import ContactMail, MailSeen
+from daemon.core.model import ContactMail
 
 log = logging.getLogger(__name__)
 
@@ -122,21 +122,7 @@ class MaildirHistory:
         if since.tzinfo is None:
             raise ValueError("since must be an aware datetime")
         wanted = {address.strip().lower() for address in contacts}
-        newest_from: dict[str, MessageInfo] = {}
-        newest_to: dict[str, MessageInfo] = {}
-        for info in self._messages(since):
-            if info.at < since:
-                continue
-            if not info.automatic:  # an out-of-office reply is no answer
-                for address in info.senders & wanted:
-                    _keep_newest(newest_from, address, info)
-            if info.senders & self._mine:
-                for address in info.recipients & wanted:
-                    _keep_newest(newest_to, address, info)
-        return {address: ContactMail(contact=address,
-                                     last_from_contact=_seen(newest_from.get(address)),
-                                     last_to_contact=_seen(newest_to.get(address)))
-                for address in wanted}
+        return newest_mail(self._messages(since), wanted, self._mine, since)
 
     # --- scanning ------------------------------------------------------------------------
 
@@ -286,13 +272,3 @@ def _message_files(folder: Path) -> Iterator[tuple[str, str, str]]:
             if not name.startswith("."):
                 key, flags = split_name(name)
                 yield os.path.join(directory, name), key, flags
-
-
-def _keep_newest(newest: dict[str, MessageInfo], address: str, info: MessageInfo) -> None:
-    current = newest.get(address)
-    if current is None or (info.at, info.message_id) > (current.at, current.message_id):
-        newest[address] = info
-
-
-def _seen(info: MessageInfo | None) -> MailSeen | None:
-    return None if info is None else MailSeen(at=info.at, thread=info.thread())
