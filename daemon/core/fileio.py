@@ -60,3 +60,13 @@ def write_synced(path: Path, payload: bytes, flags: int, mode: int = 0o600) -> N
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sweep_temporaries(folder: Path) -> int:
+    """Remove temporary files a killed writer left in ``folder``; returns how many."""
+    removed = 0
+    for leftover in folder.glob(TEMP_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed

@@ -26,11 +26,13 @@ from tinydb import TinyDB
 from tinydb.table import Document, Table
 
 from daemon.core.errors import DamagedState, StateError
+from daemon.core.fileio import sweep_temporaries
 from daemon.core.model import JSON, DraftRecord
 from daemon.state import backups, roster
 from daemon.state.schema import (
     CHECKED_AT_OPEN,
     DECODERS,
+    DERIVED,
     LOOK_UP_ID,
     META_ID,
     ONE_FILE_SCHEMA,
@@ -41,7 +43,7 @@ from daemon.state.schema import (
     records_problem,
     restore_advice,
 )
-from daemon.state.storage import AtomicJSONStorage, sweep_temporaries
+from daemon.state.storage import AtomicJSONStorage
 from daemon.state.tracked import TrackedTable
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class Database:
         self._storage.advice = functools.partial(restore_advice, path)  # no cycle: the
         # part files it holds open are closed as soon as the store is dropped
         self._storage.parted = mark_parted
+        self._storage.derived = dict(DERIVED)
         self._check_schema()
         self._ledger: roster.Writer = roster.Writer(self.path)
         """The ledger as read or last written (writable stores only)."""
@@ -208,6 +211,7 @@ class Database:
             self.meta.upsert(Document({**meta, "schema": ONE_FILE_SCHEMA}, doc_id=META_ID))
         if self.writable:
             self._storage.split_if_large()  # a large state of schema 2: in parts at next flush
+            self._storage.make_derived_if_stale()  # or in parts without its briefs
         for table in CHECKED_AT_OPEN:  # read only in a cycle: checked now, for every command
             for document in existing.get(table, {}).values():
                 self._decode(DECODERS[table], document)

@@ -51,7 +51,9 @@ class Tables(dict[str, Any]):
         dict.__setitem__(self, name, value)
 
     def __delitem__(self, name: str) -> None:
-        self._lazy.discard(name)
+        if name in self._lazy:  # never read: nothing to drop from the dict
+            self._lazy.discard(name)
+            return
         dict.__delitem__(self, name)
 
     def __contains__(self, name: object) -> bool:

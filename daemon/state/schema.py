@@ -11,6 +11,7 @@ from daemon.core import collector
 from daemon.core.errors import DamagedState, StateError
 from daemon.core.model import JSON
 from daemon.state import backups, codec
+from daemon.state.derived import Derived
 from daemon.state.storage import AtomicJSONStorage
 
 SCHEMA_VERSION = 3
@@ -71,6 +72,11 @@ DECODERS: dict[str, Any] = {
     "contacts": codec.prefs_from_json, "mail": codec.mail_from_json,
     "skipped": codec.skipped_from_json, "cursors": cursor_from, "pending": pending_from}
 """Each table's decoder, as the store's methods use them."""
+BRIEFS = "briefs"
+"""The table of the stored meetings' briefs, by the same ids (:func:`codec.brief_from_json`),
+kept in a state in parts for ``plan`` and ``status`` to read instead of the meetings."""
+DERIVED: dict[str, Derived] = {BRIEFS: Derived("meetings", codec.brief_from_json)}
+"""The tables the storage derives from others (see :mod:`daemon.state.derived`)."""
 CHECKED_AT_OPEN = ("cursors", "pending")
 """Small tables (one record per account) decoded whenever the state is opened, so that a
 damaged one is refused by every command, not only by the cycle that reads it."""

@@ -23,8 +23,9 @@ from tinydb.storages import Storage
 
 from daemon.core import collector
 from daemon.core.errors import DamagedState, StateError
-from daemon.core.fileio import TEMP_PREFIX, write_atomically
+from daemon.core.fileio import write_atomically
 from daemon.core.model import JSON
+from daemon.state.derived import DERIVED_KEY, Derived, in_step, keep_derived, made_from
 from daemon.state.lazy import UNREAD, LazyRecords, Tables, weak_call
 from daemon.state.parts import (
     PARTS_TABLE,
@@ -78,6 +79,9 @@ class AtomicJSONStorage(Storage):
         self.parted: Callable[[dict[str, Any]], None] | None = None
         """Called with the tables before a state with part files is written (the store
         records its schema there)."""
+        self.derived: dict[str, Derived] = {}
+        """The tables derived from another (see :mod:`daemon.state.derived`), by name; the
+        store sets them."""
         self.advice: Callable[[str], Exception] | None = None
         """Makes the error raised when a part file read later does not read back (the store
         adds how to restore a backup)."""
@@ -178,6 +182,25 @@ class AtomicJSONStorage(Storage):
                 len(self._written) > INLINE_BYTES):
             self._dirty = True
 
+    def make_derived_if_stale(self) -> None:
+        """Have the next :meth:`flush` make again the derived tables of a state in parts that
+        are out of step with their sources (the state was written by a coffeechat that did not
+        keep them)."""
+        tables = self._manifest.get("tables", {})
+        if any(d.source in tables and not in_step(self._manifest, name, d.source)
+               for name, d in self.derived.items()):
+            self._dirty = True
+
+    def derived_table(self, name: str) -> dict[str, Any] | None:
+        """The derived table ``name`` if it is in step with its source as held here (saved
+        with it and not changed since); ``None`` otherwise: read the source."""
+        derived = self.derived.get(name)
+        if (derived is None or self._data is None or self.changed(derived.source)
+                or not in_step(self._manifest, name, derived.source)):
+            return None
+        table: dict[str, Any] = self._data[name]
+        return table
+
     def touch(self, table: str, ids: set[str]) -> None:
         """Note that the records ``ids`` of ``table`` may have changed."""
         if ids:
@@ -222,8 +245,8 @@ class AtomicJSONStorage(Storage):
         a new file. A state in parts is read whole for it."""
         if self._data is None or not self._manifest:
             return self._written
-        return dumps({name: dict(table.items())
-                            for name, table in self._data.items()})
+        return dumps({name: dict(table.items()) for name, table in self._data.items()
+                      if name not in self.derived})
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         """Return the in-memory database (``None`` when the file did not exist)."""
@@ -264,6 +287,11 @@ class AtomicJSONStorage(Storage):
                    and len(dumps({name: table})) > INLINE_BYTES // 8}
         if (tables or big) and self.parted is not None:
             self.parted(data)
+        kept, changes = keep_derived(data, self.derived, self._manifest, {*tables, *big},
+                                     self._seen, self._touched)
+        for name, ids in changes.items():
+            self.touch(name, ids)
+        big |= set(kept)
         inline = {name: dict.get(data, name) for name in data
                   if data.loaded(name) and name not in tables and name not in big}
         changed = {name for name in data if self.changed(name)}
@@ -324,6 +352,8 @@ class AtomicJSONStorage(Storage):
                 writes[file] = content
             manifest["tables"][name] = {"n": n, "files": files}
         manifest["gen"] = gen
+        if self.derived:
+            manifest[DERIVED_KEY] = made_from(manifest, kept)
         if self._ledger_note is not None:
             manifest["ledger"] = self._ledger_note
         if not manifest["tables"]:
@@ -382,12 +412,3 @@ class AtomicJSONStorage(Storage):
     def close(self) -> None:
         """Nothing to release: flushing is explicit."""
 
-
-def sweep_temporaries(folder: Path) -> int:
-    """Remove temporary files a killed writer left in ``folder``; returns how many."""
-    removed = 0
-    for leftover in folder.glob(TEMP_PREFIX + "*"):
-        with contextlib.suppress(OSError):
-            leftover.unlink()
-            removed += 1
-    return removed

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from tinydb.table import Document
 
@@ -21,11 +21,13 @@ from daemon.core.model import JSON, ContactMail, ContactPrefs, DraftRecord, Inte
 from daemon.core.skipped import Skipped
 from daemon.state import codec
 from daemon.state.database import doc_id
-from daemon.state.schema import PLAN_MEMO_ID, cursor_from, pending_from
+from daemon.state.schema import BRIEFS, PLAN_MEMO_ID, UNREADABLE, cursor_from, pending_from
 from daemon.state.settled import SettledHistory
 
 _BY_ACCOUNT_UID = itemgetter("account", "uid")
 """The order of :meth:`Store.interviews`, on the stored documents."""
+_NORMAL_BY_ACCOUNT_UID = attrgetter("account", "uid")
+"""The same order, on :class:`NormalMeeting`."""
 
 
 class Store(SettledHistory):
@@ -47,10 +49,34 @@ class Store(SettledHistory):
         """What :meth:`interviews` gives, as the planner reads it (normalised the same way as
         :func:`daemon.plan.meetings.normalise` would): decoded without the attendees,
         descriptions and other fields only a draft being rendered needs, for ``plan`` and
-        ``status`` on a large state."""
+        ``status`` on a large state. A state in parts is read from its briefs of the meetings
+        (:data:`~daemon.state.schema.BRIEFS`) when they are in step."""
         with collector.paused():
+            quick = self._normal_from_briefs(settled)
+            if quick is not None:
+                return quick
             return [self._decode(codec.normal_from_json, d)
                     for d in self._meeting_documents(settled)]
+
+    def _normal_from_briefs(self, settled: bool) -> list[NormalMeeting] | None:
+        """:meth:`normal_meetings` from the briefs, or ``None`` when they are out of step or
+        one does not read back (the meetings themselves are read then)."""
+        assert self._storage is not None
+        briefs = self._storage.derived_table(BRIEFS)
+        if briefs is None:
+            return None
+        try:
+            found = [codec.normal_from_brief(b) for b in briefs.values()]
+        except UNREADABLE:
+            return None
+        history = self._history() if settled else None
+        if history is not None:
+            index = self._settled_index()
+            found.extend(self._decode(codec.normal_from_json, d)
+                         for key, d in history._documents_by_id("meetings")
+                         if key in index and str(key) not in briefs)
+        found.sort(key=_NORMAL_BY_ACCOUNT_UID)
+        return found
 
     def _meeting_documents(self, settled: bool) -> list[JSON]:
         """The stored meetings' documents for :meth:`interviews`, in its order."""
