@@ -7,8 +7,10 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +18,8 @@ from daemon.core.facts import CANCELLED, USER_DECLINED, NormalMeeting
 from daemon.core.model import Attendee, Cadence, Interview, Meeting, Person
 from daemon.plan.meetings import normalise
 from daemon.plan.planner import plan
+from daemon.state import storage
+from daemon.state.schema import BRIEFS
 from daemon.state.store import Store
 
 BASE = datetime(2026, 3, 28, 9, 0, tzinfo=UTC)
@@ -43,18 +47,26 @@ def interviews(draw: st.DrawFn) -> Interview:
                      tuple(draw(people)), "notes", draw(st.booleans()))
 
 
-def _stored(ivs: list[Interview], folder: Path) -> Store:
-    store = Store(folder / "state.json", writable=True)
-    store.put_interviews(ivs)
-    store.flush()
-    return Store(folder / "state.json")
+def _stored(ivs: list[Interview], folder: Path, *, in_parts: bool = False) -> Store:
+    """A state holding ``ivs``, opened to be read; ``in_parts``: saved in parts, so that the
+    quick reading is made from the meetings' briefs."""
+    with mock.patch.object(storage, "INLINE_BYTES", 0 if in_parts else storage.INLINE_BYTES):
+        store = Store(folder / "state.json", writable=True)
+        store.put_interviews(ivs)
+        store.flush()
+    found = Store(folder / "state.json")
+    assert found._storage is not None
+    assert (found._storage.derived_table(BRIEFS) is not None) == (in_parts and bool(ivs))
+    return found
 
 
+@pytest.mark.parametrize("in_parts", [False, True], ids=["one file", "briefs"])
 @settings(max_examples=80, deadline=None)
 @given(st.lists(interviews(), max_size=8))
-def test_the_quick_reading_is_the_planners_normalising(ivs: list[Interview]) -> None:
+def test_the_quick_reading_is_the_planners_normalising(in_parts: bool,
+                                                        ivs: list[Interview]) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        store = _stored(ivs, Path(folder))
+        store = _stored(ivs, Path(folder), in_parts=in_parts)
         quick = store.normal_meetings()
         full = store.interviews()
     assert len(quick) == len(full) and all(isinstance(m, NormalMeeting) for m in quick)
@@ -63,14 +75,16 @@ def test_the_quick_reading_is_the_planners_normalising(ivs: list[Interview]) -> 
         plan(full, {}, {}, NOW, Cadence(), ZONES[1])
 
 
-def test_the_quick_reading_normalises_what_the_planner_relies_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_parts", [False, True], ids=["one file", "briefs"])
+def test_the_quick_reading_normalises_what_the_planner_relies_on(tmp_path: Path,
+                                                                  in_parts: bool) -> None:
     start = datetime(2026, 3, 29, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     ivs = [Interview(Meeting("x", "Chat", start, start - timedelta(minutes=5), cancelled=True),
                      "work", (Person(" ANA@x.example", "Ana"), Person("ana@x.example", "A")),
                      (Person("Ana@x.example", "Ana"), Person("Bo@x.example", "Bo")), "", True),
            Interview(Meeting("y", "Chat", start, start + timedelta(hours=1)), "work",
                      (), (), "", True)]
-    [x, y] = _stored(ivs, tmp_path).normal_meetings()
+    [x, y] = _stored(ivs, tmp_path, in_parts=in_parts).normal_meetings()
     assert x.start == x.end == start.astimezone(UTC) and x.start.tzinfo is UTC
     assert x.contacts == (Person("ana@x.example", "Ana"),)
     assert x.declined == (Person("bo@x.example", "Bo"),)
