@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from daemon.core.facts import NormalMeeting
-from daemon.core.model import Cadence, Interview, Meeting, Person
+from daemon.core.model import Cadence, ContactPrefs, Interview, Meeting, Person
 from daemon.plan.settle import settleable
 from daemon.state import backups, codec, storage
 from daemon.state.schema import BRIEFS
@@ -197,3 +197,23 @@ def test_a_restored_backup_is_given_its_briefs_by_its_first_writer(
     assert len(reader.normal_meetings()) == 30
     Store(path, writable=True).flush()
     assert len(briefs_in_step(path)) == 30
+
+
+def test_a_save_reads_no_table_it_does_not_change(tmp_path: Path, in_parts: None) -> None:
+    """A contact's choice saved over a large state neither parses the meetings nor their
+    briefs (nor any other table in parts), and leaves them as they were."""
+    path = tmp_path / "state.json"
+    store = Store(path, writable=True)
+    store.put_interviews(interview(n) for n in range(600))
+    store.flush()
+    Store(path, writable=True)  # keeps today's backup, reading the whole state for it
+    before = {t: part_files(path, t) for t in ("meetings", BRIEFS)}
+    store = Store(path, writable=True)
+    assert store._storage is not None
+    store.put_prefs(ContactPrefs("p1@example.com", "paused", NOW))
+    assert store.flush()
+    assert not store._storage.loaded("meetings") and not store._storage.loaded(BRIEFS)
+    assert {t: part_files(path, t) for t in ("meetings", BRIEFS)} == before
+    again = Store(path)
+    assert again.prefs()["p1@example.com"].status == "paused"
+    assert len(briefs_in_step(path)) == 600

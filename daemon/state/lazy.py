@@ -25,6 +25,10 @@ class Tables(dict[str, Any]):
     def loaded(self, name: str) -> bool:
         return name not in self._lazy
 
+    def names(self) -> list[str]:
+        """Every table's name, those not read yet too, without reading any."""
+        return [*dict.keys(self), *sorted(self._lazy)]
+
     def _ensure(self, name: str) -> None:
         if name in self._lazy:
             load = self._load()

@@ -278,7 +278,7 @@ class AtomicJSONStorage(Storage):
 
     def _flush(self, data: Tables) -> bool:
         tables: JSON = self._manifest.get("tables", {})
-        inline = {name: dict.get(data, name) for name in data
+        inline = {name: dict.get(data, name) for name in data.names()
                   if data.loaded(name) and name not in tables}
         payload = dumps(self._main_content(inline))
         big: set[str] = set()
@@ -291,10 +291,10 @@ class AtomicJSONStorage(Storage):
                                      self._seen, self._touched)
         for name, ids in changes.items():
             self.touch(name, ids)
-        big |= set(kept)
-        inline = {name: dict.get(data, name) for name in data
+        big |= {name for name in kept if name not in tables}  # made now: into parts with it
+        inline = {name: dict.get(data, name) for name in data.names()
                   if data.loaded(name) and name not in tables and name not in big}
-        changed = {name for name in data if self.changed(name)}
+        changed = {name for name in data.names() if self.changed(name)}
         changed |= {name for name in tables if name not in data} | big
         writes: dict[str, bytes] = {}
         manifest = {**self._manifest, "tables": dict(tables)}
@@ -396,7 +396,7 @@ class AtomicJSONStorage(Storage):
                 del self._members[name]
         self._dirty = False
         self._touched.clear()
-        self._seen = {name: dict.get(self._data, name) for name in self._data
+        self._seen = {name: dict.get(self._data, name) for name in self._data.names()
                       if self._data.loaded(name)}
 
     def _main_content(self, inline: JSON) -> JSON:
