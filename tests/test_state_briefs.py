@@ -201,7 +201,8 @@ def test_a_restored_backup_is_given_its_briefs_by_its_first_writer(
 
 def test_a_save_reads_no_table_it_does_not_change(tmp_path: Path, in_parts: None) -> None:
     """A contact's choice saved over a large state neither parses the meetings nor their
-    briefs (nor any other table in parts), and leaves them as they were."""
+    briefs (nor any other table in parts), and leaves them as they were; once the meetings
+    were read, still not their briefs."""
     path = tmp_path / "state.json"
     store = Store(path, writable=True)
     store.put_interviews(interview(n) for n in range(600))
@@ -213,6 +214,11 @@ def test_a_save_reads_no_table_it_does_not_change(tmp_path: Path, in_parts: None
     store.put_prefs(ContactPrefs("p1@example.com", "paused", NOW))
     assert store.flush()
     assert not store._storage.loaded("meetings") and not store._storage.loaded(BRIEFS)
+    assert {t: part_files(path, t) for t in ("meetings", BRIEFS)} == before
+    assert len(store.interviews()) == 600  # read, as a cycle that plans reads them
+    store.put_prefs(ContactPrefs("p2@example.com", "paused", NOW))
+    assert store.flush()
+    assert not store._storage.loaded(BRIEFS)  # the meetings did not change: nor do they
     assert {t: part_files(path, t) for t in ("meetings", BRIEFS)} == before
     again = Store(path)
     assert again.prefs()["p1@example.com"].status == "paused"

@@ -59,8 +59,8 @@ def bring_in_step(data: Tables, name: str, derived: Derived, *, valid: bool,
     both hold; otherwise the whole table is. Returns the ids of the derived table changed in
     place (the whole table, when it is made again, is a new one, which the storage writes
     whole)."""
-    if valid and not data.loaded(derived.source):
-        return set()  # the source was not even read: nothing of it changed
+    if valid and (touched == set() or not data.loaded(derived.source)):
+        return set()  # nothing of the source changed since it was read (if it was)
     source: dict[str, Any] = data[derived.source]
     if not valid or touched is None or ALL in touched or name not in data:
         data[name] = {ident: derived.make(doc) for ident, doc in source.items()}
