@@ -180,3 +180,13 @@ def test_the_day_a_window_is_drawn_around_takes_no_part_in_comparing_windows() -
     assert drawn == read_back and drawn.today == TODAY and read_back.today is None
     assert drawn.middle == TODAY
     assert read_back.middle == drawn.start + timedelta(days=(drawn.end - drawn.start).days // 2)
+
+
+def test_a_window_drawn_at_an_instant_is_around_that_instants_day_in_the_users_zone() -> None:
+    auckland = ZoneInfo("Pacific/Auckland")
+    # 11:30 UTC on 28 February is already 1 March in Auckland (UTC+13 in summer).
+    drawn = Window.at(datetime(2026, 2, 28, 11, 30, tzinfo=UTC), auckland, 400, 365)
+    assert drawn == Window.around(date(2026, 3, 1), 400, 365)
+    assert drawn.today == date(2026, 3, 1)
+    with pytest.raises(ValueError, match="aware"):
+        Window.at(datetime(2026, 2, 28, 11, 30), auckland, 400, 365)

@@ -88,11 +88,8 @@ class VdirCalendar:
 
     def window(self) -> Window:
         """Return the expansion window around today (the injected clock, in the user's zone)."""
-        now = self._env.clock()
-        if now.tzinfo is None:
-            raise ValueError("the injected clock must return an aware datetime")
-        today = now.astimezone(self._env.timezone).date()
-        return Window.around(today, self._history_days, self._horizon_days)
+        return Window.at(self._env.clock(), self._env.timezone, self._history_days,
+                         self._horizon_days)
 
     def changes(self, cursor: JSON | None, *, only_tagged: TaggingRules | None = None
                 ) -> Generator[Change, None, JSON]:

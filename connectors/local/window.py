@@ -26,6 +26,17 @@ class Window:
         return cls(today - timedelta(days=history_days),
                    today + timedelta(days=horizon_days + 1), today)
 
+    @classmethod
+    def at(cls, now: datetime, tz: ZoneInfo, history_days: int, horizon_days: int) -> Window:
+        """Return the window :meth:`around` the day that ``now`` falls on in ``tz``.
+
+        Raises ``ValueError`` when ``now`` is naive: a connector's injected clock must give
+        aware datetimes.
+        """
+        if now.tzinfo is None:
+            raise ValueError("the injected clock must return an aware datetime")
+        return cls.around(now.astimezone(tz).date(), history_days, horizon_days)
+
     @property
     def middle(self) -> date:
         """The day nearest which occurrences matter most: ``today``, else the window's middle
